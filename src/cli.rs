@@ -1,0 +1,316 @@
+//! The `joinery` command line (clap). Every flag has an environment fallback, shown by `--help`.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actix_web::cookie::Key;
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Settings, decode_key, load_or_create_key_file, normalize_base_url};
+use crate::db::{self, Db};
+use crate::domain::password::{Password, hash_password};
+use crate::domain::text::{OrganizationName, PersonName};
+use crate::domain::token::{TokenKey, fill_random};
+use crate::domain::{Clock, EmailAddress, Plan, Role, SystemClock};
+
+/// Team membership and invitations for multi-tenant products.
+#[derive(Debug, Parser)]
+#[command(name = "joinery", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    settings: SettingsArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Args)]
+struct SettingsArgs {
+    /// Database URL: `sqlite://PATH` or a file path. Default: `joinery.db` in the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// Address and port to listen on.
+    #[arg(long, env = "JOINERY_BIND", default_value = "127.0.0.1:8080", global = true)]
+    bind: String,
+    /// Public base URL, e.g. `https://team.example.com`; every link in every email is built from
+    /// it. Default: `http://` + the bind address.
+    #[arg(long, env = "JOINERY_BASE_URL", global = true)]
+    base_url: Option<String>,
+    /// Directory for the SQLite file, development keys and the development mailbox.
+    #[arg(long, env = "JOINERY_DATA_DIR", default_value = "joinery-data", global = true)]
+    data_dir: PathBuf,
+    /// SMTP server, e.g. `smtp://user:pass@mail.example.com:587?tls=required`. Without it,
+    /// email is written to `{data-dir}/mailbox`.
+    #[arg(long, env = "JOINERY_SMTP_URL", global = true)]
+    smtp_url: Option<String>,
+    /// The From address of every email.
+    #[arg(long, env = "JOINERY_MAIL_FROM", default_value = "Joinery <no-reply@joinery.localhost>", global = true)]
+    mail_from: String,
+    /// Session cookie key: at least 64 bytes, hex or base64. Required unless `--dev`, which
+    /// generates one and keeps it in the data directory.
+    #[arg(long, env = "JOINERY_SESSION_KEY", hide_env_values = true, global = true)]
+    session_key: Option<String>,
+    /// Invitation token key: at least 32 bytes, hex or base64. Rotating it invalidates every
+    /// outstanding invitation link. Required unless `--dev`.
+    #[arg(long, env = "JOINERY_TOKEN_KEY", hide_env_values = true, global = true)]
+    token_key: Option<String>,
+    /// Development mode: generates missing keys and serves the mailbox at `/dev/mailbox`.
+    #[arg(long, env = "JOINERY_DEV", global = true)]
+    dev: bool,
+    /// Hours an invitation stays usable.
+    #[arg(long, env = "JOINERY_INVITATION_TTL_HOURS", default_value_t = 168, global = true)]
+    invitation_ttl_hours: u32,
+    /// The most invitations one organization may send per rolling hour.
+    #[arg(long, env = "JOINERY_INVITATIONS_PER_HOUR", default_value_t = 1000, global = true)]
+    invitations_per_hour: u32,
+    /// Log-in attempts allowed per client IP per minute.
+    #[arg(long, env = "JOINERY_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 10, global = true)]
+    login_attempts_per_minute: u32,
+    /// Database connections in the pool.
+    #[arg(long, env = "JOINERY_DB_POOL_SIZE", default_value_t = 8, global = true)]
+    db_pool_size: u32,
+    /// Log filter, e.g. `info` or `joinery=debug,actix_web=info`.
+    #[arg(long, env = "JOINERY_LOG", default_value = "info", global = true)]
+    log: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the web server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Create an organization with an Owner (the password comes from JOINERY_PASSWORD or a
+    /// prompt when the owner has no account yet).
+    CreateOrg {
+        /// The organization's name.
+        #[arg(long, env = "JOINERY_ORG_NAME")]
+        name: String,
+        /// trial, starter, professional or enterprise.
+        #[arg(long, env = "JOINERY_ORG_PLAN", default_value = "trial")]
+        plan: String,
+        /// The Owner's email.
+        #[arg(long, env = "JOINERY_OWNER_EMAIL")]
+        owner_email: String,
+        /// The Owner's name (used when the account is new).
+        #[arg(long, env = "JOINERY_OWNER_NAME")]
+        owner_name: String,
+    },
+    /// Create a platform staff account (password from JOINERY_PASSWORD or a prompt), or mark an
+    /// existing account as staff.
+    CreateStaff {
+        /// The staff member's email.
+        #[arg(long, env = "JOINERY_STAFF_EMAIL")]
+        email: String,
+        /// The staff member's name.
+        #[arg(long, env = "JOINERY_STAFF_NAME")]
+        name: String,
+    },
+    /// Write Expired onto pending invitations past their time, then exit.
+    Sweep,
+    /// Create (idempotently) a demo organization on a paid plan with an Owner, print how to log
+    /// in, and serve in development mode.
+    Demo,
+}
+
+impl SettingsArgs {
+    fn resolve(&self, force_dev: bool) -> anyhow::Result<Settings> {
+        let dev = self.dev || force_dev;
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating data directory {}", self.data_dir.display()))?;
+        let session_key = match (&self.session_key, dev) {
+            (Some(text), _) => decode_key("JOINERY_SESSION_KEY", text, 64)?,
+            (None, true) => load_or_create_key_file(&self.data_dir, "session.key", 64)?,
+            (None, false) => bail!("JOINERY_SESSION_KEY is required (or run with --dev)"),
+        };
+        let token_key = match (&self.token_key, dev) {
+            (Some(text), _) => decode_key("JOINERY_TOKEN_KEY", text, 32)?,
+            (None, true) => load_or_create_key_file(&self.data_dir, "token.key", 32)?,
+            (None, false) => bail!("JOINERY_TOKEN_KEY is required (or run with --dev)"),
+        };
+        let mut token = [0u8; 32];
+        token.copy_from_slice(&token_key[..32]);
+        Ok(Settings {
+            database_url: self
+                .database_url
+                .clone()
+                .unwrap_or_else(|| self.data_dir.join("joinery.db").display().to_string()),
+            bind: self.bind.clone(),
+            base_url: self.base_url.as_deref().map(normalize_base_url).transpose()?,
+            data_dir: self.data_dir.clone(),
+            smtp_url: self.smtp_url.clone().filter(|s| !s.trim().is_empty()),
+            mail_from: self.mail_from.clone(),
+            session_key: Key::try_from(&session_key[..]).context("JOINERY_SESSION_KEY is too short")?,
+            token_key: TokenKey::from_bytes(token),
+            dev,
+            invitation_ttl: chrono::Duration::hours(i64::from(self.invitation_ttl_hours.max(1))),
+            invitations_per_hour: i64::from(self.invitations_per_hour),
+            login_attempts_per_minute: self.login_attempts_per_minute.max(1),
+            db_pool_size: self.db_pool_size.clamp(1, 64),
+        })
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+/// Reads a password from `JOINERY_PASSWORD`, or asks twice without echo on a terminal.
+fn read_new_password(prompt_for: &str) -> anyhow::Result<Password> {
+    let text = match std::env::var("JOINERY_PASSWORD") {
+        Ok(p) => p,
+        Err(_) if std::io::stdin().is_terminal() => {
+            let first = rpassword::prompt_password(format!("Password for {prompt_for}: "))?;
+            let second = rpassword::prompt_password("Repeat the password: ")?;
+            if first != second {
+                bail!("the passwords did not match");
+            }
+            first
+        }
+        Err(_) => bail!("set JOINERY_PASSWORD or run on a terminal to be asked for a password"),
+    };
+    Password::new_account(&text).map_err(|e| anyhow::anyhow!("password refused: {e}"))
+}
+
+fn open_db(settings: &Settings) -> anyhow::Result<Db> {
+    let db = Db::connect(&settings.database_url, 2)?;
+    db.migrate()?;
+    Ok(db)
+}
+
+/// Creates or updates an account, an organization and its Owner membership; idempotent on
+/// the organization's name. Returns the organization's id.
+fn ensure_org_with_owner(
+    db: &Db,
+    org_name: &OrganizationName,
+    plan: Plan,
+    owner_email: &EmailAddress,
+    owner_name: &PersonName,
+    password: Option<&Password>,
+) -> anyhow::Result<crate::domain::OrganizationId> {
+    let hash = password.map(hash_password).transpose().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let now = SystemClock.now();
+    let id = db.with_conn(|c| {
+        c.immediate_transaction(|c| {
+            let user_id = match db::users::find_credentials(c, owner_email)? {
+                Some(existing) => {
+                    if let Some(hash) = &hash {
+                        db::users::set_password_hash(c, existing.user.id, hash)?;
+                    }
+                    existing.user.id
+                }
+                None => {
+                    let Some(hash) = &hash else {
+                        return Err(db::DbError::Corrupt("a new owner needs a password".into()));
+                    };
+                    db::users::insert(c, owner_email, owner_name, hash, false, now)?
+                }
+            };
+            let org = match db::organizations::find_by_name(c, org_name.as_str())? {
+                Some(org) => org,
+                None => db::organizations::insert(c, org_name, plan, now)?,
+            };
+            match db::organizations::membership(c, org.id, user_id)? {
+                Some(m) if m.role == Role::Owner => {}
+                Some(m) => db::organizations::set_role(c, m.id, Role::Owner)?,
+                None => {
+                    db::organizations::add_member(c, org.id, user_id, Role::Owner, None, now)?;
+                }
+            }
+            Ok(org.id)
+        })
+    })?;
+    Ok(id)
+}
+
+/// Parses the command line and runs it; the process's exit status follows the result.
+///
+/// # Errors
+/// Whatever the chosen command fails with, as a readable chain.
+pub fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging(&cli.settings.log);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(cli.settings.resolve(false)?),
+        Command::Migrate => {
+            let settings = cli.settings.resolve(true)?;
+            let db = Db::connect(&settings.database_url, 1)?;
+            let ran = db.migrate()?;
+            println!("Applied {ran} migration(s) to {}", settings.database_url);
+            Ok(())
+        }
+        Command::Sweep => {
+            let settings = cli.settings.resolve(true)?;
+            let db = open_db(&settings)?;
+            let now = SystemClock.now();
+            let n = db.with_conn(|c| db::invitations::expire_all_overdue(c, now))?;
+            println!("Marked {n} invitation(s) as expired");
+            Ok(())
+        }
+        Command::CreateOrg { name, plan, owner_email, owner_name } => {
+            let settings = cli.settings.resolve(true)?;
+            let org_name = OrganizationName::parse(&name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+            let plan: Plan = plan.parse()?;
+            let email = EmailAddress::parse(&owner_email).map_err(|e| anyhow::anyhow!("--owner-email: {e}"))?;
+            let owner = PersonName::parse(&owner_name).map_err(|e| anyhow::anyhow!("--owner-name: {e}"))?;
+            let db = open_db(&settings)?;
+            let exists = db.with_conn(|c| db::users::email_exists(c, &email))?;
+            let password = if exists { None } else { Some(read_new_password(email.as_str())?) };
+            let id = ensure_org_with_owner(&db, &org_name, plan, &email, &owner, password.as_ref())?;
+            println!("Organization {:?} ({}) on {} with Owner {email}", org_name.as_str(), id, plan.label());
+            Ok(())
+        }
+        Command::CreateStaff { email, name } => {
+            let settings = cli.settings.resolve(true)?;
+            let email = EmailAddress::parse(&email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
+            let name = PersonName::parse(&name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+            let db = open_db(&settings)?;
+            match db.with_conn(|c| db::users::find_credentials(c, &email))? {
+                Some(existing) => {
+                    db.with_conn(|c| db::users::set_staff(c, existing.user.id, true))?;
+                    println!("{email} is now staff");
+                }
+                None => {
+                    let password = read_new_password(email.as_str())?;
+                    let hash = hash_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let now = SystemClock.now();
+                    db.with_conn(|c| db::users::insert(c, &email, &name, &hash, true, now))?;
+                    println!("Created staff account {email}");
+                }
+            }
+            Ok(())
+        }
+        Command::Demo => {
+            let settings = cli.settings.resolve(true)?;
+            let db = open_db(&settings)?;
+            let mut bytes = [0u8; 12];
+            fill_random(&mut bytes);
+            let password_text = hex::encode(bytes);
+            let password = Password::new_account(&password_text).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let email = EmailAddress::parse("owner@demo.example.com").map_err(|e| anyhow::anyhow!("{e}"))?;
+            let org = OrganizationName::parse("Demo Company").map_err(|e| anyhow::anyhow!("{e}"))?;
+            let name = PersonName::parse("Olivia Owner").map_err(|e| anyhow::anyhow!("{e}"))?;
+            let id = ensure_org_with_owner(&db, &org, Plan::Professional, &email, &name, Some(&password))?;
+            drop(db);
+            let base = settings.base_url.clone().unwrap_or_else(|| format!("http://{}", settings.bind));
+            println!();
+            println!("  Joinery demo is starting at {base}/login");
+            println!("  Organization: Demo Company (Professional plan), {base}/orgs/{id}");
+            println!("  Log in as:    {email}");
+            println!("  Password:     {password_text}   (new on every run of `joinery demo`)");
+            println!("  Mailbox:      {base}/dev/mailbox");
+            println!();
+            serve(settings)
+        }
+    }
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let app = crate::startup::Application::build(settings, Arc::new(SystemClock)).await?;
+        app.run_until_stopped().await
+    })
+}

@@ -1,0 +1,625 @@
+//! Invitations: creation with their outbox email, the conditional updates that move them
+//! between states, and the listings of the Team page.
+//!
+//! The domain decides (`domain::invitation`); this module stores the decision. Each transition
+//! is a single `UPDATE … WHERE status = 'pending' AND expires_at > now` whose row count tells
+//! whether this request won. Multi-step flows run inside one immediate transaction, so nothing
+//! half-written survives an error.
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+
+use super::models::{InvitationRow, NewInvitation};
+use super::organizations::{self, Organization};
+use super::outbox::{self, EmailKind};
+use super::schema::{invitations, users};
+use super::users::User;
+use super::{Conn, DbError, from_db, parse_stored, to_db};
+use crate::domain::invitation::{
+    AcceptError, InvitationFacts, InvitePlan, LivePending, NotPending, ResendError, ResendPlan,
+    SkipReason, check_accept, plan_invitation,
+};
+use crate::domain::text::PersonalMessage;
+use crate::domain::token::{InvitationToken, TokenKey, TokenNonce};
+use crate::domain::{EmailAddress, InvitationId, InvitationStatus, OrganizationId, Role, UserId};
+
+/// An invitation as read from the database.
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    /// Its id.
+    pub id: InvitationId,
+    /// The organization it invites into.
+    pub organization_id: OrganizationId,
+    /// The invited address, normalized.
+    pub email: EmailAddress,
+    /// The role it grants.
+    pub role: Role,
+    /// The inviter's personal message.
+    pub message: Option<String>,
+    /// Who sent it.
+    pub invited_by: UserId,
+    /// The nonce its token is derived from.
+    pub nonce: TokenNonce,
+    /// Status, expiry and last resend.
+    pub facts: InvitationFacts,
+    /// Why it reached its final state (e.g. "replaced"), if recorded.
+    pub status_reason: Option<String>,
+    /// When it was sent.
+    pub created_at: DateTime<Utc>,
+    /// When it reached its final state, if it has.
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<InvitationRow> for Invitation {
+    type Error = DbError;
+
+    fn try_from(row: InvitationRow) -> Result<Self, DbError> {
+        Ok(Invitation {
+            id: parse_stored(&row.id, "invitation id")?,
+            organization_id: parse_stored(&row.organization_id, "organization id")?,
+            email: EmailAddress::from_trusted(row.email),
+            role: parse_stored(&row.role, "role")?,
+            message: row.message,
+            invited_by: parse_stored(&row.invited_by, "user id")?,
+            nonce: TokenNonce(row.token_nonce),
+            facts: InvitationFacts {
+                status: parse_stored(&row.status, "invitation status")?,
+                expires_at: from_db(row.expires_at),
+                last_resent_at: row.last_resent_at.map(from_db),
+            },
+            status_reason: row.status_reason,
+            created_at: from_db(row.created_at),
+            decided_at: row.decided_at.map(from_db),
+        })
+    }
+}
+
+/// An invitation with the names its pages and emails show.
+#[derive(Debug, Clone)]
+pub struct InvitationDetails {
+    /// The invitation.
+    pub invitation: Invitation,
+    /// The organization it invites into.
+    pub organization: Organization,
+    /// The inviter's name.
+    pub inviter_name: String,
+    /// The inviter's email.
+    pub inviter_email: String,
+}
+
+/// What one address of an invite submission came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressOutcome {
+    /// A new invitation was created and its email queued.
+    Sent,
+    /// A live invitation with the same role got its original link queued again.
+    Resent,
+    /// Nothing was sent, for this reason.
+    Skipped(SkipReason),
+}
+
+/// The parameters shared by every address of one invite submission.
+#[derive(Debug, Clone, Copy)]
+pub struct InviteRequest<'a> {
+    /// The organization.
+    pub organization: OrganizationId,
+    /// Who sends it (already authorized by `domain::invitation::authorize_invitation`).
+    pub inviter: UserId,
+    /// The role for every address.
+    pub role: Role,
+    /// The optional personal message.
+    pub message: Option<&'a PersonalMessage>,
+    /// How long new invitations stay usable.
+    pub ttl: Duration,
+    /// The time of the request.
+    pub now: DateTime<Utc>,
+}
+
+fn live_pending(conn: &mut Conn, org: OrganizationId, email: &EmailAddress) -> Result<Option<Invitation>, DbError> {
+    invitations::table
+        .filter(invitations::organization_id.eq(org.to_string()))
+        .filter(invitations::email.eq(email.as_str()))
+        .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
+        .select(InvitationRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Invitation::try_from)
+        .transpose()
+}
+
+/// Writes Expired onto `org`'s pending invitation for `email` if its time has passed, which
+/// frees the one-pending-per-address index for a fresh invitation.
+fn expire_if_overdue(conn: &mut Conn, org: OrganizationId, email: &EmailAddress, now: DateTime<Utc>) -> Result<(), DbError> {
+    diesel::update(
+        invitations::table
+            .filter(invitations::organization_id.eq(org.to_string()))
+            .filter(invitations::email.eq(email.as_str()))
+            .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
+            .filter(invitations::expires_at.le(to_db(now))),
+    )
+    .set((
+        invitations::status.eq(InvitationStatus::Expired.as_str()),
+        invitations::decided_at.eq(invitations::expires_at.nullable()),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Writes Expired onto every pending invitation past its time (the sweep); returns how many.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn expire_all_overdue(conn: &mut Conn, now: DateTime<Utc>) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        invitations::table
+            .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
+            .filter(invitations::expires_at.le(to_db(now))),
+    )
+    .set((
+        invitations::status.eq(InvitationStatus::Expired.as_str()),
+        invitations::decided_at.eq(invitations::expires_at.nullable()),
+    ))
+    .execute(conn)?)
+}
+
+/// Inserts a Pending invitation and queues its email; returns its id.
+fn create(
+    conn: &mut Conn,
+    req: &InviteRequest<'_>,
+    email: &EmailAddress,
+    message: Option<&str>,
+    token_key: &TokenKey,
+) -> Result<InvitationId, DbError> {
+    let id = InvitationId::new();
+    let nonce = TokenNonce::generate();
+    let token_hash = InvitationToken::derive(token_key, &nonce).lookup_hash();
+    diesel::insert_into(invitations::table)
+        .values(NewInvitation {
+            id: id.to_string(),
+            organization_id: &req.organization.to_string(),
+            email: email.as_str(),
+            role: req.role.as_str(),
+            message,
+            invited_by: &req.inviter.to_string(),
+            token_nonce: &nonce.0,
+            token_hash: &token_hash,
+            status: InvitationStatus::Pending.as_str(),
+            created_at: to_db(req.now),
+            expires_at: to_db(req.now + req.ttl),
+        })
+        .execute(conn)?;
+    outbox::enqueue(conn, EmailKind::Invitation, Some(id), email, "{}", req.now)?;
+    Ok(id)
+}
+
+/// Records a resend if the invitation is still pending, unexpired and outside the 60-second
+/// window, and queues the original link again. Returns whether this request won.
+fn mark_resent(conn: &mut Conn, inv: &Invitation, now: DateTime<Utc>) -> Result<bool, DbError> {
+    let window_start = to_db(now - crate::domain::invitation::RESEND_INTERVAL);
+    let n = diesel::update(
+        invitations::table
+            .find(inv.id.to_string())
+            .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
+            .filter(invitations::expires_at.gt(to_db(now)))
+            .filter(
+                invitations::last_resent_at
+                    .is_null()
+                    .or(invitations::last_resent_at.le(window_start)),
+            ),
+    )
+    .set((
+        invitations::last_resent_at.eq(Some(to_db(now))),
+        invitations::resend_count.eq(invitations::resend_count + 1),
+    ))
+    .execute(conn)?;
+    if n == 1 {
+        outbox::enqueue(conn, EmailKind::Invitation, Some(inv.id), &inv.email, "{}", now)?;
+    }
+    Ok(n == 1)
+}
+
+/// Moves a pending, unexpired invitation to a final state. Returns whether this request won.
+fn finish(
+    conn: &mut Conn,
+    id: InvitationId,
+    to: InvitationStatus,
+    reason: Option<&str>,
+    accepted_by: Option<UserId>,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let n = diesel::update(
+        invitations::table
+            .find(id.to_string())
+            .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
+            .filter(invitations::expires_at.gt(to_db(now))),
+    )
+    .set((
+        invitations::status.eq(to.as_str()),
+        invitations::status_reason.eq(reason),
+        invitations::decided_at.eq(Some(to_db(now))),
+        invitations::accepted_by.eq(accepted_by.map(|u| u.to_string())),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// How many invitations `org` created since `since` (for the per-organization rate limit).
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn created_since(conn: &mut Conn, org: OrganizationId, since: DateTime<Utc>) -> Result<i64, DbError> {
+    Ok(invitations::table
+        .filter(invitations::organization_id.eq(org.to_string()))
+        .filter(invitations::created_at.gt(to_db(since)))
+        .count()
+        .get_result(conn)?)
+}
+
+/// Invites every address in `emails` (already parsed, normalized and de-duplicated) in one
+/// transaction, following DESIGN.md's re-invite rules per address. Returns one outcome per
+/// address, in order.
+///
+/// # Errors
+/// [`DbError`] on a failed query; the whole submission is rolled back.
+pub fn invite_many(
+    conn: &mut Conn,
+    req: &InviteRequest<'_>,
+    emails: &[EmailAddress],
+    token_key: &TokenKey,
+) -> Result<Vec<AddressOutcome>, DbError> {
+    let message = req.message.map(PersonalMessage::as_str);
+    conn.immediate_transaction(|conn| {
+        let mut outcomes = Vec::with_capacity(emails.len());
+        for email in emails {
+            expire_if_overdue(conn, req.organization, email, req.now)?;
+            let is_member = organizations::is_member_by_email(conn, req.organization, email)?;
+            let live = live_pending(conn, req.organization, email)?;
+            let live_facts = live.as_ref().map(|inv| LivePending {
+                id: inv.id,
+                role: inv.role,
+                facts: inv.facts,
+            });
+            let outcome = match plan_invitation(is_member, live_facts, req.role, req.now) {
+                InvitePlan::New => {
+                    create(conn, req, email, message, token_key)?;
+                    AddressOutcome::Sent
+                }
+                InvitePlan::ResendExisting(_) => match live {
+                    Some(ref inv) if mark_resent(conn, inv, req.now)? => AddressOutcome::Resent,
+                    _ => AddressOutcome::Skipped(SkipReason::ResentRecently),
+                },
+                InvitePlan::ReplaceExisting(old) => {
+                    finish(conn, old, InvitationStatus::Revoked, Some("replaced"), None, req.now)?;
+                    create(conn, req, email, message, token_key)?;
+                    AddressOutcome::Sent
+                }
+                InvitePlan::Skip(reason) => AddressOutcome::Skipped(reason),
+            };
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    })
+}
+
+/// The invitation `id` of organization `org`, or `None` — also when it belongs to another
+/// organization, so a foreign id is indistinguishable from a missing one (a 404).
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn find_in_org(conn: &mut Conn, org: OrganizationId, id: InvitationId) -> Result<Option<Invitation>, DbError> {
+    invitations::table
+        .find(id.to_string())
+        .filter(invitations::organization_id.eq(org.to_string()))
+        .select(InvitationRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Invitation::try_from)
+        .transpose()
+}
+
+/// The invitation whose token hashes to `token_hash`, with its organization and inviter.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn find_by_token(conn: &mut Conn, token: &InvitationToken) -> Result<Option<InvitationDetails>, DbError> {
+    let row: Option<InvitationRow> = invitations::table
+        .filter(invitations::token_hash.eq(token.lookup_hash()))
+        .select(InvitationRow::as_select())
+        .first(conn)
+        .optional()?;
+    row.map(|row| details(conn, Invitation::try_from(row)?)).transpose()
+}
+
+/// The invitation `id` with its organization and inviter, if it exists.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn find_details(conn: &mut Conn, id: &str) -> Result<Option<InvitationDetails>, DbError> {
+    let row: Option<InvitationRow> = invitations::table
+        .find(id)
+        .select(InvitationRow::as_select())
+        .first(conn)
+        .optional()?;
+    row.map(|row| details(conn, Invitation::try_from(row)?)).transpose()
+}
+
+fn details(conn: &mut Conn, invitation: Invitation) -> Result<InvitationDetails, DbError> {
+    let organization = organizations::find(conn, invitation.organization_id)?
+        .ok_or_else(|| DbError::Corrupt("invitation without organization".into()))?;
+    let (inviter_name, inviter_email): (String, String) = users::table
+        .find(invitation.invited_by.to_string())
+        .select((users::name, users::email))
+        .first(conn)?;
+    Ok(InvitationDetails {
+        invitation,
+        organization,
+        inviter_name,
+        inviter_email,
+    })
+}
+
+/// What an acceptance came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// A membership was created with this role.
+    Joined(Role),
+    /// The person was already a member and keeps this role; the invitation is used up.
+    AlreadyMember(Role),
+}
+
+/// Accepts invitation `details` for `user` at `now` in one transaction: checks the domain rules,
+/// marks it Accepted with a conditional update (so of two racing acceptances exactly one wins),
+/// creates the membership, and queues "joined" emails to Owners who want them.
+///
+/// # Errors
+/// Outer [`DbError`] on a failed query (rolled back); inner [`AcceptError`] when the rules
+/// refuse — a wrong account uses nothing up.
+pub fn accept(
+    conn: &mut Conn,
+    details: &InvitationDetails,
+    user: &User,
+    now: DateTime<Utc>,
+) -> Result<Result<Accepted, AcceptError>, DbError> {
+    conn.immediate_transaction(|conn| accept_in_transaction(conn, details, user, now))
+}
+
+fn accept_in_transaction(
+    conn: &mut Conn,
+    details: &InvitationDetails,
+    user: &User,
+    now: DateTime<Utc>,
+) -> Result<Result<Accepted, AcceptError>, DbError> {
+    let inv = &details.invitation;
+    // Re-read inside the transaction: the caller's copy may be stale.
+    let current = match find_in_org(conn, inv.organization_id, inv.id)? {
+        Some(current) => current,
+        None => return Err(DbError::Corrupt("invitation vanished".into())),
+    };
+    if let Err(e) = check_accept(&current.facts, &current.email, &user.email, now) {
+        return Ok(Err(e));
+    }
+    if !finish(conn, inv.id, InvitationStatus::Accepted, None, Some(user.id), now)? {
+        // Lost a race: report the state the winner left.
+        let after = find_in_org(conn, inv.organization_id, inv.id)?
+            .ok_or_else(|| DbError::Corrupt("invitation vanished".into()))?;
+        return Ok(Err(after
+            .facts
+            .check_usable(now)
+            .err()
+            .map(AcceptError::Unusable)
+            .unwrap_or(AcceptError::Unusable(crate::domain::invitation::Unusable::AlreadyUsed))));
+    }
+    if let Some(existing) = organizations::membership(conn, inv.organization_id, user.id)? {
+        return Ok(Ok(Accepted::AlreadyMember(existing.role)));
+    }
+    organizations::add_member(conn, inv.organization_id, user.id, current.role, Some(current.invited_by), now)?;
+    let payload = serde_json::json!({
+        "organization": details.organization.name,
+        "organization_id": details.organization.id.to_string(),
+        "member_name": user.name,
+        "member_email": user.email.as_str(),
+        "role": current.role.as_str(),
+        "invited_by": details.inviter_name,
+    })
+    .to_string();
+    for (_, owner_email) in organizations::owners_to_notify(conn, inv.organization_id)? {
+        if owner_email != user.email {
+            outbox::enqueue(conn, EmailKind::MemberJoined, None, &owner_email, &payload, now)?;
+        }
+    }
+    Ok(Ok(Accepted::Joined(current.role)))
+}
+
+/// The error type of transactions that may be refused by a domain rule: any `Err` makes
+/// Diesel roll back, so a refusal after a write (e.g. the new account) leaves nothing behind.
+enum TxError {
+    Db(DbError),
+    Rejected(AcceptError),
+}
+
+impl From<diesel::result::Error> for TxError {
+    fn from(e: diesel::result::Error) -> Self {
+        TxError::Db(DbError::Query(e))
+    }
+}
+
+impl From<DbError> for TxError {
+    fn from(e: DbError) -> Self {
+        TxError::Db(e)
+    }
+}
+
+/// Creates an account for the invited email and accepts in the same transaction (acceptance
+/// branch 1). Returns `Ok(Ok(None))` if an account with the email appeared meanwhile.
+///
+/// # Errors
+/// As [`accept`]; on a refusal the new account is rolled back with everything else.
+pub fn register_and_accept(
+    conn: &mut Conn,
+    details: &InvitationDetails,
+    name: &crate::domain::text::PersonName,
+    password_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<Option<(User, Accepted)>, AcceptError>, DbError> {
+    let result = conn.immediate_transaction(|conn| -> Result<_, TxError> {
+        let inv = &details.invitation;
+        inv.facts
+            .check_usable(now)
+            .map_err(|e| TxError::Rejected(AcceptError::Unusable(e)))?;
+        if super::users::email_exists(conn, &inv.email)? {
+            return Ok(None);
+        }
+        let id = super::users::insert(conn, &inv.email, name, password_hash, false, now)?;
+        let user = super::users::find(conn, id)?
+            .ok_or_else(|| DbError::Corrupt("new user vanished".into()))?;
+        let accepted = accept_in_transaction(conn, details, &user, now)?.map_err(TxError::Rejected)?;
+        Ok(Some((user, accepted)))
+    });
+    match result {
+        Ok(done) => Ok(Ok(done)),
+        Err(TxError::Rejected(e)) => Ok(Err(e)),
+        Err(TxError::Db(e)) => Err(e),
+    }
+}
+
+/// Marks a pending invitation Declined (from the acceptance page). Returns whether this request
+/// changed it.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn decline(conn: &mut Conn, id: InvitationId, now: DateTime<Utc>) -> Result<bool, DbError> {
+    finish(conn, id, InvitationStatus::Declined, None, None, now)
+}
+
+/// Revokes a pending invitation of `org`.
+///
+/// # Errors
+/// Outer [`DbError`] on a failed query; inner [`NotPending`] if it had already reached a final
+/// state (or expired).
+pub fn revoke(
+    conn: &mut Conn,
+    inv: &Invitation,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<(), NotPending>, DbError> {
+    if let Err(e) = inv.facts.check_revoke(now) {
+        return Ok(Err(e));
+    }
+    if finish(conn, inv.id, InvitationStatus::Revoked, Some(reason), None, now)? {
+        Ok(Ok(()))
+    } else {
+        let after = find_in_org(conn, inv.organization_id, inv.id)?
+            .ok_or_else(|| DbError::Corrupt("invitation vanished".into()))?;
+        Ok(Err(NotPending(after.facts.effective_status(now))))
+    }
+}
+
+/// Resends `inv` at `now` (DESIGN.md, "Resend"): the original link again when pending, or a
+/// new invitation with a fresh window when expired. `resender` becomes the new invitation's
+/// inviter.
+///
+/// # Errors
+/// Outer [`DbError`] on a failed query; inner [`ResendError`] when refused.
+pub fn resend(
+    conn: &mut Conn,
+    inv: &Invitation,
+    resender: UserId,
+    ttl: Duration,
+    now: DateTime<Utc>,
+    token_key: &TokenKey,
+) -> Result<Result<ResendPlan, ResendError>, DbError> {
+    conn.immediate_transaction(|conn| {
+        let plan = match inv.facts.check_resend(now) {
+            Ok(plan) => plan,
+            Err(e) => return Ok(Err(e)),
+        };
+        match plan {
+            ResendPlan::SameLink => {
+                if !mark_resent(conn, inv, now)? {
+                    let after = find_in_org(conn, inv.organization_id, inv.id)?
+                        .ok_or_else(|| DbError::Corrupt("invitation vanished".into()))?;
+                    return Ok(after.facts.check_resend(now).and(Err(ResendError::TooSoon {
+                        available_at: now + crate::domain::invitation::RESEND_INTERVAL,
+                    })));
+                }
+            }
+            ResendPlan::NewInvitation => {
+                expire_if_overdue(conn, inv.organization_id, &inv.email, now)?;
+                if organizations::is_member_by_email(conn, inv.organization_id, &inv.email)? {
+                    return Ok(Err(ResendError::Final(InvitationStatus::Expired)));
+                }
+                if live_pending(conn, inv.organization_id, &inv.email)?.is_some() {
+                    return Ok(Err(ResendError::Final(InvitationStatus::Expired)));
+                }
+                let message = inv.message.clone();
+                let req = InviteRequest {
+                    organization: inv.organization_id,
+                    inviter: resender,
+                    role: inv.role,
+                    message: None,
+                    ttl,
+                    now,
+                };
+                create(conn, &req, &inv.email, message.as_deref(), token_key)?;
+            }
+        }
+        Ok(Ok(plan))
+    })
+}
+
+/// A row of the Team page's Pending invitations or Invitation history.
+#[derive(Debug, Clone)]
+pub struct InvitationListing {
+    /// The invitation.
+    pub invitation: Invitation,
+    /// The inviter's name.
+    pub inviter_name: String,
+    /// The newest email's delivery state: (status, attempts, last error).
+    pub delivery: Option<(String, i32, Option<String>)>,
+}
+
+/// `org`'s invitations split into (pending and unexpired, history), newest first. Pending
+/// invitations past their expiry are listed in history as Expired, agreeing with what
+/// acceptance enforces.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn list_for_team(
+    conn: &mut Conn,
+    org: OrganizationId,
+    now: DateTime<Utc>,
+    history_limit: i64,
+) -> Result<(Vec<InvitationListing>, Vec<InvitationListing>), DbError> {
+    let rows: Vec<(InvitationRow, String)> = invitations::table
+        .inner_join(users::table.on(users::id.eq(invitations::invited_by)))
+        .filter(invitations::organization_id.eq(org.to_string()))
+        .order(invitations::created_at.desc())
+        .select((InvitationRow::as_select(), users::name))
+        .load(conn)?;
+    let pending_ids: Vec<String> = rows
+        .iter()
+        .filter(|(r, _)| r.status == "pending")
+        .map(|(r, _)| r.id.clone())
+        .collect();
+    let mut delivery = outbox::latest_for_invitations(conn, &pending_ids)?;
+    let mut pending = Vec::new();
+    let mut history = Vec::new();
+    for (row, inviter_name) in rows {
+        let id = row.id.clone();
+        let invitation = Invitation::try_from(row)?;
+        if invitation.facts.effective_status(now) == InvitationStatus::Pending {
+            pending.push(InvitationListing {
+                invitation,
+                inviter_name,
+                delivery: delivery.remove(&id),
+            });
+        } else if (history.len() as i64) < history_limit {
+            history.push(InvitationListing {
+                invitation,
+                inviter_name,
+                delivery: None,
+            });
+        }
+    }
+    Ok((pending, history))
+}

@@ -1,0 +1,300 @@
+//! Organizations and their memberships.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use super::models::{MembershipRow, NewMembership, NewOrganization, OrganizationRow};
+use super::schema::{memberships, organizations, users};
+use super::{Conn, DbError, from_db, parse_stored, to_db};
+use crate::domain::text::OrganizationName;
+use crate::domain::{EmailAddress, MembershipId, OrganizationId, Plan, Role, UserId};
+
+/// An organization (tenant).
+#[derive(Debug, Clone)]
+pub struct Organization {
+    /// Its id.
+    pub id: OrganizationId,
+    /// Its name.
+    pub name: String,
+    /// Its plan.
+    pub plan: Plan,
+}
+
+impl TryFrom<OrganizationRow> for Organization {
+    type Error = DbError;
+
+    fn try_from(row: OrganizationRow) -> Result<Self, DbError> {
+        Ok(Organization {
+            id: parse_stored(&row.id, "organization id")?,
+            name: row.name,
+            plan: parse_stored(&row.plan, "plan")?,
+        })
+    }
+}
+
+/// One person's membership of one organization.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    /// Its id.
+    pub id: MembershipId,
+    /// The organization.
+    pub organization_id: OrganizationId,
+    /// The member.
+    pub user_id: UserId,
+    /// The member's role, read from the database on every request.
+    pub role: Role,
+    /// "Notify me when team members join".
+    pub notify_on_join: bool,
+}
+
+impl TryFrom<MembershipRow> for Membership {
+    type Error = DbError;
+
+    fn try_from(row: MembershipRow) -> Result<Self, DbError> {
+        Ok(Membership {
+            id: parse_stored(&row.id, "membership id")?,
+            organization_id: parse_stored(&row.organization_id, "organization id")?,
+            user_id: parse_stored(&row.user_id, "user id")?,
+            role: parse_stored(&row.role, "role")?,
+            notify_on_join: row.notify_on_join,
+        })
+    }
+}
+
+/// A row of the Team page's Members table.
+#[derive(Debug, Clone)]
+pub struct MemberListing {
+    /// The membership.
+    pub membership_id: MembershipId,
+    /// The member's account.
+    pub user_id: UserId,
+    /// Name.
+    pub name: String,
+    /// Email.
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    /// When they joined.
+    pub joined_at: DateTime<Utc>,
+    /// Who invited them, by name, if anyone.
+    pub invited_by: Option<String>,
+}
+
+/// The organization with this id, if any.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn find(conn: &mut Conn, id: OrganizationId) -> Result<Option<Organization>, DbError> {
+    organizations::table
+        .find(id.to_string())
+        .select(OrganizationRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Organization::try_from)
+        .transpose()
+}
+
+/// Creates an organization and returns it.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn insert(
+    conn: &mut Conn,
+    name: &OrganizationName,
+    plan: Plan,
+    now: DateTime<Utc>,
+) -> Result<Organization, DbError> {
+    let id = OrganizationId::new();
+    diesel::insert_into(organizations::table)
+        .values(NewOrganization {
+            id: id.to_string(),
+            name: name.as_str(),
+            plan: plan.as_str(),
+            created_at: to_db(now),
+        })
+        .execute(conn)?;
+    Ok(Organization {
+        id,
+        name: name.as_str().to_owned(),
+        plan,
+    })
+}
+
+/// The organization with exactly this name, if any (oldest first when several share it).
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn find_by_name(conn: &mut Conn, name: &str) -> Result<Option<Organization>, DbError> {
+    organizations::table
+        .filter(organizations::name.eq(name))
+        .order(organizations::created_at.asc())
+        .select(OrganizationRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Organization::try_from)
+        .transpose()
+}
+
+/// `user`'s membership of `org`, if any.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn membership(
+    conn: &mut Conn,
+    org: OrganizationId,
+    user: UserId,
+) -> Result<Option<Membership>, DbError> {
+    memberships::table
+        .filter(memberships::organization_id.eq(org.to_string()))
+        .filter(memberships::user_id.eq(user.to_string()))
+        .select(MembershipRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Membership::try_from)
+        .transpose()
+}
+
+/// Whether the account with `email` is a member of `org`.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn is_member_by_email(conn: &mut Conn, org: OrganizationId, email: &EmailAddress) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        memberships::table
+            .inner_join(users::table.on(users::id.eq(memberships::user_id)))
+            .filter(memberships::organization_id.eq(org.to_string()))
+            .filter(users::email.eq(email.as_str())),
+    ))
+    .get_result(conn)?)
+}
+
+/// Adds `user` to `org` with `role`.
+///
+/// # Errors
+/// [`DbError::Query`] with a unique violation if already a member.
+pub fn add_member(
+    conn: &mut Conn,
+    org: OrganizationId,
+    user: UserId,
+    role: Role,
+    invited_by: Option<UserId>,
+    now: DateTime<Utc>,
+) -> Result<MembershipId, DbError> {
+    let id = MembershipId::new();
+    let invited_by = invited_by.map(|u| u.to_string());
+    diesel::insert_into(memberships::table)
+        .values(NewMembership {
+            id: id.to_string(),
+            organization_id: &org.to_string(),
+            user_id: &user.to_string(),
+            role: role.as_str(),
+            invited_by: invited_by.as_deref(),
+            notify_on_join: true,
+            created_at: to_db(now),
+        })
+        .execute(conn)?;
+    Ok(id)
+}
+
+/// Sets a membership's role (used by the CLI to make an existing user an organization's Owner).
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn set_role(conn: &mut Conn, id: MembershipId, role: Role) -> Result<(), DbError> {
+    diesel::update(memberships::table.find(id.to_string()))
+        .set(memberships::role.eq(role.as_str()))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Sets "Notify me when team members join" on a membership.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn set_notify_on_join(conn: &mut Conn, id: MembershipId, on: bool) -> Result<(), DbError> {
+    diesel::update(memberships::table.find(id.to_string()))
+        .set(memberships::notify_on_join.eq(on))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// How many members `org` has.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn member_count(conn: &mut Conn, org: OrganizationId) -> Result<i64, DbError> {
+    Ok(memberships::table
+        .filter(memberships::organization_id.eq(org.to_string()))
+        .count()
+        .get_result(conn)?)
+}
+
+/// `org`'s members for the Team page, by role (highest first) then name.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn list_members(conn: &mut Conn, org: OrganizationId) -> Result<Vec<MemberListing>, DbError> {
+    let rows: Vec<(MembershipRow, String, String)> = memberships::table
+        .inner_join(users::table.on(users::id.eq(memberships::user_id)))
+        .filter(memberships::organization_id.eq(org.to_string()))
+        .select((MembershipRow::as_select(), users::name, users::email))
+        .load(conn)?;
+    let inviter_ids: Vec<String> = rows.iter().filter_map(|(m, _, _)| m.invited_by.clone()).collect();
+    let inviter_names: HashMap<String, String> = users::table
+        .filter(users::id.eq_any(&inviter_ids))
+        .select((users::id, users::name))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let mut members = rows
+        .into_iter()
+        .map(|(m, name, email)| {
+            Ok(MemberListing {
+                membership_id: parse_stored(&m.id, "membership id")?,
+                user_id: parse_stored(&m.user_id, "user id")?,
+                role: parse_stored(&m.role, "role")?,
+                joined_at: from_db(m.created_at),
+                invited_by: m.invited_by.and_then(|id| inviter_names.get(&id).cloned()),
+                name,
+                email,
+            })
+        })
+        .collect::<Result<Vec<_>, DbError>>()?;
+    members.sort_by(|a, b| b.role.cmp(&a.role).then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase())));
+    Ok(members)
+}
+
+/// The Owners of `org` whose "Notify me when team members join" is on: (name, email).
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn owners_to_notify(conn: &mut Conn, org: OrganizationId) -> Result<Vec<(String, EmailAddress)>, DbError> {
+    Ok(memberships::table
+        .inner_join(users::table.on(users::id.eq(memberships::user_id)))
+        .filter(memberships::organization_id.eq(org.to_string()))
+        .filter(memberships::role.eq(Role::Owner.as_str()))
+        .filter(memberships::notify_on_join.eq(true))
+        .select((users::name, users::email))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .map(|(name, email)| (name, EmailAddress::from_trusted(email)))
+        .collect())
+}
+
+/// The organizations `user` belongs to, with their role, by name.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn for_user(conn: &mut Conn, user: UserId) -> Result<Vec<(Organization, Role)>, DbError> {
+    let rows: Vec<(OrganizationRow, String)> = memberships::table
+        .inner_join(organizations::table)
+        .filter(memberships::user_id.eq(user.to_string()))
+        .order(organizations::name.asc())
+        .select((OrganizationRow::as_select(), memberships::role))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(o, r)| Ok((Organization::try_from(o)?, parse_stored(&r, "role")?)))
+        .collect()
+}

@@ -1,0 +1,162 @@
+//! The transactional outbox: email rows written in the same transaction as the action that
+//! sends them, and delivered later by `mail::outbox`'s worker.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+
+use super::models::{NewOutboxEmail, OutboxRow};
+use super::schema::outbox_emails;
+use super::{Conn, DbError, to_db};
+use crate::domain::{EmailAddress, InvitationId};
+
+/// What an outbox row holds, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailKind {
+    /// An invitation email, rendered at delivery from the invitation row (so the link, a
+    /// secret, is never stored).
+    Invitation,
+    /// "Someone joined your organization", for Owners who want it.
+    MemberJoined,
+}
+
+impl EmailKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailKind::Invitation => "invitation",
+            EmailKind::MemberJoined => "member_joined",
+        }
+    }
+}
+
+/// Queues an email for delivery at `now`.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn enqueue(
+    conn: &mut Conn,
+    kind: EmailKind,
+    invitation: Option<InvitationId>,
+    recipient: &EmailAddress,
+    payload: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let invitation = invitation.map(|i| i.to_string());
+    diesel::insert_into(outbox_emails::table)
+        .values(NewOutboxEmail {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind: kind.as_str(),
+            invitation_id: invitation.as_deref(),
+            recipient: recipient.as_str(),
+            payload,
+            status: "queued",
+            attempts: 0,
+            next_attempt_at: to_db(now),
+            created_at: to_db(now),
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Up to `limit` queued rows due at `now`, oldest first.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn due(conn: &mut Conn, now: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxRow>, DbError> {
+    Ok(outbox_emails::table
+        .filter(outbox_emails::status.eq("queued"))
+        .filter(outbox_emails::next_attempt_at.le(to_db(now)))
+        .order(outbox_emails::next_attempt_at.asc())
+        .limit(limit)
+        .select(OutboxRow::as_select())
+        .load(conn)?)
+}
+
+/// Records a successful delivery.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn mark_sent(conn: &mut Conn, id: &str, now: DateTime<Utc>) -> Result<(), DbError> {
+    diesel::update(outbox_emails::table.find(id))
+        .set((
+            outbox_emails::status.eq("sent"),
+            outbox_emails::sent_at.eq(Some(to_db(now))),
+            outbox_emails::attempts.eq(outbox_emails::attempts + 1),
+            outbox_emails::last_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Records a failed attempt: queued again for `retry_at`, or `failed` for good when `retry_at`
+/// is `None`.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn mark_attempt_failed(
+    conn: &mut Conn,
+    id: &str,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> Result<(), DbError> {
+    let error: String = error.chars().take(500).collect();
+    let query = diesel::update(outbox_emails::table.find(id));
+    match retry_at {
+        Some(at) => query
+            .set((
+                outbox_emails::attempts.eq(outbox_emails::attempts + 1),
+                outbox_emails::last_error.eq(Some(error)),
+                outbox_emails::next_attempt_at.eq(to_db(at)),
+            ))
+            .execute(conn)?,
+        None => query
+            .set((
+                outbox_emails::status.eq("failed"),
+                outbox_emails::attempts.eq(outbox_emails::attempts + 1),
+                outbox_emails::last_error.eq(Some(error)),
+            ))
+            .execute(conn)?,
+    };
+    Ok(())
+}
+
+/// Marks a row as not to be sent (its invitation is no longer pending).
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn mark_cancelled(conn: &mut Conn, id: &str, reason: &str) -> Result<(), DbError> {
+    diesel::update(outbox_emails::table.find(id))
+        .set((
+            outbox_emails::status.eq("cancelled"),
+            outbox_emails::last_error.eq(Some(reason)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The delivery state of the newest email of each invitation: (status, attempts, last error).
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn latest_for_invitations(
+    conn: &mut Conn,
+    ids: &[String],
+) -> Result<HashMap<String, (String, i32, Option<String>)>, DbError> {
+    let rows: Vec<(Option<String>, String, i32, Option<String>)> = outbox_emails::table
+        .filter(outbox_emails::invitation_id.eq_any(ids))
+        .order(outbox_emails::created_at.asc())
+        .select((
+            outbox_emails::invitation_id,
+            outbox_emails::status,
+            outbox_emails::attempts,
+            outbox_emails::last_error,
+        ))
+        .load(conn)?;
+    // Ordered oldest first, so the newest row per invitation wins the insert.
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, status, attempts, err)| id.map(|id| (id, (status, attempts, err))))
+        .collect())
+}

@@ -1,0 +1,610 @@
+//! The invitation state machine (DESIGN.md, "Invitations" and "The acceptance page").
+//!
+//! States: **Pending → Accepted | Revoked | Declined | Expired**; the last four are final.
+//! Expired is a fact of time: a Pending invitation whose `expires_at` has passed behaves as
+//! Expired whether or not a sweep has written that yet ([`InvitationFacts::effective_status`]).
+//!
+//! These functions decide; the `db` layer then persists each transition as one conditional
+//! update (`… WHERE status = 'pending' AND expires_at > now`) and checks the row count, which is
+//! what makes single use hold when two requests race.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::email::EmailAddress;
+use super::ids::InvitationId;
+use super::plan::Plan;
+use super::role::{Permission, Role};
+
+/// How long a member invitation stays usable by default: 7 days (DESIGN.md).
+pub const DEFAULT_TTL: Duration = Duration::days(7);
+
+/// The least time between two resends of one invitation (DESIGN.md, "Resend").
+pub const RESEND_INTERVAL: Duration = Duration::seconds(60);
+
+/// Where an invitation is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InvitationStatus {
+    /// Sent and waiting for the invitee.
+    Pending,
+    /// Used: the invitee joined. Final.
+    Accepted,
+    /// Withdrawn by an admin, or replaced by a newer invitation. Final.
+    Revoked,
+    /// Turned down by the invitee. Final.
+    Declined,
+    /// Past its expiry. Final.
+    Expired,
+}
+
+impl InvitationStatus {
+    /// The stored name: `pending`, `accepted`, `revoked`, `declined`, `expired`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvitationStatus::Pending => "pending",
+            InvitationStatus::Accepted => "accepted",
+            InvitationStatus::Revoked => "revoked",
+            InvitationStatus::Declined => "declined",
+            InvitationStatus::Expired => "expired",
+        }
+    }
+
+    /// The capitalised name shown in the invitation history.
+    pub fn label(self) -> &'static str {
+        match self {
+            InvitationStatus::Pending => "Pending",
+            InvitationStatus::Accepted => "Accepted",
+            InvitationStatus::Revoked => "Revoked",
+            InvitationStatus::Declined => "Declined",
+            InvitationStatus::Expired => "Expired",
+        }
+    }
+
+    /// Whether no further transition is possible.
+    pub fn is_final(self) -> bool {
+        self != InvitationStatus::Pending
+    }
+}
+
+impl fmt::Display for InvitationStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+/// The error for a stored status name that is not one of the five.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown invitation status {0:?}")]
+pub struct UnknownStatus(pub String);
+
+impl FromStr for InvitationStatus {
+    type Err = UnknownStatus;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "pending" => InvitationStatus::Pending,
+            "accepted" => InvitationStatus::Accepted,
+            "revoked" => InvitationStatus::Revoked,
+            "declined" => InvitationStatus::Declined,
+            "expired" => InvitationStatus::Expired,
+            other => return Err(UnknownStatus(other.to_owned())),
+        })
+    }
+}
+
+/// Why an invitation link cannot be used. `Display` is the exact wording of DESIGN.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unusable {
+    /// Past `expires_at` (swept or not).
+    #[error("This invitation has expired")]
+    Expired,
+    /// Revoked by an admin or replaced by a newer invitation.
+    #[error("This invitation has been revoked")]
+    Revoked,
+    /// Already accepted.
+    #[error("This invitation has already been used")]
+    AlreadyUsed,
+    /// Declined by the invitee.
+    #[error("This invitation was declined")]
+    Declined,
+}
+
+impl Unusable {
+    /// What the person can do about it, shown under the heading.
+    pub fn advice(self) -> &'static str {
+        match self {
+            Unusable::Expired => "Ask the person who invited you to send a new invitation.",
+            Unusable::Revoked => {
+                "The person who invited you withdrew it. Ask them if you think this is a mistake."
+            }
+            Unusable::AlreadyUsed => "Each invitation link works once. Log in to reach the organization.",
+            Unusable::Declined => "If you changed your mind, ask for a new invitation.",
+        }
+    }
+}
+
+/// The facts about one invitation that its rules depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvitationFacts {
+    /// The stored status (may still say Pending after expiry).
+    pub status: InvitationStatus,
+    /// When it stops being usable, UTC.
+    pub expires_at: DateTime<Utc>,
+    /// When it was last sent again, if ever (the 60-second resend window counts from here).
+    pub last_resent_at: Option<DateTime<Utc>>,
+}
+
+/// What a resend will do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResendPlan {
+    /// Pending and unexpired: send the original link again.
+    SameLink,
+    /// Expired: issue a new invitation with a fresh window; the old one stays Expired.
+    NewInvitation,
+}
+
+/// Why a resend is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ResendError {
+    /// Sent again less than 60 seconds ago; may be resent from `available_at`.
+    #[error("This invitation was sent again less than a minute ago; try again shortly")]
+    TooSoon {
+        /// When a resend will be accepted, UTC.
+        available_at: DateTime<Utc>,
+    },
+    /// Accepted, revoked or declined: nothing to resend.
+    #[error("This invitation is {0} and cannot be resent")]
+    Final(InvitationStatus),
+}
+
+/// Why a revoke is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("This invitation is already {0} and cannot be revoked")]
+pub struct NotPending(pub InvitationStatus);
+
+impl InvitationFacts {
+    /// The status as the rules see it at `now`: Pending past `expires_at` is Expired.
+    /// An invitation expires at the instant `now >= expires_at`.
+    pub fn effective_status(&self, now: DateTime<Utc>) -> InvitationStatus {
+        if self.status == InvitationStatus::Pending && now >= self.expires_at {
+            InvitationStatus::Expired
+        } else {
+            self.status
+        }
+    }
+
+    /// Whether the link may be accepted or declined at `now`.
+    ///
+    /// # Errors
+    /// [`Unusable`] naming the final state.
+    pub fn check_usable(&self, now: DateTime<Utc>) -> Result<(), Unusable> {
+        match self.effective_status(now) {
+            InvitationStatus::Pending => Ok(()),
+            InvitationStatus::Accepted => Err(Unusable::AlreadyUsed),
+            InvitationStatus::Revoked => Err(Unusable::Revoked),
+            InvitationStatus::Declined => Err(Unusable::Declined),
+            InvitationStatus::Expired => Err(Unusable::Expired),
+        }
+    }
+
+    /// When the next resend will be allowed, or `None` if now would do.
+    pub fn resend_available_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.last_resent_at
+            .map(|at| at + RESEND_INTERVAL)
+            .filter(|available| *available > now)
+    }
+
+    /// What a resend at `now` does (DESIGN.md, "Resend"): the original link again while
+    /// pending, at most once per 60 seconds; a new invitation once expired.
+    ///
+    /// # Errors
+    /// [`ResendError::TooSoon`] within 60 s of the last resend; [`ResendError::Final`] when
+    /// accepted, revoked or declined.
+    pub fn check_resend(&self, now: DateTime<Utc>) -> Result<ResendPlan, ResendError> {
+        match self.effective_status(now) {
+            InvitationStatus::Pending => match self.resend_available_at(now) {
+                Some(available_at) => Err(ResendError::TooSoon { available_at }),
+                None => Ok(ResendPlan::SameLink),
+            },
+            InvitationStatus::Expired => Ok(ResendPlan::NewInvitation),
+            other => Err(ResendError::Final(other)),
+        }
+    }
+
+    /// Whether the invitation may be revoked at `now`: only while Pending and unexpired.
+    ///
+    /// # Errors
+    /// [`NotPending`] with the effective state otherwise.
+    pub fn check_revoke(&self, now: DateTime<Utc>) -> Result<(), NotPending> {
+        match self.effective_status(now) {
+            InvitationStatus::Pending => Ok(()),
+            other => Err(NotPending(other)),
+        }
+    }
+}
+
+/// Who is looking at an acceptance page.
+#[derive(Debug, Clone, Copy)]
+pub enum Visitor<'a> {
+    /// Nobody is signed in; `account_exists` says whether an account has the invited email.
+    SignedOut {
+        /// Whether an account with the invited email exists.
+        account_exists: bool,
+    },
+    /// Someone is signed in with this email.
+    SignedIn {
+        /// The signed-in account's (normalized) email.
+        email: &'a EmailAddress,
+    },
+}
+
+/// Which one of the acceptance page's branches to show (DESIGN.md, "The acceptance page").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptancePage {
+    /// 1. No account has the invited email: Name, Password → "Create account & join".
+    NewUser,
+    /// 2. An account exists, nobody signed in: Password → "Log in & accept".
+    LogInToAccept,
+    /// 3. Signed in as the invited email: "Accept invitation" / "Decline".
+    Confirm,
+    /// 4. Signed in as someone else: "Invitation email does not match your account".
+    WrongAccount,
+    /// The link cannot be used any more.
+    Unusable(Unusable),
+}
+
+/// Decides the acceptance page for `visitor` at `now`. Pure: showing the page changes nothing.
+pub fn acceptance_page(
+    facts: &InvitationFacts,
+    invited: &EmailAddress,
+    visitor: Visitor<'_>,
+    now: DateTime<Utc>,
+) -> AcceptancePage {
+    if let Err(unusable) = facts.check_usable(now) {
+        return AcceptancePage::Unusable(unusable);
+    }
+    match visitor {
+        Visitor::SignedOut {
+            account_exists: false,
+        } => AcceptancePage::NewUser,
+        Visitor::SignedOut {
+            account_exists: true,
+        } => AcceptancePage::LogInToAccept,
+        Visitor::SignedIn { email } if email == invited => AcceptancePage::Confirm,
+        Visitor::SignedIn { .. } => AcceptancePage::WrongAccount,
+    }
+}
+
+/// Why an acceptance is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AcceptError {
+    /// The link cannot be used.
+    #[error(transparent)]
+    Unusable(#[from] Unusable),
+    /// The signed-in account's email differs from the invited one. Nothing is used up.
+    #[error("Invitation email does not match your account")]
+    WrongAccount,
+}
+
+/// Checks that `acceptor` may accept at `now`: the link is usable and the emails match after
+/// normalization (DESIGN.md, "Accept").
+///
+/// # Errors
+/// [`AcceptError`] saying which check failed.
+pub fn check_accept(
+    facts: &InvitationFacts,
+    invited: &EmailAddress,
+    acceptor: &EmailAddress,
+    now: DateTime<Utc>,
+) -> Result<(), AcceptError> {
+    facts.check_usable(now)?;
+    if invited != acceptor {
+        return Err(AcceptError::WrongAccount);
+    }
+    Ok(())
+}
+
+/// Who is sending an invitation, as the policy sees them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inviter {
+    /// A member of the organization with this role.
+    Member(Role),
+    /// Platform staff, who act as an Owner would (rule 6).
+    Staff,
+}
+
+impl Inviter {
+    fn role(self) -> Role {
+        match self {
+            Inviter::Member(role) => role,
+            Inviter::Staff => Role::Owner,
+        }
+    }
+}
+
+/// Why someone may not send an invitation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InviteDenied {
+    /// Rule 2: the inviter lacks `users:invite`.
+    #[error("You do not have permission to invite people to this organization")]
+    NotPermitted,
+    /// Rule 3: the organization is on the Trial plan.
+    #[error("Team invitations are available on paid plans")]
+    TrialPlan,
+    /// Rule 1: the role is above the inviter's ceiling.
+    #[error("You cannot invite someone as {0}: you may only assign roles at or below your own")]
+    AboveCeiling(Role),
+}
+
+/// Rules 1–3 for one invitation: `inviter` may invite into an organization on `plan` with
+/// `role`. The same check runs for resends and the invite dialog's role list.
+///
+/// # Errors
+/// [`InviteDenied`] naming the rule that refused it, checked in the order 2, 3, 1.
+pub fn authorize_invitation(inviter: Inviter, plan: Plan, role: Role) -> Result<(), InviteDenied> {
+    let inviter_role = inviter.role();
+    if !inviter_role.has(Permission::UsersInvite) {
+        return Err(InviteDenied::NotPermitted);
+    }
+    if !plan.allows_invitations() {
+        return Err(InviteDenied::TrialPlan);
+    }
+    if !inviter_role.may_assign(role) {
+        return Err(InviteDenied::AboveCeiling(role));
+    }
+    Ok(())
+}
+
+/// A live (pending, unexpired) invitation already addressed to someone being invited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LivePending {
+    /// Its id.
+    pub id: InvitationId,
+    /// Its role.
+    pub role: Role,
+    /// Its status, expiry and last resend.
+    pub facts: InvitationFacts,
+}
+
+/// Why an address in an invite submission was skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SkipReason {
+    /// The address belongs to a member already.
+    #[error("already a member")]
+    AlreadyMember,
+    /// Pending with the same role and resent less than a minute ago.
+    #[error("invitation sent again less than a minute ago")]
+    ResentRecently,
+}
+
+/// What inviting one address will do (DESIGN.md, "Inviting an address that already has a live
+/// pending invitation").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitePlan {
+    /// No live invitation: create one.
+    New,
+    /// A live invitation with the same role: send its original link again.
+    ResendExisting(InvitationId),
+    /// A live invitation with another role: revoke it (reason: replaced) and create a new one.
+    ReplaceExisting(InvitationId),
+    /// Nothing to send.
+    Skip(SkipReason),
+}
+
+/// Plans the invitation of one address with `role` at `now`, given whether it belongs to a
+/// member and its live pending invitation, if any.
+pub fn plan_invitation(
+    is_member: bool,
+    live: Option<LivePending>,
+    role: Role,
+    now: DateTime<Utc>,
+) -> InvitePlan {
+    if is_member {
+        return InvitePlan::Skip(SkipReason::AlreadyMember);
+    }
+    match live {
+        Some(p) if p.facts.effective_status(now) == InvitationStatus::Pending => {
+            if p.role != role {
+                InvitePlan::ReplaceExisting(p.id)
+            } else if p.facts.resend_available_at(now).is_some() {
+                InvitePlan::Skip(SkipReason::ResentRecently)
+            } else {
+                InvitePlan::ResendExisting(p.id)
+            }
+        }
+        _ => InvitePlan::New,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
+    }
+
+    fn pending() -> InvitationFacts {
+        InvitationFacts {
+            status: InvitationStatus::Pending,
+            expires_at: t0() + DEFAULT_TTL,
+            last_resent_at: None,
+        }
+    }
+
+    fn email(s: &str) -> EmailAddress {
+        EmailAddress::parse(s).unwrap()
+    }
+
+    #[test]
+    fn expiry_holds_before_any_sweep_to_the_second() {
+        let f = pending();
+        let expiry = t0() + DEFAULT_TTL;
+        assert_eq!(f.effective_status(expiry - Duration::seconds(1)), InvitationStatus::Pending);
+        assert_eq!(f.effective_status(expiry), InvitationStatus::Expired);
+        assert_eq!(f.effective_status(expiry + Duration::seconds(1)), InvitationStatus::Expired);
+        assert_eq!(f.check_usable(expiry + Duration::seconds(1)), Err(Unusable::Expired));
+    }
+
+    #[test]
+    fn final_states_are_unusable_with_design_wording() {
+        for (status, msg) in [
+            (InvitationStatus::Accepted, "This invitation has already been used"),
+            (InvitationStatus::Revoked, "This invitation has been revoked"),
+            (InvitationStatus::Declined, "This invitation was declined"),
+            (InvitationStatus::Expired, "This invitation has expired"),
+        ] {
+            let f = InvitationFacts { status, ..pending() };
+            assert!(status.is_final());
+            assert_eq!(f.check_usable(t0()).unwrap_err().to_string(), msg);
+        }
+        assert!(!InvitationStatus::Pending.is_final());
+    }
+
+    #[test]
+    fn final_states_stay_final_after_time_passes() {
+        let f = InvitationFacts { status: InvitationStatus::Revoked, ..pending() };
+        assert_eq!(f.effective_status(t0() + Duration::days(30)), InvitationStatus::Revoked);
+    }
+
+    #[test]
+    fn status_names_round_trip() {
+        for s in ["pending", "accepted", "revoked", "declined", "expired"] {
+            assert_eq!(s.parse::<InvitationStatus>().unwrap().as_str(), s);
+        }
+        assert!("lost".parse::<InvitationStatus>().is_err());
+    }
+
+    #[test]
+    fn acceptance_page_branches() {
+        let f = pending();
+        let invited = email("ann@example.com");
+        let other = email("bob@example.com");
+        let same_other_case = email("ANN@Example.com");
+        let now = t0();
+        assert_eq!(
+            acceptance_page(&f, &invited, Visitor::SignedOut { account_exists: false }, now),
+            AcceptancePage::NewUser
+        );
+        assert_eq!(
+            acceptance_page(&f, &invited, Visitor::SignedOut { account_exists: true }, now),
+            AcceptancePage::LogInToAccept
+        );
+        assert_eq!(
+            acceptance_page(&f, &invited, Visitor::SignedIn { email: &same_other_case }, now),
+            AcceptancePage::Confirm
+        );
+        assert_eq!(
+            acceptance_page(&f, &invited, Visitor::SignedIn { email: &other }, now),
+            AcceptancePage::WrongAccount
+        );
+        let revoked = InvitationFacts { status: InvitationStatus::Revoked, ..f };
+        assert_eq!(
+            acceptance_page(&revoked, &invited, Visitor::SignedIn { email: &invited }, now),
+            AcceptancePage::Unusable(Unusable::Revoked)
+        );
+    }
+
+    #[test]
+    fn accept_requires_matching_email_and_a_usable_link() {
+        let f = pending();
+        let invited = email("ann@example.com");
+        assert_eq!(check_accept(&f, &invited, &email("Ann@Example.com"), t0()), Ok(()));
+        assert_eq!(
+            check_accept(&f, &invited, &email("bob@example.com"), t0()),
+            Err(AcceptError::WrongAccount)
+        );
+        let used = InvitationFacts { status: InvitationStatus::Accepted, ..f };
+        assert_eq!(
+            check_accept(&used, &invited, &invited, t0()),
+            Err(AcceptError::Unusable(Unusable::AlreadyUsed))
+        );
+        assert_eq!(
+            check_accept(&f, &invited, &invited, t0() + DEFAULT_TTL),
+            Err(AcceptError::Unusable(Unusable::Expired))
+        );
+    }
+
+    #[test]
+    fn resend_same_link_at_most_once_a_minute() {
+        let mut f = pending();
+        assert_eq!(f.check_resend(t0()), Ok(ResendPlan::SameLink));
+        f.last_resent_at = Some(t0());
+        assert_eq!(
+            f.check_resend(t0() + Duration::seconds(59)),
+            Err(ResendError::TooSoon { available_at: t0() + RESEND_INTERVAL })
+        );
+        assert_eq!(f.check_resend(t0() + Duration::seconds(60)), Ok(ResendPlan::SameLink));
+    }
+
+    #[test]
+    fn resend_of_expired_issues_a_new_invitation_and_finals_refuse() {
+        let f = pending();
+        assert_eq!(f.check_resend(t0() + DEFAULT_TTL), Ok(ResendPlan::NewInvitation));
+        let declined = InvitationFacts { status: InvitationStatus::Declined, ..f };
+        assert_eq!(
+            declined.check_resend(t0()),
+            Err(ResendError::Final(InvitationStatus::Declined))
+        );
+    }
+
+    #[test]
+    fn revoke_only_while_pending() {
+        let f = pending();
+        assert!(f.check_revoke(t0()).is_ok());
+        assert_eq!(
+            f.check_revoke(t0() + DEFAULT_TTL),
+            Err(NotPending(InvitationStatus::Expired))
+        );
+        let accepted = InvitationFacts { status: InvitationStatus::Accepted, ..f };
+        assert!(accepted.check_revoke(t0()).is_err());
+    }
+
+    #[test]
+    fn invite_policy_rules_1_to_3() {
+        use Role::*;
+        assert_eq!(authorize_invitation(Inviter::Member(Owner), Plan::Starter, Owner), Ok(()));
+        assert_eq!(authorize_invitation(Inviter::Member(Admin), Plan::Starter, Admin), Ok(()));
+        assert_eq!(
+            authorize_invitation(Inviter::Member(Admin), Plan::Starter, Owner),
+            Err(InviteDenied::AboveCeiling(Owner))
+        );
+        assert_eq!(
+            authorize_invitation(Inviter::Member(Editor), Plan::Starter, Viewer),
+            Err(InviteDenied::NotPermitted)
+        );
+        assert_eq!(
+            authorize_invitation(Inviter::Member(Owner), Plan::Trial, Viewer),
+            Err(InviteDenied::TrialPlan)
+        );
+        assert_eq!(
+            InviteDenied::TrialPlan.to_string(),
+            "Team invitations are available on paid plans"
+        );
+        assert_eq!(authorize_invitation(Inviter::Staff, Plan::Enterprise, Owner), Ok(()));
+    }
+
+    #[test]
+    fn reinvite_semantics() {
+        let id = InvitationId::new();
+        let live = LivePending { id, role: Role::Editor, facts: pending() };
+        let now = t0();
+        assert_eq!(plan_invitation(true, Some(live), Role::Editor, now), InvitePlan::Skip(SkipReason::AlreadyMember));
+        assert_eq!(plan_invitation(false, None, Role::Editor, now), InvitePlan::New);
+        assert_eq!(plan_invitation(false, Some(live), Role::Editor, now), InvitePlan::ResendExisting(id));
+        assert_eq!(plan_invitation(false, Some(live), Role::Viewer, now), InvitePlan::ReplaceExisting(id));
+        let recently = LivePending {
+            facts: InvitationFacts { last_resent_at: Some(now), ..pending() },
+            ..live
+        };
+        assert_eq!(
+            plan_invitation(false, Some(recently), Role::Editor, now + Duration::seconds(10)),
+            InvitePlan::Skip(SkipReason::ResentRecently)
+        );
+        // An expired one does not block a fresh invitation.
+        assert_eq!(plan_invitation(false, Some(live), Role::Editor, now + DEFAULT_TTL), InvitePlan::New);
+    }
+}

@@ -1,0 +1,22 @@
+//! What Joinery *is*: roles and permissions, plans, email addresses, invitation tokens and the
+//! invitation state machine (DESIGN.md, "Roles and permissions" and "Invitations").
+//!
+//! Pure Rust: nothing here knows about HTTP, SQL or templates. Time always comes in as an
+//! argument, so every rule can be unit-tested without sleeping.
+
+pub mod clock;
+pub mod email;
+pub mod ids;
+pub mod invitation;
+pub mod password;
+pub mod plan;
+pub mod role;
+pub mod text;
+pub mod token;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use email::EmailAddress;
+pub use ids::{InvitationId, MembershipId, OrganizationId, UserId};
+pub use invitation::{InvitationStatus, ResendError};
+pub use plan::Plan;
+pub use role::{Permission, Role};

@@ -1,0 +1,134 @@
+//! Passwords: bounds on what people type, and argon2id hashing with OWASP's parameters
+//! (DESIGN.md, "Security rules"). Hashing is slow on purpose: callers run it on the blocking
+//! pool, never on an async worker.
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+/// The shortest password accepted for a new account, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// The longest password accepted, in characters; bounds the hashing work per request.
+pub const MAX_PASSWORD_CHARS: usize = 128;
+
+/// Why a new password was refused. The `Display` text is shown beside the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordError {
+    /// Shorter than [`MIN_PASSWORD_CHARS`].
+    #[error("use at least 8 characters")]
+    TooShort,
+    /// Longer than [`MAX_PASSWORD_CHARS`].
+    #[error("use at most 128 characters")]
+    TooLong,
+}
+
+/// A password a person typed, checked for length. Never logged: `Debug` hides it.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+impl Password {
+    /// Checks a new password: 8 to 128 characters.
+    ///
+    /// # Errors
+    /// [`PasswordError`] when outside those bounds.
+    pub fn new_account(input: &str) -> Result<Self, PasswordError> {
+        let n = input.chars().count();
+        if n < MIN_PASSWORD_CHARS {
+            Err(PasswordError::TooShort)
+        } else if n > MAX_PASSWORD_CHARS {
+            Err(PasswordError::TooLong)
+        } else {
+            Ok(Self(input.to_owned()))
+        }
+    }
+
+    /// A password typed at log-in. Over-long input is cut to the bound rather than refused, so
+    /// the answer to a wrong password never differs from the answer to an unknown email.
+    pub fn attempt(input: &str) -> Self {
+        Self(input.chars().take(MAX_PASSWORD_CHARS).collect())
+    }
+
+    /// The text, for the hasher only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+/// argon2id with OWASP's recommended minimum: 19 MiB of memory, 2 iterations, 1 lane.
+fn hasher() -> Argon2<'static> {
+    // These constants are valid by construction; `Params::new` only fails outside argon2's
+    // ranges, so the default (which is the same parameters) is a safe fallback.
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes `password` into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`). CPU-bound for
+/// tens of milliseconds: call from a blocking thread.
+///
+/// # Errors
+/// Only if argon2 itself fails, which with fixed valid parameters means a bug.
+pub fn hash_password(password: &Password) -> Result<String, argon2::password_hash::Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    Ok(hasher()
+        .hash_password(password.expose().as_bytes(), &salt)?
+        .to_string())
+}
+
+/// A valid hash of a random password, checked against when an email is unknown so that an
+/// unknown email and a wrong password take the same time (DESIGN.md, "Security rules").
+pub const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$gZiV/M1gPc22ElAH/Jh1Hw$CWOrkoo7oJBQ/iyh7uJ0LO2aLEfrHwTWllSAxT0zRno";
+
+/// Whether `password` matches `stored_hash`. A malformed stored hash counts as no match.
+/// CPU-bound like [`hash_password`]: call from a blocking thread.
+pub fn verify_password(password: &Password, stored_hash: &str) -> bool {
+    match PasswordHash::new(stored_hash) {
+        Ok(parsed) => hasher()
+            .verify_password(password.expose().as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_with_argon2id_owasp_parameters_and_verifies() {
+        let pw = Password::new_account("correct horse battery").unwrap();
+        let hash = hash_password(&pw).unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify_password(&pw, &hash));
+        assert!(!verify_password(&Password::attempt("wrong password"), &hash));
+    }
+
+    #[test]
+    fn dummy_hash_parses_and_matches_nothing_typed() {
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+        assert!(!verify_password(&Password::attempt("password"), DUMMY_HASH));
+    }
+
+    #[test]
+    fn bounds_new_passwords() {
+        assert_eq!(Password::new_account("short").err(), Some(PasswordError::TooShort));
+        assert!(Password::new_account(&"p".repeat(128)).is_ok());
+        assert_eq!(
+            Password::new_account(&"p".repeat(129)).err(),
+            Some(PasswordError::TooLong)
+        );
+        assert_eq!(Password::attempt(&"p".repeat(500)).expose().len(), 128);
+    }
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let pw = Password::attempt("hunter2hunter2");
+        assert!(!format!("{pw:?}").contains("hunter2"));
+    }
+}

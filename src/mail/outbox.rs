@@ -1,0 +1,181 @@
+//! The outbox worker: delivers queued email rows with exponential backoff and a bounded number
+//! of attempts (DESIGN.md, "Reliability and scale"). An SMTP outage delays email, never loses it.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use tokio::sync::{Notify, watch};
+
+use super::templates::{InvitationEmail, MemberJoinedEmail};
+use super::{MailError, Mailer, OutgoingEmail};
+use crate::db::models::OutboxRow;
+use crate::db::{self, Db, DbError};
+use crate::domain::token::{InvitationToken, TokenKey};
+use crate::domain::{Clock, InvitationStatus};
+
+/// Attempts before a row is marked failed for good.
+pub const MAX_ATTEMPTS: i32 = 8;
+/// Rows taken per batch.
+pub const BATCH_SIZE: i64 = 50;
+/// How often the worker looks for due rows when nobody wakes it.
+pub const POLL_INTERVAL: StdDuration = StdDuration::from_secs(2);
+
+/// The wait before retry number `attempts` (1-based): 10 s, 20 s, 40 s, … capped at one hour.
+pub fn backoff(attempts: i32) -> Duration {
+    let exp = attempts.clamp(1, 12) - 1;
+    Duration::seconds((10_i64 << exp).min(3_600))
+}
+
+/// Delivers outbox rows. Clone it freely; all clones share the wake-up signal.
+#[derive(Clone)]
+pub struct OutboxWorker {
+    db: Db,
+    mailer: Mailer,
+    clock: Arc<dyn Clock>,
+    base_url: String,
+    token_key: TokenKey,
+    wake: Arc<Notify>,
+}
+
+impl OutboxWorker {
+    /// A worker; `base_url` (no trailing slash) is the only source of links in emails.
+    pub fn new(db: Db, mailer: Mailer, clock: Arc<dyn Clock>, base_url: String, token_key: TokenKey) -> Self {
+        Self {
+            db,
+            mailer,
+            clock,
+            base_url,
+            token_key,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Asks the worker to look for due rows now (called after a commit that queued email).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Runs until `shutdown` turns true, finishing the batch in hand before returning.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            match self.deliver_batch().await {
+                Ok(n) if n as i64 == BATCH_SIZE => continue,
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "outbox batch failed"),
+            }
+            if *shutdown.borrow() {
+                return;
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// Delivers every row due now, up to [`BATCH_SIZE`]; returns how many rows it handled.
+    ///
+    /// # Errors
+    /// [`DbError`] if the outbox cannot be read or updated.
+    pub async fn deliver_batch(&self) -> Result<usize, DbError> {
+        let now = self.clock.now();
+        let rows = self.db.run(move |c| db::outbox::due(c, now, BATCH_SIZE)).await?;
+        let handled = rows.len();
+        for row in rows {
+            self.deliver(row).await?;
+        }
+        Ok(handled)
+    }
+
+    async fn deliver(&self, row: OutboxRow) -> Result<(), DbError> {
+        let id = row.id.clone();
+        let email = match self.render(&row).await? {
+            Rendered::Email(email) => email,
+            Rendered::Cancel(reason) => {
+                return self.db.run(move |c| db::outbox::mark_cancelled(c, &id, reason)).await;
+            }
+        };
+        let now = self.clock.now();
+        match self.mailer.send(&email).await {
+            Ok(()) => {
+                tracing::info!(outbox_id = %id, kind = %row.kind, "email delivered");
+                self.db.run(move |c| db::outbox::mark_sent(c, &id, now)).await
+            }
+            Err(e) => {
+                let attempts = row.attempts + 1;
+                let retry_at = (attempts < MAX_ATTEMPTS).then(|| now + backoff(attempts));
+                tracing::warn!(outbox_id = %id, attempts, error = %e, "email delivery failed");
+                let error = e.to_string();
+                self.db
+                    .run(move |c| db::outbox::mark_attempt_failed(c, &id, &error, retry_at))
+                    .await
+            }
+        }
+    }
+
+    async fn render(&self, row: &OutboxRow) -> Result<Rendered, DbError> {
+        let rendered = match row.kind.as_str() {
+            "invitation" => {
+                let Some(invitation_id) = row.invitation_id.clone() else {
+                    return Ok(Rendered::Cancel("invitation email without invitation"));
+                };
+                let details = self
+                    .db
+                    .run(move |c| db::invitations::find_details(c, &invitation_id))
+                    .await?;
+                let Some(d) = details else {
+                    return Ok(Rendered::Cancel("invitation no longer exists"));
+                };
+                if d.invitation.facts.effective_status(self.clock.now()) != InvitationStatus::Pending {
+                    return Ok(Rendered::Cancel("invitation is no longer pending"));
+                }
+                let token = InvitationToken::derive(&self.token_key, &d.invitation.nonce);
+                let link = format!("{}/invitations/{}", self.base_url, token.expose());
+                InvitationEmail {
+                    to: d.invitation.email.as_str(),
+                    inviter_name: &d.inviter_name,
+                    inviter_email: &d.inviter_email,
+                    organization: &d.organization.name,
+                    role: d.invitation.role,
+                    message: d.invitation.message.as_deref(),
+                    link: &link,
+                    expires_at: d.invitation.facts.expires_at,
+                }
+                .render()
+            }
+            "member_joined" => match serde_json::from_str::<MemberJoinedEmail>(&row.payload) {
+                Ok(e) => e.render(&row.recipient, &self.base_url),
+                Err(_) => return Ok(Rendered::Cancel("unreadable payload")),
+            },
+            _ => return Ok(Rendered::Cancel("unknown email kind")),
+        };
+        match rendered {
+            Ok(email) => Ok(Rendered::Email(email)),
+            Err(MailError::Template(e)) => {
+                tracing::error!(error = %e, "email template failed");
+                Ok(Rendered::Cancel("template failed"))
+            }
+            Err(_) => Ok(Rendered::Cancel("could not render")),
+        }
+    }
+}
+
+enum Rendered {
+    Email(OutgoingEmail),
+    Cancel(&'static str),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        assert_eq!(backoff(1), Duration::seconds(10));
+        assert_eq!(backoff(2), Duration::seconds(20));
+        assert_eq!(backoff(3), Duration::seconds(40));
+        assert_eq!(backoff(12), Duration::seconds(3_600));
+    }
+}

@@ -1,0 +1,167 @@
+//! Builds and runs the application: database, mailer, outbox worker and HTTP server, from one
+//! [`Settings`] value and a [`Clock`].
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::{BrowserSession, CookieContentSecurity};
+use actix_web::cookie::SameSite;
+use actix_web::dev::Server;
+use actix_web::http::StatusCode;
+use actix_web::middleware::{Compress, ErrorHandlers};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use tokio::sync::watch;
+use tracing_actix_web::TracingLogger;
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::domain::Clock;
+use crate::mail::Mailer;
+use crate::mail::outbox::OutboxWorker;
+use crate::web::error::{AppError, render_429, render_500};
+use crate::web::headers::{default_headers, login_rate_limit};
+use crate::web::request_span::RedactedRootSpan;
+use crate::web::session_store::DbSessionStore;
+use crate::web::{AppState, routes};
+
+/// The largest form body accepted, in bytes (a 1,000-address invite fits comfortably).
+pub const MAX_FORM_BYTES: usize = 512 * 1024;
+
+/// A built application, bound to its port and ready to run.
+pub struct Application {
+    port: u16,
+    base_url: String,
+    server: Server,
+    worker: tokio::task::JoinHandle<()>,
+    shutdown: watch::Sender<bool>,
+    db: Db,
+}
+
+impl Application {
+    /// Opens the database (running migrations), sets up email, binds `settings.bind` and
+    /// starts the outbox worker. The server runs once [`Application::run_until_stopped`] is
+    /// awaited.
+    ///
+    /// # Errors
+    /// When the database cannot be opened or migrated, the mailer is misconfigured, or the
+    /// address cannot be bound.
+    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(&settings.data_dir)
+            .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+        let db = Db::connect(&settings.database_url, settings.db_pool_size)
+            .with_context(|| format!("opening database {}", settings.database_url))?;
+        let ran = {
+            let db = db.clone();
+            tokio::task::spawn_blocking(move || db.migrate()).await??
+        };
+        if ran > 0 {
+            tracing::info!(migrations = ran, "database migrated");
+        }
+        let listener = TcpListener::bind(&settings.bind).with_context(|| format!("binding {}", settings.bind))?;
+        let addr = listener.local_addr()?;
+        let base_url = settings.base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        let mailer = match &settings.smtp_url {
+            Some(url) => Mailer::smtp(url, &settings.mail_from)?,
+            None => Mailer::mailbox(settings.data_dir.join("mailbox"), &settings.mail_from)?,
+        };
+        if settings.smtp_url.is_none() {
+            tracing::info!(dir = %settings.data_dir.join("mailbox").display(), "no SMTP URL: email goes to the mailbox directory");
+        }
+        let outbox = OutboxWorker::new(
+            db.clone(),
+            mailer.clone(),
+            clock.clone(),
+            base_url.clone(),
+            settings.token_key.clone(),
+        );
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let worker = tokio::spawn(outbox.clone().run(shutdown_rx));
+
+        let https = base_url.starts_with("https://");
+        let session_key = settings.session_key.clone();
+        let login_limit = login_rate_limit(settings.login_attempts_per_minute);
+        let state = web::Data::new(AppState {
+            db: db.clone(),
+            clock,
+            settings,
+            base_url: base_url.clone(),
+            outbox,
+            mailer,
+        });
+        let store_db = db.clone();
+        let server = HttpServer::new(move || {
+            let sessions = SessionMiddleware::builder(DbSessionStore::new(store_db.clone()), session_key.clone())
+                .cookie_name(if https { "__Host-joinery_session" } else { "joinery_session" }.to_owned())
+                .cookie_secure(https)
+                .cookie_http_only(true)
+                .cookie_same_site(SameSite::Lax)
+                .cookie_path("/".to_owned())
+                .cookie_content_security(CookieContentSecurity::Private)
+                .session_lifecycle(BrowserSession::default().state_ttl(actix_web::cookie::time::Duration::hours(12)))
+                .build();
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::FormConfig::default().limit(MAX_FORM_BYTES).error_handler(|e, _| {
+                    AppError::BadRequest(format!("The form could not be read: {e}")).into()
+                }))
+                .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+                .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                    AppError::BadRequest(format!("The address has a malformed query: {e}")).into()
+                }))
+                .wrap(sessions)
+                .wrap(
+                    ErrorHandlers::new()
+                        .handler(StatusCode::INTERNAL_SERVER_ERROR, render_500)
+                        .handler(StatusCode::TOO_MANY_REQUESTS, render_429),
+                )
+                .wrap(default_headers())
+                .wrap(Compress::default())
+                .wrap(TracingLogger::<RedactedRootSpan>::new())
+                .configure(|cfg| routes(cfg, &login_limit))
+                .service(actix_files::Files::new("/static", "static").use_etag(true))
+                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
+        })
+        .listen(listener)?
+        .shutdown_timeout(30)
+        .run();
+        tracing::info!(%addr, %base_url, "Joinery listening");
+        Ok(Self {
+            port: addr.port(),
+            base_url,
+            server,
+            worker,
+            shutdown,
+            db,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The base URL links are built from.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The database handle (tests seed through it).
+    pub fn db(&self) -> Db {
+        self.db.clone()
+    }
+
+    /// Serves until SIGINT/SIGTERM: stops accepting, finishes in-flight requests, lets the
+    /// outbox worker finish its batch, then returns.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.server.await?;
+        let _ = self.shutdown.send(true);
+        let _ = self.worker.await;
+        tracing::info!("Joinery stopped");
+        Ok(())
+    }
+}

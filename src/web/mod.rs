@@ -1,0 +1,135 @@
+//! How Joinery is *shown*: routes (all registered in [`routes`]), extractors for the signed-in
+//! user and their membership, forms, CSRF, sessions, security headers and error pages. Actix
+//! and askama stay in this module; handlers parse input into domain types, ask the domain,
+//! store the result through `db`, and render or redirect.
+
+pub mod csrf;
+pub mod error;
+pub mod extractors;
+pub mod flash;
+pub mod headers;
+pub mod pages;
+pub mod request_span;
+pub mod session_store;
+
+use std::sync::Arc;
+
+use actix_session::Session;
+use actix_web::web;
+
+use crate::config::Settings;
+use crate::db::Db;
+use crate::db::users::User;
+use crate::domain::Clock;
+use crate::mail::Mailer;
+use crate::mail::outbox::OutboxWorker;
+pub use error::AppError;
+
+/// What every handler can reach.
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// The source of "now".
+    pub clock: Arc<dyn Clock>,
+    /// The configuration.
+    pub settings: Settings,
+    /// The public base URL, no trailing slash.
+    pub base_url: String,
+    /// The outbox worker, woken after a commit that queued email.
+    pub outbox: OutboxWorker,
+    /// The mailer (for the development mailbox's directory).
+    pub mailer: Mailer,
+}
+
+/// The signed-in person as the page header shows them.
+#[derive(Debug, Clone)]
+pub struct NavUser {
+    /// Display name.
+    pub name: String,
+    /// Email.
+    pub email: String,
+}
+
+/// What the shared layout (`base.html`) needs on every page.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// The page title (the `<title>` adds " · Joinery").
+    pub title: String,
+    /// The signed-in person, if any (shows "Log out").
+    pub user: Option<NavUser>,
+    /// The CSRF token for forms on the page, including "Log out".
+    pub csrf: String,
+    /// A one-shot message from the previous action.
+    pub flash: Option<flash::Flash>,
+    /// The organization the page belongs to: (id, name).
+    pub org: Option<(String, String)>,
+    /// Whether `/dev/mailbox` exists (development mode).
+    pub dev: bool,
+}
+
+impl Layout {
+    /// The layout for a page titled `title`, taking the pending flash message.
+    ///
+    /// # Errors
+    /// [`AppError::Internal`] if the session cannot be written (CSRF token).
+    pub fn new(
+        state: &AppState,
+        session: &Session,
+        title: impl Into<String>,
+        user: Option<&User>,
+    ) -> Result<Self, AppError> {
+        Ok(Self {
+            title: title.into(),
+            user: user.map(|u| NavUser {
+                name: u.name.clone(),
+                email: u.email.to_string(),
+            }),
+            csrf: csrf::token(session)?,
+            flash: flash::take(session),
+            org: None,
+            dev: state.settings.dev,
+        })
+    }
+
+    /// The same layout, naming the organization (title and header).
+    pub fn in_org(mut self, org: &crate::db::organizations::Organization) -> Self {
+        self.title = format!("{} · {}", self.title, org.name);
+        self.org = Some((org.id.to_string(), org.name.clone()));
+        self
+    }
+}
+
+/// Whether `next` is a safe local redirect target: an absolute path on this site, never
+/// `//host` or `/\host` (which browsers treat as another site), and no control characters.
+pub fn is_local_path(next: &str) -> bool {
+    next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && next.len() <= 2_000
+        && !next.chars().any(|c| c.is_control() || c == '\\')
+}
+
+/// Registers every route. Page paths live here and in `pages::paths`, nowhere else.
+pub fn routes(cfg: &mut web::ServiceConfig, login_limit: &headers::LoginRateLimit) {
+    use pages::{acceptance, auth, dashboard, dev, health, settings, team};
+    cfg.route("/", web::get().to(dashboard::home))
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .service(web::resource("/login").route(web::get().to(auth::login_page)).route(web::post().to(auth::login)).wrap(headers::limit(login_limit)))
+        .route("/logout", web::post().to(auth::logout))
+        .route("/orgs/{org}", web::get().to(dashboard::dashboard))
+        .route("/orgs/{org}/team", web::get().to(team::team_page))
+        .route("/orgs/{org}/team/invite", web::get().to(team::invite_page))
+        .route("/orgs/{org}/invitations", web::post().to(team::send_invitations))
+        .route("/orgs/{org}/invitations/{id}/resend", web::post().to(team::resend))
+        .route("/orgs/{org}/invitations/{id}/revoke", web::get().to(team::revoke_confirm))
+        .route("/orgs/{org}/invitations/{id}/revoke", web::post().to(team::revoke))
+        .route("/orgs/{org}/settings/notifications", web::get().to(settings::notifications_page))
+        .route("/orgs/{org}/settings/notifications", web::post().to(settings::save_notifications))
+        .route("/invitations/{token}", web::get().to(acceptance::show))
+        .route("/invitations/{token}/register", web::post().to(acceptance::register))
+        .service(web::resource("/invitations/{token}/login").route(web::post().to(acceptance::log_in_and_accept)).wrap(headers::limit(login_limit)))
+        .route("/invitations/{token}/accept", web::post().to(acceptance::accept))
+        .route("/invitations/{token}/decline", web::post().to(acceptance::decline))
+        .route("/dev/mailbox", web::get().to(dev::mailbox));
+}

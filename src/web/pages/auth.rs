@@ -1,0 +1,133 @@
+//! Log in and log out.
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{render, render_with_status, see_other};
+use crate::db::{self, users::User};
+use crate::domain::EmailAddress;
+use crate::domain::password::{DUMMY_HASH, Password, verify_password};
+use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
+use crate::web::extractors::{MaybeUser, sign_in};
+use crate::web::{AppError, AppState, Layout, flash, is_local_path};
+
+/// The one message for an unknown email and a wrong password alike.
+pub const LOGIN_FAILED: &str = "That email and password do not match an account.";
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    layout: Layout,
+    email: String,
+    next: String,
+    error: Option<&'static str>,
+}
+
+/// `?next=` on the log-in page.
+#[derive(Debug, Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+fn safe_next(next: Option<&str>) -> String {
+    next.filter(|n| is_local_path(n)).unwrap_or("/").to_owned()
+}
+
+/// GET /login — the form; someone already signed in goes straight on.
+pub async fn login_page(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MaybeUser,
+    query: web::Query<NextQuery>,
+) -> Result<HttpResponse, AppError> {
+    let next = safe_next(query.next.as_deref());
+    if user.0.is_some() {
+        return Ok(see_other(&next));
+    }
+    render(&LoginPage {
+        layout: Layout::new(&state, &session, "Log in", None)?,
+        email: String::new(),
+        next,
+        error: None,
+    })
+}
+
+/// The log-in form.
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+impl HasCsrfToken for LoginForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// Checks an email and password the same way whether or not the account exists: an unknown
+/// (or malformed) email is verified against [`DUMMY_HASH`], so the answer takes the same time.
+/// Hashing runs on the blocking pool.
+///
+/// # Errors
+/// [`AppError::Internal`] on a database failure.
+pub async fn authenticate(state: &AppState, email: &str, password: &str) -> Result<Option<User>, AppError> {
+    let email = EmailAddress::parse(email).ok();
+    let password = Password::attempt(password);
+    let db = state.db.clone();
+    let user = web::block(move || -> Result<Option<User>, db::DbError> {
+        let credentials = match &email {
+            Some(email) => db.with_conn(|c| db::users::find_credentials(c, email))?,
+            None => None,
+        };
+        let hash = credentials.as_ref().map_or(DUMMY_HASH, |c| c.password_hash.as_str());
+        let ok = verify_password(&password, hash);
+        Ok(credentials.filter(|_| ok).map(|c| c.user))
+    })
+    .await
+    .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task: {e}")))??;
+    Ok(user)
+}
+
+/// POST /login — signs in with a new session key, then goes to `next` (local paths only).
+pub async fn login(
+    state: web::Data<AppState>,
+    session: Session,
+    CsrfForm(form): CsrfForm<LoginForm>,
+) -> Result<HttpResponse, AppError> {
+    let next = safe_next(form.next.as_deref());
+    match authenticate(&state, &form.email, &form.password).await? {
+        Some(user) => {
+            sign_in(&session, user.id)?;
+            Ok(see_other(&next))
+        }
+        None => render_with_status(
+            &LoginPage {
+                layout: Layout::new(&state, &session, "Log in", None)?,
+                email: form.email.chars().take(254).collect(),
+                next,
+                error: Some(LOGIN_FAILED),
+            },
+            StatusCode::UNAUTHORIZED,
+        ),
+    }
+}
+
+/// POST /logout — ends the session (its row is deleted) and goes to `next` or the log-in page.
+pub async fn logout(session: Session, CsrfForm(form): CsrfForm<TokenOnly>) -> HttpResponse {
+    session.purge();
+    let next = form.next.filter(|n| is_local_path(n));
+    if next.is_none() {
+        flash::info(&session, "You are logged out.");
+    }
+    see_other(next.as_deref().unwrap_or("/login"))
+}

@@ -1,0 +1,62 @@
+//! `/` and the organization dashboard.
+
+use actix_session::Session;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use super::{paths, render, see_other};
+use crate::db;
+use crate::domain::{Permission, Plan, Role};
+use crate::web::extractors::{MaybeUser, OrgMember};
+use crate::web::{AppError, AppState, Layout};
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    layout: Layout,
+    org_name: String,
+    role: Role,
+    plan: Plan,
+    member_count: i64,
+    permissions: Vec<Permission>,
+    team_path: Option<String>,
+    notifications_path: String,
+}
+
+#[derive(Template)]
+#[template(path = "no_organization.html")]
+struct NoOrganizationPage {
+    layout: Layout,
+}
+
+/// GET / — your organization's dashboard, or the log-in page.
+pub async fn home(state: web::Data<AppState>, session: Session, user: MaybeUser) -> Result<HttpResponse, AppError> {
+    let Some(user) = user.0 else {
+        return Ok(see_other("/login"));
+    };
+    let user_id = user.id;
+    let orgs = state.db.run(move |c| db::organizations::for_user(c, user_id)).await?;
+    match orgs.first() {
+        Some((org, _)) => Ok(see_other(&paths::dashboard(org.id))),
+        None => render(&NoOrganizationPage {
+            layout: Layout::new(&state, &session, "No organization yet", Some(&user))?,
+        }),
+    }
+}
+
+/// GET /orgs/{org} — organization, your role, plan, member count, what you may do.
+pub async fn dashboard(state: web::Data<AppState>, session: Session, member: OrgMember) -> Result<HttpResponse, AppError> {
+    let org_id = member.org.id;
+    let member_count = state.db.run(move |c| db::organizations::member_count(c, org_id)).await?;
+    let role = member.membership.role;
+    render(&DashboardPage {
+        layout: Layout::new(&state, &session, "Dashboard", Some(&member.user))?.in_org(&member.org),
+        org_name: member.org.name.clone(),
+        role,
+        plan: member.org.plan,
+        member_count,
+        permissions: role.permissions(),
+        team_path: role.has(Permission::MembersManage).then(|| paths::team(org_id)),
+        notifications_path: paths::notifications(org_id),
+    })
+}

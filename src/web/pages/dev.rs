@@ -1,0 +1,43 @@
+//! `/dev/mailbox`: the emails Joinery "sent" in development, with their links, so a newcomer can
+//! follow an invitation without any mail server. It exists only in development mode.
+
+use actix_session::Session;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use super::render;
+use crate::mail::mailbox::{self, MailboxMessage};
+use crate::web::extractors::MaybeUser;
+use crate::web::{AppError, AppState, Layout};
+
+#[derive(Template)]
+#[template(path = "mailbox.html")]
+struct MailboxPage {
+    layout: Layout,
+    messages: Vec<MailboxMessage>,
+    smtp: bool,
+}
+
+/// GET /dev/mailbox — 404 unless in development mode.
+pub async fn mailbox(state: web::Data<AppState>, session: Session, user: MaybeUser) -> Result<HttpResponse, AppError> {
+    if !state.settings.dev {
+        return Err(AppError::NotFound);
+    }
+    let messages = match state.mailer.mailbox_dir().cloned() {
+        Some(dir) => web::block(move || mailbox::read(&dir))
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?
+            .map_err(|e| AppError::Internal(e.into()))?,
+        None => Vec::new(),
+    };
+    let mut resp = render(&MailboxPage {
+        layout: Layout::new(&state, &session, "Development mailbox", user.0.as_ref())?,
+        smtp: state.mailer.mailbox_dir().is_none(),
+        messages,
+    })?;
+    resp.headers_mut().insert(
+        actix_web::http::header::REFERRER_POLICY,
+        actix_web::http::header::HeaderValue::from_static("no-referrer"),
+    );
+    Ok(resp)
+}

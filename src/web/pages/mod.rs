@@ -1,0 +1,81 @@
+//! Page handlers, one module per area. Each handler reads like a sentence: who is asking →
+//! parse the form into domain types → ask the domain → store the result → render or redirect.
+
+pub mod acceptance;
+pub mod auth;
+pub mod dashboard;
+pub mod dev;
+pub mod health;
+pub mod settings;
+pub mod team;
+
+use actix_web::HttpResponse;
+use actix_web::http::{StatusCode, header};
+use askama::Template;
+
+use super::AppError;
+
+/// Paths of pages that handlers link or redirect to (the route table is `web::routes`).
+pub mod paths {
+    use crate::domain::{InvitationId, OrganizationId};
+
+    /// The organization's dashboard.
+    pub fn dashboard(org: OrganizationId) -> String {
+        format!("/orgs/{org}")
+    }
+
+    /// The Team Management page.
+    pub fn team(org: OrganizationId) -> String {
+        format!("/orgs/{org}/team")
+    }
+
+    /// The invite form as a page of its own (no JavaScript).
+    pub fn invite(org: OrganizationId) -> String {
+        format!("/orgs/{org}/team/invite")
+    }
+
+    /// Where the invite form posts.
+    pub fn send_invitations(org: OrganizationId) -> String {
+        format!("/orgs/{org}/invitations")
+    }
+
+    /// Resend one invitation.
+    pub fn resend(org: OrganizationId, id: InvitationId) -> String {
+        format!("/orgs/{org}/invitations/{id}/resend")
+    }
+
+    /// Revoke one invitation (GET asks for confirmation, POST does it).
+    pub fn revoke(org: OrganizationId, id: InvitationId) -> String {
+        format!("/orgs/{org}/invitations/{id}/revoke")
+    }
+
+    /// Notification settings.
+    pub fn notifications(org: OrganizationId) -> String {
+        format!("/orgs/{org}/settings/notifications")
+    }
+}
+
+/// A 303 redirect to `location` (after a POST, so a reload does not resubmit).
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .finish()
+}
+
+/// Renders `page` as HTML with `status` (for form errors: 400 or 422 with the form re-shown).
+///
+/// # Errors
+/// [`AppError::Internal`] if the template fails.
+pub fn render_with_status(page: &impl Template, status: StatusCode) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(page.render()?))
+}
+
+/// Renders `page` as a 200 HTML response.
+///
+/// # Errors
+/// [`AppError::Internal`] if the template fails.
+pub fn render(page: &impl Template) -> Result<HttpResponse, AppError> {
+    render_with_status(page, StatusCode::OK)
+}

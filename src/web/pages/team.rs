@@ -1,0 +1,571 @@
+//! Team Management: members, pending invitations, invitation history, and the invite form
+//! (a `<dialog>` on the Team page, or a page of its own without JavaScript).
+
+use actix_session::Session;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::{paths, render, render_with_status, see_other};
+use crate::db::invitations::{AddressOutcome, InviteRequest};
+use crate::db::organizations::MemberListing;
+use crate::db::{self};
+use crate::domain::email::{ListedAddress, parse_address_list};
+use crate::domain::invitation::{InviteDenied, Inviter, ResendError, ResendPlan, authorize_invitation};
+use crate::domain::text::{MAX_MESSAGE_CHARS, PersonalMessage};
+use crate::domain::{InvitationId, Permission, Plan, Role};
+use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
+use crate::web::extractors::OrgMember;
+use crate::web::{AppError, AppState, Layout, flash};
+
+/// The most addresses one submission of the invite form may hold.
+pub const MAX_ADDRESSES_PER_SUBMISSION: usize = 1_000;
+/// The largest "Email addresses" field accepted, in characters.
+pub const MAX_ADDRESS_FIELD_CHARS: usize = 300_000;
+/// How many invitation-history rows the Team page shows.
+pub const HISTORY_ROWS: i64 = 200;
+
+/// A point in time as pages show it: machine-readable and in words.
+#[derive(Debug, Clone)]
+pub struct TimeView {
+    /// RFC 3339, for `<time datetime>`.
+    pub iso: String,
+    /// e.g. `2026-11-21 14:05 UTC`.
+    pub text: String,
+    /// e.g. `in 6 days`, `3 hours ago`.
+    pub relative: String,
+}
+
+impl TimeView {
+    /// Describes `at` as seen from `now`.
+    pub fn new(at: DateTime<Utc>, now: DateTime<Utc>) -> Self {
+        Self {
+            iso: at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            text: at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            relative: relative(at, now),
+        }
+    }
+}
+
+fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (at - now).num_seconds();
+    let (n, unit) = match secs.unsigned_abs() {
+        s if s < 60 => return if secs >= 0 { "in a moment".into() } else { "just now".into() },
+        s if s < 3_600 => (s / 60, "minute"),
+        s if s < 86_400 => (s / 3_600, "hour"),
+        s => (s / 86_400, "day"),
+    };
+    let plural = if n == 1 { "" } else { "s" };
+    if secs >= 0 {
+        format!("in {n} {unit}{plural}")
+    } else {
+        format!("{n} {unit}{plural} ago")
+    }
+}
+
+/// The invite form as shown: the roles offered, what was typed, and errors beside fields.
+#[derive(Debug, Clone)]
+pub struct InviteForm {
+    /// Where it posts.
+    pub action: String,
+    /// The roles the sender may assign, lowest first.
+    pub roles: Vec<Role>,
+    /// The selected role (Viewer by default).
+    pub role: String,
+    /// What was typed into "Email addresses".
+    pub emails: String,
+    /// What was typed into "Personal message".
+    pub message: String,
+    /// Error beside "Email addresses".
+    pub emails_error: Option<String>,
+    /// Error beside "Role".
+    pub role_error: Option<String>,
+    /// Error beside "Personal message".
+    pub message_error: Option<String>,
+    /// An error about the whole form.
+    pub form_error: Option<String>,
+    /// The CSRF token.
+    pub csrf: String,
+    /// The longest message, in characters.
+    pub max_message: usize,
+}
+
+impl InviteForm {
+    fn empty(member: &OrgMember, csrf: String) -> Self {
+        Self {
+            action: paths::send_invitations(member.org.id),
+            roles: member.membership.role.assignable_roles(),
+            role: Role::Viewer.as_str().into(),
+            emails: String::new(),
+            message: String::new(),
+            emails_error: None,
+            role_error: None,
+            message_error: None,
+            form_error: None,
+            csrf,
+            max_message: MAX_MESSAGE_CHARS,
+        }
+    }
+
+    fn has_errors(&self) -> bool {
+        self.emails_error.is_some() || self.role_error.is_some() || self.message_error.is_some() || self.form_error.is_some()
+    }
+}
+
+/// A row of "Pending invitations".
+pub struct PendingRow {
+    /// Invited address.
+    pub email: String,
+    /// Offered role.
+    pub role: Role,
+    /// Inviter's name.
+    pub invited_by: String,
+    /// When it was sent.
+    pub sent: TimeView,
+    /// When it expires.
+    pub expires: TimeView,
+    /// `queued`, `sent`, `retrying`, `failed`, `not sent`.
+    pub delivery: String,
+    /// The last delivery error, if any.
+    pub delivery_error: Option<String>,
+    /// POST here to resend.
+    pub resend_path: String,
+    /// When Resend can be used again, if not now.
+    pub resend_available: Option<TimeView>,
+    /// GET here to confirm revoking.
+    pub revoke_path: String,
+}
+
+/// A row of "Invitation history".
+pub struct HistoryRow {
+    /// Invited address.
+    pub email: String,
+    /// Offered role.
+    pub role: Role,
+    /// Inviter's name.
+    pub invited_by: String,
+    /// Accepted, Expired, Revoked or Declined.
+    pub status: String,
+    /// Why, when recorded (e.g. "replaced").
+    pub reason: Option<String>,
+    /// When it reached that state.
+    pub when: TimeView,
+    /// For expired invitations: POST here to send a new one.
+    pub resend_path: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "team.html")]
+struct TeamPage {
+    layout: Layout,
+    members: Vec<(MemberListing, TimeView)>,
+    pending: Vec<PendingRow>,
+    history: Vec<HistoryRow>,
+    can_invite: bool,
+    trial_message: Option<&'static str>,
+    invite_page: String,
+    form: InviteForm,
+}
+
+#[derive(Template)]
+#[template(path = "invite.html")]
+struct InvitePage {
+    layout: Layout,
+    team_path: String,
+    trial_message: Option<&'static str>,
+    form: InviteForm,
+}
+
+#[derive(Template)]
+#[template(path = "revoke_confirm.html")]
+struct RevokeConfirmPage {
+    layout: Layout,
+    email: String,
+    role: Role,
+    action: String,
+    team_path: String,
+}
+
+fn trial_message(plan: Plan) -> Option<&'static str> {
+    (!plan.allows_invitations()).then_some(Plan::TRIAL_MESSAGE)
+}
+
+/// GET /orgs/{org}/team — Owners and Admins (`members:manage`); others get 403.
+pub async fn team_page(state: web::Data<AppState>, session: Session, member: OrgMember) -> Result<HttpResponse, AppError> {
+    member.require(Permission::MembersManage)?;
+    let org = member.org.id;
+    let now = state.clock.now();
+    let (members, (pending, history)) = state
+        .db
+        .run(move |c| {
+            Ok((
+                db::organizations::list_members(c, org)?,
+                db::invitations::list_for_team(c, org, now, HISTORY_ROWS)?,
+            ))
+        })
+        .await?;
+    let layout = Layout::new(&state, &session, "Team", Some(&member.user))?.in_org(&member.org);
+    let form = InviteForm::empty(&member, layout.csrf.clone());
+    let pending = pending
+        .into_iter()
+        .map(|p| {
+            let inv = &p.invitation;
+            let (delivery, delivery_error) = match p.delivery {
+                Some((status, attempts, error)) => {
+                    let label = match status.as_str() {
+                        "queued" if attempts > 0 => "retrying",
+                        "queued" => "queued",
+                        "sent" => "sent",
+                        "failed" => "failed",
+                        _ => "not-sent",
+                    };
+                    (label.to_owned(), error)
+                }
+                None => ("queued".to_owned(), None),
+            };
+            PendingRow {
+                email: inv.email.to_string(),
+                role: inv.role,
+                invited_by: p.inviter_name,
+                sent: TimeView::new(inv.created_at, now),
+                expires: TimeView::new(inv.facts.expires_at, now),
+                delivery,
+                delivery_error,
+                resend_path: paths::resend(org, inv.id),
+                resend_available: inv.facts.resend_available_at(now).map(|t| TimeView::new(t, now)),
+                revoke_path: paths::revoke(org, inv.id),
+            }
+        })
+        .collect();
+    let history = history
+        .into_iter()
+        .map(|h| {
+            let inv = &h.invitation;
+            let status = inv.facts.effective_status(now);
+            let when = inv.decided_at.unwrap_or(inv.facts.expires_at);
+            HistoryRow {
+                email: inv.email.to_string(),
+                role: inv.role,
+                invited_by: h.inviter_name,
+                status: status.label().to_owned(),
+                reason: inv.status_reason.clone(),
+                when: TimeView::new(when, now),
+                resend_path: (status == crate::domain::InvitationStatus::Expired).then(|| paths::resend(org, inv.id)),
+            }
+        })
+        .collect();
+    let members = members
+        .into_iter()
+        .map(|m| {
+            let joined = TimeView::new(m.joined_at, now);
+            (m, joined)
+        })
+        .collect();
+    render(&TeamPage {
+        layout,
+        members,
+        pending,
+        history,
+        can_invite: member.membership.role.has(Permission::UsersInvite),
+        trial_message: trial_message(member.org.plan),
+        invite_page: paths::invite(org),
+        form,
+    })
+}
+
+/// GET /orgs/{org}/team/invite — the invite form as its own page (works without JavaScript).
+pub async fn invite_page(state: web::Data<AppState>, session: Session, member: OrgMember) -> Result<HttpResponse, AppError> {
+    member.require(Permission::UsersInvite)?;
+    let layout = Layout::new(&state, &session, "Invite Team Member", Some(&member.user))?.in_org(&member.org);
+    let form = InviteForm::empty(&member, layout.csrf.clone());
+    render(&InvitePage {
+        layout,
+        team_path: paths::team(member.org.id),
+        trial_message: trial_message(member.org.plan),
+        form,
+    })
+}
+
+/// The invite form as submitted.
+#[derive(Debug, Deserialize)]
+pub struct InviteSubmission {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    emails: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    message: String,
+}
+
+impl HasCsrfToken for InviteSubmission {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// Builds the one-line result: how many were sent, resent and skipped, and why.
+pub fn summarize(outcomes: &[(String, AddressOutcome)], invalid: &[(String, String)]) -> String {
+    let sent = outcomes.iter().filter(|(_, o)| *o == AddressOutcome::Sent).count();
+    let resent = outcomes.iter().filter(|(_, o)| *o == AddressOutcome::Resent).count();
+    let mut skipped: Vec<String> = outcomes
+        .iter()
+        .filter_map(|(email, o)| match o {
+            AddressOutcome::Skipped(reason) => Some(format!("{email} ({reason})")),
+            _ => None,
+        })
+        .collect();
+    skipped.extend(invalid.iter().map(|(input, why)| format!("{input} (invalid address: {why})")));
+    let plural = |n: usize, one: &str, many: &str| if n == 1 { one.to_owned() } else { many.to_owned() };
+    let mut text = format!(
+        "{sent} {} sent, {resent} resent, {} skipped",
+        plural(sent, "invitation", "invitations"),
+        skipped.len()
+    );
+    if !skipped.is_empty() {
+        const SHOWN: usize = 20;
+        let more = skipped.len().saturating_sub(SHOWN);
+        skipped.truncate(SHOWN);
+        text.push_str(": ");
+        text.push_str(&skipped.join(", "));
+        if more > 0 {
+            text.push_str(&format!(" and {more} more"));
+        }
+    }
+    text.push('.');
+    text
+}
+
+/// POST /orgs/{org}/invitations — invites one or many addresses with one role and message.
+/// Errors re-show the form with the input kept and the message beside the field; nothing is
+/// written unless the whole submission is acceptable.
+pub async fn send_invitations(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+    CsrfForm(input): CsrfForm<InviteSubmission>,
+) -> Result<HttpResponse, AppError> {
+    member.require(Permission::UsersInvite)?;
+    let layout = Layout::new(&state, &session, "Invite Team Member", Some(&member.user))?.in_org(&member.org);
+    let mut form = InviteForm::empty(&member, layout.csrf.clone());
+    form.emails = input.emails.chars().take(MAX_ADDRESS_FIELD_CHARS).collect();
+    form.message = input.message.chars().take(MAX_MESSAGE_CHARS * 2).collect();
+    form.role = input.role.chars().take(20).collect();
+
+    let role = match input.role.parse::<Role>() {
+        Ok(role) => Some(role),
+        Err(_) => {
+            form.role_error = Some("Choose one of the roles listed.".into());
+            None
+        }
+    };
+    if let Some(role) = role {
+        match authorize_invitation(Inviter::Member(member.membership.role), member.org.plan, role) {
+            Ok(()) => {}
+            Err(InviteDenied::AboveCeiling(_)) => {
+                form.role_error = Some(format!(
+                    "You cannot invite someone as {}: you may only assign roles at or below your own.",
+                    role.label()
+                ));
+            }
+            Err(denied) => form.form_error = Some(denied.to_string()),
+        }
+    }
+    let message = match PersonalMessage::parse(&input.message) {
+        Ok(m) => m,
+        Err(e) => {
+            form.message_error = Some(format!("The message {e}."));
+            None
+        }
+    };
+    let mut valid = Vec::new();
+    let mut invalid = Vec::new();
+    if input.emails.chars().count() > MAX_ADDRESS_FIELD_CHARS {
+        form.emails_error = Some("That is too much text. Send at most 1,000 addresses at a time.".into());
+    } else {
+        for entry in parse_address_list(&input.emails) {
+            match entry {
+                ListedAddress::Valid(email) => valid.push(email),
+                ListedAddress::Invalid { input, error } => invalid.push((input, error.to_string())),
+            }
+        }
+        if valid.len() + invalid.len() > MAX_ADDRESSES_PER_SUBMISSION {
+            form.emails_error = Some(format!(
+                "You entered {} addresses; send at most 1,000 at a time.",
+                valid.len() + invalid.len()
+            ));
+        } else if valid.is_empty() && invalid.is_empty() {
+            form.emails_error = Some("Enter at least one email address.".into());
+        } else if valid.is_empty() {
+            let listed: Vec<String> = invalid.iter().take(10).map(|(i, why)| format!("{i} ({why})")).collect();
+            form.emails_error = Some(format!("No valid address: {}.", listed.join(", ")));
+        }
+    }
+    let now = state.clock.now();
+    if !form.has_errors() {
+        let org = member.org.id;
+        let recent = state
+            .db
+            .run(move |c| db::invitations::created_since(c, org, now - chrono::Duration::hours(1)))
+            .await?;
+        if recent + valid.len() as i64 > state.settings.invitations_per_hour {
+            form.form_error = Some(format!(
+                "This organization may send at most {} invitations an hour, and has sent {recent} in the last hour. Try again later.",
+                state.settings.invitations_per_hour
+            ));
+        }
+    }
+    let (Some(role), false) = (role, form.has_errors()) else {
+        return render_with_status(
+            &InvitePage {
+                layout,
+                team_path: paths::team(member.org.id),
+                trial_message: trial_message(member.org.plan),
+                form,
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    };
+
+    let token_key = state.settings.token_key.clone();
+    let ttl = state.settings.invitation_ttl;
+    let org = member.org.id;
+    let inviter = member.user.id;
+    let emails = valid.clone();
+    let outcomes = state
+        .db
+        .run(move |c| {
+            let req = InviteRequest {
+                organization: org,
+                inviter,
+                role,
+                message: message.as_ref(),
+                ttl,
+                now,
+            };
+            db::invitations::invite_many(c, &req, &emails, &token_key)
+        })
+        .await?;
+    state.outbox.wake();
+    let labelled: Vec<(String, AddressOutcome)> = valid.iter().map(ToString::to_string).zip(outcomes).collect();
+    let any_sent = labelled.iter().any(|(_, o)| !matches!(o, AddressOutcome::Skipped(_)));
+    let summary = summarize(&labelled, &invalid);
+    if any_sent {
+        flash::success(&session, summary);
+    } else {
+        flash::error(&session, summary);
+    }
+    Ok(see_other(&paths::team(member.org.id)))
+}
+
+fn parse_invitation_id(raw: &str) -> Result<InvitationId, AppError> {
+    raw.parse().map_err(|_| AppError::NotFound)
+}
+
+async fn load_invitation(
+    state: &AppState,
+    member: &OrgMember,
+    raw_id: &str,
+) -> Result<crate::db::invitations::Invitation, AppError> {
+    let id = parse_invitation_id(raw_id)?;
+    let org = member.org.id;
+    state
+        .db
+        .run(move |c| db::invitations::find_in_org(c, org, id))
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// POST /orgs/{org}/invitations/{id}/resend — the original link again (at most once a minute),
+/// or a new invitation when it has expired.
+pub async fn resend(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+    path: web::Path<(String, String)>,
+    CsrfForm(_): CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, AppError> {
+    member.require(Permission::UsersInvite)?;
+    let inv = load_invitation(&state, &member, &path.1).await?;
+    let team = paths::team(member.org.id);
+    if let Err(denied) = authorize_invitation(Inviter::Member(member.membership.role), member.org.plan, inv.role) {
+        flash::error(&session, denied.to_string());
+        return Ok(see_other(&team));
+    }
+    let now = state.clock.now();
+    let ttl = state.settings.invitation_ttl;
+    let key = state.settings.token_key.clone();
+    let resender = member.user.id;
+    let email = inv.email.to_string();
+    let result = state
+        .db
+        .run(move |c| db::invitations::resend(c, &inv, resender, ttl, now, &key))
+        .await?;
+    match result {
+        Ok(ResendPlan::SameLink) => {
+            state.outbox.wake();
+            flash::success(&session, format!("Invitation sent again to {email} with the same link."));
+        }
+        Ok(ResendPlan::NewInvitation) => {
+            state.outbox.wake();
+            flash::success(
+                &session,
+                format!("The invitation to {email} had expired; a new one was sent with a fresh link."),
+            );
+        }
+        Err(ResendError::TooSoon { available_at }) => {
+            let wait = (available_at - now).num_seconds().max(1);
+            flash::error(
+                &session,
+                format!("The invitation to {email} was sent again less than a minute ago. You can resend it in {wait} seconds."),
+            );
+        }
+        Err(e @ ResendError::Final(_)) => flash::error(&session, e.to_string()),
+    }
+    Ok(see_other(&team))
+}
+
+/// GET /orgs/{org}/invitations/{id}/revoke — asks for confirmation.
+pub async fn revoke_confirm(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    member.require(Permission::UsersInvite)?;
+    let inv = load_invitation(&state, &member, &path.1).await?;
+    render(&RevokeConfirmPage {
+        layout: Layout::new(&state, &session, "Revoke invitation", Some(&member.user))?.in_org(&member.org),
+        email: inv.email.to_string(),
+        role: inv.role,
+        action: paths::revoke(member.org.id, inv.id),
+        team_path: paths::team(member.org.id),
+    })
+}
+
+/// POST /orgs/{org}/invitations/{id}/revoke — the link stops working at once.
+pub async fn revoke(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+    path: web::Path<(String, String)>,
+    CsrfForm(_): CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, AppError> {
+    member.require(Permission::UsersInvite)?;
+    let inv = load_invitation(&state, &member, &path.1).await?;
+    let now = state.clock.now();
+    let email = inv.email.to_string();
+    let reason = format!("revoked by {}", member.user.name);
+    let result = state
+        .db
+        .run(move |c| db::invitations::revoke(c, &inv, &reason, now))
+        .await?;
+    match result {
+        Ok(()) => flash::success(&session, format!("The invitation to {email} was revoked; its link no longer works.")),
+        Err(e) => flash::error(&session, e.to_string()),
+    }
+    Ok(see_other(&paths::team(member.org.id)))
+}
