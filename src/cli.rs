@@ -31,25 +31,45 @@ struct SettingsArgs {
     #[arg(long, env = "DATABASE_URL", global = true)]
     database_url: Option<String>,
     /// Address and port to listen on.
-    #[arg(long, env = "JOINERY_BIND", default_value = "127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "JOINERY_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
     bind: String,
     /// Public base URL, e.g. `https://team.example.com`; every link in every email is built from
     /// it. Default: `http://` + the bind address.
     #[arg(long, env = "JOINERY_BASE_URL", global = true)]
     base_url: Option<String>,
     /// Directory for the SQLite file, development keys and the development mailbox.
-    #[arg(long, env = "JOINERY_DATA_DIR", default_value = "joinery-data", global = true)]
+    #[arg(
+        long,
+        env = "JOINERY_DATA_DIR",
+        default_value = "joinery-data",
+        global = true
+    )]
     data_dir: PathBuf,
     /// SMTP server, e.g. `smtp://user:pass@mail.example.com:587?tls=required`. Without it,
     /// email is written to `{data-dir}/mailbox`.
     #[arg(long, env = "JOINERY_SMTP_URL", global = true)]
     smtp_url: Option<String>,
     /// The From address of every email.
-    #[arg(long, env = "JOINERY_MAIL_FROM", default_value = "Joinery <no-reply@joinery.localhost>", global = true)]
+    #[arg(
+        long,
+        env = "JOINERY_MAIL_FROM",
+        default_value = "Joinery <no-reply@joinery.localhost>",
+        global = true
+    )]
     mail_from: String,
     /// Session cookie key: at least 64 bytes, hex or base64. Required unless `--dev`, which
     /// generates one and keeps it in the data directory.
-    #[arg(long, env = "JOINERY_SESSION_KEY", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "JOINERY_SESSION_KEY",
+        hide_env_values = true,
+        global = true
+    )]
     session_key: Option<String>,
     /// Invitation token key: at least 32 bytes, hex or base64. Rotating it invalidates every
     /// outstanding invitation link. Required unless `--dev`.
@@ -59,13 +79,28 @@ struct SettingsArgs {
     #[arg(long, env = "JOINERY_DEV", global = true)]
     dev: bool,
     /// Hours an invitation stays usable.
-    #[arg(long, env = "JOINERY_INVITATION_TTL_HOURS", default_value_t = 168, global = true)]
+    #[arg(
+        long,
+        env = "JOINERY_INVITATION_TTL_HOURS",
+        default_value_t = 168,
+        global = true
+    )]
     invitation_ttl_hours: u32,
     /// The most invitations one organization may send per rolling hour.
-    #[arg(long, env = "JOINERY_INVITATIONS_PER_HOUR", default_value_t = 1000, global = true)]
+    #[arg(
+        long,
+        env = "JOINERY_INVITATIONS_PER_HOUR",
+        default_value_t = 1000,
+        global = true
+    )]
     invitations_per_hour: u32,
     /// Log-in attempts allowed per client IP per minute.
-    #[arg(long, env = "JOINERY_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 10, global = true)]
+    #[arg(
+        long,
+        env = "JOINERY_LOGIN_ATTEMPTS_PER_MINUTE",
+        default_value_t = 10,
+        global = true
+    )]
     login_attempts_per_minute: u32,
     /// Database connections in the pool.
     #[arg(long, env = "JOINERY_DB_POOL_SIZE", default_value_t = 8, global = true)]
@@ -137,11 +172,16 @@ impl SettingsArgs {
                 .clone()
                 .unwrap_or_else(|| self.data_dir.join("joinery.db").display().to_string()),
             bind: self.bind.clone(),
-            base_url: self.base_url.as_deref().map(normalize_base_url).transpose()?,
+            base_url: self
+                .base_url
+                .as_deref()
+                .map(normalize_base_url)
+                .transpose()?,
             data_dir: self.data_dir.clone(),
             smtp_url: self.smtp_url.clone().filter(|s| !s.trim().is_empty()),
             mail_from: self.mail_from.clone(),
-            session_key: Key::try_from(&session_key[..]).context("JOINERY_SESSION_KEY is too short")?,
+            session_key: Key::try_from(&session_key[..])
+                .context("JOINERY_SESSION_KEY is too short")?,
             token_key: TokenKey::from_bytes(token),
             dev,
             invitation_ttl: chrono::Duration::hours(i64::from(self.invitation_ttl_hours.max(1))),
@@ -191,7 +231,10 @@ fn ensure_org_with_owner(
     owner_name: &PersonName,
     password: Option<&Password>,
 ) -> anyhow::Result<crate::domain::OrganizationId> {
-    let hash = password.map(hash_password).transpose().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hash = password
+        .map(hash_password)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let now = SystemClock.now();
     let id = db.with_conn(|c| {
         c.immediate_transaction(|c| {
@@ -250,17 +293,35 @@ pub fn run() -> anyhow::Result<()> {
             println!("Marked {n} invitation(s) as expired");
             Ok(())
         }
-        Command::CreateOrg { name, plan, owner_email, owner_name } => {
+        Command::CreateOrg {
+            name,
+            plan,
+            owner_email,
+            owner_name,
+        } => {
             let settings = cli.settings.resolve(true)?;
-            let org_name = OrganizationName::parse(&name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+            let org_name =
+                OrganizationName::parse(&name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
             let plan: Plan = plan.parse()?;
-            let email = EmailAddress::parse(&owner_email).map_err(|e| anyhow::anyhow!("--owner-email: {e}"))?;
-            let owner = PersonName::parse(&owner_name).map_err(|e| anyhow::anyhow!("--owner-name: {e}"))?;
+            let email = EmailAddress::parse(&owner_email)
+                .map_err(|e| anyhow::anyhow!("--owner-email: {e}"))?;
+            let owner =
+                PersonName::parse(&owner_name).map_err(|e| anyhow::anyhow!("--owner-name: {e}"))?;
             let db = open_db(&settings)?;
             let exists = db.with_conn(|c| db::users::email_exists(c, &email))?;
-            let password = if exists { None } else { Some(read_new_password(email.as_str())?) };
-            let id = ensure_org_with_owner(&db, &org_name, plan, &email, &owner, password.as_ref())?;
-            println!("Organization {:?} ({}) on {} with Owner {email}", org_name.as_str(), id, plan.label());
+            let password = if exists {
+                None
+            } else {
+                Some(read_new_password(email.as_str())?)
+            };
+            let id =
+                ensure_org_with_owner(&db, &org_name, plan, &email, &owner, password.as_ref())?;
+            println!(
+                "Organization {:?} ({}) on {} with Owner {email}",
+                org_name.as_str(),
+                id,
+                plan.label()
+            );
             Ok(())
         }
         Command::CreateStaff { email, name } => {
@@ -289,13 +350,26 @@ pub fn run() -> anyhow::Result<()> {
             let mut bytes = [0u8; 12];
             fill_random(&mut bytes);
             let password_text = hex::encode(bytes);
-            let password = Password::new_account(&password_text).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let email = EmailAddress::parse("owner@demo.example.com").map_err(|e| anyhow::anyhow!("{e}"))?;
-            let org = OrganizationName::parse("Demo Company").map_err(|e| anyhow::anyhow!("{e}"))?;
+            let password =
+                Password::new_account(&password_text).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let email = EmailAddress::parse("owner@demo.example.com")
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let org =
+                OrganizationName::parse("Demo Company").map_err(|e| anyhow::anyhow!("{e}"))?;
             let name = PersonName::parse("Olivia Owner").map_err(|e| anyhow::anyhow!("{e}"))?;
-            let id = ensure_org_with_owner(&db, &org, Plan::Professional, &email, &name, Some(&password))?;
+            let id = ensure_org_with_owner(
+                &db,
+                &org,
+                Plan::Professional,
+                &email,
+                &name,
+                Some(&password),
+            )?;
             drop(db);
-            let base = settings.base_url.clone().unwrap_or_else(|| format!("http://{}", settings.bind));
+            let base = settings
+                .base_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", settings.bind));
             println!();
             println!("  Joinery demo is starting at {base}/login");
             println!("  Organization: Demo Company (Professional plan), {base}/orgs/{id}");

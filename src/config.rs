@@ -82,7 +82,9 @@ impl Settings {
 
     /// Whether cookies must be `Secure` and `__Host-` prefixed: the base URL is https.
     pub fn https(&self) -> bool {
-        self.base_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+        self.base_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
     }
 }
 
@@ -92,7 +94,8 @@ impl Settings {
 /// # Errors
 /// When the URL does not parse or is not http(s).
 pub fn normalize_base_url(input: &str) -> anyhow::Result<String> {
-    let url = url::Url::parse(input).with_context(|| format!("JOINERY_BASE_URL {input:?} is not a URL"))?;
+    let url = url::Url::parse(input)
+        .with_context(|| format!("JOINERY_BASE_URL {input:?} is not a URL"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         bail!("JOINERY_BASE_URL must be an http:// or https:// URL, got {input:?}");
     }
@@ -113,7 +116,10 @@ pub fn decode_key(name: &str, text: &str, min_len: usize) -> anyhow::Result<Vec<
         .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text))
         .with_context(|| format!("{name} must be hex or base64"))?;
     if bytes.len() < min_len {
-        bail!("{name} must hold at least {min_len} bytes (got {})", bytes.len());
+        bail!(
+            "{name} must hold at least {min_len} bytes (got {})",
+            bytes.len()
+        );
     }
     Ok(bytes)
 }
@@ -126,12 +132,14 @@ pub fn decode_key(name: &str, text: &str, min_len: usize) -> anyhow::Result<Vec<
 pub fn load_or_create_key_file(data_dir: &Path, file: &str, len: usize) -> anyhow::Result<Vec<u8>> {
     let path = data_dir.join(file);
     if path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         return decode_key(&path.display().to_string(), &text, len);
     }
     let mut bytes = vec![0u8; len];
     fill_random(&mut bytes);
-    std::fs::write(&path, hex::encode(&bytes)).with_context(|| format!("writing {}", path.display()))?;
+    std::fs::write(&path, hex::encode(&bytes))
+        .with_context(|| format!("writing {}", path.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -147,8 +155,14 @@ mod tests {
 
     #[test]
     fn base_url_is_checked_and_trimmed() {
-        assert_eq!(normalize_base_url("https://x.test/").unwrap(), "https://x.test");
-        assert_eq!(normalize_base_url("http://x.test/app/").unwrap(), "http://x.test/app");
+        assert_eq!(
+            normalize_base_url("https://x.test/").unwrap(),
+            "https://x.test"
+        );
+        assert_eq!(
+            normalize_base_url("http://x.test/app/").unwrap(),
+            "http://x.test/app"
+        );
         assert!(normalize_base_url("ftp://x.test").is_err());
         assert!(normalize_base_url("x.test").is_err());
         assert!(normalize_base_url("https://x.test/?a=1").is_err());

@@ -59,9 +59,13 @@ impl Application {
         if ran > 0 {
             tracing::info!(migrations = ran, "database migrated");
         }
-        let listener = TcpListener::bind(&settings.bind).with_context(|| format!("binding {}", settings.bind))?;
+        let listener = TcpListener::bind(&settings.bind)
+            .with_context(|| format!("binding {}", settings.bind))?;
         let addr = listener.local_addr()?;
-        let base_url = settings.base_url.clone().unwrap_or_else(|| format!("http://{addr}"));
+        let base_url = settings
+            .base_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"));
         let mailer = match &settings.smtp_url {
             Some(url) => Mailer::smtp(url, &settings.mail_from)?,
             None => Mailer::mailbox(settings.data_dir.join("mailbox"), &settings.mail_from)?,
@@ -92,21 +96,39 @@ impl Application {
         });
         let store_db = db.clone();
         let server = HttpServer::new(move || {
-            let sessions = SessionMiddleware::builder(DbSessionStore::new(store_db.clone()), session_key.clone())
-                .cookie_name(if https { "__Host-joinery_session" } else { "joinery_session" }.to_owned())
-                .cookie_secure(https)
-                .cookie_http_only(true)
-                .cookie_same_site(SameSite::Lax)
-                .cookie_path("/".to_owned())
-                .cookie_content_security(CookieContentSecurity::Private)
-                .session_lifecycle(BrowserSession::default().state_ttl(actix_web::cookie::time::Duration::hours(12)))
-                .build();
+            let sessions = SessionMiddleware::builder(
+                DbSessionStore::new(store_db.clone()),
+                session_key.clone(),
+            )
+            .cookie_name(
+                if https {
+                    "__Host-joinery_session"
+                } else {
+                    "joinery_session"
+                }
+                .to_owned(),
+            )
+            .cookie_secure(https)
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_path("/".to_owned())
+            .cookie_content_security(CookieContentSecurity::Private)
+            .session_lifecycle(
+                BrowserSession::default().state_ttl(actix_web::cookie::time::Duration::hours(12)),
+            )
+            .build();
             App::new()
                 .app_data(state.clone())
-                .app_data(web::FormConfig::default().limit(MAX_FORM_BYTES).error_handler(|e, _| {
-                    AppError::BadRequest(format!("The form could not be read: {e}")).into()
-                }))
-                .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
+                .app_data(
+                    web::FormConfig::default()
+                        .limit(MAX_FORM_BYTES)
+                        .error_handler(|e, _| {
+                            AppError::BadRequest(format!("The form could not be read: {e}")).into()
+                        }),
+                )
+                .app_data(
+                    web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()),
+                )
                 .app_data(web::QueryConfig::default().error_handler(|e, _| {
                     AppError::BadRequest(format!("The address has a malformed query: {e}")).into()
                 }))
@@ -120,8 +142,9 @@ impl Application {
                 .wrap(Compress::default())
                 .wrap(TracingLogger::<RedactedRootSpan>::new())
                 .configure(|cfg| routes(cfg, &login_limit))
-                .service(actix_files::Files::new("/static", "static").use_etag(true))
-                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }))
+                .default_service(web::to(|| async {
+                    Err::<actix_web::HttpResponse, _>(AppError::NotFound)
+                }))
         })
         .listen(listener)?
         .shutdown_timeout(30)

@@ -115,7 +115,11 @@ pub struct InviteRequest<'a> {
     pub now: DateTime<Utc>,
 }
 
-fn live_pending(conn: &mut Conn, org: OrganizationId, email: &EmailAddress) -> Result<Option<Invitation>, DbError> {
+fn live_pending(
+    conn: &mut Conn,
+    org: OrganizationId,
+    email: &EmailAddress,
+) -> Result<Option<Invitation>, DbError> {
     invitations::table
         .filter(invitations::organization_id.eq(org.to_string()))
         .filter(invitations::email.eq(email.as_str()))
@@ -129,7 +133,12 @@ fn live_pending(conn: &mut Conn, org: OrganizationId, email: &EmailAddress) -> R
 
 /// Writes Expired onto `org`'s pending invitation for `email` if its time has passed, which
 /// frees the one-pending-per-address index for a fresh invitation.
-fn expire_if_overdue(conn: &mut Conn, org: OrganizationId, email: &EmailAddress, now: DateTime<Utc>) -> Result<(), DbError> {
+fn expire_if_overdue(
+    conn: &mut Conn,
+    org: OrganizationId,
+    email: &EmailAddress,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
     diesel::update(
         invitations::table
             .filter(invitations::organization_id.eq(org.to_string()))
@@ -213,7 +222,14 @@ fn mark_resent(conn: &mut Conn, inv: &Invitation, now: DateTime<Utc>) -> Result<
     ))
     .execute(conn)?;
     if n == 1 {
-        outbox::enqueue(conn, EmailKind::Invitation, Some(inv.id), &inv.email, "{}", now)?;
+        outbox::enqueue(
+            conn,
+            EmailKind::Invitation,
+            Some(inv.id),
+            &inv.email,
+            "{}",
+            now,
+        )?;
     }
     Ok(n == 1)
 }
@@ -247,7 +263,11 @@ fn finish(
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
-pub fn created_since(conn: &mut Conn, org: OrganizationId, since: DateTime<Utc>) -> Result<i64, DbError> {
+pub fn created_since(
+    conn: &mut Conn,
+    org: OrganizationId,
+    since: DateTime<Utc>,
+) -> Result<i64, DbError> {
     Ok(invitations::table
         .filter(invitations::organization_id.eq(org.to_string()))
         .filter(invitations::created_at.gt(to_db(since)))
@@ -289,7 +309,14 @@ pub fn invite_many(
                     _ => AddressOutcome::Skipped(SkipReason::ResentRecently),
                 },
                 InvitePlan::ReplaceExisting(old) => {
-                    finish(conn, old, InvitationStatus::Revoked, Some("replaced"), None, req.now)?;
+                    finish(
+                        conn,
+                        old,
+                        InvitationStatus::Revoked,
+                        Some("replaced"),
+                        None,
+                        req.now,
+                    )?;
                     create(conn, req, email, message, token_key)?;
                     AddressOutcome::Sent
                 }
@@ -306,7 +333,11 @@ pub fn invite_many(
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
-pub fn find_in_org(conn: &mut Conn, org: OrganizationId, id: InvitationId) -> Result<Option<Invitation>, DbError> {
+pub fn find_in_org(
+    conn: &mut Conn,
+    org: OrganizationId,
+    id: InvitationId,
+) -> Result<Option<Invitation>, DbError> {
     invitations::table
         .find(id.to_string())
         .filter(invitations::organization_id.eq(org.to_string()))
@@ -321,13 +352,17 @@ pub fn find_in_org(conn: &mut Conn, org: OrganizationId, id: InvitationId) -> Re
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
-pub fn find_by_token(conn: &mut Conn, token: &InvitationToken) -> Result<Option<InvitationDetails>, DbError> {
+pub fn find_by_token(
+    conn: &mut Conn,
+    token: &InvitationToken,
+) -> Result<Option<InvitationDetails>, DbError> {
     let row: Option<InvitationRow> = invitations::table
         .filter(invitations::token_hash.eq(token.lookup_hash()))
         .select(InvitationRow::as_select())
         .first(conn)
         .optional()?;
-    row.map(|row| details(conn, Invitation::try_from(row)?)).transpose()
+    row.map(|row| details(conn, Invitation::try_from(row)?))
+        .transpose()
 }
 
 /// The invitation `id` with its organization and inviter, if it exists.
@@ -340,7 +375,8 @@ pub fn find_details(conn: &mut Conn, id: &str) -> Result<Option<InvitationDetail
         .select(InvitationRow::as_select())
         .first(conn)
         .optional()?;
-    row.map(|row| details(conn, Invitation::try_from(row)?)).transpose()
+    row.map(|row| details(conn, Invitation::try_from(row)?))
+        .transpose()
 }
 
 fn details(conn: &mut Conn, invitation: Invitation) -> Result<InvitationDetails, DbError> {
@@ -398,7 +434,14 @@ fn accept_in_transaction(
     if let Err(e) = check_accept(&current.facts, &current.email, &user.email, now) {
         return Ok(Err(e));
     }
-    if !finish(conn, inv.id, InvitationStatus::Accepted, None, Some(user.id), now)? {
+    if !finish(
+        conn,
+        inv.id,
+        InvitationStatus::Accepted,
+        None,
+        Some(user.id),
+        now,
+    )? {
         // Lost a race: report the state the winner left.
         let after = find_in_org(conn, inv.organization_id, inv.id)?
             .ok_or_else(|| DbError::Corrupt("invitation vanished".into()))?;
@@ -407,12 +450,21 @@ fn accept_in_transaction(
             .check_usable(now)
             .err()
             .map(AcceptError::Unusable)
-            .unwrap_or(AcceptError::Unusable(crate::domain::invitation::Unusable::AlreadyUsed))));
+            .unwrap_or(AcceptError::Unusable(
+                crate::domain::invitation::Unusable::AlreadyUsed,
+            ))));
     }
     if let Some(existing) = organizations::membership(conn, inv.organization_id, user.id)? {
         return Ok(Ok(Accepted::AlreadyMember(existing.role)));
     }
-    organizations::add_member(conn, inv.organization_id, user.id, current.role, Some(current.invited_by), now)?;
+    organizations::add_member(
+        conn,
+        inv.organization_id,
+        user.id,
+        current.role,
+        Some(current.invited_by),
+        now,
+    )?;
     let payload = serde_json::json!({
         "organization": details.organization.name,
         "organization_id": details.organization.id.to_string(),
@@ -424,7 +476,14 @@ fn accept_in_transaction(
     .to_string();
     for (_, owner_email) in organizations::owners_to_notify(conn, inv.organization_id)? {
         if owner_email != user.email {
-            outbox::enqueue(conn, EmailKind::MemberJoined, None, &owner_email, &payload, now)?;
+            outbox::enqueue(
+                conn,
+                EmailKind::MemberJoined,
+                None,
+                &owner_email,
+                &payload,
+                now,
+            )?;
         }
     }
     Ok(Ok(Accepted::Joined(current.role)))
@@ -472,7 +531,8 @@ pub fn register_and_accept(
         let id = super::users::insert(conn, &inv.email, name, password_hash, false, now)?;
         let user = super::users::find(conn, id)?
             .ok_or_else(|| DbError::Corrupt("new user vanished".into()))?;
-        let accepted = accept_in_transaction(conn, details, &user, now)?.map_err(TxError::Rejected)?;
+        let accepted =
+            accept_in_transaction(conn, details, &user, now)?.map_err(TxError::Rejected)?;
         Ok(Some((user, accepted)))
     });
     match result {
@@ -505,7 +565,14 @@ pub fn revoke(
     if let Err(e) = inv.facts.check_revoke(now) {
         return Ok(Err(e));
     }
-    if finish(conn, inv.id, InvitationStatus::Revoked, Some(reason), None, now)? {
+    if finish(
+        conn,
+        inv.id,
+        InvitationStatus::Revoked,
+        Some(reason),
+        None,
+        now,
+    )? {
         Ok(Ok(()))
     } else {
         let after = find_in_org(conn, inv.organization_id, inv.id)?
@@ -574,8 +641,8 @@ pub struct InvitationListing {
     pub invitation: Invitation,
     /// The inviter's name.
     pub inviter_name: String,
-    /// The newest email's delivery state: (status, attempts, last error).
-    pub delivery: Option<(String, i32, Option<String>)>,
+    /// The newest email's delivery state.
+    pub delivery: Option<outbox::DeliveryState>,
 }
 
 /// `org`'s invitations split into (pending and unexpired, history), newest first. Pending

@@ -160,7 +160,11 @@ pub fn membership(
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
-pub fn is_member_by_email(conn: &mut Conn, org: OrganizationId, email: &EmailAddress) -> Result<bool, DbError> {
+pub fn is_member_by_email(
+    conn: &mut Conn,
+    org: OrganizationId,
+    email: &EmailAddress,
+) -> Result<bool, DbError> {
     Ok(diesel::select(diesel::dsl::exists(
         memberships::table
             .inner_join(users::table.on(users::id.eq(memberships::user_id)))
@@ -241,7 +245,10 @@ pub fn list_members(conn: &mut Conn, org: OrganizationId) -> Result<Vec<MemberLi
         .filter(memberships::organization_id.eq(org.to_string()))
         .select((MembershipRow::as_select(), users::name, users::email))
         .load(conn)?;
-    let inviter_ids: Vec<String> = rows.iter().filter_map(|(m, _, _)| m.invited_by.clone()).collect();
+    let inviter_ids: Vec<String> = rows
+        .iter()
+        .filter_map(|(m, _, _)| m.invited_by.clone())
+        .collect();
     let inviter_names: HashMap<String, String> = users::table
         .filter(users::id.eq_any(&inviter_ids))
         .select((users::id, users::name))
@@ -262,7 +269,11 @@ pub fn list_members(conn: &mut Conn, org: OrganizationId) -> Result<Vec<MemberLi
             })
         })
         .collect::<Result<Vec<_>, DbError>>()?;
-    members.sort_by(|a, b| b.role.cmp(&a.role).then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase())));
+    members.sort_by(|a, b| {
+        b.role
+            .cmp(&a.role)
+            .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
+    });
     Ok(members)
 }
 
@@ -270,7 +281,10 @@ pub fn list_members(conn: &mut Conn, org: OrganizationId) -> Result<Vec<MemberLi
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
-pub fn owners_to_notify(conn: &mut Conn, org: OrganizationId) -> Result<Vec<(String, EmailAddress)>, DbError> {
+pub fn owners_to_notify(
+    conn: &mut Conn,
+    org: OrganizationId,
+) -> Result<Vec<(String, EmailAddress)>, DbError> {
     Ok(memberships::table
         .inner_join(users::table.on(users::id.eq(memberships::user_id)))
         .filter(memberships::organization_id.eq(org.to_string()))

@@ -136,14 +136,25 @@ pub fn mark_cancelled(conn: &mut Conn, id: &str, reason: &str) -> Result<(), DbE
     Ok(())
 }
 
-/// The delivery state of the newest email of each invitation: (status, attempts, last error).
+/// Where the newest email of an invitation stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryState {
+    /// `queued`, `sent`, `failed` or `cancelled`.
+    pub status: String,
+    /// Delivery attempts so far.
+    pub attempts: i32,
+    /// The last error, if an attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// The delivery state of the newest email of each invitation, keyed by invitation id.
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
 pub fn latest_for_invitations(
     conn: &mut Conn,
     ids: &[String],
-) -> Result<HashMap<String, (String, i32, Option<String>)>, DbError> {
+) -> Result<HashMap<String, DeliveryState>, DbError> {
     let rows: Vec<(Option<String>, String, i32, Option<String>)> = outbox_emails::table
         .filter(outbox_emails::invitation_id.eq_any(ids))
         .order(outbox_emails::created_at.asc())
@@ -157,6 +168,17 @@ pub fn latest_for_invitations(
     // Ordered oldest first, so the newest row per invitation wins the insert.
     Ok(rows
         .into_iter()
-        .filter_map(|(id, status, attempts, err)| id.map(|id| (id, (status, attempts, err))))
+        .filter_map(|(id, status, attempts, last_error)| {
+            id.map(|id| {
+                (
+                    id,
+                    DeliveryState {
+                        status,
+                        attempts,
+                        last_error,
+                    },
+                )
+            })
+        })
         .collect())
 }

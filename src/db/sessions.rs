@@ -11,7 +11,11 @@ use super::{Conn, DbError, to_db};
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
-pub fn load(conn: &mut Conn, key_hash: &str, now: DateTime<Utc>) -> Result<Option<String>, DbError> {
+pub fn load(
+    conn: &mut Conn,
+    key_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, DbError> {
     Ok(sessions::table
         .find(key_hash)
         .filter(sessions::expires_at.gt(to_db(now)))
@@ -88,5 +92,8 @@ pub fn delete(conn: &mut Conn, key_hash: &str) -> Result<(), DbError> {
 /// # Errors
 /// [`DbError`] on a failed query.
 pub fn delete_expired(conn: &mut Conn, now: DateTime<Utc>) -> Result<usize, DbError> {
-    Ok(diesel::delete(sessions::table.filter(sessions::expires_at.le(to_db(now)))).execute(conn)?)
+    Ok(
+        diesel::delete(sessions::table.filter(sessions::expires_at.le(to_db(now))))
+            .execute(conn)?,
+    )
 }

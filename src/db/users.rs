@@ -68,7 +68,10 @@ pub fn find(conn: &mut Conn, id: UserId) -> Result<Option<User>, DbError> {
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
-pub fn find_credentials(conn: &mut Conn, email: &EmailAddress) -> Result<Option<Credentials>, DbError> {
+pub fn find_credentials(
+    conn: &mut Conn,
+    email: &EmailAddress,
+) -> Result<Option<Credentials>, DbError> {
     users::table
         .filter(users::email.eq(email.as_str()))
         .select(UserRow::as_select())

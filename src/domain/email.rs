@@ -52,7 +52,8 @@ impl EmailAddress {
         if local.chars().count() > MAX_LOCAL_PART_CHARS {
             return Err(EmailError::LocalPartTooLong);
         }
-        let plain = |c: char| !c.is_whitespace() && !c.is_control() && !"\"()<>[],;:\\@".contains(c);
+        let plain =
+            |c: char| !c.is_whitespace() && !c.is_control() && !"\"()<>[],;:\\@".contains(c);
         let domain_ok = domain.contains('.')
             && domain.split('.').all(|label| {
                 !label.is_empty()
@@ -163,7 +164,14 @@ mod tests {
             Err(EmailError::LocalPartTooLong)
         );
         let domain = format!("{}.com", "d".repeat(60));
-        let long = format!("{}@{}.{}.{}.{}", "a".repeat(60), domain, domain, domain, domain);
+        let long = format!(
+            "{}@{}.{}.{}.{}",
+            "a".repeat(60),
+            domain,
+            domain,
+            domain,
+            domain
+        );
         assert_eq!(EmailAddress::parse(&long), Err(EmailError::TooLong));
     }
 
@@ -183,17 +191,23 @@ mod tests {
             ".user@example.com",
             "user\r\nBcc: x@evil.com@example.com",
         ] {
-            assert!(EmailAddress::parse(bad).is_err(), "{bad:?} should be refused");
+            assert!(
+                EmailAddress::parse(bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
         assert_eq!(EmailAddress::parse("   "), Err(EmailError::Empty));
     }
 
     #[test]
     fn list_splits_dedups_and_reports_invalid_entries() {
-        let parsed = parse_address_list("a@example.com, A@EXAMPLE.com\nnot-an-email;\n\nb@example.com");
+        let parsed =
+            parse_address_list("a@example.com, A@EXAMPLE.com\nnot-an-email;\n\nb@example.com");
         assert_eq!(parsed.len(), 3);
         assert!(matches!(&parsed[0], ListedAddress::Valid(e) if e.as_str() == "a@example.com"));
-        assert!(matches!(&parsed[1], ListedAddress::Invalid { input, .. } if input == "not-an-email"));
+        assert!(
+            matches!(&parsed[1], ListedAddress::Invalid { input, .. } if input == "not-an-email")
+        );
         assert!(matches!(&parsed[2], ListedAddress::Valid(e) if e.as_str() == "b@example.com"));
     }
 }

@@ -119,7 +119,9 @@ impl Unusable {
             Unusable::Revoked => {
                 "The person who invited you withdrew it. Ask them if you think this is a mistake."
             }
-            Unusable::AlreadyUsed => "Each invitation link works once. Log in to reach the organization.",
+            Unusable::AlreadyUsed => {
+                "Each invitation link works once. Log in to reach the organization."
+            }
             Unusable::Declined => "If you changed your mind, ask for a new invitation.",
         }
     }
@@ -443,21 +445,39 @@ mod tests {
     fn expiry_holds_before_any_sweep_to_the_second() {
         let f = pending();
         let expiry = t0() + DEFAULT_TTL;
-        assert_eq!(f.effective_status(expiry - Duration::seconds(1)), InvitationStatus::Pending);
+        assert_eq!(
+            f.effective_status(expiry - Duration::seconds(1)),
+            InvitationStatus::Pending
+        );
         assert_eq!(f.effective_status(expiry), InvitationStatus::Expired);
-        assert_eq!(f.effective_status(expiry + Duration::seconds(1)), InvitationStatus::Expired);
-        assert_eq!(f.check_usable(expiry + Duration::seconds(1)), Err(Unusable::Expired));
+        assert_eq!(
+            f.effective_status(expiry + Duration::seconds(1)),
+            InvitationStatus::Expired
+        );
+        assert_eq!(
+            f.check_usable(expiry + Duration::seconds(1)),
+            Err(Unusable::Expired)
+        );
     }
 
     #[test]
     fn final_states_are_unusable_with_design_wording() {
         for (status, msg) in [
-            (InvitationStatus::Accepted, "This invitation has already been used"),
-            (InvitationStatus::Revoked, "This invitation has been revoked"),
+            (
+                InvitationStatus::Accepted,
+                "This invitation has already been used",
+            ),
+            (
+                InvitationStatus::Revoked,
+                "This invitation has been revoked",
+            ),
             (InvitationStatus::Declined, "This invitation was declined"),
             (InvitationStatus::Expired, "This invitation has expired"),
         ] {
-            let f = InvitationFacts { status, ..pending() };
+            let f = InvitationFacts {
+                status,
+                ..pending()
+            };
             assert!(status.is_final());
             assert_eq!(f.check_usable(t0()).unwrap_err().to_string(), msg);
         }
@@ -466,8 +486,14 @@ mod tests {
 
     #[test]
     fn final_states_stay_final_after_time_passes() {
-        let f = InvitationFacts { status: InvitationStatus::Revoked, ..pending() };
-        assert_eq!(f.effective_status(t0() + Duration::days(30)), InvitationStatus::Revoked);
+        let f = InvitationFacts {
+            status: InvitationStatus::Revoked,
+            ..pending()
+        };
+        assert_eq!(
+            f.effective_status(t0() + Duration::days(30)),
+            InvitationStatus::Revoked
+        );
     }
 
     #[test]
@@ -486,24 +512,53 @@ mod tests {
         let same_other_case = email("ANN@Example.com");
         let now = t0();
         assert_eq!(
-            acceptance_page(&f, &invited, Visitor::SignedOut { account_exists: false }, now),
+            acceptance_page(
+                &f,
+                &invited,
+                Visitor::SignedOut {
+                    account_exists: false
+                },
+                now
+            ),
             AcceptancePage::NewUser
         );
         assert_eq!(
-            acceptance_page(&f, &invited, Visitor::SignedOut { account_exists: true }, now),
+            acceptance_page(
+                &f,
+                &invited,
+                Visitor::SignedOut {
+                    account_exists: true
+                },
+                now
+            ),
             AcceptancePage::LogInToAccept
         );
         assert_eq!(
-            acceptance_page(&f, &invited, Visitor::SignedIn { email: &same_other_case }, now),
+            acceptance_page(
+                &f,
+                &invited,
+                Visitor::SignedIn {
+                    email: &same_other_case
+                },
+                now
+            ),
             AcceptancePage::Confirm
         );
         assert_eq!(
             acceptance_page(&f, &invited, Visitor::SignedIn { email: &other }, now),
             AcceptancePage::WrongAccount
         );
-        let revoked = InvitationFacts { status: InvitationStatus::Revoked, ..f };
+        let revoked = InvitationFacts {
+            status: InvitationStatus::Revoked,
+            ..f
+        };
         assert_eq!(
-            acceptance_page(&revoked, &invited, Visitor::SignedIn { email: &invited }, now),
+            acceptance_page(
+                &revoked,
+                &invited,
+                Visitor::SignedIn { email: &invited },
+                now
+            ),
             AcceptancePage::Unusable(Unusable::Revoked)
         );
     }
@@ -512,12 +567,18 @@ mod tests {
     fn accept_requires_matching_email_and_a_usable_link() {
         let f = pending();
         let invited = email("ann@example.com");
-        assert_eq!(check_accept(&f, &invited, &email("Ann@Example.com"), t0()), Ok(()));
+        assert_eq!(
+            check_accept(&f, &invited, &email("Ann@Example.com"), t0()),
+            Ok(())
+        );
         assert_eq!(
             check_accept(&f, &invited, &email("bob@example.com"), t0()),
             Err(AcceptError::WrongAccount)
         );
-        let used = InvitationFacts { status: InvitationStatus::Accepted, ..f };
+        let used = InvitationFacts {
+            status: InvitationStatus::Accepted,
+            ..f
+        };
         assert_eq!(
             check_accept(&used, &invited, &invited, t0()),
             Err(AcceptError::Unusable(Unusable::AlreadyUsed))
@@ -535,16 +596,27 @@ mod tests {
         f.last_resent_at = Some(t0());
         assert_eq!(
             f.check_resend(t0() + Duration::seconds(59)),
-            Err(ResendError::TooSoon { available_at: t0() + RESEND_INTERVAL })
+            Err(ResendError::TooSoon {
+                available_at: t0() + RESEND_INTERVAL
+            })
         );
-        assert_eq!(f.check_resend(t0() + Duration::seconds(60)), Ok(ResendPlan::SameLink));
+        assert_eq!(
+            f.check_resend(t0() + Duration::seconds(60)),
+            Ok(ResendPlan::SameLink)
+        );
     }
 
     #[test]
     fn resend_of_expired_issues_a_new_invitation_and_finals_refuse() {
         let f = pending();
-        assert_eq!(f.check_resend(t0() + DEFAULT_TTL), Ok(ResendPlan::NewInvitation));
-        let declined = InvitationFacts { status: InvitationStatus::Declined, ..f };
+        assert_eq!(
+            f.check_resend(t0() + DEFAULT_TTL),
+            Ok(ResendPlan::NewInvitation)
+        );
+        let declined = InvitationFacts {
+            status: InvitationStatus::Declined,
+            ..f
+        };
         assert_eq!(
             declined.check_resend(t0()),
             Err(ResendError::Final(InvitationStatus::Declined))
@@ -559,15 +631,24 @@ mod tests {
             f.check_revoke(t0() + DEFAULT_TTL),
             Err(NotPending(InvitationStatus::Expired))
         );
-        let accepted = InvitationFacts { status: InvitationStatus::Accepted, ..f };
+        let accepted = InvitationFacts {
+            status: InvitationStatus::Accepted,
+            ..f
+        };
         assert!(accepted.check_revoke(t0()).is_err());
     }
 
     #[test]
     fn invite_policy_rules_1_to_3() {
         use Role::*;
-        assert_eq!(authorize_invitation(Inviter::Member(Owner), Plan::Starter, Owner), Ok(()));
-        assert_eq!(authorize_invitation(Inviter::Member(Admin), Plan::Starter, Admin), Ok(()));
+        assert_eq!(
+            authorize_invitation(Inviter::Member(Owner), Plan::Starter, Owner),
+            Ok(())
+        );
+        assert_eq!(
+            authorize_invitation(Inviter::Member(Admin), Plan::Starter, Admin),
+            Ok(())
+        );
         assert_eq!(
             authorize_invitation(Inviter::Member(Admin), Plan::Starter, Owner),
             Err(InviteDenied::AboveCeiling(Owner))
@@ -584,27 +665,57 @@ mod tests {
             InviteDenied::TrialPlan.to_string(),
             "Team invitations are available on paid plans"
         );
-        assert_eq!(authorize_invitation(Inviter::Staff, Plan::Enterprise, Owner), Ok(()));
+        assert_eq!(
+            authorize_invitation(Inviter::Staff, Plan::Enterprise, Owner),
+            Ok(())
+        );
     }
 
     #[test]
     fn reinvite_semantics() {
         let id = InvitationId::new();
-        let live = LivePending { id, role: Role::Editor, facts: pending() };
+        let live = LivePending {
+            id,
+            role: Role::Editor,
+            facts: pending(),
+        };
         let now = t0();
-        assert_eq!(plan_invitation(true, Some(live), Role::Editor, now), InvitePlan::Skip(SkipReason::AlreadyMember));
-        assert_eq!(plan_invitation(false, None, Role::Editor, now), InvitePlan::New);
-        assert_eq!(plan_invitation(false, Some(live), Role::Editor, now), InvitePlan::ResendExisting(id));
-        assert_eq!(plan_invitation(false, Some(live), Role::Viewer, now), InvitePlan::ReplaceExisting(id));
+        assert_eq!(
+            plan_invitation(true, Some(live), Role::Editor, now),
+            InvitePlan::Skip(SkipReason::AlreadyMember)
+        );
+        assert_eq!(
+            plan_invitation(false, None, Role::Editor, now),
+            InvitePlan::New
+        );
+        assert_eq!(
+            plan_invitation(false, Some(live), Role::Editor, now),
+            InvitePlan::ResendExisting(id)
+        );
+        assert_eq!(
+            plan_invitation(false, Some(live), Role::Viewer, now),
+            InvitePlan::ReplaceExisting(id)
+        );
         let recently = LivePending {
-            facts: InvitationFacts { last_resent_at: Some(now), ..pending() },
+            facts: InvitationFacts {
+                last_resent_at: Some(now),
+                ..pending()
+            },
             ..live
         };
         assert_eq!(
-            plan_invitation(false, Some(recently), Role::Editor, now + Duration::seconds(10)),
+            plan_invitation(
+                false,
+                Some(recently),
+                Role::Editor,
+                now + Duration::seconds(10)
+            ),
             InvitePlan::Skip(SkipReason::ResentRecently)
         );
         // An expired one does not block a fresh invitation.
-        assert_eq!(plan_invitation(false, Some(live), Role::Editor, now + DEFAULT_TTL), InvitePlan::New);
+        assert_eq!(
+            plan_invitation(false, Some(live), Role::Editor, now + DEFAULT_TTL),
+            InvitePlan::New
+        );
     }
 }

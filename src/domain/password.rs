@@ -82,8 +82,7 @@ pub fn hash_password(password: &Password) -> Result<String, argon2::password_has
 
 /// A valid hash of a random password, checked against when an email is unknown so that an
 /// unknown email and a wrong password take the same time (DESIGN.md, "Security rules").
-pub const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$gZiV/M1gPc22ElAH/Jh1Hw$CWOrkoo7oJBQ/iyh7uJ0LO2aLEfrHwTWllSAxT0zRno";
+pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$gZiV/M1gPc22ElAH/Jh1Hw$CWOrkoo7oJBQ/iyh7uJ0LO2aLEfrHwTWllSAxT0zRno";
 
 /// Whether `password` matches `stored_hash`. A malformed stored hash counts as no match.
 /// CPU-bound like [`hash_password`]: call from a blocking thread.
@@ -106,7 +105,10 @@ mod tests {
         let hash = hash_password(&pw).unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
         assert!(verify_password(&pw, &hash));
-        assert!(!verify_password(&Password::attempt("wrong password"), &hash));
+        assert!(!verify_password(
+            &Password::attempt("wrong password"),
+            &hash
+        ));
     }
 
     #[test]
@@ -117,7 +119,10 @@ mod tests {
 
     #[test]
     fn bounds_new_passwords() {
-        assert_eq!(Password::new_account("short").err(), Some(PasswordError::TooShort));
+        assert_eq!(
+            Password::new_account("short").err(),
+            Some(PasswordError::TooShort)
+        );
         assert!(Password::new_account(&"p".repeat(128)).is_ok());
         assert_eq!(
             Password::new_account(&"p".repeat(129)).err(),

@@ -26,7 +26,12 @@ impl Plan {
     pub const TRIAL_MESSAGE: &'static str = "Team invitations are available on paid plans";
 
     /// Every plan, cheapest first.
-    pub const ALL: [Plan; 4] = [Plan::Trial, Plan::Starter, Plan::Professional, Plan::Enterprise];
+    pub const ALL: [Plan; 4] = [
+        Plan::Trial,
+        Plan::Starter,
+        Plan::Professional,
+        Plan::Enterprise,
+    ];
 
     /// The stored name: `trial`, `starter`, `professional`, `enterprise`.
     pub fn as_str(self) -> &'static str {

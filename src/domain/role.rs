@@ -188,7 +188,14 @@ mod tests {
             (Role::Writer, [false, false, false, false, true, true]),
             (Role::Viewer, [false, false, false, false, false, true]),
         ];
-        let perms = [UsersInvite, MembersManage, Billing, ContentPublish, ContentWrite, DashboardsView];
+        let perms = [
+            UsersInvite,
+            MembersManage,
+            Billing,
+            ContentPublish,
+            ContentWrite,
+            DashboardsView,
+        ];
         for (role, row) in expect {
             for (perm, want) in perms.iter().zip(row) {
                 assert_eq!(role.has(*perm), want, "{role} / {}", perm.name());

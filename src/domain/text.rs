@@ -125,7 +125,10 @@ mod tests {
 
     #[test]
     fn names_are_single_line_and_bounded() {
-        assert_eq!(PersonName::parse("  Ada Lovelace ").unwrap().as_str(), "Ada Lovelace");
+        assert_eq!(
+            PersonName::parse("  Ada Lovelace ").unwrap().as_str(),
+            "Ada Lovelace"
+        );
         assert_eq!(PersonName::parse(""), Err(TextError::Empty));
         assert_eq!(
             PersonName::parse("Eve\r\nBcc: victim@example.com"),
@@ -148,6 +151,9 @@ mod tests {
             PersonalMessage::parse(&"é".repeat(1001)),
             Err(TextError::TooLong { max: 1000 })
         );
-        assert_eq!(PersonalMessage::parse("bell\u{7}"), Err(TextError::ControlCharacters));
+        assert_eq!(
+            PersonalMessage::parse("bell\u{7}"),
+            Err(TextError::ControlCharacters)
+        );
     }
 }

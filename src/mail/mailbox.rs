@@ -43,11 +43,15 @@ pub fn read(dir: &Path) -> std::io::Result<Vec<MailboxMessage>> {
         .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .collect();
-    files.sort_by(|a, b| b.0.cmp(&a.0));
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
     let mut out = Vec::new();
     for (_, path) in files.into_iter().take(MAX_LISTED) {
-        let Ok(bytes) = std::fs::read(&path) else { continue };
-        let Some(msg) = MessageParser::default().parse(&bytes) else { continue };
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        let Some(msg) = MessageParser::default().parse(&bytes) else {
+            continue;
+        };
         let to = msg
             .to()
             .map(|a| {
@@ -59,7 +63,10 @@ pub fn read(dir: &Path) -> std::io::Result<Vec<MailboxMessage>> {
             .unwrap_or_default();
         let text = msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
         out.push(MailboxMessage {
-            id: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+            id: path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             to,
             subject: msg.subject().unwrap_or_default().to_owned(),
             date: msg.date().map(|d| d.to_rfc3339()).unwrap_or_default(),

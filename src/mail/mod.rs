@@ -52,7 +52,9 @@ pub enum MailError {
 
 /// Replaces control characters (CR, LF, …) with spaces so user text is safe in a header.
 pub fn header_safe(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// Where email goes.
@@ -93,7 +95,8 @@ impl Mailer {
     /// # Errors
     /// [`MailError::Address`] for a bad `from`; [`MailError::Config`] if `dir` cannot be made.
     pub fn mailbox(dir: PathBuf, from: &str) -> Result<Self, MailError> {
-        std::fs::create_dir_all(&dir).map_err(|e| MailError::Config(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| MailError::Config(format!("{}: {e}", dir.display())))?;
         Ok(Self {
             transport: Transport::Mailbox(AsyncFileTransport::new(&dir), dir),
             from: from.parse()?,
@@ -117,7 +120,10 @@ impl Mailer {
             .from(self.from.clone())
             .to(email.to.parse()?)
             .subject(header_safe(&email.subject))
-            .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))?;
+            .multipart(MultiPart::alternative_plain_html(
+                email.text.clone(),
+                email.html.clone(),
+            ))?;
         match &self.transport {
             Transport::Smtp(t) => {
                 t.send(message).await?;

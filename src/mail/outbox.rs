@@ -40,7 +40,13 @@ pub struct OutboxWorker {
 
 impl OutboxWorker {
     /// A worker; `base_url` (no trailing slash) is the only source of links in emails.
-    pub fn new(db: Db, mailer: Mailer, clock: Arc<dyn Clock>, base_url: String, token_key: TokenKey) -> Self {
+    pub fn new(
+        db: Db,
+        mailer: Mailer,
+        clock: Arc<dyn Clock>,
+        base_url: String,
+        token_key: TokenKey,
+    ) -> Self {
         Self {
             db,
             mailer,
@@ -81,7 +87,10 @@ impl OutboxWorker {
     /// [`DbError`] if the outbox cannot be read or updated.
     pub async fn deliver_batch(&self) -> Result<usize, DbError> {
         let now = self.clock.now();
-        let rows = self.db.run(move |c| db::outbox::due(c, now, BATCH_SIZE)).await?;
+        let rows = self
+            .db
+            .run(move |c| db::outbox::due(c, now, BATCH_SIZE))
+            .await?;
         let handled = rows.len();
         for row in rows {
             self.deliver(row).await?;
@@ -94,14 +103,19 @@ impl OutboxWorker {
         let email = match self.render(&row).await? {
             Rendered::Email(email) => email,
             Rendered::Cancel(reason) => {
-                return self.db.run(move |c| db::outbox::mark_cancelled(c, &id, reason)).await;
+                return self
+                    .db
+                    .run(move |c| db::outbox::mark_cancelled(c, &id, reason))
+                    .await;
             }
         };
         let now = self.clock.now();
         match self.mailer.send(&email).await {
             Ok(()) => {
                 tracing::info!(outbox_id = %id, kind = %row.kind, "email delivered");
-                self.db.run(move |c| db::outbox::mark_sent(c, &id, now)).await
+                self.db
+                    .run(move |c| db::outbox::mark_sent(c, &id, now))
+                    .await
             }
             Err(e) => {
                 let attempts = row.attempts + 1;
@@ -128,7 +142,9 @@ impl OutboxWorker {
                 let Some(d) = details else {
                     return Ok(Rendered::Cancel("invitation no longer exists"));
                 };
-                if d.invitation.facts.effective_status(self.clock.now()) != InvitationStatus::Pending {
+                if d.invitation.facts.effective_status(self.clock.now())
+                    != InvitationStatus::Pending
+                {
                     return Ok(Rendered::Cancel("invitation is no longer pending"));
                 }
                 let token = InvitationToken::derive(&self.token_key, &d.invitation.nonce);

@@ -61,7 +61,11 @@ impl InvitationEmail<'_> {
                 self.organization,
                 self.role.label()
             ),
-            text: InvitationText { e: self, expires: expires.clone() }.render()?,
+            text: InvitationText {
+                e: self,
+                expires: expires.clone(),
+            }
+            .render()?,
             html: InvitationHtml { e: self, expires }.render()?,
         })
     }
@@ -114,9 +118,22 @@ impl MemberJoinedEmail {
         let team_link = format!("{base_url}/orgs/{}/team", self.organization_id);
         Ok(OutgoingEmail {
             to: to.to_owned(),
-            subject: format!("{} joined {} as {}", self.member_name, self.organization, role),
-            text: JoinedText { e: self, role, team_link: &team_link }.render()?,
-            html: JoinedHtml { e: self, role, team_link: &team_link }.render()?,
+            subject: format!(
+                "{} joined {} as {}",
+                self.member_name, self.organization, role
+            ),
+            text: JoinedText {
+                e: self,
+                role,
+                team_link: &team_link,
+            }
+            .render()?,
+            html: JoinedHtml {
+                e: self,
+                role,
+                team_link: &team_link,
+            }
+            .render()?,
         })
     }
 }

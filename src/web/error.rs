@@ -1,10 +1,10 @@
 //! Errors as people see them: every failure is mapped to a status and a styled page here, in
 //! one place. A 500 shows the request id that the log line carries.
 
+use actix_web::HttpMessage as _;
 use actix_web::body::{BoxBody, EitherBody};
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
-use actix_web::HttpMessage as _;
 use actix_web::http::header;
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
@@ -68,7 +68,12 @@ pub struct ErrorPage<'a> {
 }
 
 /// Renders the error page as a response with `status`.
-pub fn error_response(status: StatusCode, title: &str, message: &str, request_id: Option<&str>) -> HttpResponse {
+pub fn error_response(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    request_id: Option<&str>,
+) -> HttpResponse {
     let page = ErrorPage {
         status: status.as_u16(),
         title,
@@ -107,10 +112,17 @@ impl ResponseError for AppError {
             ),
             AppError::Forbidden(why) => error_response(status, "You cannot do that", why, None),
             AppError::Csrf => error_response(status, "Form expired", &self.to_string(), None),
-            AppError::BadRequest(why) => error_response(status, "Something is wrong with that request", why, None),
-            AppError::TooManyRequests(why) => error_response(status, "Too many attempts", why, None),
+            AppError::BadRequest(why) => {
+                error_response(status, "Something is wrong with that request", why, None)
+            }
+            AppError::TooManyRequests(why) => {
+                error_response(status, "Too many attempts", why, None)
+            }
             AppError::LoginRequired { next } => {
-                let location = format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
+                let location = format!(
+                    "/login?next={}",
+                    url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+                );
                 HttpResponse::SeeOther()
                     .insert_header((header::LOCATION, location))
                     .finish()
@@ -144,7 +156,9 @@ pub fn render_500<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerR
         request_id.as_deref(),
     );
     let res = ServiceResponse::new(req, page).map_into_right_body::<B>();
-    Ok(ErrorHandlerResponse::Response(res.map_body(|_, b: EitherBody<B, BoxBody>| b)))
+    Ok(ErrorHandlerResponse::Response(
+        res.map_body(|_, b: EitherBody<B, BoxBody>| b),
+    ))
 }
 
 /// `ErrorHandlers` hook for 429 from the log-in rate limiter: a styled page instead of plain
@@ -162,12 +176,23 @@ pub fn render_429<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerR
     let wait = retry_after
         .as_ref()
         .and_then(|v| v.to_str().ok())
-        .map(|s| format!("Too many log-in attempts from your network. Wait {s} seconds, then try again."))
-        .unwrap_or_else(|| "Too many log-in attempts from your network. Wait a minute, then try again.".into());
-    let mut page = error_response(StatusCode::TOO_MANY_REQUESTS, "Too many attempts", &wait, None);
+        .map(|s| {
+            format!("Too many log-in attempts from your network. Wait {s} seconds, then try again.")
+        })
+        .unwrap_or_else(|| {
+            "Too many log-in attempts from your network. Wait a minute, then try again.".into()
+        });
+    let mut page = error_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many attempts",
+        &wait,
+        None,
+    );
     if let Some(v) = retry_after {
         page.headers_mut().insert(header::RETRY_AFTER, v);
     }
     let res = ServiceResponse::new(req, page).map_into_right_body::<B>();
-    Ok(ErrorHandlerResponse::Response(res.map_body(|_, b: EitherBody<B, BoxBody>| b)))
+    Ok(ErrorHandlerResponse::Response(
+        res.map_body(|_, b: EitherBody<B, BoxBody>| b),
+    ))
 }

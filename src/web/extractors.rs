@@ -130,7 +130,10 @@ impl FromRequest for OrgMember {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let user = CurrentUser::from_request(req, payload);
-        let org_id = req.match_info().get("org").map(str::parse::<OrganizationId>);
+        let org_id = req
+            .match_info()
+            .get("org")
+            .map(str::parse::<OrganizationId>);
         let state = state(req);
         Box::pin(async move {
             let CurrentUser(user) = user.await?;
@@ -150,7 +153,11 @@ impl FromRequest for OrgMember {
                 })
                 .await?;
             match found {
-                Some((org, membership)) => Ok(OrgMember { user, org, membership }),
+                Some((org, membership)) => Ok(OrgMember {
+                    user,
+                    org,
+                    membership,
+                }),
                 None => Err(AppError::NotFound),
             }
         })

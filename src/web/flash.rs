@@ -31,7 +31,13 @@ pub fn info(session: &Session, text: impl Into<String>) {
 
 fn set(session: &Session, kind: &str, text: String) {
     // A failed write only loses the message, never the action that succeeded.
-    if let Err(e) = session.insert(KEY, Flash { kind: kind.into(), text }) {
+    if let Err(e) = session.insert(
+        KEY,
+        Flash {
+            kind: kind.into(),
+            text,
+        },
+    ) {
         tracing::warn!(error = %e, "could not store flash message");
     }
 }

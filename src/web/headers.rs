@@ -1,7 +1,7 @@
 //! Security headers (DESIGN.md, "Security rules") and the log-in rate limiter.
 
-use actix_governor::{Governor, GovernorConfig, GovernorConfigBuilder, PeerIpKeyExtractor};
 use actix_governor::governor::middleware::NoOpMiddleware;
+use actix_governor::{Governor, GovernorConfig, GovernorConfigBuilder, PeerIpKeyExtractor};
 use actix_web::HttpResponseBuilder;
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
@@ -38,7 +38,9 @@ pub fn login_rate_limit(per_minute: u32) -> LoginRateLimit {
     let per_minute = per_minute.max(1);
     let mut builder = GovernorConfigBuilder::default();
     builder
-        .period(std::time::Duration::from_millis(60_000 / u64::from(per_minute)))
+        .period(std::time::Duration::from_millis(
+            60_000 / u64::from(per_minute),
+        ))
         .burst_size(per_minute)
         // Only attempts count: showing the log-in form is free.
         .methods(vec![actix_web::http::Method::POST]);

@@ -111,25 +111,63 @@ pub fn is_local_path(next: &str) -> bool {
 
 /// Registers every route. Page paths live here and in `pages::paths`, nowhere else.
 pub fn routes(cfg: &mut web::ServiceConfig, login_limit: &headers::LoginRateLimit) {
-    use pages::{acceptance, auth, dashboard, dev, health, settings, team};
+    use pages::{acceptance, assets, auth, dashboard, dev, health, settings, team};
     cfg.route("/", web::get().to(dashboard::home))
+        .route("/static/app.css", web::get().to(assets::app_css))
+        .route("/static/app.js", web::get().to(assets::app_js))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
-        .service(web::resource("/login").route(web::get().to(auth::login_page)).route(web::post().to(auth::login)).wrap(headers::limit(login_limit)))
+        .service(
+            web::resource("/login")
+                .route(web::get().to(auth::login_page))
+                .route(web::post().to(auth::login))
+                .wrap(headers::limit(login_limit)),
+        )
         .route("/logout", web::post().to(auth::logout))
         .route("/orgs/{org}", web::get().to(dashboard::dashboard))
         .route("/orgs/{org}/team", web::get().to(team::team_page))
         .route("/orgs/{org}/team/invite", web::get().to(team::invite_page))
-        .route("/orgs/{org}/invitations", web::post().to(team::send_invitations))
-        .route("/orgs/{org}/invitations/{id}/resend", web::post().to(team::resend))
-        .route("/orgs/{org}/invitations/{id}/revoke", web::get().to(team::revoke_confirm))
-        .route("/orgs/{org}/invitations/{id}/revoke", web::post().to(team::revoke))
-        .route("/orgs/{org}/settings/notifications", web::get().to(settings::notifications_page))
-        .route("/orgs/{org}/settings/notifications", web::post().to(settings::save_notifications))
+        .route(
+            "/orgs/{org}/invitations",
+            web::post().to(team::send_invitations),
+        )
+        .route(
+            "/orgs/{org}/invitations/{id}/resend",
+            web::post().to(team::resend),
+        )
+        .route(
+            "/orgs/{org}/invitations/{id}/revoke",
+            web::get().to(team::revoke_confirm),
+        )
+        .route(
+            "/orgs/{org}/invitations/{id}/revoke",
+            web::post().to(team::revoke),
+        )
+        .route(
+            "/orgs/{org}/settings/notifications",
+            web::get().to(settings::notifications_page),
+        )
+        .route(
+            "/orgs/{org}/settings/notifications",
+            web::post().to(settings::save_notifications),
+        )
         .route("/invitations/{token}", web::get().to(acceptance::show))
-        .route("/invitations/{token}/register", web::post().to(acceptance::register))
-        .service(web::resource("/invitations/{token}/login").route(web::post().to(acceptance::log_in_and_accept)).wrap(headers::limit(login_limit)))
-        .route("/invitations/{token}/accept", web::post().to(acceptance::accept))
-        .route("/invitations/{token}/decline", web::post().to(acceptance::decline))
+        .route(
+            "/invitations/{token}/register",
+            web::post().to(acceptance::register),
+        )
+        .service(
+            web::resource("/invitations/{token}/login")
+                .route(web::post().to(acceptance::log_in_and_accept))
+                .wrap(headers::limit(login_limit)),
+        )
+        .route(
+            "/invitations/{token}/accept",
+            web::post().to(acceptance::accept),
+        )
+        .route(
+            "/invitations/{token}/decline",
+            web::post().to(acceptance::decline),
+        )
         .route("/dev/mailbox", web::get().to(dev::mailbox));
 }

@@ -1,9 +1,9 @@
 //! The root span of each request. It records the *route pattern* (`/invitations/{token}`), never
 //! the path, so invitation tokens never reach the logs (DESIGN.md, "Tokens").
 
-use actix_web::{Error, HttpMessage as _};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::{Error, HttpMessage as _};
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 

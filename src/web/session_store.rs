@@ -53,7 +53,10 @@ fn new_key() -> Result<SessionKey, anyhow::Error> {
 }
 
 impl SessionStore for DbSessionStore {
-    async fn load(&self, session_key: &SessionKey) -> Result<Option<HashMap<String, String>>, LoadError> {
+    async fn load(
+        &self,
+        session_key: &SessionKey,
+    ) -> Result<Option<HashMap<String, String>>, LoadError> {
         let hash = key_hash(session_key);
         let state = self
             .db
@@ -68,8 +71,13 @@ impl SessionStore for DbSessionStore {
         }
     }
 
-    async fn save(&self, session_state: HashMap<String, String>, ttl: &Duration) -> Result<SessionKey, SaveError> {
-        let text = serde_json::to_string(&session_state).map_err(|e| SaveError::Serialization(e.into()))?;
+    async fn save(
+        &self,
+        session_state: HashMap<String, String>,
+        ttl: &Duration,
+    ) -> Result<SessionKey, SaveError> {
+        let text = serde_json::to_string(&session_state)
+            .map_err(|e| SaveError::Serialization(e.into()))?;
         let key = new_key().map_err(SaveError::Other)?;
         let hash = key_hash(&key);
         let user = user_id_of(&session_state);
@@ -87,7 +95,8 @@ impl SessionStore for DbSessionStore {
         session_state: HashMap<String, String>,
         ttl: &Duration,
     ) -> Result<SessionKey, UpdateError> {
-        let text = serde_json::to_string(&session_state).map_err(|e| UpdateError::Serialization(e.into()))?;
+        let text = serde_json::to_string(&session_state)
+            .map_err(|e| UpdateError::Serialization(e.into()))?;
         let hash = key_hash(&session_key);
         let user = user_id_of(&session_state);
         let expires = expiry(ttl);
@@ -110,10 +119,16 @@ impl SessionStore for DbSessionStore {
         }
     }
 
-    async fn update_ttl(&self, session_key: &SessionKey, ttl: &Duration) -> Result<(), anyhow::Error> {
+    async fn update_ttl(
+        &self,
+        session_key: &SessionKey,
+        ttl: &Duration,
+    ) -> Result<(), anyhow::Error> {
         let hash = key_hash(session_key);
         let expires = expiry(ttl);
-        self.db.run(move |c| db::sessions::touch(c, &hash, expires)).await?;
+        self.db
+            .run(move |c| db::sessions::touch(c, &hash, expires))
+            .await?;
         Ok(())
     }
 

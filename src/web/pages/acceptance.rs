@@ -9,16 +9,16 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::auth::{LOGIN_FAILED, authenticate};
-use super::{paths, see_other};
 use super::team::TimeView;
+use super::{paths, see_other};
 use crate::db::invitations::{Accepted, InvitationDetails};
 use crate::db::users::User;
 use crate::db::{self};
+use crate::domain::Role;
 use crate::domain::invitation::{AcceptError, AcceptancePage, Unusable, Visitor, acceptance_page};
 use crate::domain::password::{Password, hash_password};
 use crate::domain::text::PersonName;
 use crate::domain::token::InvitationToken;
-use crate::domain::Role;
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::extractors::{MaybeUser, sign_in};
 use crate::web::headers::invitation_page;
@@ -97,11 +97,16 @@ fn respond(page: &AcceptPage, status: StatusCode) -> Result<HttpResponse, AppErr
 
 fn unusable_status(why: Unusable) -> StatusCode {
     match why {
-        Unusable::Expired | Unusable::Revoked | Unusable::AlreadyUsed | Unusable::Declined => StatusCode::GONE,
+        Unusable::Expired | Unusable::Revoked | Unusable::AlreadyUsed | Unusable::Declined => {
+            StatusCode::GONE
+        }
     }
 }
 
-async fn load(state: &AppState, raw_token: &str) -> Result<(InvitationToken, InvitationDetails), AppError> {
+async fn load(
+    state: &AppState,
+    raw_token: &str,
+) -> Result<(InvitationToken, InvitationDetails), AppError> {
     let token = InvitationToken::parse(raw_token).map_err(|_| AppError::NotFound)?;
     let lookup = token.clone();
     let details = state
@@ -120,17 +125,33 @@ pub async fn show(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let (token, details) = load(&state, &path).await?;
-    let view = View { state: &state, session: &session, details: &details, token: token.expose(), user: user.0.as_ref() };
+    let view = View {
+        state: &state,
+        session: &session,
+        details: &details,
+        token: token.expose(),
+        user: user.0.as_ref(),
+    };
     let now = state.clock.now();
     let visitor = match &user.0 {
         Some(u) => Visitor::SignedIn { email: &u.email },
         None => {
             let email = details.invitation.email.clone();
-            let exists = state.db.run(move |c| db::users::email_exists(c, &email)).await?;
-            Visitor::SignedOut { account_exists: exists }
+            let exists = state
+                .db
+                .run(move |c| db::users::email_exists(c, &email))
+                .await?;
+            Visitor::SignedOut {
+                account_exists: exists,
+            }
         }
     };
-    match acceptance_page(&details.invitation.facts, &details.invitation.email, visitor, now) {
+    match acceptance_page(
+        &details.invitation.facts,
+        &details.invitation.email,
+        visitor,
+        now,
+    ) {
         AcceptancePage::NewUser => respond(&view.page("new_user")?, StatusCode::OK),
         AcceptancePage::LogInToAccept => respond(&view.page("login")?, StatusCode::OK),
         AcceptancePage::Confirm => respond(&view.page("confirm")?, StatusCode::OK),
@@ -140,14 +161,26 @@ pub async fn show(
 }
 
 /// After a successful acceptance: a new session key, the message, the dashboard.
-fn joined(session: &Session, user: &User, details: &InvitationDetails, accepted: Accepted) -> Result<HttpResponse, AppError> {
+fn joined(
+    session: &Session,
+    user: &User,
+    details: &InvitationDetails,
+    accepted: Accepted,
+) -> Result<HttpResponse, AppError> {
     sign_in(session, user.id)?;
     let org = &details.organization;
     match accepted {
-        Accepted::Joined(role) => flash::success(session, format!("You joined {} as {}", org.name, role.label())),
+        Accepted::Joined(role) => flash::success(
+            session,
+            format!("You joined {} as {}", org.name, role.label()),
+        ),
         Accepted::AlreadyMember(role) => flash::info(
             session,
-            format!("You are already a member of {} as {}; your role is unchanged.", org.name, role.label()),
+            format!(
+                "You are already a member of {} as {}; your role is unchanged.",
+                org.name,
+                role.label()
+            ),
         ),
     }
     Ok(see_other(&paths::dashboard(org.id)))
@@ -187,7 +220,13 @@ pub async fn register(
     CsrfForm(form): CsrfForm<RegisterForm>,
 ) -> Result<HttpResponse, AppError> {
     let (token, details) = load(&state, &path).await?;
-    let view = View { state: &state, session: &session, details: &details, token: token.expose(), user: user.0.as_ref() };
+    let view = View {
+        state: &state,
+        session: &session,
+        details: &details,
+        token: token.expose(),
+        user: user.0.as_ref(),
+    };
     if user.0.is_some() {
         // Signed in already: the page shows the branch that fits them.
         return Ok(see_other(&view.page("confirm")?.base_path));
@@ -218,7 +257,10 @@ pub async fn register(
     match result {
         Ok(Some((user, accepted))) => joined(&session, &user, &details, accepted),
         Ok(None) => {
-            flash::info(&session, "An account with this email already exists. Log in to accept.");
+            flash::info(
+                &session,
+                "An account with this email already exists. Log in to accept.",
+            );
             Ok(see_other(&view.page("login")?.base_path))
         }
         Err(e) => refused(&view, e),
@@ -248,11 +290,19 @@ pub async fn log_in_and_accept(
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     let (token, details) = load(&state, &path).await?;
-    let view = View { state: &state, session: &session, details: &details, token: token.expose(), user: None };
+    let view = View {
+        state: &state,
+        session: &session,
+        details: &details,
+        token: token.expose(),
+        user: None,
+    };
     if let Err(why) = details.invitation.facts.check_usable(state.clock.now()) {
         return respond(&view.unusable(why)?, unusable_status(why));
     }
-    let Some(user) = authenticate(&state, details.invitation.email.as_str(), &form.password).await? else {
+    let Some(user) =
+        authenticate(&state, details.invitation.email.as_str(), &form.password).await?
+    else {
         let mut page = view.page("login")?;
         page.password_error = Some(LOGIN_FAILED.into());
         return respond(&page, StatusCode::UNAUTHORIZED);
@@ -260,7 +310,12 @@ pub async fn log_in_and_accept(
     accept_as(&state, &session, &view, user).await
 }
 
-async fn accept_as(state: &AppState, session: &Session, view: &View<'_>, user: User) -> Result<HttpResponse, AppError> {
+async fn accept_as(
+    state: &AppState,
+    session: &Session,
+    view: &View<'_>,
+    user: User,
+) -> Result<HttpResponse, AppError> {
     let now = state.clock.now();
     let details = view.details.clone();
     let acceptor = user.clone();
@@ -287,7 +342,13 @@ pub async fn accept(
     let Some(user) = user.0 else {
         return Ok(see_other(&format!("/invitations/{}", token.expose())));
     };
-    let view = View { state: &state, session: &session, details: &details, token: token.expose(), user: Some(&user) };
+    let view = View {
+        state: &state,
+        session: &session,
+        details: &details,
+        token: token.expose(),
+        user: Some(&user),
+    };
     accept_as(&state, &session, &view, user.clone()).await
 }
 
@@ -302,7 +363,13 @@ pub async fn decline(
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
     let (token, details) = load(&state, &path).await?;
-    let view = View { state: &state, session: &session, details: &details, token: token.expose(), user: user.0.as_ref() };
+    let view = View {
+        state: &state,
+        session: &session,
+        details: &details,
+        token: token.expose(),
+        user: user.0.as_ref(),
+    };
     let now = state.clock.now();
     if let Some(u) = &user.0 {
         if u.email != details.invitation.email {
@@ -313,7 +380,10 @@ pub async fn decline(
         return respond(&view.unusable(why)?, unusable_status(why));
     }
     let id = details.invitation.id;
-    let declined = state.db.run(move |c| db::invitations::decline(c, id, now)).await?;
+    let declined = state
+        .db
+        .run(move |c| db::invitations::decline(c, id, now))
+        .await?;
     if !declined {
         let why = state
             .db

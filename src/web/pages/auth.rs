@@ -80,7 +80,11 @@ impl HasCsrfToken for LoginForm {
 ///
 /// # Errors
 /// [`AppError::Internal`] on a database failure.
-pub async fn authenticate(state: &AppState, email: &str, password: &str) -> Result<Option<User>, AppError> {
+pub async fn authenticate(
+    state: &AppState,
+    email: &str,
+    password: &str,
+) -> Result<Option<User>, AppError> {
     let email = EmailAddress::parse(email).ok();
     let password = Password::attempt(password);
     let db = state.db.clone();
@@ -89,7 +93,9 @@ pub async fn authenticate(state: &AppState, email: &str, password: &str) -> Resu
             Some(email) => db.with_conn(|c| db::users::find_credentials(c, email))?,
             None => None,
         };
-        let hash = credentials.as_ref().map_or(DUMMY_HASH, |c| c.password_hash.as_str());
+        let hash = credentials
+            .as_ref()
+            .map_or(DUMMY_HASH, |c| c.password_hash.as_str());
         let ok = verify_password(&password, hash);
         Ok(credentials.filter(|_| ok).map(|c| c.user))
     })

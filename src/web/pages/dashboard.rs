@@ -30,12 +30,19 @@ struct NoOrganizationPage {
 }
 
 /// GET / — your organization's dashboard, or the log-in page.
-pub async fn home(state: web::Data<AppState>, session: Session, user: MaybeUser) -> Result<HttpResponse, AppError> {
+pub async fn home(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MaybeUser,
+) -> Result<HttpResponse, AppError> {
     let Some(user) = user.0 else {
         return Ok(see_other("/login"));
     };
     let user_id = user.id;
-    let orgs = state.db.run(move |c| db::organizations::for_user(c, user_id)).await?;
+    let orgs = state
+        .db
+        .run(move |c| db::organizations::for_user(c, user_id))
+        .await?;
     match orgs.first() {
         Some((org, _)) => Ok(see_other(&paths::dashboard(org.id))),
         None => render(&NoOrganizationPage {
@@ -45,9 +52,16 @@ pub async fn home(state: web::Data<AppState>, session: Session, user: MaybeUser)
 }
 
 /// GET /orgs/{org} — organization, your role, plan, member count, what you may do.
-pub async fn dashboard(state: web::Data<AppState>, session: Session, member: OrgMember) -> Result<HttpResponse, AppError> {
+pub async fn dashboard(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+) -> Result<HttpResponse, AppError> {
     let org_id = member.org.id;
-    let member_count = state.db.run(move |c| db::organizations::member_count(c, org_id)).await?;
+    let member_count = state
+        .db
+        .run(move |c| db::organizations::member_count(c, org_id))
+        .await?;
     let role = member.membership.role;
     render(&DashboardPage {
         layout: Layout::new(&state, &session, "Dashboard", Some(&member.user))?.in_org(&member.org),
@@ -56,7 +70,9 @@ pub async fn dashboard(state: web::Data<AppState>, session: Session, member: Org
         plan: member.org.plan,
         member_count,
         permissions: role.permissions(),
-        team_path: role.has(Permission::MembersManage).then(|| paths::team(org_id)),
+        team_path: role
+            .has(Permission::MembersManage)
+            .then(|| paths::team(org_id)),
         notifications_path: paths::notifications(org_id),
     })
 }

@@ -19,7 +19,11 @@ struct MailboxPage {
 }
 
 /// GET /dev/mailbox — 404 unless in development mode.
-pub async fn mailbox(state: web::Data<AppState>, session: Session, user: MaybeUser) -> Result<HttpResponse, AppError> {
+pub async fn mailbox(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MaybeUser,
+) -> Result<HttpResponse, AppError> {
     if !state.settings.dev {
         return Err(AppError::NotFound);
     }

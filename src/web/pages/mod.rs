@@ -2,6 +2,7 @@
 //! parse the form into domain types → ask the domain → store the result → render or redirect.
 
 pub mod acceptance;
+pub mod assets;
 pub mod auth;
 pub mod dashboard;
 pub mod dev;
@@ -66,7 +67,10 @@ pub fn see_other(location: &str) -> HttpResponse {
 ///
 /// # Errors
 /// [`AppError::Internal`] if the template fails.
-pub fn render_with_status(page: &impl Template, status: StatusCode) -> Result<HttpResponse, AppError> {
+pub fn render_with_status(
+    page: &impl Template,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(page.render()?))

@@ -28,7 +28,8 @@ pub async fn notifications_page(
     member: OrgMember,
 ) -> Result<HttpResponse, AppError> {
     render(&NotificationsPage {
-        layout: Layout::new(&state, &session, "Notifications", Some(&member.user))?.in_org(&member.org),
+        layout: Layout::new(&state, &session, "Notifications", Some(&member.user))?
+            .in_org(&member.org),
         action: paths::notifications(member.org.id),
         notify_on_join: member.membership.notify_on_join,
         is_owner: member.membership.role == Role::Owner,
@@ -59,7 +60,10 @@ pub async fn save_notifications(
 ) -> Result<HttpResponse, AppError> {
     let on = form.notify_on_join.is_some();
     let id = member.membership.id;
-    state.db.run(move |c| db::organizations::set_notify_on_join(c, id, on)).await?;
+    state
+        .db
+        .run(move |c| db::organizations::set_notify_on_join(c, id, on))
+        .await?;
     flash::success(
         &session,
         if on {

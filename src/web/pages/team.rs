@@ -13,7 +13,9 @@ use crate::db::invitations::{AddressOutcome, InviteRequest};
 use crate::db::organizations::MemberListing;
 use crate::db::{self};
 use crate::domain::email::{ListedAddress, parse_address_list};
-use crate::domain::invitation::{InviteDenied, Inviter, ResendError, ResendPlan, authorize_invitation};
+use crate::domain::invitation::{
+    InviteDenied, Inviter, ResendError, ResendPlan, authorize_invitation,
+};
 use crate::domain::text::{MAX_MESSAGE_CHARS, PersonalMessage};
 use crate::domain::{InvitationId, Permission, Plan, Role};
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
@@ -52,7 +54,13 @@ impl TimeView {
 fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (at - now).num_seconds();
     let (n, unit) = match secs.unsigned_abs() {
-        s if s < 60 => return if secs >= 0 { "in a moment".into() } else { "just now".into() },
+        s if s < 60 => {
+            return if secs >= 0 {
+                "in a moment".into()
+            } else {
+                "just now".into()
+            };
+        }
         s if s < 3_600 => (s / 60, "minute"),
         s if s < 86_400 => (s / 3_600, "hour"),
         s => (s / 86_400, "day"),
@@ -110,7 +118,10 @@ impl InviteForm {
     }
 
     fn has_errors(&self) -> bool {
-        self.emails_error.is_some() || self.role_error.is_some() || self.message_error.is_some() || self.form_error.is_some()
+        self.emails_error.is_some()
+            || self.role_error.is_some()
+            || self.message_error.is_some()
+            || self.form_error.is_some()
     }
 }
 
@@ -193,7 +204,11 @@ fn trial_message(plan: Plan) -> Option<&'static str> {
 }
 
 /// GET /orgs/{org}/team — Owners and Admins (`members:manage`); others get 403.
-pub async fn team_page(state: web::Data<AppState>, session: Session, member: OrgMember) -> Result<HttpResponse, AppError> {
+pub async fn team_page(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+) -> Result<HttpResponse, AppError> {
     member.require(Permission::MembersManage)?;
     let org = member.org.id;
     let now = state.clock.now();
@@ -213,15 +228,15 @@ pub async fn team_page(state: web::Data<AppState>, session: Session, member: Org
         .map(|p| {
             let inv = &p.invitation;
             let (delivery, delivery_error) = match p.delivery {
-                Some((status, attempts, error)) => {
-                    let label = match status.as_str() {
-                        "queued" if attempts > 0 => "retrying",
+                Some(d) => {
+                    let label = match d.status.as_str() {
+                        "queued" if d.attempts > 0 => "retrying",
                         "queued" => "queued",
                         "sent" => "sent",
                         "failed" => "failed",
                         _ => "not-sent",
                     };
-                    (label.to_owned(), error)
+                    (label.to_owned(), d.last_error)
                 }
                 None => ("queued".to_owned(), None),
             };
@@ -234,7 +249,10 @@ pub async fn team_page(state: web::Data<AppState>, session: Session, member: Org
                 delivery,
                 delivery_error,
                 resend_path: paths::resend(org, inv.id),
-                resend_available: inv.facts.resend_available_at(now).map(|t| TimeView::new(t, now)),
+                resend_available: inv
+                    .facts
+                    .resend_available_at(now)
+                    .map(|t| TimeView::new(t, now)),
                 revoke_path: paths::revoke(org, inv.id),
             }
         })
@@ -252,7 +270,8 @@ pub async fn team_page(state: web::Data<AppState>, session: Session, member: Org
                 status: status.label().to_owned(),
                 reason: inv.status_reason.clone(),
                 when: TimeView::new(when, now),
-                resend_path: (status == crate::domain::InvitationStatus::Expired).then(|| paths::resend(org, inv.id)),
+                resend_path: (status == crate::domain::InvitationStatus::Expired)
+                    .then(|| paths::resend(org, inv.id)),
             }
         })
         .collect();
@@ -276,9 +295,14 @@ pub async fn team_page(state: web::Data<AppState>, session: Session, member: Org
 }
 
 /// GET /orgs/{org}/team/invite — the invite form as its own page (works without JavaScript).
-pub async fn invite_page(state: web::Data<AppState>, session: Session, member: OrgMember) -> Result<HttpResponse, AppError> {
+pub async fn invite_page(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+) -> Result<HttpResponse, AppError> {
     member.require(Permission::UsersInvite)?;
-    let layout = Layout::new(&state, &session, "Invite Team Member", Some(&member.user))?.in_org(&member.org);
+    let layout = Layout::new(&state, &session, "Invite Team Member", Some(&member.user))?
+        .in_org(&member.org);
     let form = InviteForm::empty(&member, layout.csrf.clone());
     render(&InvitePage {
         layout,
@@ -309,8 +333,14 @@ impl HasCsrfToken for InviteSubmission {
 
 /// Builds the one-line result: how many were sent, resent and skipped, and why.
 pub fn summarize(outcomes: &[(String, AddressOutcome)], invalid: &[(String, String)]) -> String {
-    let sent = outcomes.iter().filter(|(_, o)| *o == AddressOutcome::Sent).count();
-    let resent = outcomes.iter().filter(|(_, o)| *o == AddressOutcome::Resent).count();
+    let sent = outcomes
+        .iter()
+        .filter(|(_, o)| *o == AddressOutcome::Sent)
+        .count();
+    let resent = outcomes
+        .iter()
+        .filter(|(_, o)| *o == AddressOutcome::Resent)
+        .count();
     let mut skipped: Vec<String> = outcomes
         .iter()
         .filter_map(|(email, o)| match o {
@@ -318,8 +348,18 @@ pub fn summarize(outcomes: &[(String, AddressOutcome)], invalid: &[(String, Stri
             _ => None,
         })
         .collect();
-    skipped.extend(invalid.iter().map(|(input, why)| format!("{input} (invalid address: {why})")));
-    let plural = |n: usize, one: &str, many: &str| if n == 1 { one.to_owned() } else { many.to_owned() };
+    skipped.extend(
+        invalid
+            .iter()
+            .map(|(input, why)| format!("{input} (invalid address: {why})")),
+    );
+    let plural = |n: usize, one: &str, many: &str| {
+        if n == 1 {
+            one.to_owned()
+        } else {
+            many.to_owned()
+        }
+    };
     let mut text = format!(
         "{sent} {} sent, {resent} resent, {} skipped",
         plural(sent, "invitation", "invitations"),
@@ -349,7 +389,8 @@ pub async fn send_invitations(
     CsrfForm(input): CsrfForm<InviteSubmission>,
 ) -> Result<HttpResponse, AppError> {
     member.require(Permission::UsersInvite)?;
-    let layout = Layout::new(&state, &session, "Invite Team Member", Some(&member.user))?.in_org(&member.org);
+    let layout = Layout::new(&state, &session, "Invite Team Member", Some(&member.user))?
+        .in_org(&member.org);
     let mut form = InviteForm::empty(&member, layout.csrf.clone());
     form.emails = input.emails.chars().take(MAX_ADDRESS_FIELD_CHARS).collect();
     form.message = input.message.chars().take(MAX_MESSAGE_CHARS * 2).collect();
@@ -363,7 +404,11 @@ pub async fn send_invitations(
         }
     };
     if let Some(role) = role {
-        match authorize_invitation(Inviter::Member(member.membership.role), member.org.plan, role) {
+        match authorize_invitation(
+            Inviter::Member(member.membership.role),
+            member.org.plan,
+            role,
+        ) {
             Ok(()) => {}
             Err(InviteDenied::AboveCeiling(_)) => {
                 form.role_error = Some(format!(
@@ -384,7 +429,8 @@ pub async fn send_invitations(
     let mut valid = Vec::new();
     let mut invalid = Vec::new();
     if input.emails.chars().count() > MAX_ADDRESS_FIELD_CHARS {
-        form.emails_error = Some("That is too much text. Send at most 1,000 addresses at a time.".into());
+        form.emails_error =
+            Some("That is too much text. Send at most 1,000 addresses at a time.".into());
     } else {
         for entry in parse_address_list(&input.emails) {
             match entry {
@@ -400,7 +446,11 @@ pub async fn send_invitations(
         } else if valid.is_empty() && invalid.is_empty() {
             form.emails_error = Some("Enter at least one email address.".into());
         } else if valid.is_empty() {
-            let listed: Vec<String> = invalid.iter().take(10).map(|(i, why)| format!("{i} ({why})")).collect();
+            let listed: Vec<String> = invalid
+                .iter()
+                .take(10)
+                .map(|(i, why)| format!("{i} ({why})"))
+                .collect();
             form.emails_error = Some(format!("No valid address: {}.", listed.join(", ")));
         }
     }
@@ -450,8 +500,14 @@ pub async fn send_invitations(
         })
         .await?;
     state.outbox.wake();
-    let labelled: Vec<(String, AddressOutcome)> = valid.iter().map(ToString::to_string).zip(outcomes).collect();
-    let any_sent = labelled.iter().any(|(_, o)| !matches!(o, AddressOutcome::Skipped(_)));
+    let labelled: Vec<(String, AddressOutcome)> = valid
+        .iter()
+        .map(ToString::to_string)
+        .zip(outcomes)
+        .collect();
+    let any_sent = labelled
+        .iter()
+        .any(|(_, o)| !matches!(o, AddressOutcome::Skipped(_)));
     let summary = summarize(&labelled, &invalid);
     if any_sent {
         flash::success(&session, summary);
@@ -491,7 +547,11 @@ pub async fn resend(
     member.require(Permission::UsersInvite)?;
     let inv = load_invitation(&state, &member, &path.1).await?;
     let team = paths::team(member.org.id);
-    if let Err(denied) = authorize_invitation(Inviter::Member(member.membership.role), member.org.plan, inv.role) {
+    if let Err(denied) = authorize_invitation(
+        Inviter::Member(member.membership.role),
+        member.org.plan,
+        inv.role,
+    ) {
         flash::error(&session, denied.to_string());
         return Ok(see_other(&team));
     }
@@ -507,20 +567,27 @@ pub async fn resend(
     match result {
         Ok(ResendPlan::SameLink) => {
             state.outbox.wake();
-            flash::success(&session, format!("Invitation sent again to {email} with the same link."));
+            flash::success(
+                &session,
+                format!("Invitation sent again to {email} with the same link."),
+            );
         }
         Ok(ResendPlan::NewInvitation) => {
             state.outbox.wake();
             flash::success(
                 &session,
-                format!("The invitation to {email} had expired; a new one was sent with a fresh link."),
+                format!(
+                    "The invitation to {email} had expired; a new one was sent with a fresh link."
+                ),
             );
         }
         Err(ResendError::TooSoon { available_at }) => {
             let wait = (available_at - now).num_seconds().max(1);
             flash::error(
                 &session,
-                format!("The invitation to {email} was sent again less than a minute ago. You can resend it in {wait} seconds."),
+                format!(
+                    "The invitation to {email} was sent again less than a minute ago. You can resend it in {wait} seconds."
+                ),
             );
         }
         Err(e @ ResendError::Final(_)) => flash::error(&session, e.to_string()),
@@ -538,7 +605,8 @@ pub async fn revoke_confirm(
     member.require(Permission::UsersInvite)?;
     let inv = load_invitation(&state, &member, &path.1).await?;
     render(&RevokeConfirmPage {
-        layout: Layout::new(&state, &session, "Revoke invitation", Some(&member.user))?.in_org(&member.org),
+        layout: Layout::new(&state, &session, "Revoke invitation", Some(&member.user))?
+            .in_org(&member.org),
         email: inv.email.to_string(),
         role: inv.role,
         action: paths::revoke(member.org.id, inv.id),
@@ -564,7 +632,10 @@ pub async fn revoke(
         .run(move |c| db::invitations::revoke(c, &inv, &reason, now))
         .await?;
     match result {
-        Ok(()) => flash::success(&session, format!("The invitation to {email} was revoked; its link no longer works.")),
+        Ok(()) => flash::success(
+            &session,
+            format!("The invitation to {email} was revoked; its link no longer works."),
+        ),
         Err(e) => flash::error(&session, e.to_string()),
     }
     Ok(see_other(&paths::team(member.org.id)))

@@ -1,0 +1,13 @@
+//! The integration suite: one binary (so it links once), one module per area. Every test starts
+//! the real server on a random port with its own SQLite database and drives it over HTTP as a
+//! browser does.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod acceptance;
+mod auth;
+mod cli;
+mod email;
+mod security;
+mod team;
