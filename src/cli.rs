@@ -52,7 +52,7 @@ struct SettingsArgs {
     data_dir: PathBuf,
     /// SMTP server, e.g. `smtp://user:pass@mail.example.com:587?tls=required`. Without it,
     /// email is written to `{data-dir}/mailbox`.
-    #[arg(long, env = "JOINERY_SMTP_URL", global = true)]
+    #[arg(long, env = "JOINERY_SMTP_URL", hide_env_values = true, global = true)]
     smtp_url: Option<String>,
     /// The From address of every email.
     #[arg(

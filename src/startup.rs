@@ -29,6 +29,34 @@ use crate::web::{AppState, routes};
 /// The largest form body accepted, in bytes (a 1,000-address invite fits comfortably).
 pub const MAX_FORM_BYTES: usize = 512 * 1024;
 
+/// How often maintenance runs: the expiry sweep and the removal of expired sessions.
+pub const MAINTENANCE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Writes Expired onto overdue invitations (so the Team page and history agree with what
+/// acceptance already enforces) and deletes expired sessions, every [`MAINTENANCE_INTERVAL`],
+/// until `shutdown` turns true.
+async fn maintenance(db: Db, clock: Arc<dyn Clock>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let now = clock.now();
+        let result = db
+            .run(move |c| {
+                let expired = crate::db::invitations::expire_all_overdue(c, now)?;
+                let sessions = crate::db::sessions::delete_expired(c, chrono::Utc::now())?;
+                Ok((expired, sessions))
+            })
+            .await;
+        match result {
+            Ok((0, 0)) => {}
+            Ok((expired, sessions)) => tracing::info!(expired, sessions, "maintenance"),
+            Err(e) => tracing::error!(error = %e, "maintenance failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(MAINTENANCE_INTERVAL) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
 /// A built application, bound to its port and ready to run.
 pub struct Application {
     port: u16,
@@ -81,7 +109,8 @@ impl Application {
             settings.token_key.clone(),
         );
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let worker = tokio::spawn(outbox.clone().run(shutdown_rx));
+        let worker = tokio::spawn(outbox.clone().run(shutdown_rx.clone()));
+        tokio::spawn(maintenance(db.clone(), clock.clone(), shutdown_rx));
 
         let https = base_url.starts_with("https://");
         let session_key = settings.session_key.clone();

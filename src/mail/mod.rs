@@ -51,10 +51,15 @@ pub enum MailError {
 }
 
 /// Replaces control characters (CR, LF, …) with spaces so user text is safe in a header.
+///
+/// It also puts an invisible word joiner (U+2060) inside every `=?`: lettre writes ASCII words
+/// as they are, so a name typed as an RFC 2047 encoded word (`=?utf-8?q?=0D=0ABcc:…?=`) would
+/// otherwise be decoded by the reader's mail client — line breaks included.
 pub fn header_safe(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+        .collect::<String>()
+        .replace("=?", "=\u{2060}?")
 }
 
 /// Where email goes.
@@ -133,5 +138,19 @@ impl Mailer {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_safe_removes_line_breaks_and_encoded_words() {
+        assert_eq!(header_safe("Eve\r\nBcc: x@y.z"), "Eve  Bcc: x@y.z");
+        let typed = "=?utf-8?q?=0D=0ABcc:_x@y.z?=";
+        let safe = header_safe(typed);
+        assert!(!safe.contains("=?"), "{safe}");
+        assert_eq!(safe.replace('\u{2060}', ""), typed);
     }
 }

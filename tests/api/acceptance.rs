@@ -376,3 +376,43 @@ async fn racing_acceptances_have_exactly_one_winner() {
     let members = app.query(|c| joinery::db::organizations::member_count(c, org));
     assert_eq!(members, 2, "the owner and the one new member");
 }
+
+#[tokio::test]
+async fn the_sweep_writes_expired_and_pages_agree_before_and_after() {
+    use diesel::prelude::*;
+    use joinery::db::schema::invitations;
+    let app = spawn_app().await;
+    let (org, owner, link) = invited(&app, "sweep@example.com", "viewer").await;
+    app.advance(Duration::days(8));
+
+    let stored = || {
+        app.query(|c| {
+            Ok(invitations::table
+                .select(invitations::status)
+                .first::<String>(c)?)
+        })
+    };
+    assert_eq!(stored(), "pending", "nothing has swept it yet");
+    let before = app.browser().get(&link).await;
+    assert!(before.shows("This invitation has expired"));
+    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    assert!(team.shows("No pending invitations"), "{}", team.text());
+
+    let now = app.clock_now();
+    let swept = app.query(|c| joinery::db::invitations::expire_all_overdue(c, now));
+    assert_eq!(swept, 1);
+    assert_eq!(stored(), "expired");
+    let after = app.browser().get(&link).await;
+    assert!(after.shows("This invitation has expired"));
+    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    assert!(
+        team.texts("#history-heading ~ .table-wrap td")
+            .iter()
+            .any(|t| t.contains("Expired"))
+    );
+    // Nothing was sent when it expired: the only email to the invitee is the invitation.
+    assert!(
+        app.no_email_to("sweep@example.com", std::time::Duration::from_millis(300))
+            .await
+    );
+}

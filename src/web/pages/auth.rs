@@ -130,7 +130,11 @@ pub async fn login(
 
 /// POST /logout — ends the session (its row is deleted) and goes to `next` or the log-in page.
 pub async fn logout(session: Session, CsrfForm(form): CsrfForm<TokenOnly>) -> HttpResponse {
-    session.purge();
+    // Clear and renew rather than `purge`: the old row is deleted and the key replaced just
+    // the same, but a purged session refuses every later insert, so the message below would
+    // be lost.
+    session.clear();
+    session.renew();
     let next = form.next.filter(|n| is_local_path(n));
     if next.is_none() {
         flash::info(&session, "You are logged out.");

@@ -51,22 +51,26 @@ impl TimeView {
     }
 }
 
-fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+/// `at` relative to `now` in words, rounded to the nearest minute, hour or day: "just now",
+/// "in 7 days" (for 6 days 23 hours 59 minutes), "3 hours ago".
+pub fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (at - now).num_seconds();
-    let (n, unit) = match secs.unsigned_abs() {
-        s if s < 60 => {
-            return if secs >= 0 {
-                "in a moment".into()
-            } else {
-                "just now".into()
-            };
-        }
-        s if s < 3_600 => (s / 60, "minute"),
-        s if s < 86_400 => (s / 3_600, "hour"),
-        s => (s / 86_400, "day"),
+    let abs = secs.unsigned_abs();
+    if abs < 60 {
+        return if secs > 0 {
+            "in under a minute".into()
+        } else {
+            "just now".into()
+        };
+    }
+    let (unit_secs, unit) = match abs {
+        s if s < 3_570 => (60, "minute"),
+        s if s < 84_600 => (3_600, "hour"),
+        _ => (86_400, "day"),
     };
+    let n = (abs + unit_secs / 2) / unit_secs;
     let plural = if n == 1 { "" } else { "s" };
-    if secs >= 0 {
+    if secs > 0 {
         format!("in {n} {unit}{plural}")
     } else {
         format!("{n} {unit}{plural} ago")
@@ -639,4 +643,27 @@ pub async fn revoke(
         Err(e) => flash::error(&session, e.to_string()),
     }
     Ok(see_other(&paths::team(member.org.id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    #[test]
+    fn relative_times_round_to_the_nearest_unit() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        assert_eq!(relative(now, now), "just now");
+        assert_eq!(
+            relative(now + Duration::seconds(30), now),
+            "in under a minute"
+        );
+        assert_eq!(
+            relative(now + Duration::days(7) - Duration::seconds(1), now),
+            "in 7 days"
+        );
+        assert_eq!(relative(now + Duration::hours(1), now), "in 1 hour");
+        assert_eq!(relative(now - Duration::minutes(5), now), "5 minutes ago");
+        assert_eq!(relative(now - Duration::hours(30), now), "1 day ago");
+    }
 }
