@@ -613,10 +613,10 @@ pub fn resend(
             ResendPlan::NewInvitation => {
                 expire_if_overdue(conn, inv.organization_id, &inv.email, now)?;
                 if organizations::is_member_by_email(conn, inv.organization_id, &inv.email)? {
-                    return Ok(Err(ResendError::Final(InvitationStatus::Expired)));
+                    return Ok(Err(ResendError::Superseded));
                 }
                 if live_pending(conn, inv.organization_id, &inv.email)?.is_some() {
-                    return Ok(Err(ResendError::Final(InvitationStatus::Expired)));
+                    return Ok(Err(ResendError::Superseded));
                 }
                 let message = inv.message.clone();
                 let req = InviteRequest {

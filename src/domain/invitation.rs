@@ -159,6 +159,9 @@ pub enum ResendError {
     /// Accepted, revoked or declined: nothing to resend.
     #[error("This invitation is {0} and cannot be resent")]
     Final(InvitationStatus),
+    /// Expired, but the address already has a newer pending invitation or is now a member.
+    #[error("This address already has a newer invitation or has joined; nothing was sent")]
+    Superseded,
 }
 
 /// Why a revoke is refused.

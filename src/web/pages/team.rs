@@ -147,8 +147,8 @@ pub struct PendingRow {
     pub delivery_error: Option<String>,
     /// POST here to resend.
     pub resend_path: String,
-    /// When Resend can be used again, if not now.
-    pub resend_available: Option<TimeView>,
+    /// When Resend can be used again, if not now, and the seconds until then.
+    pub resend_available: Option<(TimeView, i64)>,
     /// GET here to confirm revoking.
     pub revoke_path: String,
 }
@@ -256,11 +256,14 @@ pub async fn team_page(
                 resend_available: inv
                     .facts
                     .resend_available_at(now)
-                    .map(|t| TimeView::new(t, now)),
+                    .map(|t| (TimeView::new(t, now), (t - now).num_seconds().max(1))),
                 revoke_path: paths::revoke(org, inv.id),
             }
         })
-        .collect();
+        .collect::<Vec<PendingRow>>();
+    // An expired invitation whose address already has a newer pending one offers no resend.
+    let pending_emails: std::collections::HashSet<&str> =
+        pending.iter().map(|p| p.email.as_str()).collect();
     let history = history
         .into_iter()
         .map(|h| {
@@ -274,8 +277,9 @@ pub async fn team_page(
                 status: status.label().to_owned(),
                 reason: inv.status_reason.clone(),
                 when: TimeView::new(when, now),
-                resend_path: (status == crate::domain::InvitationStatus::Expired)
-                    .then(|| paths::resend(org, inv.id)),
+                resend_path: (status == crate::domain::InvitationStatus::Expired
+                    && !pending_emails.contains(inv.email.as_str()))
+                .then(|| paths::resend(org, inv.id)),
             }
         })
         .collect();
@@ -594,7 +598,9 @@ pub async fn resend(
                 ),
             );
         }
-        Err(e @ ResendError::Final(_)) => flash::error(&session, e.to_string()),
+        Err(e @ (ResendError::Final(_) | ResendError::Superseded)) => {
+            flash::error(&session, e.to_string())
+        }
     }
     Ok(see_other(&team))
 }

@@ -1,0 +1,521 @@
+//! `spawn_app()` and a small browser: a cookie-keeping client that reads forms (hidden CSRF
+//! field included) out of the HTML it receives and submits them, and a reader for the emails
+//! the app delivered into its mailbox directory.
+
+#![allow(dead_code)] // Shared by every test module; not each module uses every helper.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration as StdDuration;
+
+use chrono::{TimeZone, Utc};
+use joinery::config::Settings;
+use joinery::db::{self, Db};
+use joinery::domain::password::{Password, hash_password};
+use joinery::domain::text::{OrganizationName, PersonName};
+use joinery::domain::{EmailAddress, ManualClock, OrganizationId, Plan, Role, UserId};
+use joinery::startup::Application;
+use reqwest::header::HeaderMap;
+use scraper::{Html, Selector};
+
+/// The password every seeded account gets.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A running app and what a test needs to reach it.
+pub struct TestApp {
+    pub address: String,
+    pub clock: ManualClock,
+    pub db: Db,
+    pub mailbox: PathBuf,
+    seen_mail: Mutex<HashSet<PathBuf>>,
+    _data_dir: tempfile::TempDir,
+}
+
+/// Starts the app with test settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Starts the app after `adjust` has changed the test settings.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::for_tests(data_dir.path());
+    adjust(&mut settings);
+    let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap());
+    let app = Application::build(settings, std::sync::Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    let address = app.base_url().to_owned();
+    let db = app.db();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        clock,
+        db,
+        mailbox: data_dir.path().join("mailbox"),
+        seen_mail: Mutex::new(HashSet::new()),
+        _data_dir: data_dir,
+    }
+}
+
+/// A delivered email, parsed back from the `.eml` file.
+#[derive(Debug, Clone)]
+pub struct Email {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub raw: String,
+}
+
+impl Email {
+    /// The first link in the text part that points at an invitation.
+    pub fn invitation_link(&self) -> String {
+        self.text
+            .split_whitespace()
+            .find(|w| w.contains("/invitations/"))
+            .unwrap_or_else(|| panic!("no invitation link in: {}", self.text))
+            .to_owned()
+    }
+
+    /// The path part of the invitation link (`/invitations/…`).
+    pub fn invitation_path(&self) -> String {
+        let link = self.invitation_link();
+        link[link.find("/invitations/").unwrap()..].to_owned()
+    }
+}
+
+impl TestApp {
+    /// A fresh browser (its own cookie jar — a private window).
+    pub fn browser(&self) -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::limited(10))
+                .build()
+                .unwrap(),
+            base: self.address.clone(),
+        }
+    }
+
+    /// Creates an account.
+    pub fn create_user(&self, email: &str, name: &str) -> UserId {
+        let hash = hash_password(&Password::new_account(PASSWORD).unwrap()).unwrap();
+        let email = EmailAddress::parse(email).unwrap();
+        let name = PersonName::parse(name).unwrap();
+        let now = self.clock_now();
+        self.db
+            .with_conn(|c| db::users::insert(c, &email, &name, &hash, false, now))
+            .unwrap()
+    }
+
+    /// Creates an organization on `plan`.
+    pub fn create_org(&self, name: &str, plan: Plan) -> OrganizationId {
+        let name = OrganizationName::parse(name).unwrap();
+        let now = self.clock_now();
+        self.db
+            .with_conn(|c| db::organizations::insert(c, &name, plan, now))
+            .unwrap()
+            .id
+    }
+
+    /// Adds a member.
+    pub fn add_member(&self, org: OrganizationId, user: UserId, role: Role) {
+        let now = self.clock_now();
+        self.db
+            .with_conn(|c| db::organizations::add_member(c, org, user, role, None, now))
+            .unwrap();
+    }
+
+    /// An organization on `plan` with a member of `role` (email `{role}@{slug}.test`); returns
+    /// the organization and a browser already logged in as that member.
+    pub async fn org_with(&self, name: &str, plan: Plan, role: Role) -> (OrganizationId, Browser) {
+        let org = self.create_org(name, plan);
+        let slug: String = name
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .collect::<String>()
+            .to_lowercase();
+        let email = format!("{}@{slug}.test", role.as_str());
+        let user = self.create_user(&email, &format!("{} {}", role.label(), name));
+        self.add_member(org, user, role);
+        let browser = self.browser();
+        let page = browser.login(&email, PASSWORD).await;
+        assert_eq!(page.status, 200, "login failed: {}", page.text());
+        (org, browser)
+    }
+
+    pub fn clock_now(&self) -> chrono::DateTime<Utc> {
+        use joinery::domain::Clock;
+        self.clock.now()
+    }
+
+    /// Runs a query against the app's database.
+    pub fn query<R>(&self, f: impl FnOnce(&mut db::Conn) -> Result<R, db::DbError>) -> R {
+        self.db.with_conn(f).unwrap()
+    }
+
+    /// Counts the rows of the invitations table.
+    pub fn invitation_count(&self) -> i64 {
+        use diesel::prelude::*;
+        self.query(|c| {
+            Ok(db::schema::invitations::table
+                .count()
+                .get_result::<i64>(c)?)
+        })
+    }
+
+    /// Waits (up to 10 s) for a not-yet-seen email to `to` and returns it.
+    pub async fn email_to(&self, to: &str) -> Email {
+        for _ in 0..200 {
+            if let Some(email) = self.take_email(to) {
+                return email;
+            }
+            tokio::time::sleep(StdDuration::from_millis(50)).await;
+        }
+        panic!("no email to {to} arrived");
+    }
+
+    /// Whether any not-yet-seen email to `to` arrives within `wait`.
+    pub async fn no_email_to(&self, to: &str, wait: StdDuration) -> bool {
+        let deadline = std::time::Instant::now() + wait;
+        while std::time::Instant::now() < deadline {
+            if self.take_email(to).is_some() {
+                return false;
+            }
+            tokio::time::sleep(StdDuration::from_millis(50)).await;
+        }
+        true
+    }
+
+    fn take_email(&self, to: &str) -> Option<Email> {
+        let Ok(entries) = std::fs::read_dir(&self.mailbox) else {
+            return None;
+        };
+        let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+            .collect();
+        files.sort();
+        let mut seen = self.seen_mail.lock().unwrap();
+        for (_, path) in files {
+            if seen.contains(&path) {
+                continue;
+            }
+            let raw = std::fs::read_to_string(&path).ok()?;
+            let msg = mail_parser::MessageParser::default().parse(raw.as_bytes())?;
+            let recipient = msg
+                .to()
+                .and_then(|a| a.first())
+                .and_then(|a| a.address())
+                .unwrap_or_default()
+                .to_owned();
+            if recipient != to {
+                continue;
+            }
+            seen.insert(path);
+            return Some(Email {
+                to: recipient,
+                subject: msg.subject().unwrap_or_default().to_owned(),
+                text: msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
+                html: msg.body_html(0).map(|t| t.into_owned()).unwrap_or_default(),
+                raw,
+            });
+        }
+        None
+    }
+
+    /// Advances the app's clock.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.clock.advance(by);
+    }
+}
+
+/// A response as a browser sees it.
+pub struct Page {
+    pub status: u16,
+    /// The final URL after redirects.
+    pub url: String,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    fn html(&self) -> Html {
+        Html::parse_document(&self.body)
+    }
+
+    /// The path of the final URL.
+    pub fn path(&self) -> String {
+        reqwest::Url::parse(&self.url).unwrap().path().to_owned()
+    }
+
+    /// The visible text, whitespace collapsed.
+    pub fn text(&self) -> String {
+        let html = self.html();
+        let body = Selector::parse("body").unwrap();
+        let text: Vec<String> = html
+            .select(&body)
+            .flat_map(|b| b.text())
+            .map(str::to_owned)
+            .collect();
+        text.join(" ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Whether the visible text contains `needle`.
+    pub fn shows(&self, needle: &str) -> bool {
+        self.text().contains(needle)
+    }
+
+    /// The text of every element matching `css`.
+    pub fn texts(&self, css: &str) -> Vec<String> {
+        let sel = Selector::parse(css).unwrap();
+        self.html()
+            .select(&sel)
+            .map(|e| {
+                e.text()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+
+    /// The value of `attr` on every element matching `css`.
+    pub fn attrs(&self, css: &str, attr: &str) -> Vec<String> {
+        let sel = Selector::parse(css).unwrap();
+        self.html()
+            .select(&sel)
+            .filter_map(|e| e.value().attr(attr).map(str::to_owned))
+            .collect()
+    }
+
+    /// The CSRF token of the first form on the page.
+    pub fn csrf(&self) -> String {
+        self.attrs("input[name=csrf_token]", "value")
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no CSRF token on {}: {}", self.url, self.text()))
+    }
+
+    /// The first form matching `css`: its action and its current field values.
+    pub fn form(&self, css: &str) -> Form {
+        let html = self.html();
+        let sel = Selector::parse(css).unwrap();
+        let form = html
+            .select(&sel)
+            .next()
+            .unwrap_or_else(|| panic!("no form {css} on {}: {}", self.url, self.text()));
+        let action = form.value().attr("action").unwrap_or("").to_owned();
+        let mut fields = Vec::new();
+        let inputs = Selector::parse("input[name], textarea[name], select[name]").unwrap();
+        for input in form.select(&inputs) {
+            let name = input.value().attr("name").unwrap().to_owned();
+            let value = match input.value().name() {
+                "textarea" => input.text().collect(),
+                "select" => {
+                    let selected = Selector::parse("option[selected]").unwrap();
+                    let first = Selector::parse("option").unwrap();
+                    input
+                        .select(&selected)
+                        .next()
+                        .or_else(|| input.select(&first).next())
+                        .and_then(|o| o.value().attr("value"))
+                        .unwrap_or("")
+                        .to_owned()
+                }
+                _ => {
+                    let kind = input.value().attr("type").unwrap_or("text");
+                    if (kind == "checkbox" || kind == "radio")
+                        && input.value().attr("checked").is_none()
+                    {
+                        continue;
+                    }
+                    input.value().attr("value").unwrap_or("").to_owned()
+                }
+            };
+            fields.push((name, value));
+        }
+        Form { action, fields }
+    }
+}
+
+/// A form read from a page.
+#[derive(Debug, Clone)]
+pub struct Form {
+    pub action: String,
+    pub fields: Vec<(String, String)>,
+}
+
+impl Form {
+    /// Sets a field (replacing any value it had).
+    pub fn set(mut self, name: &str, value: &str) -> Self {
+        self.fields.retain(|(n, _)| n != name);
+        self.fields.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Removes a field (an unticked checkbox).
+    pub fn unset(mut self, name: &str) -> Self {
+        self.fields.retain(|(n, _)| n != name);
+        self
+    }
+}
+
+/// A browser: a client with its own cookie jar.
+pub struct Browser {
+    client: reqwest::Client,
+    pub base: String,
+}
+
+impl Browser {
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{}", self.base, path)
+        }
+    }
+
+    async fn page(resp: reqwest::Response) -> Page {
+        Page {
+            status: resp.status().as_u16(),
+            url: resp.url().to_string(),
+            headers: resp.headers().clone(),
+            body: resp.text().await.unwrap(),
+        }
+    }
+
+    /// GET, following redirects.
+    pub async fn get(&self, path: &str) -> Page {
+        Self::page(self.client.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    /// POSTs exactly these fields (no CSRF token unless given).
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        Self::page(
+            self.client
+                .post(self.url(path))
+                .form(fields)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Submits a form read from a page.
+    pub async fn submit(&self, form: &Form) -> Page {
+        Self::page(
+            self.client
+                .post(self.url(&form.action))
+                .form(&form.fields)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Opens `/login`, fills it and submits.
+    pub async fn login(&self, email: &str, password: &str) -> Page {
+        let page = self.get("/login").await;
+        let form = page
+            .form("form[action='/login']")
+            .set("email", email)
+            .set("password", password);
+        self.submit(&form).await
+    }
+
+    /// Opens the Team page and sends the invite form with these values.
+    pub async fn invite(
+        &self,
+        org: OrganizationId,
+        emails: &str,
+        role: &str,
+        message: &str,
+    ) -> Page {
+        let team = self.get(&format!("/orgs/{org}/team/invite")).await;
+        let form = team
+            .form("form.invite-form")
+            .set("emails", emails)
+            .set("role", role)
+            .set("message", message);
+        self.submit(&form).await
+    }
+
+    /// Clicks a button whose form posts to `action`, on the page at `page_path`.
+    pub async fn click(&self, page_path: &str, action: &str) -> Page {
+        let page = self.get(page_path).await;
+        let form = page.form(&format!("form[action='{action}']"));
+        self.submit(&form).await
+    }
+}
+
+/// The value of the cookie `name` that `jar` would send to `url`, if any.
+pub fn cookie_value(jar: &reqwest::cookie::Jar, url: &str, name: &str) -> Option<String> {
+    use reqwest::cookie::CookieStore as _;
+    let header = jar.cookies(&reqwest::Url::parse(url).unwrap())?;
+    header
+        .to_str()
+        .unwrap()
+        .split("; ")
+        .find_map(|pair| pair.strip_prefix(&format!("{name}=")).map(str::to_owned))
+}
+
+impl TestApp {
+    /// A browser whose cookie jar the test holds (to read the session cookie, or to plant one
+    /// as another browser would send it), optionally not following redirects so the test sees
+    /// each `303` and its `Location`.
+    pub fn browser_with_jar(
+        &self,
+        jar: std::sync::Arc<reqwest::cookie::Jar>,
+        follow_redirects: bool,
+    ) -> Browser {
+        let policy = if follow_redirects {
+            reqwest::redirect::Policy::limited(10)
+        } else {
+            reqwest::redirect::Policy::none()
+        };
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_provider(jar)
+                .redirect(policy)
+                .build()
+                .unwrap(),
+            base: self.address.clone(),
+        }
+    }
+
+    /// A browser that does not follow redirects (it keeps cookies).
+    pub fn browser_without_redirects(&self) -> Browser {
+        self.browser_with_jar(std::sync::Arc::new(reqwest::cookie::Jar::default()), false)
+    }
+}
+
+impl Page {
+    /// A response header as text.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    }
+}
+
+impl Browser {
+    /// Submits a form with extra request headers (e.g. a forged `Host`).
+    pub async fn submit_with_headers(&self, form: &Form, headers: &[(&str, &str)]) -> Page {
+        let mut request = self.client.post(self.url(&form.action)).form(&form.fields);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Self::page(request.send().await.unwrap()).await
+    }
+}
