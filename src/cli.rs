@@ -27,7 +27,8 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 struct SettingsArgs {
-    /// Database URL: `sqlite://PATH` or a file path. Default: `joinery.db` in the data directory.
+    /// Database URL: `postgres://user:pass@host/db` for PostgreSQL, or `sqlite://PATH` or a file
+    /// path for SQLite. Default: `joinery.db` in the data directory.
     #[arg(long, env = "DATABASE_URL", global = true)]
     database_url: Option<String>,
     /// Address and port to listen on.
@@ -105,6 +106,23 @@ struct SettingsArgs {
     /// Database connections in the pool.
     #[arg(long, env = "JOINERY_DB_POOL_SIZE", default_value_t = 8, global = true)]
     db_pool_size: u32,
+    /// Outbox delivery tasks in this instance; several instances may each run some.
+    #[arg(
+        long,
+        env = "JOINERY_OUTBOX_WORKERS",
+        default_value_t = 1,
+        global = true
+    )]
+    outbox_workers: u32,
+    /// Milliseconds an idle outbox worker waits before looking for due email again (new
+    /// email wakes it at once).
+    #[arg(
+        long,
+        env = "JOINERY_OUTBOX_POLL_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    outbox_poll_ms: u64,
     /// Log filter, e.g. `info` or `joinery=debug,actix_web=info`.
     #[arg(long, env = "JOINERY_LOG", default_value = "info", global = true)]
     log: String,
@@ -188,6 +206,10 @@ impl SettingsArgs {
             invitations_per_hour: i64::from(self.invitations_per_hour),
             login_attempts_per_minute: self.login_attempts_per_minute.max(1),
             db_pool_size: self.db_pool_size.clamp(1, 64),
+            outbox_workers: self.outbox_workers.clamp(1, 32),
+            outbox_poll_interval: std::time::Duration::from_millis(
+                self.outbox_poll_ms.clamp(10, 60_000),
+            ),
         })
     }
 }
@@ -237,7 +259,7 @@ fn ensure_org_with_owner(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let now = SystemClock.now();
     let id = db.with_conn(|c| {
-        c.immediate_transaction(|c| {
+        db::write_transaction(c, |c| {
             let user_id = match db::users::find_credentials(c, owner_email)? {
                 Some(existing) => {
                     if let Some(hash) = &hash {

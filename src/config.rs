@@ -13,7 +13,7 @@ use crate::domain::token::{TokenKey, fill_random};
 /// Everything the server needs to run.
 #[derive(Clone)]
 pub struct Settings {
-    /// `sqlite://…` or a path (PostgreSQL arrives with issue 3).
+    /// `postgres://…` for PostgreSQL; `sqlite://PATH` or a path for SQLite.
     pub database_url: String,
     /// Address to listen on, e.g. `127.0.0.1:8080`; port 0 picks a free port.
     pub bind: String,
@@ -40,6 +40,10 @@ pub struct Settings {
     pub login_attempts_per_minute: u32,
     /// Connections in the database pool.
     pub db_pool_size: u32,
+    /// Outbox delivery tasks in this instance (each claims its own batches).
+    pub outbox_workers: u32,
+    /// How often an idle outbox worker looks for due email.
+    pub outbox_poll_interval: std::time::Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -77,6 +81,8 @@ impl Settings {
             invitations_per_hour: 1_000,
             login_attempts_per_minute: 10,
             db_pool_size: 8,
+            outbox_workers: 1,
+            outbox_poll_interval: std::time::Duration::from_millis(100),
         }
     }
 

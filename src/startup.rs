@@ -62,7 +62,7 @@ pub struct Application {
     port: u16,
     base_url: String,
     server: Server,
-    worker: tokio::task::JoinHandle<()>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
     db: Db,
 }
@@ -107,9 +107,12 @@ impl Application {
             clock.clone(),
             base_url.clone(),
             settings.token_key.clone(),
+            settings.outbox_poll_interval,
         );
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let worker = tokio::spawn(outbox.clone().run(shutdown_rx.clone()));
+        let workers = (0..settings.outbox_workers.max(1))
+            .map(|_| tokio::spawn(outbox.clone().run(shutdown_rx.clone())))
+            .collect();
         tokio::spawn(maintenance(db.clone(), clock.clone(), shutdown_rx));
 
         let https = base_url.starts_with("https://");
@@ -183,7 +186,7 @@ impl Application {
             port: addr.port(),
             base_url,
             server,
-            worker,
+            workers,
             shutdown,
             db,
         })
@@ -212,7 +215,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.server.await?;
         let _ = self.shutdown.send(true);
-        let _ = self.worker.await;
+        for worker in self.workers {
+            let _ = worker.await;
+        }
         tracing::info!("Joinery stopped");
         Ok(())
     }

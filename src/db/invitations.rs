@@ -288,7 +288,7 @@ pub fn invite_many(
     token_key: &TokenKey,
 ) -> Result<Vec<AddressOutcome>, DbError> {
     let message = req.message.map(PersonalMessage::as_str);
-    conn.immediate_transaction(|conn| {
+    super::write_transaction(conn, |conn| {
         let mut outcomes = Vec::with_capacity(emails.len());
         for email in emails {
             expire_if_overdue(conn, req.organization, email, req.now)?;
@@ -416,7 +416,7 @@ pub fn accept(
     user: &User,
     now: DateTime<Utc>,
 ) -> Result<Result<Accepted, AcceptError>, DbError> {
-    conn.immediate_transaction(|conn| accept_in_transaction(conn, details, user, now))
+    super::write_transaction(conn, |conn| accept_in_transaction(conn, details, user, now))
 }
 
 fn accept_in_transaction(
@@ -520,7 +520,7 @@ pub fn register_and_accept(
     password_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Result<Option<(User, Accepted)>, AcceptError>, DbError> {
-    let result = conn.immediate_transaction(|conn| -> Result<_, TxError> {
+    let result = super::write_transaction(conn, |conn| -> Result<_, TxError> {
         let inv = &details.invitation;
         inv.facts
             .check_usable(now)
@@ -595,7 +595,7 @@ pub fn resend(
     now: DateTime<Utc>,
     token_key: &TokenKey,
 ) -> Result<Result<ResendPlan, ResendError>, DbError> {
-    conn.immediate_transaction(|conn| {
+    super::write_transaction(conn, |conn| {
         let plan = match inv.facts.check_resend(now) {
             Ok(plan) => plan,
             Err(e) => return Ok(Err(e)),

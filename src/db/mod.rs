@@ -16,16 +16,51 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::connection::SimpleConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::Connection;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::r2d2::{CustomizeConnection, Pool, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-/// The connection type every query takes.
-pub type Conn = SqliteConnection;
+/// A connection to whichever database `DATABASE_URL` names; every query takes one. Code that
+/// must differ per backend matches on the variant, and stays inside `db/`.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    /// PostgreSQL (`postgres://…` or `postgresql://…`).
+    Postgresql(PgConnection),
+    /// SQLite (`sqlite://PATH`, `sqlite:PATH` or a bare path).
+    Sqlite(SqliteConnection),
+}
 
-/// Migrations compiled into the binary; run at start-up and by `joinery migrate`.
-pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+/// The connection type every query takes.
+pub type Conn = AnyConnection;
+
+/// Migrations for SQLite, compiled into the binary.
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+/// Migrations for PostgreSQL, compiled into the binary.
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+impl Backend {
+    /// Decides the backend from the URL's scheme: `postgres://` and `postgresql://` are
+    /// PostgreSQL; anything else is a SQLite path.
+    pub fn of(database_url: &str) -> Self {
+        if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
 
 /// What can go wrong talking to the database.
 #[derive(Debug, thiserror::Error)]
@@ -47,24 +82,53 @@ pub enum DbError {
     Migration(String),
 }
 
-/// A cloneable handle on the connection pool.
-#[derive(Clone)]
-pub struct Db {
-    pool: Pool<ConnectionManager<Conn>>,
+/// Opens connections of the backend the URL names (the derive's own `establish` would try
+/// each backend in turn, and SQLite accepts any string as a path).
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: String,
+    backend: Backend,
+}
+
+impl diesel::r2d2::ManageConnection for Manager {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+        let conn = match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.url).map(AnyConnection::Postgresql),
+            Backend::Sqlite => {
+                SqliteConnection::establish(sqlite_path(&self.url)).map(AnyConnection::Sqlite)
+            }
+        };
+        conn.map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
 }
 
 #[derive(Debug)]
-struct SqlitePragmas;
+struct ConnectionSetup;
 
-impl CustomizeConnection<Conn, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut Conn) -> Result<(), diesel::r2d2::Error> {
-        // WAL lets readers work while one writer commits; busy_timeout makes a writer wait for
-        // the lock instead of failing at once; foreign keys are off by default in SQLite.
-        conn.batch_execute(
-            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-             PRAGMA foreign_keys = ON;",
-        )
-        .map_err(diesel::r2d2::Error::QueryError)
+impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for ConnectionSetup {
+    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
+        let setup = match conn {
+            // busy_timeout first, so that switching to WAL waits for other connections; WAL
+            // lets readers work while one writer commits; foreign keys are off by default.
+            AnyConnection::Sqlite(c) => c.batch_execute(
+                "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            ),
+            // Timestamps are stored as UTC; make the session agree whatever the server's zone.
+            AnyConnection::Postgresql(c) => c.batch_execute("SET TIME ZONE 'UTC'"),
+        };
+        setup.map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
@@ -77,31 +141,90 @@ pub fn sqlite_path(database_url: &str) -> &str {
         .unwrap_or(database_url)
 }
 
+/// Runs `f` in a transaction that holds the write lock from its first statement.
+///
+/// On SQLite a plain (deferred) transaction that reads and then writes can fail at once with
+/// `SQLITE_BUSY` when another connection wrote in between; `BEGIN IMMEDIATE` takes the write
+/// lock up front, so writers queue behind `busy_timeout` instead. PostgreSQL uses an ordinary
+/// transaction: row locks and conditional updates do the work there.
+///
+/// # Errors
+/// Whatever `f` returns (the transaction is rolled back), or the error of BEGIN/COMMIT.
+pub fn write_transaction<T, E>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    if let AnyConnection::Postgresql(_) = conn {
+        return conn.transaction(f);
+    }
+    if let AnyConnection::Sqlite(c) = conn {
+        AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+    }
+    let result = f(conn);
+    if let AnyConnection::Sqlite(c) = conn {
+        match &result {
+            Ok(_) => {
+                if let Err(e) = AnsiTransactionManager::commit_transaction(c) {
+                    let _ = AnsiTransactionManager::rollback_transaction(c);
+                    return Err(e.into());
+                }
+            }
+            Err(_) => AnsiTransactionManager::rollback_transaction(c)?,
+        }
+    }
+    result
+}
+
+/// A cloneable handle on the connection pool.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<Manager>,
+    backend: Backend,
+}
+
 impl Db {
-    /// Opens a pool of up to `max_connections` connections to `database_url`.
+    /// Opens a pool of up to `max_connections` connections to `database_url`, choosing the
+    /// backend from its scheme ([`Backend::of`]).
     ///
     /// # Errors
-    /// [`DbError::Pool`] when the database cannot be opened.
+    /// [`DbError::Pool`] when the database cannot be reached.
     pub fn connect(database_url: &str, max_connections: u32) -> Result<Self, DbError> {
-        let manager = ConnectionManager::<Conn>::new(sqlite_path(database_url));
+        let backend = Backend::of(database_url);
+        let manager = Manager {
+            url: database_url.to_owned(),
+            backend,
+        };
         let pool = Pool::builder()
             .max_size(max_connections)
             .connection_timeout(Duration::from_secs(10))
-            .connection_customizer(Box::new(SqlitePragmas))
+            .connection_customizer(Box::new(ConnectionSetup))
             .build(manager)?;
-        Ok(Self { pool })
+        Ok(Self { pool, backend })
     }
 
-    /// Applies every pending embedded migration; returns how many ran.
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies every pending embedded migration of the backend in use; returns how many ran.
     ///
     /// # Errors
     /// [`DbError::Migration`] when a migration fails.
     pub fn migrate(&self) -> Result<usize, DbError> {
         let mut conn = self.pool.get()?;
-        let ran = conn
-            .run_pending_migrations(MIGRATIONS)
-            .map_err(|e| DbError::Migration(e.to_string()))?;
-        Ok(ran.len())
+        let ran = match &mut *conn {
+            AnyConnection::Sqlite(c) => {
+                c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len())
+            }
+            AnyConnection::Postgresql(c) => c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len()),
+        };
+        ran.map_err(|e| DbError::Migration(e.to_string()))
     }
 
     /// Runs `f` with a pooled connection on the current thread. For the CLI and for code that
@@ -117,8 +240,8 @@ impl Db {
         f(&mut conn)
     }
 
-    /// Runs `f` with a pooled connection on the blocking thread pool, so that SQLite's
-    /// synchronous I/O never stalls an async worker.
+    /// Runs `f` with a pooled connection on the blocking thread pool, so that database I/O
+    /// never stalls an async worker.
     ///
     /// # Errors
     /// As [`Db::with_conn`], plus [`DbError::Task`] if the task panicked.
@@ -133,11 +256,10 @@ impl Db {
             .map_err(|e| DbError::Task(e.to_string()))?
     }
 
-    /// Whether the database answers a trivial query (for `/readyz`).
+    /// Whether the database answers a trivial query (for `/readyz`). Takes a fresh connection
+    /// check, so a database that went away is noticed.
     pub async fn ping(&self) -> bool {
-        self.run(|c| c.batch_execute("SELECT 1").map_err(DbError::from))
-            .await
-            .is_ok()
+        self.run(|c| c.ping().map_err(DbError::from)).await.is_ok()
     }
 }
 

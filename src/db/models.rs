@@ -116,7 +116,7 @@ pub struct NewInvitation<'a> {
 }
 
 /// An `outbox_emails` row.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = outbox_emails)]
 pub struct OutboxRow {
     pub id: String,
@@ -127,6 +127,7 @@ pub struct OutboxRow {
     pub status: String,
     pub attempts: i32,
     pub next_attempt_at: NaiveDateTime,
+    pub locked_until: Option<NaiveDateTime>,
     pub last_error: Option<String>,
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,

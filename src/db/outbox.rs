@@ -60,18 +60,52 @@ pub fn enqueue(
     Ok(())
 }
 
-/// Up to `limit` queued rows due at `now`, oldest first.
+/// How long a claimed row stays leased to the worker that claimed it. A worker that dies
+/// mid-batch loses its lease after this, and another worker takes the rows over.
+pub const LEASE: chrono::Duration = chrono::Duration::minutes(10);
+
+const CLAIM_COLUMNS: &str = "id, kind, invitation_id, recipient, payload, status, attempts, \
+     next_attempt_at, locked_until, last_error, created_at, sent_at";
+
+/// Claims up to `limit` rows due at `now` (queued and due, or leased by a worker whose lease
+/// ran out), oldest first, marking them `sending` with a lease until `now + LEASE`.
+///
+/// On PostgreSQL the candidate rows are locked with `FOR UPDATE SKIP LOCKED`, so workers in
+/// several instances each claim different rows and no email is sent twice. On SQLite the
+/// single `UPDATE … RETURNING` statement is atomic under the database's one writer lock.
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
-pub fn due(conn: &mut Conn, now: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxRow>, DbError> {
-    Ok(outbox_emails::table
-        .filter(outbox_emails::status.eq("queued"))
-        .filter(outbox_emails::next_attempt_at.le(to_db(now)))
-        .order(outbox_emails::next_attempt_at.asc())
-        .limit(limit)
-        .select(OutboxRow::as_select())
-        .load(conn)?)
+pub fn claim(conn: &mut Conn, now: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxRow>, DbError> {
+    use diesel::sql_types::{BigInt, Timestamp};
+    let (now, until) = (to_db(now), to_db(now + LEASE));
+    let rows = match conn {
+        Conn::Postgresql(pg) => diesel::sql_query(format!(
+            "UPDATE outbox_emails SET status = 'sending', locked_until = $1 WHERE id IN ( \
+               SELECT id FROM outbox_emails \
+               WHERE (status = 'queued' AND next_attempt_at <= $2) \
+                  OR (status = 'sending' AND locked_until <= $2) \
+               ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             RETURNING {CLAIM_COLUMNS}"
+        ))
+        .bind::<Timestamp, _>(until)
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(limit)
+        .load::<OutboxRow>(pg)?,
+        Conn::Sqlite(lite) => diesel::sql_query(format!(
+            "UPDATE outbox_emails SET status = 'sending', locked_until = ?1 WHERE id IN ( \
+               SELECT id FROM outbox_emails \
+               WHERE (status = 'queued' AND next_attempt_at <= ?2) \
+                  OR (status = 'sending' AND locked_until <= ?2) \
+               ORDER BY next_attempt_at LIMIT ?3) \
+             RETURNING {CLAIM_COLUMNS}"
+        ))
+        .bind::<Timestamp, _>(until)
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(limit)
+        .load::<OutboxRow>(lite)?,
+    };
+    Ok(rows)
 }
 
 /// Records a successful delivery.
@@ -82,6 +116,7 @@ pub fn mark_sent(conn: &mut Conn, id: &str, now: DateTime<Utc>) -> Result<(), Db
     diesel::update(outbox_emails::table.find(id))
         .set((
             outbox_emails::status.eq("sent"),
+            outbox_emails::locked_until.eq(None::<chrono::NaiveDateTime>),
             outbox_emails::sent_at.eq(Some(to_db(now))),
             outbox_emails::attempts.eq(outbox_emails::attempts + 1),
             outbox_emails::last_error.eq(None::<String>),
@@ -90,8 +125,8 @@ pub fn mark_sent(conn: &mut Conn, id: &str, now: DateTime<Utc>) -> Result<(), Db
     Ok(())
 }
 
-/// Records a failed attempt: queued again for `retry_at`, or `failed` for good when `retry_at`
-/// is `None`.
+/// Records a failed attempt: queued again for `retry_at` (the lease is released), or
+/// `failed` for good when `retry_at` is `None`.
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
@@ -106,6 +141,8 @@ pub fn mark_attempt_failed(
     match retry_at {
         Some(at) => query
             .set((
+                outbox_emails::status.eq("queued"),
+                outbox_emails::locked_until.eq(None::<chrono::NaiveDateTime>),
                 outbox_emails::attempts.eq(outbox_emails::attempts + 1),
                 outbox_emails::last_error.eq(Some(error)),
                 outbox_emails::next_attempt_at.eq(to_db(at)),
@@ -139,7 +176,7 @@ pub fn mark_cancelled(conn: &mut Conn, id: &str, reason: &str) -> Result<(), DbE
 /// Where the newest email of an invitation stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryState {
-    /// `queued`, `sent`, `failed` or `cancelled`.
+    /// `queued`, `sending`, `sent`, `failed` or `cancelled`.
     pub status: String,
     /// Delivery attempts so far.
     pub attempts: i32,

@@ -72,6 +72,7 @@ diesel::table! {
         status -> Text,
         attempts -> Integer,
         next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,

@@ -18,8 +18,6 @@ use crate::domain::{Clock, InvitationStatus};
 pub const MAX_ATTEMPTS: i32 = 8;
 /// Rows taken per batch.
 pub const BATCH_SIZE: i64 = 50;
-/// How often the worker looks for due rows when nobody wakes it.
-pub const POLL_INTERVAL: StdDuration = StdDuration::from_secs(2);
 
 /// The wait before retry number `attempts` (1-based): 10 s, 20 s, 40 s, … capped at one hour.
 pub fn backoff(attempts: i32) -> Duration {
@@ -35,17 +33,20 @@ pub struct OutboxWorker {
     clock: Arc<dyn Clock>,
     base_url: String,
     token_key: TokenKey,
+    poll_interval: StdDuration,
     wake: Arc<Notify>,
 }
 
 impl OutboxWorker {
-    /// A worker; `base_url` (no trailing slash) is the only source of links in emails.
+    /// A worker; `base_url` (no trailing slash) is the only source of links in emails; an idle
+    /// worker looks for due rows every `poll_interval`.
     pub fn new(
         db: Db,
         mailer: Mailer,
         clock: Arc<dyn Clock>,
         base_url: String,
         token_key: TokenKey,
+        poll_interval: StdDuration,
     ) -> Self {
         Self {
             db,
@@ -53,6 +54,7 @@ impl OutboxWorker {
             clock,
             base_url,
             token_key,
+            poll_interval,
             wake: Arc::new(Notify::new()),
         }
     }
@@ -75,13 +77,14 @@ impl OutboxWorker {
             }
             tokio::select! {
                 _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(POLL_INTERVAL) => {}
+                _ = tokio::time::sleep(self.poll_interval) => {}
                 _ = shutdown.changed() => return,
             }
         }
     }
 
-    /// Delivers every row due now, up to [`BATCH_SIZE`]; returns how many rows it handled.
+    /// Claims up to [`BATCH_SIZE`] due rows and delivers them; returns how many it handled.
+    /// Rows claimed by another worker (in this instance or another) are never seen here.
     ///
     /// # Errors
     /// [`DbError`] if the outbox cannot be read or updated.
@@ -89,7 +92,7 @@ impl OutboxWorker {
         let now = self.clock.now();
         let rows = self
             .db
-            .run(move |c| db::outbox::due(c, now, BATCH_SIZE))
+            .run(move |c| db::outbox::claim(c, now, BATCH_SIZE))
             .await?;
         let handled = rows.len();
         for row in rows {

@@ -28,7 +28,11 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub db: Db,
     pub mailbox: PathBuf,
+    /// The settings the app was started with (its database URL and keys included).
+    pub settings: Settings,
     seen_mail: Mutex<HashSet<PathBuf>>,
+    // Dropped after the app's handles, so the database goes last.
+    _database: Option<TestDatabase>,
     _data_dir: tempfile::TempDir,
 }
 
@@ -41,9 +45,14 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap();
     let mut settings = Settings::for_tests(data_dir.path());
+    // With JOINERY_TEST_POSTGRES_URL set, every test gets its own PostgreSQL database.
+    let database = TestDatabase::from_env();
+    if let Some(database) = &database {
+        settings.database_url = database.url.clone();
+    }
     adjust(&mut settings);
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap());
-    let app = Application::build(settings, std::sync::Arc::new(clock.clone()))
+    let app = Application::build(settings.clone(), std::sync::Arc::new(clock.clone()))
         .await
         .unwrap();
     let address = app.base_url().to_owned();
@@ -54,7 +63,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         clock,
         db,
         mailbox: data_dir.path().join("mailbox"),
+        settings,
         seen_mail: Mutex::new(HashSet::new()),
+        _database: database,
         _data_dir: data_dir,
     }
 }
@@ -518,4 +529,201 @@ impl Browser {
         }
         Self::page(request.send().await.unwrap()).await
     }
+}
+
+/// The environment variable naming a PostgreSQL server for the tests (a URL to a database the
+/// tests may connect to in order to create and drop their own, e.g.
+/// `postgres://postgres@127.0.0.1:5432/postgres`). Unset: the tests run on SQLite.
+pub const POSTGRES_ENV: &str = "JOINERY_TEST_POSTGRES_URL";
+
+/// A fresh PostgreSQL database for one test, dropped (with its connections) when the test ends.
+pub struct TestDatabase {
+    admin_url: String,
+    name: String,
+    /// The URL of the new database.
+    pub url: String,
+}
+
+impl TestDatabase {
+    /// A new database on the server named by [`POSTGRES_ENV`], or `None` when it is unset.
+    pub fn from_env() -> Option<Self> {
+        let admin_url = std::env::var(POSTGRES_ENV).ok().filter(|u| !u.is_empty())?;
+        Some(Self::create(&admin_url))
+    }
+
+    /// Creates a uniquely named database on the server of `admin_url`.
+    pub fn create(admin_url: &str) -> Self {
+        use diesel::Connection as _;
+        use diesel::RunQueryDsl as _;
+        let name = format!("joinery_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = diesel::PgConnection::establish(admin_url)
+            .unwrap_or_else(|e| panic!("cannot reach {POSTGRES_ENV}={admin_url}: {e}"));
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .unwrap();
+        let mut url = reqwest::Url::parse(admin_url).unwrap();
+        url.set_path(&name);
+        Self {
+            admin_url: admin_url.to_owned(),
+            name,
+            url: url.to_string(),
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        use diesel::Connection as _;
+        use diesel::RunQueryDsl as _;
+        if let Ok(mut admin) = diesel::PgConnection::establish(&self.admin_url) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin);
+        }
+    }
+}
+
+/// A message as a real SMTP server received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// MAIL FROM.
+    pub from: String,
+    /// RCPT TO, in order.
+    pub recipients: Vec<String>,
+    /// The DATA as sent (headers and body).
+    pub data: String,
+}
+
+impl Received {
+    /// The message parsed with mail-parser: (subject, text part, HTML part).
+    pub fn parts(&self) -> (String, String, String) {
+        let msg = mail_parser::MessageParser::default()
+            .parse(self.data.as_bytes())
+            .unwrap();
+        (
+            msg.subject().unwrap_or_default().to_owned(),
+            msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
+            msg.body_html(0).map(|t| t.into_owned()).unwrap_or_default(),
+        )
+    }
+
+    /// The invitation link in the text part.
+    pub fn invitation_link(&self) -> String {
+        let (_, text, _) = self.parts();
+        text.split_whitespace()
+            .find(|w| w.contains("/invitations/"))
+            .unwrap_or_else(|| panic!("no invitation link in {text}"))
+            .to_owned()
+    }
+}
+
+#[derive(Clone)]
+struct SinkHandler {
+    inbox: std::sync::Arc<Mutex<Vec<Received>>>,
+    from: String,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl mailin_embedded::Handler for SinkHandler {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        from: &str,
+        _is8bit: bool,
+        to: &[String],
+    ) -> mailin_embedded::Response {
+        self.from = from.to_owned();
+        self.to = to.to_vec();
+        self.data.clear();
+        mailin_embedded::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        self.inbox.lock().unwrap().push(Received {
+            from: std::mem::take(&mut self.from),
+            recipients: std::mem::take(&mut self.to),
+            data: String::from_utf8_lossy(&std::mem::take(&mut self.data)).into_owned(),
+        });
+        mailin_embedded::response::OK
+    }
+}
+
+/// A real SMTP server (mailin-embedded) on a loopback port, recording what it receives. It
+/// runs on its own threads until the test process ends.
+#[derive(Clone)]
+pub struct SmtpServer {
+    /// `127.0.0.1:PORT`.
+    pub addr: std::net::SocketAddr,
+    inbox: std::sync::Arc<Mutex<Vec<Received>>>,
+}
+
+impl SmtpServer {
+    /// Starts a server on a free port.
+    pub fn start() -> Self {
+        Self::start_on(std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+    }
+
+    /// Starts a server on `port` (for a server that "comes back" where it was).
+    pub fn start_on_port(port: u16) -> Self {
+        Self::start_on(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap())
+    }
+
+    fn start_on(listener: std::net::TcpListener) -> Self {
+        let addr = listener.local_addr().unwrap();
+        let inbox = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let handler = SinkHandler {
+            inbox: inbox.clone(),
+            from: String::new(),
+            to: Vec::new(),
+            data: Vec::new(),
+        };
+        let mut server = mailin_embedded::Server::new(handler);
+        server
+            .with_name("smtp.joinery.test")
+            .with_num_threads(4)
+            .with_tcp_listener(listener);
+        std::thread::spawn(move || {
+            let _ = server.serve();
+        });
+        Self { addr, inbox }
+    }
+
+    /// The URL for `JOINERY_SMTP_URL` (plain SMTP on loopback, no TLS).
+    pub fn url(&self) -> String {
+        format!("smtp://{}:{}", self.addr.ip(), self.addr.port())
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.inbox.lock().unwrap().clone()
+    }
+
+    /// Waits (up to `secs` seconds) until at least `n` messages have arrived; returns them all.
+    pub async fn wait_for(&self, n: usize, secs: u64) -> Vec<Received> {
+        let deadline = std::time::Instant::now() + StdDuration::from_secs(secs);
+        loop {
+            let got = self.received();
+            if got.len() >= n || std::time::Instant::now() > deadline {
+                return got;
+            }
+            tokio::time::sleep(StdDuration::from_millis(25)).await;
+        }
+    }
+}
+
+/// A loopback port with nothing listening on it (for an SMTP server that is down).
+pub fn unused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

@@ -73,9 +73,10 @@ CREATE TABLE outbox_emails (
     recipient       TEXT NOT NULL,
     payload         TEXT NOT NULL,               -- JSON, per kind
     status          TEXT NOT NULL DEFAULT 'queued'
-                    CHECK (status IN ('queued', 'sent', 'failed', 'cancelled')),
+                    CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'cancelled')),
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TIMESTAMP NOT NULL,
+    locked_until    TIMESTAMP,                   -- a worker's lease while status = 'sending'
     last_error      TEXT,
     created_at      TIMESTAMP NOT NULL,
     sent_at         TIMESTAMP

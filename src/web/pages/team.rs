@@ -236,6 +236,7 @@ pub async fn team_page(
                     let label = match d.status.as_str() {
                         "queued" if d.attempts > 0 => "retrying",
                         "queued" => "queued",
+                        "sending" => "sending",
                         "sent" => "sent",
                         "failed" => "failed",
                         _ => "not-sent",
