@@ -77,7 +77,7 @@ struct SettingsArgs {
     #[arg(long, env = "JOINERY_TOKEN_KEY", hide_env_values = true, global = true)]
     token_key: Option<String>,
     /// Development mode: generates missing keys and serves the mailbox at `/dev/mailbox`.
-    #[arg(long, env = "JOINERY_DEV", global = true)]
+    #[arg(long, env = "JOINERY_DEV", global = true, value_parser = clap::builder::FalseyValueParser::new())]
     dev: bool,
     /// Hours an invitation stays usable.
     #[arg(

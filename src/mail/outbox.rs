@@ -67,13 +67,20 @@ impl OutboxWorker {
     /// Runs until `shutdown` turns true, finishing the batch in hand before returning.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         loop {
-            match self.deliver_batch().await {
-                Ok(n) if n as i64 == BATCH_SIZE => continue,
-                Ok(_) => {}
-                Err(e) => tracing::error!(error = %e, "outbox batch failed"),
-            }
+            let full = match self.deliver_batch().await {
+                Ok(n) => n as i64 == BATCH_SIZE,
+                Err(e) => {
+                    tracing::error!(error = %e, "outbox batch failed");
+                    false
+                }
+            };
+            // Checked after every batch: on shutdown only the batch in hand is finished; the
+            // rest stays queued for the next start (or another instance).
             if *shutdown.borrow() {
                 return;
+            }
+            if full {
+                continue;
             }
             tokio::select! {
                 _ = self.wake.notified() => {}

@@ -5,6 +5,9 @@
 
 mod helpers;
 
+mod instances;
+mod outbox;
+
 mod acceptance;
 mod auth;
 mod cli;

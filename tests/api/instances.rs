@@ -1,0 +1,394 @@
+//! Several Joinery processes on one database (issue 3, items 7–9): shared sessions, an
+//! invitation sent through one instance and accepted through another, a burst of invitations
+//! delivered with nothing missing and nothing duplicated, graceful shutdown, readiness.
+//!
+//! These start the real `joinery` binary. On PostgreSQL (JOINERY_TEST_POSTGRES_URL set) the
+//! instances share a fresh PostgreSQL database; otherwise they share one SQLite file.
+
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration as StdDuration, Instant};
+
+use futures::StreamExt as _;
+
+use crate::helpers::{PASSWORD, SmtpServer, TestDatabase, unused_port};
+
+/// A running `joinery serve` process, killed when dropped.
+struct Instance {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What the instances share: a database, keys and an SMTP server.
+struct Cluster {
+    database_url: String,
+    session_key: String,
+    token_key: String,
+    smtp: SmtpServer,
+    dir: tempfile::TempDir,
+    _database: Option<TestDatabase>,
+}
+
+impl Cluster {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let database = TestDatabase::from_env();
+        let database_url = match &database {
+            Some(db) => db.url.clone(),
+            None => format!("sqlite://{}", dir.path().join("shared.db").display()),
+        };
+        Self {
+            database_url,
+            session_key: "ab".repeat(64),
+            token_key: "cd".repeat(32),
+            smtp: SmtpServer::start(),
+            dir,
+            _database: database,
+        }
+    }
+
+    fn command(&self, name: &str) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_joinery"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("JOINERY_") || key == "DATABASE_URL" {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("DATABASE_URL", &self.database_url)
+            .env("JOINERY_DATA_DIR", self.dir.path().join(name))
+            .env("JOINERY_SESSION_KEY", &self.session_key)
+            .env("JOINERY_TOKEN_KEY", &self.token_key)
+            .env("JOINERY_SMTP_URL", self.smtp.url())
+            .env("JOINERY_MAIL_FROM", "Joinery <no-reply@joinery.test>")
+            .env("JOINERY_OUTBOX_POLL_MS", "100")
+            .env("JOINERY_LOGIN_ATTEMPTS_PER_MINUTE", "1000")
+            .env("JOINERY_LOG", "warn");
+        cmd
+    }
+
+    /// Creates the organization and its Owner through the CLI.
+    fn seed(&self) {
+        let out = self
+            .command("seed")
+            .args(["create-org", "--name", "Acme", "--plan", "starter"])
+            .args([
+                "--owner-email",
+                "owner@acme.test",
+                "--owner-name",
+                "Olive Owner",
+            ])
+            .env("JOINERY_PASSWORD", PASSWORD)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Starts an instance whose emails link to `base_url` (the load balancer's address).
+    async fn start(&self, name: &str, port: u16, base_url: &str) -> Instance {
+        let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).unwrap();
+        let child = self
+            .command(name)
+            .arg("serve")
+            .env("JOINERY_BIND", format!("127.0.0.1:{port}"))
+            .env("JOINERY_BASE_URL", base_url)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let instance = Instance {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + StdDuration::from_secs(30);
+        loop {
+            let ready = reqwest::get(format!("{}/readyz", instance.base)).await;
+            if ready.is_ok_and(|r| r.status() == 200) {
+                return instance;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "instance {name} did not become ready"
+            );
+            tokio::time::sleep(StdDuration::from_millis(100)).await;
+        }
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+async fn csrf_of(client: &reqwest::Client, url: &str) -> String {
+    let body = client.get(url).send().await.unwrap().text().await.unwrap();
+    let html = scraper::Html::parse_document(&body);
+    let sel = scraper::Selector::parse("input[name=csrf_token]").unwrap();
+    html.select(&sel)
+        .next()
+        .and_then(|e| e.value().attr("value"))
+        .unwrap()
+        .to_owned()
+}
+
+async fn log_in(client: &reqwest::Client, base: &str) -> String {
+    let csrf = csrf_of(client, &format!("{base}/login")).await;
+    let resp = client
+        .post(format!("{base}/login"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("email", "owner@acme.test"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    // Lands on /orgs/{org}.
+    resp.url().path().trim_start_matches("/orgs/").to_owned()
+}
+
+#[tokio::test]
+async fn two_instances_share_sessions_invitations_and_the_outbox() {
+    let cluster = Cluster::new();
+    cluster.seed();
+    let (port_a, port_b) = (unused_port(), unused_port());
+    let lb = format!("http://127.0.0.1:{port_a}");
+    let a = cluster.start("a", port_a, &lb).await;
+    let b = cluster.start("b", port_b, &lb).await;
+
+    // A session made on A is valid on B (cookies are per host, not per port).
+    let owner = client();
+    let org = log_in(&owner, &a.base).await;
+    let team_on_b = owner
+        .get(format!("{}/orgs/{org}/team", b.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(team_on_b.status(), 200);
+    assert!(team_on_b.text().await.unwrap().contains("Team Management"));
+
+    // An invitation sent from A is accepted through B.
+    let csrf = csrf_of(&owner, &format!("{}/orgs/{org}/team", a.base)).await;
+    let sent = owner
+        .post(format!("{}/orgs/{org}/invitations", a.base))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("emails", "crossing@example.com"),
+            ("role", "editor"),
+            ("message", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    let mail = cluster.smtp.wait_for(1, 15).await;
+    let link = mail[0].invitation_link().replace(&a.base, &b.base);
+    assert!(link.starts_with(&b.base));
+    let invitee = client();
+    let csrf = csrf_of(&invitee, &link).await;
+    let joined = invitee
+        .post(format!("{link}/register"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("name", "Cross Ing"),
+            ("password", "long enough pw"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(joined.url().as_str().starts_with(&b.base));
+    assert!(
+        joined
+            .text()
+            .await
+            .unwrap()
+            .contains("You joined Acme as Editor")
+    );
+
+    // The owner's "joined" notification, then a burst of 200 invitations spread over both
+    // instances: each arrives exactly once.
+    assert_eq!(cluster.smtp.wait_for(2, 15).await.len(), 2);
+    let before = cluster.smtp.received().len();
+    let csrf = csrf_of(&owner, &format!("{}/orgs/{org}/team", a.base)).await;
+    let bases = [a.base.clone(), b.base.clone()];
+    let statuses: Vec<u16> = futures::stream::iter(0..200)
+        .map(|i| {
+            let (owner, csrf, org) = (owner.clone(), csrf.clone(), org.clone());
+            let base = bases[i % 2].clone();
+            async move {
+                let email = format!("burst-{i}@example.com");
+                owner
+                    .post(format!("{base}/orgs/{org}/invitations"))
+                    .form(&[
+                        ("csrf_token", csrf.as_str()),
+                        ("emails", email.as_str()),
+                        ("role", "viewer"),
+                        ("message", ""),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let got = cluster.smtp.wait_for(before + 200, 60).await;
+    tokio::time::sleep(StdDuration::from_millis(1500)).await; // room for any duplicate
+    let got = cluster
+        .smtp
+        .received()
+        .into_iter()
+        .skip(before)
+        .collect::<Vec<_>>();
+    let mut per_recipient: HashMap<String, usize> = HashMap::new();
+    for mail in &got {
+        for r in &mail.recipients {
+            *per_recipient.entry(r.clone()).or_default() += 1;
+        }
+    }
+    let burst: Vec<_> = per_recipient
+        .iter()
+        .filter(|(r, _)| r.starts_with("burst-"))
+        .collect();
+    assert_eq!(burst.len(), 200, "no email missing");
+    assert!(burst.iter().all(|(_, n)| **n == 1), "no email duplicated");
+    assert_eq!(got.len(), 200);
+}
+
+#[tokio::test]
+async fn sigterm_finishes_the_request_in_flight_and_exits_zero() {
+    let cluster = Cluster::new();
+    cluster.seed();
+    let port = unused_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut instance = cluster.start("solo", port, &base).await;
+    // One client that keeps cookies but shows redirects as they are.
+    let owner = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let csrf = csrf_of(&owner, &format!("{base}/login")).await;
+    let login = owner
+        .post(format!("{base}/login"))
+        .form(&[
+            ("csrf_token", csrf.as_str()),
+            ("email", "owner@acme.test"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 303);
+    let home = owner.get(format!("{base}/")).send().await.unwrap();
+    let org_path = home.headers()["location"].to_str().unwrap().to_owned();
+    let csrf = csrf_of(&owner, &format!("{base}{org_path}/team")).await;
+    let emails: Vec<String> = (0..1000)
+        .map(|i| format!("drain-{i}@example.com"))
+        .collect();
+    let emails = emails.join("\n");
+
+    // The body goes out in two halves with SIGTERM sent in between, so the request is
+    // unambiguously in flight (half received) when the signal arrives.
+    let body = serde_urlencoded::to_string([
+        ("csrf_token", csrf.as_str()),
+        ("emails", emails.as_str()),
+        ("role", "viewer"),
+        ("message", ""),
+    ])
+    .unwrap()
+    .into_bytes();
+    let second = body[body.len() / 2..].to_vec();
+    let first = body[..body.len() / 2].to_vec();
+    let (sent_tx, sent_rx) = tokio::sync::oneshot::channel::<()>();
+    let chunks = futures::stream::iter([Ok::<_, std::io::Error>(first)]).chain(
+        futures::stream::once(async move {
+            let _ = sent_rx.await;
+            Ok(second)
+        }),
+    );
+    let request = owner
+        .post(format!("{base}{org_path}/invitations"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send();
+    let pid = instance.child.id();
+    let terminate = async {
+        tokio::time::sleep(StdDuration::from_millis(300)).await;
+        let status = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        tokio::time::sleep(StdDuration::from_millis(200)).await;
+        let _ = sent_tx.send(());
+    };
+    let (response, ()) = tokio::join!(request, terminate);
+    let response = response.expect("the request in flight is answered");
+    assert_eq!(
+        response.status(),
+        303,
+        "the invitations were sent and the usual redirect came back"
+    );
+    let deadline = Instant::now() + StdDuration::from_secs(40);
+    let status = loop {
+        if let Some(status) = instance.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "did not exit after SIGTERM");
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    };
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        reqwest::get(format!("{base}/healthz")).await.is_err(),
+        "no longer accepting"
+    );
+    // The finished request's work is all there.
+    let db = joinery::db::Db::connect(&cluster.database_url, 1).unwrap();
+    let count = db
+        .with_conn(|c| {
+            use diesel::prelude::*;
+            Ok(joinery::db::schema::invitations::table
+                .count()
+                .get_result::<i64>(c)?)
+        })
+        .unwrap();
+    assert_eq!(count, 1000);
+}
+
+#[tokio::test]
+async fn readyz_answers_503_when_the_database_is_gone() {
+    let Some(database) = TestDatabase::from_env() else {
+        eprintln!("readyz 503 is checked on PostgreSQL: set JOINERY_TEST_POSTGRES_URL");
+        return;
+    };
+    let app = crate::helpers::spawn_app_with(|s| s.database_url = database.url.clone()).await;
+    let b = app.browser();
+    assert_eq!(b.get("/readyz").await.status, 200);
+    assert_eq!(b.get("/healthz").await.status, 200);
+    drop(database); // DROP DATABASE … WITH (FORCE): every connection is cut.
+    let page = b.get("/readyz").await;
+    assert_eq!(page.status, 503, "{}", page.body);
+    assert_eq!(
+        b.get("/healthz").await.status,
+        200,
+        "the process is still alive"
+    );
+}
