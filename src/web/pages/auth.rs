@@ -136,8 +136,6 @@ pub async fn logout(session: Session, CsrfForm(form): CsrfForm<TokenOnly>) -> Ht
     session.clear();
     session.renew();
     let next = form.next.filter(|n| is_local_path(n));
-    if next.is_none() {
-        flash::info(&session, "You are logged out.");
-    }
+    flash::info(&session, "You are logged out.");
     see_other(next.as_deref().unwrap_or("/login"))
 }

@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 
 use super::render;
+use super::team::TimeView;
 use crate::mail::mailbox::{self, MailboxMessage};
 use crate::web::extractors::MaybeUser;
 use crate::web::{AppError, AppState, Layout};
@@ -14,7 +15,7 @@ use crate::web::{AppError, AppState, Layout};
 #[template(path = "mailbox.html")]
 struct MailboxPage {
     layout: Layout,
-    messages: Vec<MailboxMessage>,
+    messages: Vec<(MailboxMessage, Option<TimeView>)>,
     smtp: bool,
 }
 
@@ -34,6 +35,17 @@ pub async fn mailbox(
             .map_err(|e| AppError::Internal(e.into()))?,
         None => Vec::new(),
     };
+    let now = state.clock.now();
+    // The `Date` header is RFC 3339 here; one that is not is shown as sent.
+    let messages = messages
+        .into_iter()
+        .map(|m| {
+            let sent = chrono::DateTime::parse_from_rfc3339(&m.date)
+                .ok()
+                .map(|d| TimeView::new(d.to_utc(), now));
+            (m, sent)
+        })
+        .collect();
     let mut resp = render(&MailboxPage {
         layout: Layout::new(&state, &session, "Development mailbox", user.0.as_ref())?,
         smtp: state.mailer.mailbox_dir().is_none(),
