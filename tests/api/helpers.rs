@@ -585,7 +585,7 @@ impl Drop for TestDatabase {
     }
 }
 
-pub use smtp_sink::{Received, SmtpServer};
+pub use smtp_sink::SmtpServer;
 
 #[path = "../support/smtp_sink.rs"]
 mod smtp_sink;

@@ -249,7 +249,7 @@ async fn two_instances_share_sessions_invitations_and_the_outbox() {
         .collect()
         .await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
-    let got = cluster.smtp.wait_for(before + 200, 60).await;
+    cluster.smtp.wait_for(before + 200, 60).await;
     tokio::time::sleep(StdDuration::from_millis(1500)).await; // room for any duplicate
     let got = cluster
         .smtp
