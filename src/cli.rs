@@ -123,6 +123,15 @@ struct SettingsArgs {
         global = true
     )]
     outbox_poll_ms: u64,
+    /// Reverse proxies (IP addresses or CIDR networks, comma-separated) whose X-Forwarded-For
+    /// header is believed for the client IP recorded in the audit log.
+    #[arg(
+        long,
+        env = "JOINERY_TRUSTED_PROXIES",
+        default_value = "",
+        global = true
+    )]
+    trusted_proxies: String,
     /// Log filter, e.g. `info` or `joinery=debug,actix_web=info`.
     #[arg(long, env = "JOINERY_LOG", default_value = "info", global = true)]
     log: String,
@@ -210,6 +219,7 @@ impl SettingsArgs {
             outbox_poll_interval: std::time::Duration::from_millis(
                 self.outbox_poll_ms.clamp(10, 60_000),
             ),
+            trusted_proxies: crate::config::parse_trusted_proxies(&self.trusted_proxies)?,
         })
     }
 }

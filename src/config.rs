@@ -44,6 +44,9 @@ pub struct Settings {
     pub outbox_workers: u32,
     /// How often an idle outbox worker looks for due email.
     pub outbox_poll_interval: std::time::Duration,
+    /// Proxies whose `X-Forwarded-For` is believed (DESIGN.md: the audit log records the peer
+    /// address, or a forwarded one only from these).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -83,6 +86,7 @@ impl Settings {
             db_pool_size: 8,
             outbox_workers: 1,
             outbox_poll_interval: std::time::Duration::from_millis(100),
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -109,6 +113,25 @@ pub fn normalize_base_url(input: &str) -> anyhow::Result<String> {
         bail!("JOINERY_BASE_URL cannot have a query or fragment");
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// Parses a comma-separated list of IP addresses and CIDR networks (`10.0.0.1, 10.1.0.0/16`).
+///
+/// # Errors
+/// Naming the first entry that is neither.
+pub fn parse_trusted_proxies(text: &str) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .with_context(|| {
+                    format!("JOINERY_TRUSTED_PROXIES: {entry:?} is not an IP address or network")
+                })
+        })
+        .collect()
 }
 
 /// Decodes a key given as hex or base64 and checks it has at least `min_len` bytes.
@@ -172,6 +195,15 @@ mod tests {
         assert!(normalize_base_url("ftp://x.test").is_err());
         assert!(normalize_base_url("x.test").is_err());
         assert!(normalize_base_url("https://x.test/?a=1").is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_parse_addresses_and_networks() {
+        let nets = parse_trusted_proxies("10.0.0.1, 192.168.0.0/16,::1").unwrap();
+        assert_eq!(nets.len(), 3);
+        assert!(nets[1].contains(&"192.168.4.5".parse::<std::net::IpAddr>().unwrap()));
+        assert!(parse_trusted_proxies("10.0.0.1, bogus").is_err());
+        assert!(parse_trusted_proxies("").unwrap().is_empty());
     }
 
     #[test]

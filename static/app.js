@@ -1,34 +1,107 @@
 // Progressive enhancement only: every page works without this file.
 // - "Invite Team Member" opens the invite <dialog> instead of navigating to the form page;
-//   focus stays inside the modal dialog, Escape closes it, and focus returns to the button.
-// - Submit buttons say they are working while their form submits.
-// - Flash messages can be dismissed.
+//   Tab and Shift+Tab stay inside the modal dialog, Escape (or Close, or a click on the
+//   backdrop) closes it, and focus returns to the control that opened it.
+// - Submit buttons say they are working while their form submits, and cannot submit twice.
+// - Flash messages stay until dismissed; the Dismiss button exists only with this script.
 "use strict";
-document.addEventListener("DOMContentLoaded", () => {
-  document.querySelectorAll("[data-open-dialog]").forEach((opener) => {
-    const dialog = document.getElementById(opener.dataset.openDialog);
-    if (!dialog || typeof dialog.showModal !== "function") return;
-    opener.addEventListener("click", (event) => {
+
+const FOCUSABLE = [
+  "a[href]", "button:not([disabled])", "input:not([type=hidden]):not([disabled])",
+  "select:not([disabled])", "textarea:not([disabled])", "summary", "[tabindex]:not([tabindex='-1'])",
+].join(",");
+
+function focusableIn(root) {
+  return [...root.querySelectorAll(FOCUSABLE)].filter((el) => el.getClientRects().length > 0);
+}
+
+function enhanceDialog(opener) {
+  const dialog = document.getElementById(opener.dataset.openDialog);
+  if (!dialog || typeof dialog.showModal !== "function") return;
+  let returnTo = opener;
+  // With this script the link opens a dialog in place: say so, and act as a button does
+  // (Space as well as Enter).
+  opener.setAttribute("role", "button");
+  opener.setAttribute("aria-haspopup", "dialog");
+  opener.addEventListener("keydown", (event) => {
+    if (event.key === " ") {
       event.preventDefault();
-      dialog.showModal();
-      const first = dialog.querySelector("textarea, input:not([type=hidden]), select");
-      if (first) first.focus();
-    });
-    dialog.addEventListener("close", () => opener.focus());
-    dialog.querySelectorAll("[data-close-dialog]").forEach((b) => b.addEventListener("click", () => dialog.close()));
+      opener.click();
+    }
   });
+  opener.addEventListener("click", (event) => {
+    event.preventDefault();
+    returnTo = opener;
+    dialog.showModal();
+    const first = dialog.querySelector("textarea, input:not([type=hidden]), select");
+    if (first) first.focus();
+  });
+  // A modal dialog makes the page behind it inert, but Tab can still leave the document
+  // (to the browser's own controls); wrap around instead so keyboard users stay in the form.
+  dialog.addEventListener("keydown", (event) => {
+    if (event.key !== "Tab") return;
+    const items = focusableIn(dialog);
+    if (items.length === 0) return;
+    const first = items[0];
+    const last = items[items.length - 1];
+    const active = document.activeElement;
+    if (event.shiftKey && (active === first || !dialog.contains(active))) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (active === last || !dialog.contains(active))) {
+      event.preventDefault();
+      first.focus();
+    }
+  });
+  // A click on the backdrop lands on the <dialog> element itself, outside its content box.
+  dialog.addEventListener("click", (event) => {
+    if (event.target !== dialog) return;
+    const r = dialog.getBoundingClientRect();
+    const inside = event.clientX >= r.left && event.clientX <= r.right &&
+      event.clientY >= r.top && event.clientY <= r.bottom;
+    if (!inside) dialog.close();
+  });
+  dialog.addEventListener("close", () => returnTo.focus());
+  dialog.querySelectorAll("[data-close-dialog]").forEach((b) => b.addEventListener("click", () => dialog.close()));
+}
+
+function showBusy(form, event) {
+  const button = event.submitter || form.querySelector("button[type=submit]");
+  if (!button || button.dataset.busy) return;
+  button.dataset.busy = "1";
+  button.dataset.idleHtml = button.innerHTML;
+  button.setAttribute("aria-busy", "true");
+  if (button.dataset.busyLabel) button.textContent = button.dataset.busyLabel;
+  // Keep the button from submitting twice, but let this submission through first.
+  setTimeout(() => { button.disabled = true; }, 0);
+}
+
+// Back/forward restores a page from the cache as it was left: with its button still busy.
+function resetBusy() {
+  document.querySelectorAll("button[data-busy]").forEach((button) => {
+    button.innerHTML = button.dataset.idleHtml;
+    button.removeAttribute("aria-busy");
+    button.disabled = false;
+    delete button.dataset.busy;
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-open-dialog]").forEach(enhanceDialog);
   document.querySelectorAll("form").forEach((form) => {
-    form.addEventListener("submit", (event) => {
-      const button = event.submitter || form.querySelector("button[type=submit]");
-      if (!button || button.dataset.busy) return;
-      button.dataset.busy = "1";
-      button.setAttribute("aria-busy", "true");
-      if (button.dataset.busyLabel) button.textContent = button.dataset.busyLabel;
-      // Keep the button from submitting twice, but let this submission through first.
-      setTimeout(() => { button.disabled = true; }, 0);
-    });
+    form.addEventListener("submit", (event) => showBusy(form, event));
   });
   document.querySelectorAll("[data-dismiss]").forEach((b) => {
-    b.addEventListener("click", () => b.closest(".flash")?.remove());
+    b.hidden = false;
+    b.addEventListener("click", () => {
+      const message = b.closest(".flash");
+      // Keep keyboard focus in the page rather than on a removed button.
+      const main = document.getElementById("main");
+      message?.remove();
+      main?.focus({ preventScroll: true });
+    });
   });
+});
+window.addEventListener("pageshow", (event) => {
+  if (event.persisted) resetBusy();
 });

@@ -96,6 +96,7 @@ pub struct InvitationRow {
     pub resend_count: i32,
     pub decided_at: Option<NaiveDateTime>,
     pub accepted_by: Option<String>,
+    pub renewal_requested_at: Option<NaiveDateTime>,
 }
 
 /// A new `invitations` row (always Pending).

@@ -50,6 +50,56 @@ diesel::table! {
         resend_count -> Integer,
         decided_at -> Nullable<Timestamp>,
         accepted_by -> Nullable<Text>,
+        renewal_requested_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    tenant_invitations (id) {
+        id -> Text,
+        email -> Text,
+        plan -> Text,
+        message -> Nullable<Text>,
+        invited_by -> Text,
+        token_nonce -> Text,
+        token_hash -> Text,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        last_resent_at -> Nullable<Timestamp>,
+        resend_count -> Integer,
+        decided_at -> Nullable<Timestamp>,
+        accepted_by -> Nullable<Text>,
+        organization_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    signup_requests (id) {
+        id -> Text,
+        email -> Text,
+        token_nonce -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        organization_id -> Nullable<Text>,
+        action -> Text,
+        actor_id -> Nullable<Text>,
+        actor_label -> Text,
+        actor_is_staff -> Bool,
+        target -> Nullable<Text>,
+        details -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 
@@ -89,4 +139,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     sessions,
     outbox_emails,
+    tenant_invitations,
+    signup_requests,
+    audit_events,
 );

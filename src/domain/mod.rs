@@ -4,6 +4,7 @@
 //! Pure Rust: nothing here knows about HTTP, SQL or templates. Time always comes in as an
 //! argument, so every rule can be unit-tested without sleeping.
 
+pub mod audit;
 pub mod clock;
 pub mod email;
 pub mod ids;

@@ -10,10 +10,12 @@ use futures_util::future::LocalBoxFuture;
 use super::AppState;
 use super::error::AppError;
 use super::session_store::USER_ID_KEY;
+use crate::db::audit::{Actor, AuditContext, RequestMeta};
 use crate::db::organizations::{Membership, Organization};
 use crate::db::users::User;
 use crate::db::{self};
-use crate::domain::{OrganizationId, Permission, UserId};
+use crate::domain::invitation::Inviter;
+use crate::domain::{OrganizationId, Permission, Role, UserId};
 
 /// The signed-in user's id from the session, if any.
 pub fn session_user_id(session: &Session) -> Option<UserId> {
@@ -93,15 +95,34 @@ impl FromRequest for CurrentUser {
     }
 }
 
-/// A signed-in member of the organization named by the `{org}` path segment. A malformed id,
-/// an unknown organization and someone else's organization all answer 404.
+/// One organization of the signed-in person, for the header's switcher.
+#[derive(Debug, Clone)]
+pub struct OrgLink {
+    /// Its id.
+    pub id: OrganizationId,
+    /// Its name.
+    pub name: String,
+    /// The person's role there.
+    pub role: Role,
+}
+
+/// A signed-in person allowed into the organization named by the `{org}` path segment: a
+/// member, or platform staff (who act there as an Owner would — DESIGN.md, rule 6). A
+/// malformed id, an unknown organization and someone else's organization all answer 404.
 pub struct OrgMember {
     /// The person.
     pub user: User,
     /// The organization.
     pub org: Organization,
-    /// Their membership (role read now).
-    pub membership: Membership,
+    /// Their membership, if they are a member (staff may not be).
+    pub membership: Option<Membership>,
+    /// The role they act with, read from the database on this request: their membership's,
+    /// or Owner for staff.
+    pub role: Role,
+    /// Whether they act as platform staff rather than through their own membership.
+    pub as_staff: bool,
+    /// Every organization they belong to, by name (the header's switcher).
+    pub organizations: Vec<OrgLink>,
 }
 
 impl OrgMember {
@@ -110,17 +131,43 @@ impl OrgMember {
     /// # Errors
     /// [`AppError::Forbidden`] without it.
     pub fn require(&self, permission: Permission) -> Result<(), AppError> {
-        if self.membership.role.has(permission) {
+        if self.role.has(permission) {
             Ok(())
         } else {
             Err(AppError::Forbidden(format!(
                 "Your role in {} is {}, which does not include {} ({}).",
                 self.org.name,
-                self.membership.role.label(),
+                self.role.label(),
                 permission.describe().to_lowercase(),
                 permission.name()
             )))
         }
+    }
+
+    /// The policy's view of this person as an inviter.
+    pub fn inviter(&self) -> Inviter {
+        if self.as_staff {
+            Inviter::Staff
+        } else {
+            Inviter::Member(self.role)
+        }
+    }
+
+    /// The audit trail's view of this person, with the request's origin.
+    pub fn audit(&self, meta: RequestMeta) -> AuditContext {
+        AuditContext {
+            actor: actor_of(&self.user, self.as_staff),
+            meta,
+        }
+    }
+}
+
+/// The audit trail's name for `user`: "Name <email>", flagged when acting as staff.
+pub fn actor_of(user: &User, as_staff: bool) -> Actor {
+    Actor {
+        user_id: Some(user.id),
+        label: format!("{} <{}>", user.name, user.email),
+        is_staff: as_staff,
     }
 }
 
@@ -149,17 +196,36 @@ impl FromRequest for OrgMember {
                     let Some(org) = db::organizations::find(c, org_id)? else {
                         return Ok(None);
                     };
-                    Ok(db::organizations::membership(c, org_id, user_id)?.map(|m| (org, m)))
+                    let membership = db::organizations::membership(c, org_id, user_id)?;
+                    let organizations = db::organizations::for_user(c, user_id)?;
+                    Ok(Some((org, membership, organizations)))
                 })
                 .await?;
-            match found {
-                Some((org, membership)) => Ok(OrgMember {
-                    user,
-                    org,
-                    membership,
-                }),
-                None => Err(AppError::NotFound),
-            }
+            let Some((org, membership, organizations)) = found else {
+                return Err(AppError::NotFound);
+            };
+            let organizations = organizations
+                .into_iter()
+                .map(|(o, role)| OrgLink {
+                    id: o.id,
+                    name: o.name,
+                    role,
+                })
+                .collect();
+            let (role, as_staff) = match (&membership, user.is_staff) {
+                (Some(m), false) => (m.role, false),
+                (Some(m), true) if m.role == Role::Owner => (Role::Owner, false),
+                (_, true) => (Role::Owner, true),
+                (None, false) => return Err(AppError::NotFound),
+            };
+            Ok(OrgMember {
+                user,
+                org,
+                membership,
+                role,
+                as_staff,
+                organizations,
+            })
         })
     }
 }

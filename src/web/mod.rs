@@ -9,6 +9,7 @@ pub mod extractors;
 pub mod flash;
 pub mod headers;
 pub mod pages;
+pub mod request_meta;
 pub mod request_span;
 pub mod session_store;
 
@@ -48,6 +49,8 @@ pub struct NavUser {
     pub name: String,
     /// Email.
     pub email: String,
+    /// Whether they are platform staff (the header links the staff console).
+    pub is_staff: bool,
 }
 
 /// What the shared layout (`base.html`) needs on every page.
@@ -65,6 +68,10 @@ pub struct Layout {
     pub org: Option<(String, String)>,
     /// Whether `/dev/mailbox` exists (development mode).
     pub dev: bool,
+    /// Whether the person acts here as platform staff (a banner says so).
+    pub as_staff: bool,
+    /// The person's organizations for the header's switcher: (id, name), when more than one.
+    pub switcher: Vec<(String, String)>,
 }
 
 impl Layout {
@@ -83,18 +90,31 @@ impl Layout {
             user: user.map(|u| NavUser {
                 name: u.name.clone(),
                 email: u.email.to_string(),
+                is_staff: u.is_staff,
             }),
             csrf: csrf::token(session)?,
             flash: flash::take(session),
             org: None,
             dev: state.settings.dev,
+            as_staff: false,
+            switcher: Vec::new(),
         })
     }
 
-    /// The same layout, naming the organization (title and header).
-    pub fn in_org(mut self, org: &crate::db::organizations::Organization) -> Self {
+    /// The same layout inside `member`'s organization: the title and header name it, the
+    /// switcher lists their other organizations, and staff see that they act as staff.
+    pub fn in_org(mut self, member: &extractors::OrgMember) -> Self {
+        let org = &member.org;
         self.title = format!("{} · {}", self.title, org.name);
         self.org = Some((org.id.to_string(), org.name.clone()));
+        self.as_staff = member.as_staff;
+        if member.organizations.len() > 1 {
+            self.switcher = member
+                .organizations
+                .iter()
+                .map(|o| (o.id.to_string(), o.name.clone()))
+                .collect();
+        }
         self
     }
 }

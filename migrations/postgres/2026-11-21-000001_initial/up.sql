@@ -68,7 +68,8 @@ CREATE INDEX sessions_expiry ON sessions (expires_at);
 -- Invitation emails are rendered at delivery so the link (a secret) is never stored.
 CREATE TABLE outbox_emails (
     id              TEXT PRIMARY KEY NOT NULL,
-    kind            TEXT NOT NULL CHECK (kind IN ('invitation', 'member_joined')),
+    kind            TEXT NOT NULL CHECK (kind IN ('invitation', 'member_joined', 'tenant_invitation',
+                                                 'signup', 'signup_existing', 'renewal_request')),
     invitation_id   TEXT REFERENCES invitations (id) ON DELETE CASCADE,
     recipient       TEXT NOT NULL,
     payload         TEXT NOT NULL,               -- JSON, per kind

@@ -62,9 +62,9 @@ pub async fn dashboard(
         .db
         .run(move |c| db::organizations::member_count(c, org_id))
         .await?;
-    let role = member.membership.role;
+    let role = member.role;
     render(&DashboardPage {
-        layout: Layout::new(&state, &session, "Dashboard", Some(&member.user))?.in_org(&member.org),
+        layout: Layout::new(&state, &session, "Dashboard", Some(&member.user))?.in_org(&member),
         org_name: member.org.name.clone(),
         role,
         plan: member.org.plan,

@@ -8,8 +8,10 @@ use serde::Deserialize;
 use super::{paths, render, see_other};
 use crate::db;
 use crate::domain::Role;
+use crate::domain::audit::AuditAction;
 use crate::web::csrf::{CsrfForm, HasCsrfToken};
 use crate::web::extractors::OrgMember;
+use crate::web::request_meta::Meta;
 use crate::web::{AppError, AppState, Layout, flash};
 
 #[derive(Template)]
@@ -21,18 +23,29 @@ struct NotificationsPage {
     is_owner: bool,
 }
 
+/// The person's own membership: notification settings belong to members, not to staff acting
+/// in an organization they do not belong to.
+fn own_membership(member: &OrgMember) -> Result<&crate::db::organizations::Membership, AppError> {
+    member.membership.as_ref().ok_or_else(|| {
+        AppError::Forbidden(
+            "Notification settings belong to members; you are acting here as platform staff."
+                .into(),
+        )
+    })
+}
+
 /// GET /orgs/{org}/settings/notifications.
 pub async fn notifications_page(
     state: web::Data<AppState>,
     session: Session,
     member: OrgMember,
 ) -> Result<HttpResponse, AppError> {
+    let membership = own_membership(&member)?;
     render(&NotificationsPage {
-        layout: Layout::new(&state, &session, "Notifications", Some(&member.user))?
-            .in_org(&member.org),
+        layout: Layout::new(&state, &session, "Notifications", Some(&member.user))?.in_org(&member),
         action: paths::notifications(member.org.id),
-        notify_on_join: member.membership.notify_on_join,
-        is_owner: member.membership.role == Role::Owner,
+        notify_on_join: membership.notify_on_join,
+        is_owner: member.role == Role::Owner,
     })
 }
 
@@ -56,13 +69,34 @@ pub async fn save_notifications(
     state: web::Data<AppState>,
     session: Session,
     member: OrgMember,
+    Meta(meta): Meta,
     CsrfForm(form): CsrfForm<NotificationsForm>,
 ) -> Result<HttpResponse, AppError> {
     let on = form.notify_on_join.is_some();
-    let id = member.membership.id;
+    let id = own_membership(&member)?.id;
+    let org = member.org.id;
+    let audit = member.audit(meta);
+    let now = state.clock.now();
     state
         .db
-        .run(move |c| db::organizations::set_notify_on_join(c, id, on))
+        .run(move |c| {
+            db::write_transaction(c, |c| {
+                db::organizations::set_notify_on_join(c, id, on)?;
+                let detail = format!(
+                    "Notify me when team members join: {}",
+                    if on { "on" } else { "off" }
+                );
+                db::audit::record(
+                    c,
+                    &audit,
+                    Some(org),
+                    AuditAction::SettingsChanged,
+                    None,
+                    Some(&detail),
+                    now,
+                )
+            })
+        })
         .await?;
     flash::success(
         &session,

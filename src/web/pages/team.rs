@@ -13,9 +13,7 @@ use crate::db::invitations::{AddressOutcome, InviteRequest};
 use crate::db::organizations::MemberListing;
 use crate::db::{self};
 use crate::domain::email::{ListedAddress, parse_address_list};
-use crate::domain::invitation::{
-    InviteDenied, Inviter, ResendError, ResendPlan, authorize_invitation,
-};
+use crate::domain::invitation::{InviteDenied, ResendError, ResendPlan, authorize_invitation};
 use crate::domain::text::{MAX_MESSAGE_CHARS, PersonalMessage};
 use crate::domain::{InvitationId, Permission, Plan, Role};
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
@@ -108,7 +106,7 @@ impl InviteForm {
     fn empty(member: &OrgMember, csrf: String) -> Self {
         Self {
             action: paths::send_invitations(member.org.id),
-            roles: member.membership.role.assignable_roles(),
+            roles: member.role.assignable_roles(),
             role: Role::Viewer.as_str().into(),
             emails: String::new(),
             message: String::new(),
@@ -225,7 +223,7 @@ pub async fn team_page(
             ))
         })
         .await?;
-    let layout = Layout::new(&state, &session, "Team", Some(&member.user))?.in_org(&member.org);
+    let layout = Layout::new(&state, &session, "Team", Some(&member.user))?.in_org(&member);
     let form = InviteForm::empty(&member, layout.csrf.clone());
     let pending = pending
         .into_iter()
@@ -296,7 +294,7 @@ pub async fn team_page(
         members,
         pending,
         history,
-        can_invite: member.membership.role.has(Permission::UsersInvite),
+        can_invite: member.role.has(Permission::UsersInvite),
         trial_message: trial_message(member.org.plan),
         invite_page: paths::invite(org),
         form,
@@ -310,8 +308,8 @@ pub async fn invite_page(
     member: OrgMember,
 ) -> Result<HttpResponse, AppError> {
     member.require(Permission::UsersInvite)?;
-    let layout = Layout::new(&state, &session, "Invite Team Member", Some(&member.user))?
-        .in_org(&member.org);
+    let layout =
+        Layout::new(&state, &session, "Invite Team Member", Some(&member.user))?.in_org(&member);
     let form = InviteForm::empty(&member, layout.csrf.clone());
     render(&InvitePage {
         layout,
@@ -398,8 +396,8 @@ pub async fn send_invitations(
     CsrfForm(input): CsrfForm<InviteSubmission>,
 ) -> Result<HttpResponse, AppError> {
     member.require(Permission::UsersInvite)?;
-    let layout = Layout::new(&state, &session, "Invite Team Member", Some(&member.user))?
-        .in_org(&member.org);
+    let layout =
+        Layout::new(&state, &session, "Invite Team Member", Some(&member.user))?.in_org(&member);
     let mut form = InviteForm::empty(&member, layout.csrf.clone());
     form.emails = input.emails.chars().take(MAX_ADDRESS_FIELD_CHARS).collect();
     form.message = input.message.chars().take(MAX_MESSAGE_CHARS * 2).collect();
@@ -413,11 +411,7 @@ pub async fn send_invitations(
         }
     };
     if let Some(role) = role {
-        match authorize_invitation(
-            Inviter::Member(member.membership.role),
-            member.org.plan,
-            role,
-        ) {
+        match authorize_invitation(member.inviter(), member.org.plan, role) {
             Ok(()) => {}
             Err(InviteDenied::AboveCeiling(_)) => {
                 form.role_error = Some(format!(
@@ -556,11 +550,7 @@ pub async fn resend(
     member.require(Permission::UsersInvite)?;
     let inv = load_invitation(&state, &member, &path.1).await?;
     let team = paths::team(member.org.id);
-    if let Err(denied) = authorize_invitation(
-        Inviter::Member(member.membership.role),
-        member.org.plan,
-        inv.role,
-    ) {
+    if let Err(denied) = authorize_invitation(member.inviter(), member.org.plan, inv.role) {
         flash::error(&session, denied.to_string());
         return Ok(see_other(&team));
     }
@@ -617,7 +607,7 @@ pub async fn revoke_confirm(
     let inv = load_invitation(&state, &member, &path.1).await?;
     render(&RevokeConfirmPage {
         layout: Layout::new(&state, &session, "Revoke invitation", Some(&member.user))?
-            .in_org(&member.org),
+            .in_org(&member),
         email: inv.email.to_string(),
         role: inv.role,
         action: paths::revoke(member.org.id, inv.id),
