@@ -82,7 +82,7 @@ async fn main() -> anyhow::Result<()> {
             now,
         };
         for chunk in emails.chunks(1000) {
-            invite_many(c, &req, chunk, &key)?;
+            invite_many(c, &db::audit::AuditContext::system(), &req, chunk, &key)?;
         }
         Ok(())
     })?;

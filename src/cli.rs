@@ -397,6 +397,7 @@ pub fn run() -> anyhow::Result<()> {
                 &name,
                 Some(&password),
             )?;
+            let second = ensure_demo_extras(&db, &email, &password)?;
             drop(db);
             let base = settings
                 .base_url
@@ -405,13 +406,84 @@ pub fn run() -> anyhow::Result<()> {
             println!();
             println!("  Joinery demo is starting at {base}/login");
             println!("  Organization: Demo Company (Professional plan), {base}/orgs/{id}");
+            println!(
+                "  Second org:   Demo Labs (Trial plan, you are its Admin), {base}/orgs/{second}"
+            );
             println!("  Log in as:    {email}");
-            println!("  Password:     {password_text}   (new on every run of `joinery demo`)");
+            println!("  Staff:        {DEMO_STAFF_EMAIL} (staff console at {base}/staff)");
+            println!(
+                "  Password:     {password_text}   (both accounts; new on every run of `joinery demo`)"
+            );
             println!("  Mailbox:      {base}/dev/mailbox");
             println!();
             serve(settings)
         }
     }
+}
+
+/// The demo's platform staff account.
+const DEMO_STAFF_EMAIL: &str = "staff@demo.example.com";
+
+/// The rest of the demo, idempotently: a second organization ("Demo Labs", Trial, owned by
+/// labs-owner@demo.example.com) in which the demo owner is an Admin, and a staff account; both
+/// new accounts get the demo password. Returns the second
+/// organization's id.
+fn ensure_demo_extras(
+    db: &Db,
+    owner_email: &EmailAddress,
+    password: &Password,
+) -> anyhow::Result<crate::domain::OrganizationId> {
+    let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("{e}");
+    let hash = hash_password(password).map_err(|e| err(&e))?;
+    let staff_email = EmailAddress::parse(DEMO_STAFF_EMAIL).map_err(|e| err(&e))?;
+    let staff_name = PersonName::parse("Sam Staff").map_err(|e| err(&e))?;
+    let labs = OrganizationName::parse("Demo Labs").map_err(|e| err(&e))?;
+    let labs_owner_email =
+        EmailAddress::parse("labs-owner@demo.example.com").map_err(|e| err(&e))?;
+    let labs_owner_name = PersonName::parse("Lena Labs").map_err(|e| err(&e))?;
+    let now = SystemClock.now();
+    Ok(db.with_conn(|c| {
+        db::write_transaction(c, |c| {
+            match db::users::find_credentials(c, &staff_email)? {
+                Some(existing) => {
+                    db::users::set_password_hash(c, existing.user.id, &hash)?;
+                    db::users::set_staff(c, existing.user.id, true)?;
+                }
+                None => {
+                    db::users::insert(c, &staff_email, &staff_name, &hash, true, now)?;
+                }
+            }
+            let org = match db::organizations::find_by_name(c, labs.as_str())? {
+                Some(org) => org,
+                None => db::organizations::insert(c, &labs, Plan::Trial, now)?,
+            };
+            // Its own Owner (every organization has one — rule 4), and the demo owner as Admin.
+            let labs_owner = match db::users::find_credentials(c, &labs_owner_email)? {
+                Some(existing) => existing.user.id,
+                None => {
+                    db::users::insert(c, &labs_owner_email, &labs_owner_name, &hash, false, now)?
+                }
+            };
+            if db::organizations::membership(c, org.id, labs_owner)?.is_none() {
+                db::organizations::add_member(c, org.id, labs_owner, Role::Owner, None, now)?;
+            }
+            let owner = db::users::find_credentials(c, owner_email)?
+                .ok_or_else(|| db::DbError::Corrupt("demo owner missing".into()))?
+                .user
+                .id;
+            if db::organizations::membership(c, org.id, owner)?.is_none() {
+                db::organizations::add_member(
+                    c,
+                    org.id,
+                    owner,
+                    Role::Admin,
+                    Some(labs_owner),
+                    now,
+                )?;
+            }
+            Ok(org.id)
+        })
+    })?)
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {

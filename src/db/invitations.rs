@@ -5,19 +5,27 @@
 //! is a single `UPDATE … WHERE status = 'pending' AND expires_at > now` whose row count tells
 //! whether this request won. Multi-step flows run inside one immediate transaction, so nothing
 //! half-written survives an error.
+//!
+//! Every transition also appends its audit event (`db::audit::record`) inside the same
+//! transaction, so no change happens unrecorded: sent, resent, revoked (by a person, as
+//! replaced, or because the inviter may no longer grant it), declined, accepted (with
+//! member.joined), expired (by the system) and renewal requested.
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
+use super::audit::{self, AuditContext};
 use super::models::{InvitationRow, NewInvitation};
 use super::organizations::{self, Organization};
 use super::outbox::{self, EmailKind};
 use super::schema::{invitations, users};
 use super::users::User;
 use super::{Conn, DbError, from_db, parse_stored, to_db};
+use crate::domain::audit::AuditAction;
 use crate::domain::invitation::{
-    AcceptError, InvitationFacts, InvitePlan, LivePending, NotPending, ResendError, ResendPlan,
-    SkipReason, check_accept, plan_invitation,
+    AcceptError, InvitationFacts, InvitePlan, Inviter, InviterLapsed, LivePending, NotPending,
+    RENEWAL_REQUEST_INTERVAL, RenewalRefused, ResendError, ResendPlan, SkipReason, Unusable,
+    check_accept, check_inviter_may_still_assign, check_renewal_request, plan_invitation,
 };
 use crate::domain::text::PersonalMessage;
 use crate::domain::token::{InvitationToken, TokenKey, TokenNonce};
@@ -48,6 +56,8 @@ pub struct Invitation {
     pub created_at: DateTime<Utc>,
     /// When it reached its final state, if it has.
     pub decided_at: Option<DateTime<Utc>>,
+    /// When the invitee of the expired link last asked for a new invitation, if ever.
+    pub renewal_requested_at: Option<DateTime<Utc>>,
 }
 
 impl TryFrom<InvitationRow> for Invitation {
@@ -70,6 +80,7 @@ impl TryFrom<InvitationRow> for Invitation {
             status_reason: row.status_reason,
             created_at: from_db(row.created_at),
             decided_at: row.decided_at.map(from_db),
+            renewal_requested_at: row.renewal_requested_at.map(from_db),
         })
     }
 }
@@ -131,44 +142,115 @@ fn live_pending(
         .transpose()
 }
 
+/// Appends an invitation event about `email` to `org`'s audit trail.
+fn record(
+    conn: &mut Conn,
+    ctx: &AuditContext,
+    org: OrganizationId,
+    action: AuditAction,
+    email: &EmailAddress,
+    details: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    audit::record(
+        conn,
+        ctx,
+        Some(org),
+        action,
+        Some(email.as_str()),
+        Some(details),
+        now,
+    )
+}
+
+/// (id, organization id, email, role) of a pending invitation past its time.
+type OverdueRow = (String, String, String, String);
+
+/// Writes Expired onto each of `overdue` (pending invitations past their time) that is still
+/// pending, recording an `invitation.expired` event by the system for each one this call
+/// changed — so two sweeps racing record each expiry once. Returns how many it changed.
+fn expire_rows(
+    conn: &mut Conn,
+    overdue: Vec<OverdueRow>,
+    now: DateTime<Utc>,
+) -> Result<usize, DbError> {
+    let system = AuditContext::system();
+    let mut changed = 0;
+    for (id, org, email, role) in overdue {
+        let n = diesel::update(
+            invitations::table
+                .find(&id)
+                .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
+                .filter(invitations::expires_at.le(to_db(now))),
+        )
+        .set((
+            invitations::status.eq(InvitationStatus::Expired.as_str()),
+            invitations::decided_at.eq(invitations::expires_at.nullable()),
+        ))
+        .execute(conn)?;
+        if n == 1 {
+            let org: OrganizationId = parse_stored(&org, "organization id")?;
+            let role: Role = parse_stored(&role, "role")?;
+            let email = EmailAddress::from_trusted(email);
+            let details = format!("role {role}");
+            record(
+                conn,
+                &system,
+                org,
+                AuditAction::InvitationExpired,
+                &email,
+                &details,
+                now,
+            )?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
+}
+
 /// Writes Expired onto `org`'s pending invitation for `email` if its time has passed, which
-/// frees the one-pending-per-address index for a fresh invitation.
+/// frees the one-pending-per-address index for a fresh invitation. Audited as the system's.
 fn expire_if_overdue(
     conn: &mut Conn,
     org: OrganizationId,
     email: &EmailAddress,
     now: DateTime<Utc>,
 ) -> Result<(), DbError> {
-    diesel::update(
-        invitations::table
-            .filter(invitations::organization_id.eq(org.to_string()))
-            .filter(invitations::email.eq(email.as_str()))
-            .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
-            .filter(invitations::expires_at.le(to_db(now))),
-    )
-    .set((
-        invitations::status.eq(InvitationStatus::Expired.as_str()),
-        invitations::decided_at.eq(invitations::expires_at.nullable()),
-    ))
-    .execute(conn)?;
+    let overdue: Vec<OverdueRow> = invitations::table
+        .filter(invitations::organization_id.eq(org.to_string()))
+        .filter(invitations::email.eq(email.as_str()))
+        .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
+        .filter(invitations::expires_at.le(to_db(now)))
+        .select((
+            invitations::id,
+            invitations::organization_id,
+            invitations::email,
+            invitations::role,
+        ))
+        .load(conn)?;
+    expire_rows(conn, overdue, now)?;
     Ok(())
 }
 
-/// Writes Expired onto every pending invitation past its time (the sweep); returns how many.
+/// Writes Expired onto every pending invitation past its time (the sweep), each with its
+/// `invitation.expired` audit event by the system, in one transaction; returns how many.
 ///
 /// # Errors
-/// [`DbError`] on a failed query.
+/// [`DbError`] on a failed query (nothing is written).
 pub fn expire_all_overdue(conn: &mut Conn, now: DateTime<Utc>) -> Result<usize, DbError> {
-    Ok(diesel::update(
-        invitations::table
+    super::write_transaction(conn, |conn| {
+        let overdue: Vec<OverdueRow> = invitations::table
             .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
-            .filter(invitations::expires_at.le(to_db(now))),
-    )
-    .set((
-        invitations::status.eq(InvitationStatus::Expired.as_str()),
-        invitations::decided_at.eq(invitations::expires_at.nullable()),
-    ))
-    .execute(conn)?)
+            .filter(invitations::expires_at.le(to_db(now)))
+            .select((
+                invitations::id,
+                invitations::organization_id,
+                invitations::email,
+                invitations::role,
+            ))
+            .load(conn)?;
+        expire_rows(conn, overdue, now)
+    })
 }
 
 /// Inserts a Pending invitation and queues its email; returns its id.
@@ -276,18 +358,21 @@ pub fn created_since(
 }
 
 /// Invites every address in `emails` (already parsed, normalized and de-duplicated) in one
-/// transaction, following DESIGN.md's re-invite rules per address. Returns one outcome per
-/// address, in order.
+/// transaction, following DESIGN.md's re-invite rules per address, and records each outcome
+/// in the audit trail as `ctx`'s. Returns one outcome per address, in order.
 ///
 /// # Errors
 /// [`DbError`] on a failed query; the whole submission is rolled back.
 pub fn invite_many(
     conn: &mut Conn,
+    ctx: &AuditContext,
     req: &InviteRequest<'_>,
     emails: &[EmailAddress],
     token_key: &TokenKey,
 ) -> Result<Vec<AddressOutcome>, DbError> {
     let message = req.message.map(PersonalMessage::as_str);
+    let org = req.organization;
+    let role = req.role;
     super::write_transaction(conn, |conn| {
         let mut outcomes = Vec::with_capacity(emails.len());
         for email in emails {
@@ -302,22 +387,66 @@ pub fn invite_many(
             let outcome = match plan_invitation(is_member, live_facts, req.role, req.now) {
                 InvitePlan::New => {
                     create(conn, req, email, message, token_key)?;
+                    let details = format!("role {role}");
+                    record(
+                        conn,
+                        ctx,
+                        org,
+                        AuditAction::InvitationSent,
+                        email,
+                        &details,
+                        req.now,
+                    )?;
                     AddressOutcome::Sent
                 }
                 InvitePlan::ResendExisting(_) => match live {
-                    Some(ref inv) if mark_resent(conn, inv, req.now)? => AddressOutcome::Resent,
+                    Some(ref inv) if mark_resent(conn, inv, req.now)? => {
+                        let details = format!("role {role}; the same link again (invited again)");
+                        record(
+                            conn,
+                            ctx,
+                            org,
+                            AuditAction::InvitationResent,
+                            email,
+                            &details,
+                            req.now,
+                        )?;
+                        AddressOutcome::Resent
+                    }
                     _ => AddressOutcome::Skipped(SkipReason::ResentRecently),
                 },
                 InvitePlan::ReplaceExisting(old) => {
-                    finish(
+                    if finish(
                         conn,
                         old,
                         InvitationStatus::Revoked,
                         Some("replaced"),
                         None,
                         req.now,
-                    )?;
+                    )? {
+                        let was = live.as_ref().map_or("another role", |inv| inv.role.label());
+                        let details = format!("replaced: role {was} → {role}");
+                        record(
+                            conn,
+                            ctx,
+                            org,
+                            AuditAction::InvitationRevoked,
+                            email,
+                            &details,
+                            req.now,
+                        )?;
+                    }
                     create(conn, req, email, message, token_key)?;
+                    let details = format!("role {role}");
+                    record(
+                        conn,
+                        ctx,
+                        org,
+                        AuditAction::InvitationSent,
+                        email,
+                        &details,
+                        req.now,
+                    )?;
                     AddressOutcome::Sent
                 }
                 InvitePlan::Skip(reason) => AddressOutcome::Skipped(reason),
@@ -403,24 +532,127 @@ pub enum Accepted {
     AlreadyMember(Role),
 }
 
-/// Accepts invitation `details` for `user` at `now` in one transaction: checks the domain rules,
-/// marks it Accepted with a conditional update (so of two racing acceptances exactly one wins),
-/// creates the membership, and queues "joined" emails to Owners who want them.
+/// Who `inv`'s inviter is in its organization *now*, as the policy sees them: staff (who may
+/// assign any role), a member with their current role, or `None` when they are no longer a
+/// member.
+fn current_inviter(conn: &mut Conn, inv: &Invitation) -> Result<Option<Inviter>, DbError> {
+    let is_staff: Option<bool> = users::table
+        .find(inv.invited_by.to_string())
+        .select(users::is_staff)
+        .first(conn)
+        .optional()?;
+    match is_staff {
+        None => Ok(None),
+        Some(true) => Ok(Some(Inviter::Staff)),
+        Some(false) => Ok(
+            organizations::membership(conn, inv.organization_id, inv.invited_by)?
+                .map(|m| Inviter::Member(m.role)),
+        ),
+    }
+}
+
+/// Whether `inv`'s inviter may still grant it (DESIGN.md, "Invitations follow current
+/// policy"). Reads only: the acceptance page decides with it, and only a POST writes Revoked.
+///
+/// # Errors
+/// Outer [`DbError`] on a failed query; inner [`InviterLapsed`] saying what the inviter lost.
+pub fn inviter_policy(
+    conn: &mut Conn,
+    inv: &Invitation,
+) -> Result<Result<(), InviterLapsed>, DbError> {
+    Ok(check_inviter_may_still_assign(
+        current_inviter(conn, inv)?,
+        inv.role,
+    ))
+}
+
+/// The state a conditional update lost to, as a reason the link is unusable.
+fn unusable_after_race(
+    conn: &mut Conn,
+    inv: &Invitation,
+    now: DateTime<Utc>,
+) -> Result<Unusable, DbError> {
+    let after = find_in_org(conn, inv.organization_id, inv.id)?
+        .ok_or_else(|| DbError::Corrupt("invitation vanished".into()))?;
+    Ok(after
+        .facts
+        .check_usable(now)
+        .err()
+        .unwrap_or(Unusable::AlreadyUsed))
+}
+
+/// If `current`'s inviter may no longer grant it, marks it Revoked with the reason (e.g.
+/// "inviter may no longer assign Admin") and records that, by the system on behalf of the
+/// request in `ctx`. Returns `Some(why the link is unusable)` when it refused.
+fn revoke_if_inviter_lapsed(
+    conn: &mut Conn,
+    ctx: &AuditContext,
+    current: &Invitation,
+    now: DateTime<Utc>,
+) -> Result<Option<Unusable>, DbError> {
+    let Err(lapsed) = inviter_policy(conn, current)? else {
+        return Ok(None);
+    };
+    let reason = lapsed.to_string();
+    if !finish(
+        conn,
+        current.id,
+        InvitationStatus::Revoked,
+        Some(&reason),
+        None,
+        now,
+    )? {
+        return Ok(Some(unusable_after_race(conn, current, now)?));
+    }
+    let system = AuditContext {
+        actor: audit::Actor::system(),
+        meta: ctx.meta.clone(),
+    };
+    let details = format!("{reason} (checked when the invitee tried to use the link)");
+    record(
+        conn,
+        &system,
+        current.organization_id,
+        AuditAction::InvitationRevoked,
+        &current.email,
+        &details,
+        now,
+    )?;
+    Ok(Some(Unusable::Revoked))
+}
+
+/// Accepts invitation `details` for `user` at `now` in one transaction: checks the domain rules
+/// (the link is usable, the inviter may still grant the role, the emails match), marks it
+/// Accepted with a conditional update (so of two racing acceptances exactly one wins), creates
+/// the membership, queues "joined" emails to Owners who want them, and records
+/// `invitation.accepted` and `member.joined` as `ctx`'s.
+///
+/// An inviter who may no longer grant the invitation makes it Revoked here, and that is kept
+/// (committed) while the acceptance is refused.
 ///
 /// # Errors
 /// Outer [`DbError`] on a failed query (rolled back); inner [`AcceptError`] when the rules
 /// refuse — a wrong account uses nothing up.
 pub fn accept(
     conn: &mut Conn,
+    ctx: &AuditContext,
     details: &InvitationDetails,
     user: &User,
     now: DateTime<Utc>,
 ) -> Result<Result<Accepted, AcceptError>, DbError> {
-    super::write_transaction(conn, |conn| accept_in_transaction(conn, details, user, now))
+    super::write_transaction(conn, |conn| {
+        accept_in_transaction(conn, ctx, details, user, now)
+    })
 }
 
-fn accept_in_transaction(
+/// The body of [`accept`], for callers already inside a write transaction.
+///
+/// # Errors
+/// As [`accept`]. When the inner result is `Err(Unusable(Revoked))` because the inviter lapsed,
+/// the revocation has been written: commit it.
+pub fn accept_in_transaction(
     conn: &mut Conn,
+    ctx: &AuditContext,
     details: &InvitationDetails,
     user: &User,
     now: DateTime<Utc>,
@@ -431,6 +663,12 @@ fn accept_in_transaction(
         Some(current) => current,
         None => return Err(DbError::Corrupt("invitation vanished".into())),
     };
+    if let Err(why) = current.facts.check_usable(now) {
+        return Ok(Err(AcceptError::Unusable(why)));
+    }
+    if let Some(why) = revoke_if_inviter_lapsed(conn, ctx, &current, now)? {
+        return Ok(Err(AcceptError::Unusable(why)));
+    }
     if let Err(e) = check_accept(&current.facts, &current.email, &user.email, now) {
         return Ok(Err(e));
     }
@@ -443,26 +681,53 @@ fn accept_in_transaction(
         now,
     )? {
         // Lost a race: report the state the winner left.
-        let after = find_in_org(conn, inv.organization_id, inv.id)?
-            .ok_or_else(|| DbError::Corrupt("invitation vanished".into()))?;
-        return Ok(Err(after
-            .facts
-            .check_usable(now)
-            .err()
-            .map(AcceptError::Unusable)
-            .unwrap_or(AcceptError::Unusable(
-                crate::domain::invitation::Unusable::AlreadyUsed,
-            ))));
+        return Ok(Err(AcceptError::Unusable(unusable_after_race(
+            conn, &current, now,
+        )?)));
     }
-    if let Some(existing) = organizations::membership(conn, inv.organization_id, user.id)? {
+    let org = inv.organization_id;
+    if let Some(existing) = organizations::membership(conn, org, user.id)? {
+        let details = format!(
+            "role {}; already a member as {}, role unchanged",
+            current.role, existing.role
+        );
+        record(
+            conn,
+            ctx,
+            org,
+            AuditAction::InvitationAccepted,
+            &current.email,
+            &details,
+            now,
+        )?;
         return Ok(Ok(Accepted::AlreadyMember(existing.role)));
     }
     organizations::add_member(
         conn,
-        inv.organization_id,
+        org,
         user.id,
         current.role,
         Some(current.invited_by),
+        now,
+    )?;
+    let role_details = format!("role {}", current.role);
+    record(
+        conn,
+        ctx,
+        org,
+        AuditAction::InvitationAccepted,
+        &current.email,
+        &role_details,
+        now,
+    )?;
+    let joined_details = format!("role {}; invited by {}", current.role, details.inviter_name);
+    record(
+        conn,
+        ctx,
+        org,
+        AuditAction::MemberJoined,
+        &user.email,
+        &joined_details,
         now,
     )?;
     let payload = serde_json::json!({
@@ -474,7 +739,7 @@ fn accept_in_transaction(
         "invited_by": details.inviter_name,
     })
     .to_string();
-    for (_, owner_email) in organizations::owners_to_notify(conn, inv.organization_id)? {
+    for (_, owner_email) in organizations::owners_to_notify(conn, org)? {
         if owner_email != user.email {
             outbox::enqueue(
                 conn,
@@ -509,12 +774,15 @@ impl From<DbError> for TxError {
 }
 
 /// Creates an account for the invited email and accepts in the same transaction (acceptance
-/// branch 1). Returns `Ok(Ok(None))` if an account with the email appeared meanwhile.
+/// branch 1); the audit trail records the new account as the actor, from the request in
+/// `meta`. Returns `Ok(Ok(None))` if an account with the email appeared meanwhile.
 ///
 /// # Errors
-/// As [`accept`]; on a refusal the new account is rolled back with everything else.
+/// As [`accept`]; on a refusal the new account is rolled back with everything else (a
+/// revocation because the inviter lapsed is checked first, and kept).
 pub fn register_and_accept(
     conn: &mut Conn,
+    meta: &audit::RequestMeta,
     details: &InvitationDetails,
     name: &crate::domain::text::PersonName,
     password_hash: &str,
@@ -522,42 +790,104 @@ pub fn register_and_accept(
 ) -> Result<Result<Option<(User, Accepted)>, AcceptError>, DbError> {
     let result = super::write_transaction(conn, |conn| -> Result<_, TxError> {
         let inv = &details.invitation;
-        inv.facts
-            .check_usable(now)
-            .map_err(|e| TxError::Rejected(AcceptError::Unusable(e)))?;
+        let current = find_in_org(conn, inv.organization_id, inv.id)?
+            .ok_or_else(|| DbError::Corrupt("invitation vanished".into()))?;
+        if let Err(why) = current.facts.check_usable(now) {
+            return Ok(Err(AcceptError::Unusable(why)));
+        }
+        let signed_out = AuditContext {
+            actor: invitee_actor(None, &inv.email),
+            meta: meta.clone(),
+        };
+        // Before the account exists, so that the revocation commits and no account is made.
+        if let Some(why) = revoke_if_inviter_lapsed(conn, &signed_out, &current, now)? {
+            return Ok(Err(AcceptError::Unusable(why)));
+        }
         if super::users::email_exists(conn, &inv.email)? {
-            return Ok(None);
+            return Ok(Ok(None));
         }
         let id = super::users::insert(conn, &inv.email, name, password_hash, false, now)?;
         let user = super::users::find(conn, id)?
             .ok_or_else(|| DbError::Corrupt("new user vanished".into()))?;
+        let ctx = AuditContext {
+            actor: invitee_actor(Some(&user), &inv.email),
+            meta: meta.clone(),
+        };
         let accepted =
-            accept_in_transaction(conn, details, &user, now)?.map_err(TxError::Rejected)?;
-        Ok(Some((user, accepted)))
+            accept_in_transaction(conn, &ctx, details, &user, now)?.map_err(TxError::Rejected)?;
+        Ok(Ok(Some((user, accepted))))
     });
     match result {
-        Ok(done) => Ok(Ok(done)),
+        Ok(done) => Ok(done),
         Err(TxError::Rejected(e)) => Ok(Err(e)),
         Err(TxError::Db(e)) => Err(e),
     }
 }
 
-/// Marks a pending invitation Declined (from the acceptance page). Returns whether this request
-/// changed it.
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn decline(conn: &mut Conn, id: InvitationId, now: DateTime<Utc>) -> Result<bool, DbError> {
-    finish(conn, id, InvitationStatus::Declined, None, None, now)
+/// The audit trail's name for someone using an invitation link: their account when signed in
+/// ("Name <email>"), else the invited address, marked as not signed in — whoever holds the
+/// link, unproven.
+pub fn invitee_actor(user: Option<&User>, invited: &EmailAddress) -> audit::Actor {
+    match user {
+        Some(u) => audit::Actor {
+            user_id: Some(u.id),
+            label: format!("{} <{}>", u.name, u.email),
+            is_staff: false,
+        },
+        None => audit::Actor {
+            user_id: None,
+            label: format!("{invited} (not signed in)"),
+            is_staff: false,
+        },
+    }
 }
 
-/// Revokes a pending invitation of `org`.
+/// Marks a pending invitation Declined (from the acceptance page) and records it as `ctx`'s,
+/// in one transaction. An inviter who may no longer grant it makes it Revoked instead.
+///
+/// # Errors
+/// Outer [`DbError`] on a failed query; inner [`Unusable`] when the link could not be used
+/// (already final, expired, lost a race, or revoked now because the inviter lapsed).
+pub fn decline(
+    conn: &mut Conn,
+    ctx: &AuditContext,
+    inv: &Invitation,
+    now: DateTime<Utc>,
+) -> Result<Result<(), Unusable>, DbError> {
+    super::write_transaction(conn, |conn| {
+        let current = find_in_org(conn, inv.organization_id, inv.id)?
+            .ok_or_else(|| DbError::Corrupt("invitation vanished".into()))?;
+        if let Err(why) = current.facts.check_usable(now) {
+            return Ok(Err(why));
+        }
+        if let Some(why) = revoke_if_inviter_lapsed(conn, ctx, &current, now)? {
+            return Ok(Err(why));
+        }
+        if !finish(conn, inv.id, InvitationStatus::Declined, None, None, now)? {
+            return Ok(Err(unusable_after_race(conn, &current, now)?));
+        }
+        let details = format!("role {}", current.role);
+        record(
+            conn,
+            ctx,
+            current.organization_id,
+            AuditAction::InvitationDeclined,
+            &current.email,
+            &details,
+            now,
+        )?;
+        Ok(Ok(()))
+    })
+}
+
+/// Revokes a pending invitation of `org` and records it (with `reason`) as `ctx`'s.
 ///
 /// # Errors
 /// Outer [`DbError`] on a failed query; inner [`NotPending`] if it had already reached a final
 /// state (or expired).
 pub fn revoke(
     conn: &mut Conn,
+    ctx: &AuditContext,
     inv: &Invitation,
     reason: &str,
     now: DateTime<Utc>,
@@ -565,30 +895,43 @@ pub fn revoke(
     if let Err(e) = inv.facts.check_revoke(now) {
         return Ok(Err(e));
     }
-    if finish(
-        conn,
-        inv.id,
-        InvitationStatus::Revoked,
-        Some(reason),
-        None,
-        now,
-    )? {
-        Ok(Ok(()))
-    } else {
-        let after = find_in_org(conn, inv.organization_id, inv.id)?
-            .ok_or_else(|| DbError::Corrupt("invitation vanished".into()))?;
-        Ok(Err(NotPending(after.facts.effective_status(now))))
-    }
+    super::write_transaction(conn, |conn| {
+        if finish(
+            conn,
+            inv.id,
+            InvitationStatus::Revoked,
+            Some(reason),
+            None,
+            now,
+        )? {
+            let details = format!("role {}; {reason}", inv.role);
+            record(
+                conn,
+                ctx,
+                inv.organization_id,
+                AuditAction::InvitationRevoked,
+                &inv.email,
+                &details,
+                now,
+            )?;
+            Ok(Ok(()))
+        } else {
+            let after = find_in_org(conn, inv.organization_id, inv.id)?
+                .ok_or_else(|| DbError::Corrupt("invitation vanished".into()))?;
+            Ok(Err(NotPending(after.facts.effective_status(now))))
+        }
+    })
 }
 
 /// Resends `inv` at `now` (DESIGN.md, "Resend"): the original link again when pending, or a
-/// new invitation with a fresh window when expired. `resender` becomes the new invitation's
-/// inviter.
+/// new invitation with a fresh window when expired, recorded as `ctx`'s. `resender` becomes
+/// the new invitation's inviter.
 ///
 /// # Errors
 /// Outer [`DbError`] on a failed query; inner [`ResendError`] when refused.
 pub fn resend(
     conn: &mut Conn,
+    ctx: &AuditContext,
     inv: &Invitation,
     resender: UserId,
     ttl: Duration,
@@ -609,6 +952,16 @@ pub fn resend(
                         available_at: now + crate::domain::invitation::RESEND_INTERVAL,
                     })));
                 }
+                let details = format!("role {}; the same link again", inv.role);
+                record(
+                    conn,
+                    ctx,
+                    inv.organization_id,
+                    AuditAction::InvitationResent,
+                    &inv.email,
+                    &details,
+                    now,
+                )?;
             }
             ResendPlan::NewInvitation => {
                 expire_if_overdue(conn, inv.organization_id, &inv.email, now)?;
@@ -628,9 +981,137 @@ pub fn resend(
                     now,
                 };
                 create(conn, &req, &inv.email, message.as_deref(), token_key)?;
+                let details = format!(
+                    "role {}; a new invitation with a fresh link (the previous one expired)",
+                    inv.role
+                );
+                record(
+                    conn,
+                    ctx,
+                    inv.organization_id,
+                    AuditAction::InvitationResent,
+                    &inv.email,
+                    &details,
+                    now,
+                )?;
             }
         }
         Ok(Ok(plan))
+    })
+}
+
+/// Whether the holder of `inv`'s link may ask for a new invitation at `now`: it has expired,
+/// its inviter may still send it, no newer invitation is pending for the address (nor is it a
+/// member's), and nobody asked within the last day. Reads only.
+///
+/// # Errors
+/// Outer [`DbError`] on a failed query; inner [`RenewalRefused`] saying why not.
+pub fn renewal_standing(
+    conn: &mut Conn,
+    inv: &Invitation,
+    now: DateTime<Utc>,
+) -> Result<Result<(), RenewalRefused>, DbError> {
+    let policy = inviter_policy(conn, inv)?;
+    let newer = live_pending(conn, inv.organization_id, &inv.email)?.is_some_and(|p| {
+        p.id != inv.id && p.facts.effective_status(now) == InvitationStatus::Pending
+    });
+    let superseded =
+        newer || organizations::is_member_by_email(conn, inv.organization_id, &inv.email)?;
+    Ok(check_renewal_request(
+        &inv.facts,
+        policy,
+        superseded,
+        inv.renewal_requested_at,
+        now,
+    ))
+}
+
+/// What "Request a new invitation" came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenewalRequested {
+    /// The inviter was emailed now.
+    Sent,
+    /// Already asked within the last day, at this time; nothing was sent.
+    AlreadyRequested(DateTime<Utc>),
+}
+
+/// The holder of an expired link asks its inviter for a new invitation (DESIGN.md, "Request a
+/// new invitation"): at most once a day per invitation — one conditional update on
+/// `renewal_requested_at` decides, so two racing requests send one email — then the email to
+/// the inviter is queued and `invitation.renewal_requested` recorded as `ctx`'s, all in one
+/// transaction.
+///
+/// # Errors
+/// Outer [`DbError`] on a failed query; inner [`RenewalRefused`] when the link is not expired
+/// (or its inviter may no longer send it). A repeat within the day is
+/// [`RenewalRequested::AlreadyRequested`], not an error.
+pub fn request_renewal(
+    conn: &mut Conn,
+    ctx: &AuditContext,
+    details: &InvitationDetails,
+    now: DateTime<Utc>,
+) -> Result<Result<RenewalRequested, RenewalRefused>, DbError> {
+    let inv = &details.invitation;
+    super::write_transaction(conn, |conn| {
+        let current = find_in_org(conn, inv.organization_id, inv.id)?
+            .ok_or_else(|| DbError::Corrupt("invitation vanished".into()))?;
+        match renewal_standing(conn, &current, now)? {
+            Ok(()) => {}
+            Err(RenewalRefused::AlreadyRequested { at }) => {
+                return Ok(Ok(RenewalRequested::AlreadyRequested(at)));
+            }
+            Err(refused) => return Ok(Err(refused)),
+        }
+        // The once-a-day rule as one conditional update: of two racing requests, one wins.
+        let window_start = to_db(now - RENEWAL_REQUEST_INTERVAL);
+        let n = diesel::update(
+            invitations::table.find(inv.id.to_string()).filter(
+                invitations::renewal_requested_at
+                    .is_null()
+                    .or(invitations::renewal_requested_at.le(window_start)),
+            ),
+        )
+        .set(invitations::renewal_requested_at.eq(Some(to_db(now))))
+        .execute(conn)?;
+        if n == 0 {
+            let at = find_in_org(conn, inv.organization_id, inv.id)?
+                .and_then(|i| i.renewal_requested_at)
+                .unwrap_or(now);
+            return Ok(Ok(RenewalRequested::AlreadyRequested(at)));
+        }
+        let inviter_email = EmailAddress::from_trusted(details.inviter_email.clone());
+        let payload = serde_json::json!({
+            "organization": details.organization.name,
+            "organization_id": details.organization.id.to_string(),
+            "requested_by": ctx.actor.label,
+            "invitee_email": current.email.as_str(),
+            "role": current.role.as_str(),
+            "inviter_name": details.inviter_name,
+            "expired_at": current.facts.expires_at.to_rfc3339(),
+        })
+        .to_string();
+        outbox::enqueue(
+            conn,
+            EmailKind::RenewalRequest,
+            None,
+            &inviter_email,
+            &payload,
+            now,
+        )?;
+        let details = format!(
+            "role {}; asked {} <{}> for a new invitation",
+            current.role, details.inviter_name, details.inviter_email
+        );
+        record(
+            conn,
+            ctx,
+            current.organization_id,
+            AuditAction::InvitationRenewalRequested,
+            &current.email,
+            &details,
+            now,
+        )?;
+        Ok(Ok(RenewalRequested::Sent))
     })
 }
 
@@ -689,4 +1170,50 @@ pub fn list_for_team(
         }
     }
     Ok((pending, history))
+}
+
+/// Revokes every pending invitation `inviter` sent for `org`, recording `reason` on each and in
+/// the audit trail (DESIGN.md, "Invitations follow current policy": a member who is removed or
+/// loses `users:invite` leaves no live invitations behind). Returns how many were revoked.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn revoke_all_by_inviter(
+    conn: &mut Conn,
+    ctx: &super::audit::AuditContext,
+    org: OrganizationId,
+    inviter: UserId,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, DbError> {
+    let pending: Vec<(String, String)> = invitations::table
+        .filter(invitations::organization_id.eq(org.to_string()))
+        .filter(invitations::invited_by.eq(inviter.to_string()))
+        .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
+        .filter(invitations::expires_at.gt(to_db(now)))
+        .select((invitations::id, invitations::email))
+        .load(conn)?;
+    for (id, email) in &pending {
+        diesel::update(
+            invitations::table
+                .find(id)
+                .filter(invitations::status.eq(InvitationStatus::Pending.as_str())),
+        )
+        .set((
+            invitations::status.eq(InvitationStatus::Revoked.as_str()),
+            invitations::status_reason.eq(Some(reason)),
+            invitations::decided_at.eq(Some(to_db(now))),
+        ))
+        .execute(conn)?;
+        super::audit::record(
+            conn,
+            ctx,
+            Some(org),
+            crate::domain::audit::AuditAction::InvitationRevoked,
+            Some(email),
+            Some(reason),
+            now,
+        )?;
+    }
+    Ok(pending.len())
 }

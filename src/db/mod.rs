@@ -6,11 +6,14 @@
 
 pub mod audit;
 pub mod invitations;
+pub mod members;
 pub mod models;
 pub mod organizations;
 pub mod outbox;
 pub mod schema;
 pub mod sessions;
+pub mod signups;
+pub mod tenant_invitations;
 pub mod users;
 
 use std::str::FromStr;
@@ -177,6 +180,43 @@ where
         }
     }
     result
+}
+
+/// The error of a write transaction that a domain rule may refuse after it has started
+/// writing. Any `Err` makes Diesel roll the transaction back, so a refusal leaves nothing
+/// behind; [`TxError::settle`] then separates the refusal (`Ok(Err(_))`) from a database
+/// failure (`Err(_)`).
+pub enum TxError<E> {
+    /// The database failed.
+    Db(DbError),
+    /// A rule refused the change.
+    Refused(E),
+}
+
+impl<E> From<diesel::result::Error> for TxError<E> {
+    fn from(e: diesel::result::Error) -> Self {
+        TxError::Db(DbError::Query(e))
+    }
+}
+
+impl<E> From<DbError> for TxError<E> {
+    fn from(e: DbError) -> Self {
+        TxError::Db(e)
+    }
+}
+
+impl<E> TxError<E> {
+    /// Splits a transaction's outcome into a database failure and the rule's answer.
+    ///
+    /// # Errors
+    /// [`DbError`] when the database failed.
+    pub fn settle<T>(result: Result<T, TxError<E>>) -> Result<Result<T, E>, DbError> {
+        match result {
+            Ok(v) => Ok(Ok(v)),
+            Err(TxError::Refused(e)) => Ok(Err(e)),
+            Err(TxError::Db(e)) => Err(e),
+        }
+    }
 }
 
 /// A cloneable handle on the connection pool.

@@ -312,3 +312,96 @@ pub fn for_user(conn: &mut Conn, user: UserId) -> Result<Vec<(Organization, Role
         .map(|(o, r)| Ok((Organization::try_from(o)?, parse_stored(&r, "role")?)))
         .collect()
 }
+
+diesel::define_sql_function! {
+    /// SQL `lower(text)`, the same on SQLite and PostgreSQL for ASCII.
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// A page of organizations whose name contains `query` (case-insensitive; empty = all), by
+/// name, each with its member count; and how many match in all.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn search(
+    conn: &mut Conn,
+    query: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<(Organization, i64)>, i64), DbError> {
+    let escaped: String = query
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    let pattern = format!("%{escaped}%");
+    let filtered = || {
+        organizations::table
+            .filter(
+                lower(organizations::name)
+                    .like(pattern.clone())
+                    .escape('\\'),
+            )
+            .into_boxed()
+    };
+    let total: i64 = filtered().count().get_result(conn)?;
+    let rows: Vec<OrganizationRow> = filtered()
+        .order((lower(organizations::name).asc(), organizations::id.asc()))
+        .limit(limit)
+        .offset(offset)
+        .select(OrganizationRow::as_select())
+        .load(conn)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let counts: HashMap<String, i64> = memberships::table
+        .filter(memberships::organization_id.eq_any(&ids))
+        .group_by(memberships::organization_id)
+        .select((memberships::organization_id, diesel::dsl::count_star()))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect();
+    let orgs = rows
+        .into_iter()
+        .map(|r| {
+            let n = counts.get(&r.id).copied().unwrap_or(0);
+            Ok((Organization::try_from(r)?, n))
+        })
+        .collect::<Result<Vec<_>, DbError>>()?;
+    Ok((orgs, total))
+}
+
+/// Sets an organization's plan, recording it in the audit trail; returns the previous plan.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn set_plan(
+    conn: &mut Conn,
+    ctx: &super::audit::AuditContext,
+    org: OrganizationId,
+    plan: Plan,
+    now: DateTime<Utc>,
+) -> Result<Option<Plan>, DbError> {
+    super::write_transaction(conn, |c| {
+        let Some(current) = find(c, org)? else {
+            return Ok(None);
+        };
+        if current.plan != plan {
+            diesel::update(organizations::table.find(org.to_string()))
+                .set(organizations::plan.eq(plan.as_str()))
+                .execute(c)?;
+            let detail = format!("{} → {}", current.plan.label(), plan.label());
+            super::audit::record(
+                c,
+                ctx,
+                Some(org),
+                crate::domain::audit::AuditAction::PlanChanged,
+                Some(&current.name),
+                Some(&detail),
+                now,
+            )?;
+        }
+        Ok(Some(current.plan))
+    })
+}

@@ -19,6 +19,15 @@ pub enum EmailKind {
     Invitation,
     /// "Someone joined your organization", for Owners who want it.
     MemberJoined,
+    /// A self-serve sign-up link, rendered at delivery from the `signup_requests` row named in
+    /// the payload (so the link is never stored).
+    Signup,
+    /// "You already have an account — log in", for a sign-up with a registered address.
+    SignupExisting,
+    /// "Please send me a new invitation", to the inviter of an expired invitation.
+    RenewalRequest,
+    /// A tenant-owner invitation, rendered at delivery from its row (payload names it).
+    TenantInvitation,
 }
 
 impl EmailKind {
@@ -27,6 +36,10 @@ impl EmailKind {
         match self {
             EmailKind::Invitation => "invitation",
             EmailKind::MemberJoined => "member_joined",
+            EmailKind::TenantInvitation => "tenant_invitation",
+            EmailKind::Signup => "signup",
+            EmailKind::SignupExisting => "signup_existing",
+            EmailKind::RenewalRequest => "renewal_request",
         }
     }
 }

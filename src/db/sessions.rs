@@ -97,3 +97,12 @@ pub fn delete_expired(conn: &mut Conn, now: DateTime<Utc>) -> Result<usize, DbEr
             .execute(conn)?,
     )
 }
+
+/// Deletes every session of `user_id` (they are signed out everywhere at once); returns how
+/// many.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn delete_for_user(conn: &mut Conn, user_id: &str) -> Result<usize, DbError> {
+    Ok(diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)?)
+}

@@ -60,3 +60,7 @@ id_type!(
     /// Identifies an invitation.
     InvitationId
 );
+id_type!(
+    /// Identifies a self-serve sign-up request (one emailed link).
+    SignupRequestId
+);

@@ -260,15 +260,22 @@ pub enum AcceptancePage {
     Unusable(Unusable),
 }
 
-/// Decides the acceptance page for `visitor` at `now`. Pure: showing the page changes nothing.
+/// Decides the acceptance page for `visitor` at `now`, given whether the inviter may still
+/// grant the invitation (`policy`, from [`check_inviter_may_still_assign`]). Pure: showing the
+/// page changes nothing — a lapsed inviter shows "revoked" here, and only an accept or decline
+/// POST writes that state.
 pub fn acceptance_page(
     facts: &InvitationFacts,
     invited: &EmailAddress,
+    policy: Result<(), InviterLapsed>,
     visitor: Visitor<'_>,
     now: DateTime<Utc>,
 ) -> AcceptancePage {
     if let Err(unusable) = facts.check_usable(now) {
         return AcceptancePage::Unusable(unusable);
+    }
+    if policy.is_err() {
+        return AcceptancePage::Unusable(Unusable::Revoked);
     }
     match visitor {
         Visitor::SignedOut {
@@ -423,6 +430,103 @@ pub fn plan_invitation(
     }
 }
 
+/// Why an invitation stopped following current policy: its inviter may no longer grant it
+/// (DESIGN.md, "Invitations follow current policy"). `Display` is the reason recorded on the
+/// invitation when acceptance revokes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum InviterLapsed {
+    /// The inviter left the organization or was removed.
+    #[error("inviter is no longer a member")]
+    NotAMember,
+    /// The inviter's current role lacks `users:invite`.
+    #[error("inviter may no longer invite (now {0})")]
+    MayNotInvite(Role),
+    /// The inviter's current role may not assign the invited role (rule 1).
+    #[error("inviter may no longer assign {0}")]
+    MayNotAssign(Role),
+}
+
+/// Whether an invitation for `role` still follows policy, given who its inviter is *now*:
+/// `None` when they are no longer a member, [`Inviter::Staff`] for platform staff (who may
+/// assign any role), else their current role. Checked again at acceptance, so a demotion or a
+/// removal after sending takes effect on invitations already out.
+///
+/// # Errors
+/// [`InviterLapsed`] naming what the inviter lost.
+pub fn check_inviter_may_still_assign(
+    inviter: Option<Inviter>,
+    role: Role,
+) -> Result<(), InviterLapsed> {
+    let inviter_role = match inviter {
+        None => return Err(InviterLapsed::NotAMember),
+        Some(inviter) => inviter.role(),
+    };
+    if !inviter_role.has(Permission::UsersInvite) {
+        return Err(InviterLapsed::MayNotInvite(inviter_role));
+    }
+    if !inviter_role.may_assign(role) {
+        return Err(InviterLapsed::MayNotAssign(role));
+    }
+    Ok(())
+}
+
+/// The least time between two "Request a new invitation" emails for one invitation.
+pub const RENEWAL_REQUEST_INTERVAL: Duration = Duration::days(1);
+
+/// Why "Request a new invitation" does nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RenewalRefused {
+    /// Only an expired invitation can be renewed; this one is in another state.
+    #[error(transparent)]
+    NotExpired(Unusable),
+    /// Still pending and usable: there is nothing to renew.
+    #[error("This invitation can still be used")]
+    StillUsable,
+    /// The inviter may no longer send it, so asking them would be pointless.
+    #[error("The person who invited you can no longer send this invitation")]
+    InviterLapsed(InviterLapsed),
+    /// A newer invitation is pending for the address, or it belongs to a member already.
+    #[error("A newer invitation has been sent, or you are already a member")]
+    Superseded,
+    /// Asked already within the last day; `at` is when.
+    #[error("A new invitation was already requested")]
+    AlreadyRequested {
+        /// When the earlier request was made.
+        at: DateTime<Utc>,
+    },
+}
+
+/// Whether the holder of an expired link may ask its inviter for a new one at `now`
+/// (DESIGN.md, "Request a new invitation": at most once a day per invitation). `superseded`
+/// says whether a newer invitation is pending for the address, or it is a member's already.
+///
+/// # Errors
+/// [`RenewalRefused`] saying why not, checked in the order: expired, inviter, superseded,
+/// once a day.
+pub fn check_renewal_request(
+    facts: &InvitationFacts,
+    policy: Result<(), InviterLapsed>,
+    superseded: bool,
+    last_requested_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), RenewalRefused> {
+    match facts.check_usable(now) {
+        Ok(()) => return Err(RenewalRefused::StillUsable),
+        Err(Unusable::Expired) => {}
+        Err(other) => return Err(RenewalRefused::NotExpired(other)),
+    }
+    policy.map_err(RenewalRefused::InviterLapsed)?;
+    if superseded {
+        return Err(RenewalRefused::Superseded);
+    }
+    match last_requested_at {
+        Some(at) if now < at + RENEWAL_REQUEST_INTERVAL => {
+            Err(RenewalRefused::AlreadyRequested { at })
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -518,6 +622,7 @@ mod tests {
             acceptance_page(
                 &f,
                 &invited,
+                Ok(()),
                 Visitor::SignedOut {
                     account_exists: false
                 },
@@ -529,6 +634,7 @@ mod tests {
             acceptance_page(
                 &f,
                 &invited,
+                Ok(()),
                 Visitor::SignedOut {
                     account_exists: true
                 },
@@ -540,6 +646,7 @@ mod tests {
             acceptance_page(
                 &f,
                 &invited,
+                Ok(()),
                 Visitor::SignedIn {
                     email: &same_other_case
                 },
@@ -548,7 +655,13 @@ mod tests {
             AcceptancePage::Confirm
         );
         assert_eq!(
-            acceptance_page(&f, &invited, Visitor::SignedIn { email: &other }, now),
+            acceptance_page(
+                &f,
+                &invited,
+                Ok(()),
+                Visitor::SignedIn { email: &other },
+                now
+            ),
             AcceptancePage::WrongAccount
         );
         let revoked = InvitationFacts {
@@ -559,6 +672,7 @@ mod tests {
             acceptance_page(
                 &revoked,
                 &invited,
+                Ok(()),
                 Visitor::SignedIn { email: &invited },
                 now
             ),
@@ -719,6 +833,99 @@ mod tests {
         assert_eq!(
             plan_invitation(false, Some(live), Role::Editor, now + DEFAULT_TTL),
             InvitePlan::New
+        );
+    }
+
+    #[test]
+    fn acceptance_rechecks_that_the_inviter_may_still_assign_the_role() {
+        use Role::*;
+        let check = check_inviter_may_still_assign;
+        assert_eq!(check(Some(Inviter::Member(Owner)), Owner), Ok(()));
+        assert_eq!(check(Some(Inviter::Member(Admin)), Admin), Ok(()));
+        assert_eq!(
+            check(Some(Inviter::Member(Admin)), Owner),
+            Err(InviterLapsed::MayNotAssign(Owner))
+        );
+        assert_eq!(
+            check(Some(Inviter::Member(Editor)), Viewer),
+            Err(InviterLapsed::MayNotInvite(Editor))
+        );
+        assert_eq!(check(None, Viewer), Err(InviterLapsed::NotAMember));
+        // Staff may assign any role, member or not.
+        assert_eq!(check(Some(Inviter::Staff), Owner), Ok(()));
+        assert_eq!(
+            InviterLapsed::MayNotAssign(Admin).to_string(),
+            "inviter may no longer assign Admin"
+        );
+    }
+
+    #[test]
+    fn a_lapsed_inviter_shows_revoked_but_expiry_and_final_states_come_first() {
+        let invited = email("ann@example.com");
+        let f = pending();
+        let lapsed = Err(InviterLapsed::NotAMember);
+        let visitor = Visitor::SignedIn { email: &invited };
+        assert_eq!(
+            acceptance_page(&f, &invited, lapsed, visitor, t0()),
+            AcceptancePage::Unusable(Unusable::Revoked)
+        );
+        assert_eq!(
+            acceptance_page(&f, &invited, lapsed, visitor, t0() + DEFAULT_TTL),
+            AcceptancePage::Unusable(Unusable::Expired)
+        );
+        let used = InvitationFacts {
+            status: InvitationStatus::Accepted,
+            ..f
+        };
+        assert_eq!(
+            acceptance_page(&used, &invited, lapsed, visitor, t0()),
+            AcceptancePage::Unusable(Unusable::AlreadyUsed)
+        );
+    }
+
+    #[test]
+    fn a_new_invitation_may_be_requested_once_a_day_for_expired_links_only() {
+        let f = pending();
+        let expired_at = t0() + DEFAULT_TTL;
+        assert_eq!(
+            check_renewal_request(&f, Ok(()), false, None, t0()),
+            Err(RenewalRefused::StillUsable)
+        );
+        assert_eq!(
+            check_renewal_request(&f, Ok(()), false, None, expired_at),
+            Ok(())
+        );
+        let asked = expired_at + Duration::hours(1);
+        assert_eq!(
+            check_renewal_request(&f, Ok(()), false, Some(asked), asked + Duration::hours(23)),
+            Err(RenewalRefused::AlreadyRequested { at: asked })
+        );
+        assert_eq!(
+            check_renewal_request(
+                &f,
+                Ok(()),
+                false,
+                Some(asked),
+                asked + RENEWAL_REQUEST_INTERVAL
+            ),
+            Ok(())
+        );
+        let revoked = InvitationFacts {
+            status: InvitationStatus::Revoked,
+            ..f
+        };
+        assert_eq!(
+            check_renewal_request(&revoked, Ok(()), false, None, expired_at),
+            Err(RenewalRefused::NotExpired(Unusable::Revoked))
+        );
+        assert_eq!(
+            check_renewal_request(&f, Err(InviterLapsed::NotAMember), false, None, expired_at),
+            Err(RenewalRefused::InviterLapsed(InviterLapsed::NotAMember))
+        );
+        // Answered by a newer invitation: that says more than "already requested".
+        assert_eq!(
+            check_renewal_request(&f, Ok(()), true, Some(asked), asked + Duration::hours(1)),
+            Err(RenewalRefused::Superseded)
         );
     }
 }

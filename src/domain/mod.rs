@@ -9,9 +9,11 @@ pub mod clock;
 pub mod email;
 pub mod ids;
 pub mod invitation;
+pub mod membership;
 pub mod password;
 pub mod plan;
 pub mod role;
+pub mod signup;
 pub mod text;
 pub mod token;
 

@@ -184,6 +184,71 @@ impl OutboxWorker {
                 Ok(e) => e.render(&row.recipient, &self.base_url),
                 Err(_) => return Ok(Rendered::Cancel("unreadable payload")),
             },
+            "renewal_request" => {
+                match serde_json::from_str::<super::templates::RenewalRequestEmail>(&row.payload) {
+                    Ok(e) => e.render(&row.recipient, &self.base_url),
+                    Err(_) => return Ok(Rendered::Cancel("unreadable payload")),
+                }
+            }
+            "signup" => {
+                let Ok(payload) = serde_json::from_str::<db::signups::SignupPayload>(&row.payload)
+                else {
+                    return Ok(Rendered::Cancel("unreadable payload"));
+                };
+                let request = self
+                    .db
+                    .run(move |c| db::signups::find(c, &payload.signup_request_id))
+                    .await?;
+                let Some(request) = request else {
+                    return Ok(Rendered::Cancel("sign-up request no longer exists"));
+                };
+                // A link used or expired meanwhile would only lead to an error page.
+                if request.facts.check_usable(self.clock.now()).is_err() {
+                    return Ok(Rendered::Cancel("sign-up link is no longer usable"));
+                }
+                let token = InvitationToken::derive(&self.token_key, &request.nonce);
+                let link = format!("{}/signup/{}", self.base_url, token.expose());
+                super::templates::SignupLinkEmail {
+                    to: request.email.as_str(),
+                    link: &link,
+                    expires_at: request.facts.expires_at,
+                }
+                .render()
+            }
+            "signup_existing" => super::templates::SignupExistingEmail {
+                to: &row.recipient,
+                login_link: &format!("{}/login", self.base_url),
+            }
+            .render(),
+            "tenant_invitation" => {
+                let id = serde_json::from_str::<serde_json::Value>(&row.payload)
+                    .ok()
+                    .and_then(|v| v["tenant_invitation_id"].as_str().map(str::to_owned));
+                let Some(id) = id else {
+                    return Ok(Rendered::Cancel("unreadable payload"));
+                };
+                let Some(inv) = self
+                    .db
+                    .run(move |c| db::tenant_invitations::find(c, &id))
+                    .await?
+                else {
+                    return Ok(Rendered::Cancel("tenant invitation no longer exists"));
+                };
+                if inv.facts.effective_status(self.clock.now()) != InvitationStatus::Pending {
+                    return Ok(Rendered::Cancel("tenant invitation is no longer pending"));
+                }
+                let token = InvitationToken::derive(&self.token_key, &inv.nonce);
+                let link = format!("{}/invitations/{}", self.base_url, token.expose());
+                super::templates::TenantInvitationEmail {
+                    to: inv.email.as_str(),
+                    inviter_name: &inv.inviter_name,
+                    plan: inv.plan,
+                    message: inv.message.as_deref(),
+                    link: &link,
+                    expires_at: inv.facts.expires_at,
+                }
+                .render()
+            }
             _ => return Ok(Rendered::Cancel("unknown email kind")),
         };
         match rendered {

@@ -229,3 +229,22 @@ impl FromRequest for OrgMember {
         })
     }
 }
+
+/// Platform staff. Anyone else — signed in or not — gets a 404: the console's existence is
+/// not advertised.
+pub struct StaffUser(pub User);
+
+impl FromRequest for StaffUser {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let maybe = MaybeUser::from_request(req, payload);
+        Box::pin(async move {
+            match maybe.await? {
+                MaybeUser(Some(user)) if user.is_staff => Ok(StaffUser(user)),
+                _ => Err(AppError::NotFound),
+            }
+        })
+    }
+}

@@ -131,7 +131,10 @@ pub fn is_local_path(next: &str) -> bool {
 
 /// Registers every route. Page paths live here and in `pages::paths`, nowhere else.
 pub fn routes(cfg: &mut web::ServiceConfig, login_limit: &headers::LoginRateLimit) {
-    use pages::{acceptance, assets, auth, dashboard, dev, health, settings, team};
+    use pages::{
+        acceptance, assets, auth, billing, dashboard, dev, health, members, settings, staff, team,
+        tenant_acceptance,
+    };
     cfg.route("/", web::get().to(dashboard::home))
         .route("/static/app.css", web::get().to(assets::app_css))
         .route("/static/app.js", web::get().to(assets::app_js))
@@ -144,8 +147,43 @@ pub fn routes(cfg: &mut web::ServiceConfig, login_limit: &headers::LoginRateLimi
                 .wrap(headers::limit(login_limit)),
         )
         .route("/logout", web::post().to(auth::logout))
+        .route("/signup", web::get().to(pages::signup::signup_page))
+        .route("/signup", web::post().to(pages::signup::request_link))
+        .route("/signup/{token}", web::get().to(pages::signup::show))
+        .route("/signup/{token}", web::post().to(pages::signup::complete))
         .route("/orgs/{org}", web::get().to(dashboard::dashboard))
+        .route("/staff", web::get().to(staff::console_page))
+        .route("/staff/orgs/{org}/plan", web::post().to(staff::set_plan))
+        .route("/staff/tenant-invitations", web::post().to(staff::send))
+        .route(
+            "/staff/tenant-invitations/{id}/resend",
+            web::post().to(staff::resend),
+        )
+        .route(
+            "/staff/tenant-invitations/{id}/revoke",
+            web::get().to(staff::revoke_confirm),
+        )
+        .route(
+            "/staff/tenant-invitations/{id}/revoke",
+            web::post().to(staff::revoke),
+        )
         .route("/orgs/{org}/team", web::get().to(team::team_page))
+        .route("/orgs/{org}/audit", web::get().to(pages::audit::audit_page))
+        .route(
+            "/orgs/{org}/members/{id}/role",
+            web::post().to(members::change_role),
+        )
+        .route(
+            "/orgs/{org}/members/{id}/remove",
+            web::get().to(members::remove_confirm),
+        )
+        .route(
+            "/orgs/{org}/members/{id}/remove",
+            web::post().to(members::remove),
+        )
+        .route("/orgs/{org}/leave", web::get().to(members::leave_confirm))
+        .route("/orgs/{org}/leave", web::post().to(members::leave))
+        .route("/orgs/{org}/billing", web::get().to(billing::billing_page))
         .route("/orgs/{org}/team/invite", web::get().to(team::invite_page))
         .route(
             "/orgs/{org}/invitations",
@@ -171,7 +209,18 @@ pub fn routes(cfg: &mut web::ServiceConfig, login_limit: &headers::LoginRateLimi
             "/orgs/{org}/settings/notifications",
             web::post().to(settings::save_notifications),
         )
-        .route("/invitations/{token}", web::get().to(acceptance::show))
+        .route(
+            "/invitations/{token}",
+            web::get().to(tenant_acceptance::show),
+        )
+        .route(
+            "/invitations/{token}/organization",
+            web::post().to(tenant_acceptance::create_organization),
+        )
+        .route(
+            "/invitations/{token}/decline-organization",
+            web::post().to(tenant_acceptance::decline),
+        )
         .route(
             "/invitations/{token}/register",
             web::post().to(acceptance::register),
@@ -188,6 +237,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, login_limit: &headers::LoginRateLimi
         .route(
             "/invitations/{token}/decline",
             web::post().to(acceptance::decline),
+        )
+        .route(
+            "/invitations/{token}/request-new",
+            web::post().to(acceptance::request_new),
         )
         .route("/dev/mailbox", web::get().to(dev::mailbox));
 }

@@ -104,6 +104,9 @@ impl TestApp {
             client: reqwest::Client::builder()
                 .cookie_store(true)
                 .redirect(reqwest::redirect::Policy::limited(10))
+                // Below the server's 5 s keep-alive, so a POST never goes out on a connection
+                // the server is closing at that moment (a race no client retries).
+                .pool_idle_timeout(StdDuration::from_secs(2))
                 .build()
                 .unwrap(),
             base: self.address.clone(),
@@ -597,4 +600,56 @@ pub fn unused_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+impl TestApp {
+    /// Creates a platform staff account (password [`PASSWORD`]).
+    pub fn create_staff(&self, email: &str, name: &str) -> UserId {
+        let id = self.create_user(email, name);
+        self.db
+            .with_conn(|c| db::users::set_staff(c, id, true))
+            .unwrap();
+        id
+    }
+
+    /// A browser logged in as `email` (password [`PASSWORD`]).
+    pub async fn logged_in(&self, email: &str) -> Browser {
+        let b = self.browser();
+        let page = b.login(email, PASSWORD).await;
+        assert_eq!(page.status, 200, "login as {email} failed: {}", page.text());
+        b
+    }
+
+    /// The id of `email`'s membership of `org`.
+    pub fn membership_id(&self, org: OrganizationId, email: &str) -> joinery::domain::MembershipId {
+        let email = EmailAddress::parse(email).unwrap();
+        let user = self
+            .query(|c| db::users::find_credentials(c, &email))
+            .unwrap()
+            .user
+            .id;
+        self.query(|c| db::organizations::membership(c, org, user))
+            .unwrap()
+            .id
+    }
+
+    /// `email`'s role in `org`, if a member.
+    pub fn role_of(&self, org: OrganizationId, email: &str) -> Option<Role> {
+        let email = EmailAddress::parse(email).unwrap();
+        let user = self
+            .query(|c| db::users::find_credentials(c, &email))?
+            .user
+            .id;
+        self.query(|c| db::organizations::membership(c, org, user))
+            .map(|m| m.role)
+    }
+
+    /// The audit actions recorded for `org`, oldest first.
+    pub fn audit_actions(&self, org: OrganizationId) -> Vec<(String, bool)> {
+        let (rows, _) = self.query(|c| db::audit::list(c, org, None, None, 1000, 0));
+        rows.into_iter()
+            .rev()
+            .map(|r| (r.action, r.actor_is_staff))
+            .collect()
+    }
 }

@@ -9,8 +9,13 @@ mod instances;
 mod outbox;
 
 mod acceptance;
+mod audit;
 mod auth;
 mod cli;
 mod email;
+mod governance;
+mod policy;
+mod renewal;
 mod security;
+mod signup;
 mod team;

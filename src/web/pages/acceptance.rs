@@ -1,6 +1,11 @@
-//! The acceptance page `/invitations/{token}` and its four POSTs (DESIGN.md, "The acceptance
+//! The acceptance page `/invitations/{token}` and its POSTs (DESIGN.md, "The acceptance
 //! page"). Opening the link never changes anything — mail scanners open links — and a visit by
 //! the wrong account never uses the invitation up.
+//!
+//! Invitations follow current policy: when the inviter may no longer grant the invited role
+//! (left, lost `users:invite`, or now below it), the page says the invitation was revoked, and
+//! the next accept or decline POST writes that state. An expired link offers "Request a new
+//! invitation", which emails the inviter at most once a day.
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -11,24 +16,29 @@ use serde::Deserialize;
 use super::auth::{LOGIN_FAILED, authenticate};
 use super::team::TimeView;
 use super::{paths, see_other};
-use crate::db::invitations::{Accepted, InvitationDetails};
+use crate::db::audit::{AuditContext, RequestMeta};
+use crate::db::invitations::{Accepted, InvitationDetails, RenewalRequested, invitee_actor};
 use crate::db::users::User;
 use crate::db::{self};
 use crate::domain::Role;
-use crate::domain::invitation::{AcceptError, AcceptancePage, Unusable, Visitor, acceptance_page};
+use crate::domain::invitation::{
+    AcceptError, AcceptancePage, RenewalRefused, Unusable, Visitor, acceptance_page,
+};
 use crate::domain::password::{Password, hash_password};
 use crate::domain::text::PersonName;
 use crate::domain::token::InvitationToken;
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::extractors::{MaybeUser, sign_in};
 use crate::web::headers::invitation_page;
+use crate::web::request_meta::Meta;
 use crate::web::{AppError, AppState, Layout, flash};
 
 #[derive(Template)]
 #[template(path = "accept.html")]
 struct AcceptPage {
     layout: Layout,
-    /// `new_user`, `login`, `confirm`, `wrong_account`, `unusable` or `declined`.
+    /// `new_user`, `login`, `confirm`, `wrong_account`, `unusable`, `declined` or
+    /// `renewal_requested`.
     branch: &'static str,
     org_name: String,
     inviter_name: String,
@@ -43,6 +53,14 @@ struct AcceptPage {
     password_error: Option<String>,
     unusable_title: String,
     unusable_advice: String,
+    /// On an expired link: offer "Request a new invitation".
+    renewal_form: bool,
+    /// On an expired link: when a new invitation was already requested (within the day).
+    renewal_requested: Option<TimeView>,
+    /// After "Request a new invitation": whether it had already been asked (nothing sent).
+    renewal_repeat: bool,
+    /// On an expired link: a newer invitation went out, or the address is a member already.
+    renewal_superseded: bool,
 }
 
 /// What the page needs besides the branch; errors and kept input start empty.
@@ -75,7 +93,20 @@ impl View<'_> {
             password_error: None,
             unusable_title: String::new(),
             unusable_advice: String::new(),
+            renewal_form: false,
+            renewal_requested: None,
+            renewal_repeat: false,
+            renewal_superseded: false,
         })
+    }
+
+    /// The audit trail's view of whoever uses the link: the signed-in account, or the invited
+    /// address marked as not signed in.
+    fn audit(&self, meta: RequestMeta) -> AuditContext {
+        AuditContext {
+            actor: invitee_actor(self.user, &self.details.invitation.email),
+            meta,
+        }
     }
 
     fn unusable(&self, why: Unusable) -> Result<AcceptPage, AppError> {
@@ -93,6 +124,30 @@ fn respond(page: &AcceptPage, status: StatusCode) -> Result<HttpResponse, AppErr
     Ok(invitation_page(&mut HttpResponse::build(status))
         .content_type("text/html; charset=utf-8")
         .body(page.render()?))
+}
+
+/// The page for a link that cannot be used. An expired one also says whether a new invitation
+/// can be requested (reading the inviter's standing and the last request; writing nothing).
+async fn unusable(view: &View<'_>, why: Unusable) -> Result<HttpResponse, AppError> {
+    let mut page = view.unusable(why)?;
+    if why == Unusable::Expired {
+        let inv = view.details.invitation.clone();
+        let now = view.state.clock.now();
+        let standing = view
+            .state
+            .db
+            .run(move |c| db::invitations::renewal_standing(c, &inv, now))
+            .await?;
+        match standing {
+            Ok(()) => page.renewal_form = true,
+            Err(RenewalRefused::AlreadyRequested { at }) => {
+                page.renewal_requested = Some(TimeView::new(at, now));
+            }
+            Err(RenewalRefused::Superseded) => page.renewal_superseded = true,
+            Err(_) => {}
+        }
+    }
+    respond(&page, unusable_status(why))
 }
 
 fn unusable_status(why: Unusable) -> StatusCode {
@@ -133,22 +188,24 @@ pub async fn show(
         user: user.0.as_ref(),
     };
     let now = state.clock.now();
+    let inv = details.invitation.clone();
+    let signed_out = user.0.is_none();
+    // Reads only: a lapsed inviter shows "revoked" here; a POST writes it.
+    let (account_exists, policy) = state
+        .db
+        .run(move |c| {
+            let exists = signed_out && db::users::email_exists(c, &inv.email)?;
+            Ok((exists, db::invitations::inviter_policy(c, &inv)?))
+        })
+        .await?;
     let visitor = match &user.0 {
         Some(u) => Visitor::SignedIn { email: &u.email },
-        None => {
-            let email = details.invitation.email.clone();
-            let exists = state
-                .db
-                .run(move |c| db::users::email_exists(c, &email))
-                .await?;
-            Visitor::SignedOut {
-                account_exists: exists,
-            }
-        }
+        None => Visitor::SignedOut { account_exists },
     };
     match acceptance_page(
         &details.invitation.facts,
         &details.invitation.email,
+        policy,
         visitor,
         now,
     ) {
@@ -156,7 +213,7 @@ pub async fn show(
         AcceptancePage::LogInToAccept => respond(&view.page("login")?, StatusCode::OK),
         AcceptancePage::Confirm => respond(&view.page("confirm")?, StatusCode::OK),
         AcceptancePage::WrongAccount => respond(&view.page("wrong_account")?, StatusCode::OK),
-        AcceptancePage::Unusable(why) => respond(&view.unusable(why)?, unusable_status(why)),
+        AcceptancePage::Unusable(why) => unusable(&view, why).await,
     }
 }
 
@@ -186,9 +243,9 @@ fn joined(
     Ok(see_other(&paths::dashboard(org.id)))
 }
 
-fn refused(view: &View<'_>, e: AcceptError) -> Result<HttpResponse, AppError> {
+async fn refused(view: &View<'_>, e: AcceptError) -> Result<HttpResponse, AppError> {
     match e {
-        AcceptError::Unusable(why) => respond(&view.unusable(why)?, unusable_status(why)),
+        AcceptError::Unusable(why) => unusable(view, why).await,
         AcceptError::WrongAccount => respond(&view.page("wrong_account")?, StatusCode::FORBIDDEN),
     }
 }
@@ -216,6 +273,7 @@ pub async fn register(
     state: web::Data<AppState>,
     session: Session,
     user: MaybeUser,
+    Meta(meta): Meta,
     path: web::Path<String>,
     CsrfForm(form): CsrfForm<RegisterForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -251,7 +309,7 @@ pub async fn register(
     let for_db = details.clone();
     let result = state
         .db
-        .run(move |c| db::invitations::register_and_accept(c, &for_db, &name, &hash, now))
+        .run(move |c| db::invitations::register_and_accept(c, &meta, &for_db, &name, &hash, now))
         .await?;
     state.outbox.wake();
     match result {
@@ -263,7 +321,7 @@ pub async fn register(
             );
             Ok(see_other(&view.page("login")?.base_path))
         }
-        Err(e) => refused(&view, e),
+        Err(e) => refused(&view, e).await,
     }
 }
 
@@ -286,6 +344,7 @@ impl HasCsrfToken for PasswordForm {
 pub async fn log_in_and_accept(
     state: web::Data<AppState>,
     session: Session,
+    Meta(meta): Meta,
     path: web::Path<String>,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -298,7 +357,7 @@ pub async fn log_in_and_accept(
         user: None,
     };
     if let Err(why) = details.invitation.facts.check_usable(state.clock.now()) {
-        return respond(&view.unusable(why)?, unusable_status(why));
+        return unusable(&view, why).await;
     }
     let Some(user) =
         authenticate(&state, details.invitation.email.as_str(), &form.password).await?
@@ -307,7 +366,7 @@ pub async fn log_in_and_accept(
         page.password_error = Some(LOGIN_FAILED.into());
         return respond(&page, StatusCode::UNAUTHORIZED);
     };
-    accept_as(&state, &session, &view, user).await
+    accept_as(&state, &session, &view, user, meta).await
 }
 
 async fn accept_as(
@@ -315,18 +374,23 @@ async fn accept_as(
     session: &Session,
     view: &View<'_>,
     user: User,
+    meta: RequestMeta,
 ) -> Result<HttpResponse, AppError> {
     let now = state.clock.now();
     let details = view.details.clone();
     let acceptor = user.clone();
+    let ctx = AuditContext {
+        actor: invitee_actor(Some(&user), &details.invitation.email),
+        meta,
+    };
     let result = state
         .db
-        .run(move |c| db::invitations::accept(c, &details, &acceptor, now))
+        .run(move |c| db::invitations::accept(c, &ctx, &details, &acceptor, now))
         .await?;
     state.outbox.wake();
     match result {
         Ok(accepted) => joined(session, &user, view.details, accepted),
-        Err(e) => refused(view, e),
+        Err(e) => refused(view, e).await,
     }
 }
 
@@ -335,6 +399,7 @@ pub async fn accept(
     state: web::Data<AppState>,
     session: Session,
     user: MaybeUser,
+    Meta(meta): Meta,
     path: web::Path<String>,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
@@ -349,7 +414,7 @@ pub async fn accept(
         token: token.expose(),
         user: Some(&user),
     };
-    accept_as(&state, &session, &view, user.clone()).await
+    accept_as(&state, &session, &view, user.clone(), meta).await
 }
 
 /// POST /invitations/{token}/decline — the invitee declines. Anyone holding the link may
@@ -359,6 +424,7 @@ pub async fn decline(
     state: web::Data<AppState>,
     session: Session,
     user: MaybeUser,
+    Meta(meta): Meta,
     path: web::Path<String>,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
@@ -377,21 +443,65 @@ pub async fn decline(
         }
     }
     if let Err(why) = details.invitation.facts.check_usable(now) {
-        return respond(&view.unusable(why)?, unusable_status(why));
+        return unusable(&view, why).await;
     }
-    let id = details.invitation.id;
+    let ctx = view.audit(meta);
+    let inv = details.invitation.clone();
     let declined = state
         .db
-        .run(move |c| db::invitations::decline(c, id, now))
+        .run(move |c| db::invitations::decline(c, &ctx, &inv, now))
         .await?;
-    if !declined {
-        let why = state
-            .db
-            .run(move |c| db::invitations::find_details(c, &id.to_string()))
-            .await?
-            .and_then(|d| d.invitation.facts.check_usable(now).err())
-            .unwrap_or(Unusable::AlreadyUsed);
-        return respond(&view.unusable(why)?, unusable_status(why));
+    match declined {
+        Ok(()) => respond(&view.page("declined")?, StatusCode::OK),
+        Err(why) => unusable(&view, why).await,
     }
-    respond(&view.page("declined")?, StatusCode::OK)
+}
+
+/// POST /invitations/{token}/request-new — from an expired link's page: asks the inviter by
+/// email for a new invitation, at most once a day per invitation; the page says which.
+pub async fn request_new(
+    state: web::Data<AppState>,
+    session: Session,
+    user: MaybeUser,
+    Meta(meta): Meta,
+    path: web::Path<String>,
+    CsrfForm(_): CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, AppError> {
+    let (token, details) = load(&state, &path).await?;
+    let view = View {
+        state: &state,
+        session: &session,
+        details: &details,
+        token: token.expose(),
+        user: user.0.as_ref(),
+    };
+    let now = state.clock.now();
+    let ctx = view.audit(meta);
+    let for_db = details.clone();
+    let result = state
+        .db
+        .run(move |c| db::invitations::request_renewal(c, &ctx, &for_db, now))
+        .await?;
+    let at = match result {
+        Ok(RenewalRequested::Sent) => {
+            state.outbox.wake();
+            None
+        }
+        Ok(RenewalRequested::AlreadyRequested(at)) => Some(at),
+        Err(RenewalRefused::StillUsable) => {
+            return Ok(see_other(&view.page("confirm")?.base_path));
+        }
+        Err(RenewalRefused::NotExpired(why)) => return unusable(&view, why).await,
+        Err(
+            RenewalRefused::InviterLapsed(_)
+            | RenewalRefused::Superseded
+            | RenewalRefused::AlreadyRequested { .. },
+        ) => return unusable(&view, Unusable::Expired).await,
+    };
+    let mut page = view.page("renewal_requested")?;
+    page.message = None;
+    page.expires = None;
+    page.renewal_repeat = at.is_some();
+    page.renewal_requested = Some(TimeView::new(at.unwrap_or(now), now));
+    respond(&page, StatusCode::OK)
 }

@@ -20,13 +20,25 @@ struct DashboardPage {
     member_count: i64,
     permissions: Vec<Permission>,
     team_path: Option<String>,
+    audit_path: Option<String>,
     notifications_path: String,
+    invite_path: Option<String>,
+    trial_message: Option<&'static str>,
+    billing_path: Option<String>,
+    leave_path: Option<String>,
 }
 
 #[derive(Template)]
 #[template(path = "no_organization.html")]
 struct NoOrganizationPage {
     layout: Layout,
+}
+
+#[derive(Template)]
+#[template(path = "choose_organization.html")]
+struct ChooserPage {
+    layout: Layout,
+    organizations: Vec<(String, String, Role, Plan)>,
 }
 
 /// GET / — your organization's dashboard, or the log-in page.
@@ -43,10 +55,17 @@ pub async fn home(
         .db
         .run(move |c| db::organizations::for_user(c, user_id))
         .await?;
-    match orgs.first() {
-        Some((org, _)) => Ok(see_other(&paths::dashboard(org.id))),
-        None => render(&NoOrganizationPage {
+    match orgs.as_slice() {
+        [] => render(&NoOrganizationPage {
             layout: Layout::new(&state, &session, "No organization yet", Some(&user))?,
+        }),
+        [(org, _)] => Ok(see_other(&paths::dashboard(org.id))),
+        many => render(&ChooserPage {
+            layout: Layout::new(&state, &session, "Choose an organization", Some(&user))?,
+            organizations: many
+                .iter()
+                .map(|(o, role)| (paths::dashboard(o.id), o.name.clone(), *role, o.plan))
+                .collect(),
         }),
     }
 }
@@ -73,6 +92,17 @@ pub async fn dashboard(
         team_path: role
             .has(Permission::MembersManage)
             .then(|| paths::team(org_id)),
+        audit_path: role
+            .has(Permission::MembersManage)
+            .then(|| paths::audit(org_id)),
         notifications_path: paths::notifications(org_id),
+        invite_path: (role.has(Permission::UsersInvite) && member.org.plan.allows_invitations())
+            .then(|| paths::invite(org_id)),
+        trial_message: (role.has(Permission::UsersInvite) && !member.org.plan.allows_invitations())
+            .then_some(Plan::TRIAL_MESSAGE),
+        billing_path: role
+            .has(Permission::Billing)
+            .then(|| paths::billing(org_id)),
+        leave_path: member.membership.is_some().then(|| paths::leave(org_id)),
     })
 }

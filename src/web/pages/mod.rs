@@ -3,12 +3,18 @@
 
 pub mod acceptance;
 pub mod assets;
+pub mod audit;
 pub mod auth;
+pub mod billing;
 pub mod dashboard;
 pub mod dev;
 pub mod health;
+pub mod members;
 pub mod settings;
+pub mod signup;
+pub mod staff;
 pub mod team;
+pub mod tenant_acceptance;
 
 use actix_web::HttpResponse;
 use actix_web::http::{StatusCode, header};
@@ -18,7 +24,7 @@ use super::AppError;
 
 /// Paths of pages that handlers link or redirect to (the route table is `web::routes`).
 pub mod paths {
-    use crate::domain::{InvitationId, OrganizationId};
+    use crate::domain::{InvitationId, MembershipId, OrganizationId};
 
     /// The organization's dashboard.
     pub fn dashboard(org: OrganizationId) -> String {
@@ -50,9 +56,34 @@ pub mod paths {
         format!("/orgs/{org}/invitations/{id}/revoke")
     }
 
+    /// Change a member's role (POST).
+    pub fn member_role(org: OrganizationId, id: MembershipId) -> String {
+        format!("/orgs/{org}/members/{id}/role")
+    }
+
+    /// Remove a member (GET asks for confirmation, POST does it).
+    pub fn remove_member(org: OrganizationId, id: MembershipId) -> String {
+        format!("/orgs/{org}/members/{id}/remove")
+    }
+
+    /// Leave the organization (GET asks, POST does it).
+    pub fn leave(org: OrganizationId) -> String {
+        format!("/orgs/{org}/leave")
+    }
+
+    /// The Billing page.
+    pub fn billing(org: OrganizationId) -> String {
+        format!("/orgs/{org}/billing")
+    }
+
     /// Notification settings.
     pub fn notifications(org: OrganizationId) -> String {
         format!("/orgs/{org}/settings/notifications")
+    }
+
+    /// The organization's audit log.
+    pub fn audit(org: OrganizationId) -> String {
+        format!("/orgs/{org}/audit")
     }
 }
 

@@ -18,6 +18,7 @@ use crate::domain::text::{MAX_MESSAGE_CHARS, PersonalMessage};
 use crate::domain::{InvitationId, Permission, Plan, Role};
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::extractors::OrgMember;
+use crate::web::request_meta::Meta;
 use crate::web::{AppError, AppState, Layout, flash};
 
 /// The most addresses one submission of the invite form may hold.
@@ -127,6 +128,59 @@ impl InviteForm {
     }
 }
 
+/// A row of "Members", with the controls the viewer may use on it.
+pub struct MemberRow {
+    /// The member.
+    pub member: MemberListing,
+    /// When they joined.
+    pub joined: TimeView,
+    /// Whether this row is the viewer.
+    pub is_self: bool,
+    /// Roles the viewer may give this member (empty: no role selector).
+    pub roles: Vec<Role>,
+    /// POST here to change the role.
+    pub role_path: String,
+    /// GET here to confirm removal, when the viewer may remove them.
+    pub remove_path: Option<String>,
+    /// Why there are no controls, when there are none.
+    pub locked_reason: Option<&'static str>,
+}
+
+impl MemberRow {
+    fn new(m: MemberListing, viewer: &OrgMember, owners: usize, now: DateTime<Utc>) -> Self {
+        use crate::domain::membership::{Manager, check_removal, check_role_change};
+        let is_self = m.user_id == viewer.user.id;
+        let manager = Manager {
+            role: viewer.role,
+            is_target: is_self,
+        };
+        // Offer only changes the rules allow (the server checks again on submit).
+        let roles: Vec<Role> = Role::ALL_ASCENDING
+            .into_iter()
+            .filter(|to| *to == m.role || check_role_change(manager, m.role, *to, owners).is_ok())
+            .collect();
+        let roles = if roles.len() > 1 { roles } else { Vec::new() };
+        let removable = check_removal(manager, m.role, owners).is_ok();
+        let locked_reason = match (is_self, roles.is_empty() && !removable) {
+            (true, _) => Some("You"),
+            (false, true) if viewer.role == Role::Admin && m.role == Role::Owner => {
+                Some("Only Owners manage Owners")
+            }
+            (false, true) => Some("Last Owner"),
+            _ => None,
+        };
+        Self {
+            role_path: paths::member_role(viewer.org.id, m.membership_id),
+            remove_path: removable.then(|| paths::remove_member(viewer.org.id, m.membership_id)),
+            joined: TimeView::new(m.joined_at, now),
+            member: m,
+            is_self,
+            roles,
+            locked_reason,
+        }
+    }
+}
+
 /// A row of "Pending invitations".
 pub struct PendingRow {
     /// Invited address.
@@ -167,18 +221,21 @@ pub struct HistoryRow {
     pub when: TimeView,
     /// For expired invitations: POST here to send a new one.
     pub resend_path: Option<String>,
+    /// For expired invitations that can be sent anew: when the invitee asked for a new one.
+    pub renewal_requested: Option<TimeView>,
 }
 
 #[derive(Template)]
 #[template(path = "team.html")]
 struct TeamPage {
     layout: Layout,
-    members: Vec<(MemberListing, TimeView)>,
+    members: Vec<MemberRow>,
     pending: Vec<PendingRow>,
     history: Vec<HistoryRow>,
     can_invite: bool,
     trial_message: Option<&'static str>,
     invite_page: String,
+    audit_path: String,
     form: InviteForm,
 }
 
@@ -269,6 +326,9 @@ pub async fn team_page(
             let inv = &h.invitation;
             let status = inv.facts.effective_status(now);
             let when = inv.decided_at.unwrap_or(inv.facts.expires_at);
+            let resend_path = (status == crate::domain::InvitationStatus::Expired
+                && !pending_emails.contains(inv.email.as_str()))
+            .then(|| paths::resend(org, inv.id));
             HistoryRow {
                 email: inv.email.to_string(),
                 role: inv.role,
@@ -276,18 +336,19 @@ pub async fn team_page(
                 status: status.label().to_owned(),
                 reason: inv.status_reason.clone(),
                 when: TimeView::new(when, now),
-                resend_path: (status == crate::domain::InvitationStatus::Expired
-                    && !pending_emails.contains(inv.email.as_str()))
-                .then(|| paths::resend(org, inv.id)),
+                // Once a new invitation is pending the request has been answered.
+                renewal_requested: inv
+                    .renewal_requested_at
+                    .filter(|_| resend_path.is_some())
+                    .map(|at| TimeView::new(at, now)),
+                resend_path,
             }
         })
         .collect();
+    let owners = members.iter().filter(|m| m.role == Role::Owner).count();
     let members = members
         .into_iter()
-        .map(|m| {
-            let joined = TimeView::new(m.joined_at, now);
-            (m, joined)
-        })
+        .map(|m| MemberRow::new(m, &member, owners, now))
         .collect();
     render(&TeamPage {
         layout,
@@ -297,6 +358,7 @@ pub async fn team_page(
         can_invite: member.role.has(Permission::UsersInvite),
         trial_message: trial_message(member.org.plan),
         invite_page: paths::invite(org),
+        audit_path: paths::audit(org),
         form,
     })
 }
@@ -393,6 +455,7 @@ pub async fn send_invitations(
     state: web::Data<AppState>,
     session: Session,
     member: OrgMember,
+    Meta(meta): Meta,
     CsrfForm(input): CsrfForm<InviteSubmission>,
 ) -> Result<HttpResponse, AppError> {
     member.require(Permission::UsersInvite)?;
@@ -488,6 +551,7 @@ pub async fn send_invitations(
     let org = member.org.id;
     let inviter = member.user.id;
     let emails = valid.clone();
+    let ctx = member.audit(meta);
     let outcomes = state
         .db
         .run(move |c| {
@@ -499,7 +563,7 @@ pub async fn send_invitations(
                 ttl,
                 now,
             };
-            db::invitations::invite_many(c, &req, &emails, &token_key)
+            db::invitations::invite_many(c, &ctx, &req, &emails, &token_key)
         })
         .await?;
     state.outbox.wake();
@@ -544,6 +608,7 @@ pub async fn resend(
     state: web::Data<AppState>,
     session: Session,
     member: OrgMember,
+    Meta(meta): Meta,
     path: web::Path<(String, String)>,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
@@ -559,9 +624,10 @@ pub async fn resend(
     let key = state.settings.token_key.clone();
     let resender = member.user.id;
     let email = inv.email.to_string();
+    let ctx = member.audit(meta);
     let result = state
         .db
-        .run(move |c| db::invitations::resend(c, &inv, resender, ttl, now, &key))
+        .run(move |c| db::invitations::resend(c, &ctx, &inv, resender, ttl, now, &key))
         .await?;
     match result {
         Ok(ResendPlan::SameLink) => {
@@ -620,6 +686,7 @@ pub async fn revoke(
     state: web::Data<AppState>,
     session: Session,
     member: OrgMember,
+    Meta(meta): Meta,
     path: web::Path<(String, String)>,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
@@ -628,9 +695,10 @@ pub async fn revoke(
     let now = state.clock.now();
     let email = inv.email.to_string();
     let reason = format!("revoked by {}", member.user.name);
+    let ctx = member.audit(meta);
     let result = state
         .db
-        .run(move |c| db::invitations::revoke(c, &inv, &reason, now))
+        .run(move |c| db::invitations::revoke(c, &ctx, &inv, &reason, now))
         .await?;
     match result {
         Ok(()) => flash::success(

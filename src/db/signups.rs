@@ -1,0 +1,328 @@
+//! Self-serve sign-up requests: the emailed link that proves an address, and the one
+//! transaction that turns a followed link into an account with its Trial organization.
+//!
+//! The table keeps each link's random nonce and the SHA-256 of its token, never the token:
+//! the outbox row names the request, and the worker derives the link at delivery. Using a link
+//! is one conditional `UPDATE … WHERE used_at IS NULL AND expires_at > now`, so of two racing
+//! submissions exactly one creates the account.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::audit::{self, Actor, AuditContext, RequestMeta};
+use super::organizations::{self, Organization};
+use super::outbox::{self, EmailKind};
+use super::schema::{outbox_emails, signup_requests};
+use super::{Conn, DbError, from_db, parse_stored, to_db, users};
+use crate::domain::audit::AuditAction;
+use crate::domain::ids::SignupRequestId;
+use crate::domain::signup::{
+    CompleteError, LinkUnusable, RATE_WINDOW, SignupEmail, SignupLinkFacts, plan_signup_email,
+};
+use crate::domain::text::{OrganizationName, PersonName};
+use crate::domain::token::{InvitationToken, TokenKey, TokenNonce};
+use crate::domain::{EmailAddress, Plan, Role, UserId};
+
+/// A `signup_requests` row.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = signup_requests)]
+struct SignupRequestRow {
+    id: String,
+    email: String,
+    token_nonce: String,
+    #[allow(dead_code)] // Looked up by, never read back.
+    token_hash: String,
+    created_at: NaiveDateTime,
+    expires_at: NaiveDateTime,
+    used_at: Option<NaiveDateTime>,
+}
+
+/// A new `signup_requests` row.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = signup_requests)]
+struct NewSignupRequest<'a> {
+    id: String,
+    email: &'a str,
+    token_nonce: &'a str,
+    token_hash: &'a str,
+    created_at: NaiveDateTime,
+    expires_at: NaiveDateTime,
+}
+
+/// A sign-up request as read from the database.
+#[derive(Debug, Clone)]
+pub struct SignupRequest {
+    /// Its id.
+    pub id: SignupRequestId,
+    /// The address it proves, normalized.
+    pub email: EmailAddress,
+    /// The nonce its token is derived from.
+    pub nonce: TokenNonce,
+    /// Expiry and use.
+    pub facts: SignupLinkFacts,
+    /// When it was requested.
+    pub created_at: DateTime<Utc>,
+}
+
+impl TryFrom<SignupRequestRow> for SignupRequest {
+    type Error = DbError;
+
+    fn try_from(row: SignupRequestRow) -> Result<Self, DbError> {
+        Ok(SignupRequest {
+            id: parse_stored(&row.id, "sign-up request id")?,
+            email: EmailAddress::from_trusted(row.email),
+            nonce: TokenNonce(row.token_nonce),
+            facts: SignupLinkFacts {
+                expires_at: from_db(row.expires_at),
+                used_at: row.used_at.map(from_db),
+            },
+            created_at: from_db(row.created_at),
+        })
+    }
+}
+
+/// What the `signup` outbox row carries: which request to derive the link from.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct SignupPayload {
+    /// The request's id.
+    pub signup_request_id: String,
+}
+
+/// How many sign-up emails (either kind) `email` was sent in the [`RATE_WINDOW`] before `now`.
+fn emails_in_window(
+    conn: &mut Conn,
+    email: &EmailAddress,
+    now: DateTime<Utc>,
+) -> Result<i64, DbError> {
+    Ok(outbox_emails::table
+        .filter(outbox_emails::recipient.eq(email.as_str()))
+        .filter(outbox_emails::kind.eq_any([
+            EmailKind::Signup.as_str(),
+            EmailKind::SignupExisting.as_str(),
+        ]))
+        .filter(outbox_emails::created_at.gt(to_db(now - RATE_WINDOW)))
+        .count()
+        .get_result(conn)?)
+}
+
+/// Serializes sign-up requests for one address on PostgreSQL, so two concurrent requests
+/// cannot both count two earlier emails and both send a third and fourth. (SQLite's
+/// `BEGIN IMMEDIATE` already serializes every writer.) The lock ends with the transaction.
+fn lock_address(conn: &mut Conn, email: &EmailAddress) -> Result<(), DbError> {
+    if let Conn::Postgresql(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<diesel::sql_types::Text, _>(format!("signup:{email}"))
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// Handles a sign-up form for `email` at `now` in one transaction: decides (by the domain's
+/// [`plan_signup_email`]) whether to send a new link, a "you already have an account" email,
+/// or — over the per-address limit — nothing, and stores that decision with its outbox row.
+///
+/// # Errors
+/// [`DbError`] on a failed query (nothing is written).
+pub fn request(
+    conn: &mut Conn,
+    email: &EmailAddress,
+    token_key: &TokenKey,
+    now: DateTime<Utc>,
+) -> Result<SignupEmail, DbError> {
+    super::write_transaction(conn, |conn| {
+        lock_address(conn, email)?;
+        let sent = emails_in_window(conn, email, now)?;
+        let exists = users::email_exists(conn, email)?;
+        let decision = plan_signup_email(exists, sent);
+        match decision {
+            SignupEmail::Link => {
+                let id = SignupRequestId::new();
+                let nonce = TokenNonce::generate();
+                let token_hash = InvitationToken::derive(token_key, &nonce).lookup_hash();
+                let facts = SignupLinkFacts::new_at(now);
+                diesel::insert_into(signup_requests::table)
+                    .values(NewSignupRequest {
+                        id: id.to_string(),
+                        email: email.as_str(),
+                        token_nonce: &nonce.0,
+                        token_hash: &token_hash,
+                        created_at: to_db(now),
+                        expires_at: to_db(facts.expires_at),
+                    })
+                    .execute(conn)?;
+                let payload = serde_json::to_string(&SignupPayload {
+                    signup_request_id: id.to_string(),
+                })
+                .map_err(|e| DbError::Corrupt(format!("sign-up payload: {e}")))?;
+                outbox::enqueue(conn, EmailKind::Signup, None, email, &payload, now)?;
+            }
+            SignupEmail::AlreadyRegistered => {
+                outbox::enqueue(conn, EmailKind::SignupExisting, None, email, "{}", now)?;
+            }
+            SignupEmail::Throttled => {}
+        }
+        Ok(decision)
+    })
+}
+
+/// The request whose link carries `token`, if any.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn find_by_token(
+    conn: &mut Conn,
+    token: &InvitationToken,
+) -> Result<Option<SignupRequest>, DbError> {
+    signup_requests::table
+        .filter(signup_requests::token_hash.eq(token.lookup_hash()))
+        .select(SignupRequestRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(SignupRequest::try_from)
+        .transpose()
+}
+
+/// The request with this id, if any (the outbox worker renders its link from it).
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn find(conn: &mut Conn, id: &str) -> Result<Option<SignupRequest>, DbError> {
+    signup_requests::table
+        .find(id)
+        .select(SignupRequestRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(SignupRequest::try_from)
+        .transpose()
+}
+
+/// What a completed sign-up created.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    /// The new account.
+    pub user_id: UserId,
+    /// Its new Trial organization, which it owns.
+    pub organization: Organization,
+}
+
+/// What the person typed on the sign-up link's form, already parsed.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// Their name.
+    pub name: PersonName,
+    /// The new organization's name.
+    pub organization: OrganizationName,
+    /// The argon2id hash of their password (computed before the transaction).
+    pub password_hash: String,
+}
+
+/// Any `Err` makes the transaction roll back, so a refusal after the first write (the link
+/// marked used, say) leaves nothing behind.
+enum TxError {
+    Db(DbError),
+    Refused(CompleteError),
+}
+
+impl From<DieselError> for TxError {
+    fn from(e: DieselError) -> Self {
+        TxError::Db(DbError::Query(e))
+    }
+}
+
+impl From<DbError> for TxError {
+    fn from(e: DbError) -> Self {
+        TxError::Db(e)
+    }
+}
+
+/// Follows sign-up link `request` at `now`, in one transaction: marks it used with a
+/// conditional update, refuses if an account has the address by now, creates the account and
+/// a Trial organization with it as Owner, and records `organization.created` and
+/// `member.joined` with the new account as actor.
+///
+/// # Errors
+/// Outer [`DbError`] on a failed query; inner [`CompleteError`] when the link is expired or
+/// used (also by a racing submission) or the address is taken. Either way nothing is written.
+pub fn complete(
+    conn: &mut Conn,
+    request: &SignupRequest,
+    account: &NewAccount,
+    meta: &RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<Result<Completed, CompleteError>, DbError> {
+    let result = super::write_transaction(conn, |conn| -> Result<Completed, TxError> {
+        let used = diesel::update(
+            signup_requests::table
+                .find(request.id.to_string())
+                .filter(signup_requests::used_at.is_null())
+                .filter(signup_requests::expires_at.gt(to_db(now))),
+        )
+        .set(signup_requests::used_at.eq(Some(to_db(now))))
+        .execute(conn)?;
+        if used == 0 {
+            // Report what the winner (or the clock) left.
+            let why = find(conn, &request.id.to_string())?
+                .and_then(|r| r.facts.check_usable(now).err())
+                .unwrap_or(LinkUnusable::AlreadyUsed);
+            return Err(TxError::Refused(CompleteError::Unusable(why)));
+        }
+        if users::email_exists(conn, &request.email)? {
+            return Err(TxError::Refused(CompleteError::AccountExists));
+        }
+        let user_id = match users::insert(
+            conn,
+            &request.email,
+            &account.name,
+            &account.password_hash,
+            false,
+            now,
+        ) {
+            // Another sign-up link for the same address won a race on PostgreSQL (SQLite
+            // serializes writers, so the check above already saw the account).
+            Err(DbError::Query(DieselError::DatabaseError(
+                DatabaseErrorKind::UniqueViolation,
+                _,
+            ))) => return Err(TxError::Refused(CompleteError::AccountExists)),
+            inserted => inserted?,
+        };
+        let organization = organizations::insert(conn, &account.organization, Plan::Trial, now)?;
+        organizations::add_member(conn, organization.id, user_id, Role::Owner, None, now)?;
+        let label = format!("{} <{}>", account.name, request.email);
+        let ctx = AuditContext {
+            actor: Actor {
+                user_id: Some(user_id),
+                label: label.clone(),
+                is_staff: false,
+            },
+            meta: meta.clone(),
+        };
+        audit::record(
+            conn,
+            &ctx,
+            Some(organization.id),
+            AuditAction::OrganizationCreated,
+            Some(&organization.name),
+            Some("Self-serve sign-up, Trial plan"),
+            now,
+        )?;
+        audit::record(
+            conn,
+            &ctx,
+            Some(organization.id),
+            AuditAction::MemberJoined,
+            Some(&label),
+            Some("Owner, by creating the organization"),
+            now,
+        )?;
+        Ok(Completed {
+            user_id,
+            organization,
+        })
+    });
+    match result {
+        Ok(done) => Ok(Ok(done)),
+        Err(TxError::Refused(e)) => Ok(Err(e)),
+        Err(TxError::Db(e)) => Err(e),
+    }
+}

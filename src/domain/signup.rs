@@ -1,0 +1,222 @@
+//! Self-serve sign-up (DESIGN.md, "Pages → Account"; issue 4, item 5).
+//!
+//! Sign-up proves the email first: the form only sends a link, and the account and its Trial
+//! organization are created when the link is followed — so nobody can squat an address that
+//! will later be invited. The form answers the same page whatever the address, so it never
+//! tells whether an account exists; what differs is only the email that address receives.
+
+use chrono::{DateTime, Duration, Utc};
+
+/// How long a sign-up link stays usable.
+pub const LINK_TTL: Duration = Duration::hours(24);
+/// At most this many sign-up emails go to one address per [`RATE_WINDOW`].
+pub const MAX_EMAILS_PER_WINDOW: i64 = 3;
+/// The rolling window of the per-address limit.
+pub const RATE_WINDOW: Duration = Duration::hours(1);
+
+/// Which email, if any, a sign-up request for an address sends. The person sees the same
+/// "Check your email" page in every case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignupEmail {
+    /// No account has the address: a new sign-up link.
+    Link,
+    /// An account has the address: "you already have an account — log in".
+    AlreadyRegistered,
+    /// The address had [`MAX_EMAILS_PER_WINDOW`] sign-up emails in the last [`RATE_WINDOW`]:
+    /// nothing is sent or stored.
+    Throttled,
+}
+
+/// Decides what a sign-up request sends, given whether an account has the address and how
+/// many sign-up emails (of either kind) it was sent in the last [`RATE_WINDOW`].
+pub fn plan_signup_email(account_exists: bool, sent_in_window: i64) -> SignupEmail {
+    if sent_in_window >= MAX_EMAILS_PER_WINDOW {
+        SignupEmail::Throttled
+    } else if account_exists {
+        SignupEmail::AlreadyRegistered
+    } else {
+        SignupEmail::Link
+    }
+}
+
+/// Why a sign-up link cannot be used. The `Display` text is the page's heading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LinkUnusable {
+    /// Past its expiry.
+    #[error("This sign-up link has expired")]
+    Expired,
+    /// Already used to create an account.
+    #[error("This sign-up link has already been used")]
+    AlreadyUsed,
+}
+
+impl LinkUnusable {
+    /// What the person can do about it, shown under the heading.
+    pub fn advice(self) -> &'static str {
+        match self {
+            LinkUnusable::Expired => {
+                "Sign-up links work for 24 hours. Sign up again to get a new link."
+            }
+            LinkUnusable::AlreadyUsed => {
+                "Each sign-up link works once. If you created your account with it, log in."
+            }
+        }
+    }
+}
+
+/// The facts about one sign-up request that its rules depend on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignupLinkFacts {
+    /// When the link stops working, UTC.
+    pub expires_at: DateTime<Utc>,
+    /// When it was used to create an account, if it was.
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+impl SignupLinkFacts {
+    /// The facts of a request made at `now`.
+    pub fn new_at(now: DateTime<Utc>) -> Self {
+        Self {
+            expires_at: now + LINK_TTL,
+            used_at: None,
+        }
+    }
+
+    /// Whether the link can still create an account at `now`. Expiry holds to the second: at
+    /// `expires_at` itself the link no longer works. A used link reports "used" even once it
+    /// has also expired, since that is what happened to it.
+    ///
+    /// # Errors
+    /// [`LinkUnusable`] saying why not.
+    pub fn check_usable(&self, now: DateTime<Utc>) -> Result<(), LinkUnusable> {
+        if self.used_at.is_some() {
+            Err(LinkUnusable::AlreadyUsed)
+        } else if now >= self.expires_at {
+            Err(LinkUnusable::Expired)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Why following a sign-up link did not create an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CompleteError {
+    /// The link is expired or used (possibly by a request that won a race).
+    #[error("{0}")]
+    Unusable(LinkUnusable),
+    /// An account with the address exists by now (e.g. created by accepting an invitation).
+    #[error("An account with this email already exists")]
+    AccountExists,
+}
+
+/// What following a sign-up link shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPage {
+    /// The form: name, password, company name, with the email locked.
+    Form,
+    /// Why the link cannot be used.
+    Unusable(LinkUnusable),
+    /// An account with the address exists by now: log in instead.
+    AccountExists,
+}
+
+/// Decides what the page of a sign-up link shows at `now`.
+pub fn link_page(facts: &SignupLinkFacts, account_exists: bool, now: DateTime<Utc>) -> LinkPage {
+    match facts.check_usable(now) {
+        Err(why) => LinkPage::Unusable(why),
+        Ok(()) if account_exists => LinkPage::AccountExists,
+        Ok(()) => LinkPage::Form,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+
+    use super::*;
+
+    fn t0() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn new_addresses_get_a_link_and_existing_ones_a_log_in_reminder() {
+        assert_eq!(plan_signup_email(false, 0), SignupEmail::Link);
+        assert_eq!(plan_signup_email(true, 0), SignupEmail::AlreadyRegistered);
+        assert_eq!(plan_signup_email(false, 2), SignupEmail::Link);
+        assert_eq!(plan_signup_email(true, 2), SignupEmail::AlreadyRegistered);
+    }
+
+    #[test]
+    fn the_fourth_email_within_the_window_is_not_sent_either_way() {
+        assert_eq!(
+            plan_signup_email(false, MAX_EMAILS_PER_WINDOW),
+            SignupEmail::Throttled
+        );
+        assert_eq!(
+            plan_signup_email(true, MAX_EMAILS_PER_WINDOW),
+            SignupEmail::Throttled
+        );
+        assert_eq!(plan_signup_email(false, 50), SignupEmail::Throttled);
+    }
+
+    #[test]
+    fn links_last_24_hours_to_the_second() {
+        let facts = SignupLinkFacts::new_at(t0());
+        assert_eq!(facts.expires_at, t0() + Duration::hours(24));
+        assert_eq!(facts.check_usable(t0()), Ok(()));
+        assert_eq!(
+            facts.check_usable(t0() + LINK_TTL - Duration::seconds(1)),
+            Ok(())
+        );
+        assert_eq!(
+            facts.check_usable(t0() + LINK_TTL),
+            Err(LinkUnusable::Expired)
+        );
+    }
+
+    #[test]
+    fn a_used_link_says_used_even_after_it_expires() {
+        let facts = SignupLinkFacts {
+            used_at: Some(t0() + Duration::hours(1)),
+            ..SignupLinkFacts::new_at(t0())
+        };
+        assert_eq!(facts.check_usable(t0()), Err(LinkUnusable::AlreadyUsed));
+        assert_eq!(
+            facts.check_usable(t0() + Duration::days(3)),
+            Err(LinkUnusable::AlreadyUsed)
+        );
+    }
+
+    #[test]
+    fn the_link_page_shows_the_form_only_for_a_usable_link_and_a_free_address() {
+        let facts = SignupLinkFacts::new_at(t0());
+        assert_eq!(link_page(&facts, false, t0()), LinkPage::Form);
+        assert_eq!(link_page(&facts, true, t0()), LinkPage::AccountExists);
+        assert_eq!(
+            link_page(&facts, false, t0() + Duration::hours(25)),
+            LinkPage::Unusable(LinkUnusable::Expired)
+        );
+        let used = SignupLinkFacts {
+            used_at: Some(t0()),
+            ..facts
+        };
+        assert_eq!(
+            link_page(&used, true, t0()),
+            LinkPage::Unusable(LinkUnusable::AlreadyUsed)
+        );
+    }
+
+    #[test]
+    fn headings_say_what_happened() {
+        assert_eq!(
+            LinkUnusable::Expired.to_string(),
+            "This sign-up link has expired"
+        );
+        assert_eq!(
+            LinkUnusable::AlreadyUsed.to_string(),
+            "This sign-up link has already been used"
+        );
+    }
+}

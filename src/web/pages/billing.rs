@@ -1,0 +1,45 @@
+//! The Billing page: the organization's plan and what it includes (Owner only — `billing`;
+//! staff too). Plans are changed by platform staff in the staff console.
+
+use actix_session::Session;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+
+use super::render;
+use crate::domain::{Permission, Plan};
+use crate::web::extractors::OrgMember;
+use crate::web::{AppError, AppState, Layout};
+
+#[derive(Template)]
+#[template(path = "billing.html")]
+struct BillingPage {
+    layout: Layout,
+    plan: Plan,
+    plans: Vec<(Plan, &'static str)>,
+    trial_message: Option<&'static str>,
+}
+
+/// What each plan includes, in words.
+pub fn plan_summary(plan: Plan) -> &'static str {
+    match plan {
+        Plan::Trial => "Try Joinery on your own: no team invitations.",
+        Plan::Starter => "Team invitations and roles for small teams.",
+        Plan::Professional => "Everything in Starter, for growing teams.",
+        Plan::Enterprise => "Everything in Professional, with priority support.",
+    }
+}
+
+/// GET /orgs/{org}/billing.
+pub async fn billing_page(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+) -> Result<HttpResponse, AppError> {
+    member.require(Permission::Billing)?;
+    render(&BillingPage {
+        layout: Layout::new(&state, &session, "Billing", Some(&member.user))?.in_org(&member),
+        plan: member.org.plan,
+        plans: Plan::ALL.iter().map(|p| (*p, plan_summary(*p))).collect(),
+        trial_message: (!member.org.plan.allows_invitations()).then_some(Plan::TRIAL_MESSAGE),
+    })
+}

@@ -1,0 +1,799 @@
+//! Member governance, plans, the staff console and multi-organization people (issue 4):
+//! DESIGN.md rules 1, 4, 5 and 6 through HTTP, the last-owner race on both backends, and the
+//! policy that a removed or demoted inviter leaves no live invitations.
+
+use joinery::domain::{Plan, Role};
+
+use crate::helpers::spawn_app;
+
+fn flash(page: &crate::helpers::Page) -> String {
+    page.texts(".flash p").join(" ")
+}
+
+/// Owner of a fresh Starter org, plus one member of `role` with email `{role}@member.test`.
+async fn org_with_member(
+    app: &crate::helpers::TestApp,
+    role: Role,
+) -> (
+    joinery::domain::OrganizationId,
+    crate::helpers::Browser,
+    String,
+) {
+    let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    let email = format!("{}@member.test", role.as_str());
+    let user = app.create_user(&email, &format!("Member {}", role.label()));
+    app.add_member(org, user, role);
+    (org, owner, email)
+}
+
+#[tokio::test]
+async fn an_owner_changes_a_role_and_it_is_audited() {
+    let app = spawn_app().await;
+    let (org, owner, email) = org_with_member(&app, Role::Viewer).await;
+    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let id = app.membership_id(org, &email);
+    let form = team
+        .form(&format!("form[action='/orgs/{org}/members/{id}/role']"))
+        .set("role", "editor");
+    let page = owner.submit(&form).await;
+    assert!(
+        flash(&page).contains("Role changed from Viewer to Editor"),
+        "{}",
+        page.text()
+    );
+    assert_eq!(app.role_of(org, &email), Some(Role::Editor));
+    assert!(
+        app.audit_actions(org)
+            .iter()
+            .any(|(a, staff)| a == "member.role_changed" && !staff)
+    );
+}
+
+#[tokio::test]
+async fn rule_1_admins_cannot_make_owners() {
+    let app = spawn_app().await;
+    let (org, _owner, viewer) = org_with_member(&app, Role::Viewer).await;
+    let admin = app.create_user("admin@member.test", "Admin");
+    app.add_member(org, admin, Role::Admin);
+    let b = app.logged_in("admin@member.test").await;
+    let team = b.get(&format!("/orgs/{org}/team")).await;
+    let id = app.membership_id(org, &viewer);
+    let options = team.attrs(&format!("#role-{id} option"), "value");
+    assert_eq!(
+        options,
+        vec!["viewer", "writer", "editor", "admin"],
+        "no Owner offered"
+    );
+    let forged = b
+        .submit(
+            &team
+                .form(&format!("form[action='/orgs/{org}/members/{id}/role']"))
+                .set("role", "owner"),
+        )
+        .await;
+    assert!(
+        flash(&forged).contains("You cannot make someone Owner"),
+        "{}",
+        forged.text()
+    );
+    assert_eq!(app.role_of(org, &viewer), Some(Role::Viewer));
+}
+
+#[tokio::test]
+async fn rule_5_nobody_changes_their_own_role_and_admins_leave_owners_alone() {
+    let app = spawn_app().await;
+    let (org, owner, _) = org_with_member(&app, Role::Viewer).await;
+    let admin = app.create_user("admin@member.test", "Admin");
+    app.add_member(org, admin, Role::Admin);
+    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let own = app.membership_id(org, "owner@acme.test");
+    assert!(
+        team.attrs(&format!("#role-{own}"), "name").is_empty(),
+        "no selector on your own row"
+    );
+    let csrf = team.csrf();
+    let forged = owner
+        .post(
+            &format!("/orgs/{org}/members/{own}/role"),
+            &[("csrf_token", &csrf), ("role", "viewer")],
+        )
+        .await;
+    assert!(
+        flash(&forged).contains("You cannot change your own role"),
+        "{}",
+        forged.text()
+    );
+    let forged = owner
+        .post(
+            &format!("/orgs/{org}/members/{own}/remove"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert!(
+        flash(&forged).contains("You cannot remove yourself"),
+        "{}",
+        forged.text()
+    );
+    assert_eq!(app.role_of(org, "owner@acme.test"), Some(Role::Owner));
+
+    let b = app.logged_in("admin@member.test").await;
+    let team = b.get(&format!("/orgs/{org}/team")).await;
+    assert!(team.attrs(&format!("#role-{own}"), "name").is_empty());
+    assert!(
+        team.attrs(
+            &format!("a[href='/orgs/{org}/members/{own}/remove']"),
+            "href"
+        )
+        .is_empty()
+    );
+    let csrf = team.csrf();
+    let forged = b
+        .post(
+            &format!("/orgs/{org}/members/{own}/role"),
+            &[("csrf_token", &csrf), ("role", "viewer")],
+        )
+        .await;
+    assert!(
+        flash(&forged).contains("Admins cannot change the role of an Owner"),
+        "{}",
+        forged.text()
+    );
+    let forged = b
+        .post(
+            &format!("/orgs/{org}/members/{own}/remove"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert!(
+        flash(&forged).contains("Admins cannot"),
+        "{}",
+        forged.text()
+    );
+    assert_eq!(app.role_of(org, "owner@acme.test"), Some(Role::Owner));
+}
+
+#[tokio::test]
+async fn rule_4_the_last_owner_cannot_be_demoted_removed_or_leave() {
+    let app = spawn_app().await;
+    let (org, owner, _) = org_with_member(&app, Role::Viewer).await;
+    let second = app.create_user("second@member.test", "Second Owner");
+    app.add_member(org, second, Role::Owner);
+    // With two Owners one may step down…
+    let b = app.logged_in("second@member.test").await;
+    let team = b.get(&format!("/orgs/{org}/team")).await;
+    let first = app.membership_id(org, "owner@acme.test");
+    let page = b
+        .submit(
+            &team
+                .form(&format!("form[action='/orgs/{org}/members/{first}/role']"))
+                .set("role", "admin"),
+        )
+        .await;
+    assert!(
+        flash(&page).contains("Role changed from Owner to Admin"),
+        "{}",
+        page.text()
+    );
+    // …but now the second is the last: the demoted first (an Admin) cannot touch them, and
+    // they cannot leave.
+    let leave = b.get(&format!("/orgs/{org}/leave")).await;
+    assert!(leave.shows("needs at least one Owner"), "{}", leave.text());
+    let csrf = leave.csrf();
+    let forged = b
+        .post(&format!("/orgs/{org}/leave"), &[("csrf_token", &csrf)])
+        .await;
+    assert!(
+        flash(&forged).contains("needs at least one Owner"),
+        "{}",
+        forged.text()
+    );
+    assert_eq!(app.role_of(org, "second@member.test"), Some(Role::Owner));
+    drop(owner);
+    // Staff acting as Owner cannot demote the last Owner either.
+    app.create_staff("staff@joinery.test", "Sam Staff");
+    let staff = app.logged_in("staff@joinery.test").await;
+    let team = staff.get(&format!("/orgs/{org}/team")).await;
+    let last = app.membership_id(org, "second@member.test");
+    let csrf = team.csrf();
+    let forged = staff
+        .post(
+            &format!("/orgs/{org}/members/{last}/role"),
+            &[("csrf_token", &csrf), ("role", "viewer")],
+        )
+        .await;
+    assert!(
+        flash(&forged).contains("needs at least one Owner"),
+        "{}",
+        forged.text()
+    );
+    let forged = staff
+        .post(
+            &format!("/orgs/{org}/members/{last}/remove"),
+            &[("csrf_token", &csrf)],
+        )
+        .await;
+    assert!(
+        flash(&forged).contains("needs at least one Owner"),
+        "{}",
+        forged.text()
+    );
+    assert_eq!(app.role_of(org, "second@member.test"), Some(Role::Owner));
+}
+
+#[tokio::test]
+async fn rule_4_holds_when_two_owners_demote_or_remove_each_other_at_once() {
+    // Sixteen people log in at once from one address: lift the log-in rate limit.
+    let app = crate::helpers::spawn_app_with(|s| s.login_attempts_per_minute = 1000).await;
+    let mut orgs = Vec::new();
+    for i in 0..8 {
+        let org = app.create_org(&format!("Race {i}"), Plan::Starter);
+        let (a, b) = (format!("a{i}@race.test"), format!("b{i}@race.test"));
+        let ua = app.create_user(&a, "A");
+        let ub = app.create_user(&b, "B");
+        app.add_member(org, ua, Role::Owner);
+        app.add_member(org, ub, Role::Owner);
+        let (ba, bb) = (app.logged_in(&a).await, app.logged_in(&b).await);
+        let (ida, idb) = (app.membership_id(org, &a), app.membership_id(org, &b));
+        let (ta, tb) = (
+            ba.get(&format!("/orgs/{org}/team")).await,
+            bb.get(&format!("/orgs/{org}/team")).await,
+        );
+        // Even orgs: demote each other; odd orgs: remove each other.
+        let (pa, pb) = if i % 2 == 0 {
+            (
+                format!("/orgs/{org}/members/{idb}/role"),
+                format!("/orgs/{org}/members/{ida}/role"),
+            )
+        } else {
+            (
+                format!("/orgs/{org}/members/{idb}/remove"),
+                format!("/orgs/{org}/members/{ida}/remove"),
+            )
+        };
+        orgs.push((org, ba, bb, ta.csrf(), tb.csrf(), pa, pb, a, b));
+    }
+    type Pending<'a> =
+        std::pin::Pin<Box<dyn std::future::Future<Output = crate::helpers::Page> + 'a>>;
+    let mut requests: Vec<Pending<'_>> = Vec::new();
+    for (_, ba, bb, ca, cb, pa, pb, _, _) in &orgs {
+        requests.push(Box::pin(async move {
+            ba.post(pa, &[("csrf_token", ca.as_str()), ("role", "viewer")])
+                .await
+        }));
+        requests.push(Box::pin(async move {
+            bb.post(pb, &[("csrf_token", cb.as_str()), ("role", "viewer")])
+                .await
+        }));
+    }
+    futures::future::join_all(requests).await;
+    for (org, _, _, _, _, _, _, a, b) in &orgs {
+        let owners = [app.role_of(*org, a), app.role_of(*org, b)]
+            .iter()
+            .filter(|r| **r == Some(Role::Owner))
+            .count();
+        assert_eq!(owners, 1, "exactly one Owner remains in {org}");
+    }
+}
+
+#[tokio::test]
+async fn removal_asks_first_revokes_invitations_and_ends_sessions_of_the_last_organization() {
+    let app = spawn_app().await;
+    let (org, owner, _) = org_with_member(&app, Role::Viewer).await;
+    let admin = app.create_user("inviter@member.test", "Ivy Inviter");
+    app.add_member(org, admin, Role::Admin);
+    let ivy = app.logged_in("inviter@member.test").await;
+    let sent = ivy.invite(org, "pending@example.com", "viewer", "").await;
+    assert!(sent.shows("1 invitation sent"), "{}", sent.text());
+    let link = app.email_to("pending@example.com").await.invitation_path();
+
+    let id = app.membership_id(org, "inviter@member.test");
+    let confirm = owner.get(&format!("/orgs/{org}/members/{id}/remove")).await;
+    assert!(
+        confirm.shows("Remove member?") && confirm.shows("Ivy Inviter"),
+        "{}",
+        confirm.text()
+    );
+    assert_eq!(
+        app.role_of(org, "inviter@member.test"),
+        Some(Role::Admin),
+        "asking changes nothing"
+    );
+    let done = owner.submit(&confirm.form("form[action$='/remove']")).await;
+    assert!(flash(&done).contains("was removed"), "{}", done.text());
+    assert_eq!(app.role_of(org, "inviter@member.test"), None);
+
+    // Their invitation is revoked, with the reason in the history, and its link says so.
+    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    assert!(
+        team.text().contains("inviter was removed"),
+        "{}",
+        team.text()
+    );
+    assert!(
+        app.browser()
+            .get(&link)
+            .await
+            .shows("This invitation has been revoked")
+    );
+    // It was their only organization: their session ended at once.
+    let after = ivy.get(&format!("/orgs/{org}")).await;
+    assert_eq!(after.path(), "/login", "signed out everywhere");
+}
+
+#[tokio::test]
+async fn demotion_below_admin_revokes_the_members_pending_invitations() {
+    let app = spawn_app().await;
+    let (org, owner, _) = org_with_member(&app, Role::Viewer).await;
+    let admin = app.create_user("inviter@member.test", "Ivy Inviter");
+    app.add_member(org, admin, Role::Admin);
+    let ivy = app.logged_in("inviter@member.test").await;
+    ivy.invite(org, "pending@example.com", "viewer", "").await;
+    let link = app.email_to("pending@example.com").await.invitation_path();
+    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let id = app.membership_id(org, "inviter@member.test");
+    owner
+        .submit(
+            &team
+                .form(&format!("form[action='/orgs/{org}/members/{id}/role']"))
+                .set("role", "editor"),
+        )
+        .await;
+    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    assert!(
+        team.text().contains("inviter's role changed to Editor"),
+        "{}",
+        team.text()
+    );
+    assert!(
+        app.browser()
+            .get(&link)
+            .await
+            .shows("This invitation has been revoked")
+    );
+    // And the demotion takes effect on the next click.
+    assert_eq!(ivy.get(&format!("/orgs/{org}/team")).await.status, 403);
+}
+
+#[tokio::test]
+async fn a_member_leaves_from_the_dashboard_after_confirming() {
+    let app = spawn_app().await;
+    let (org, _owner, email) = org_with_member(&app, Role::Editor).await;
+    let b = app.logged_in(&email).await;
+    let dash = b.get(&format!("/orgs/{org}")).await;
+    let leave_path = dash
+        .attrs("a.button.danger", "href")
+        .into_iter()
+        .find(|h| h.ends_with("/leave"))
+        .unwrap();
+    let confirm = b.get(&leave_path).await;
+    assert!(confirm.shows("Leave Acme?"), "{}", confirm.text());
+    let done = b.submit(&confirm.form("form[action$='/leave']")).await;
+    assert!(done.shows("You left Acme"), "{}", done.text());
+    assert_eq!(app.role_of(org, &email), None);
+    assert!(
+        app.audit_actions(org)
+            .iter()
+            .any(|(a, _)| a == "member.left")
+    );
+    assert_eq!(b.get(&format!("/orgs/{org}")).await.status, 404);
+}
+
+#[tokio::test]
+async fn another_organizations_member_ids_are_404() {
+    let app = spawn_app().await;
+    let (org_a, owner_a) = app.org_with("Alpha", Plan::Starter, Role::Owner).await;
+    let (org_b, _) = app.org_with("Beta", Plan::Starter, Role::Owner).await;
+    let victim = app.membership_id(org_b, "owner@beta.test");
+    let team = owner_a.get(&format!("/orgs/{org_a}/team")).await;
+    let csrf = team.csrf();
+    for path in [
+        format!("/orgs/{org_a}/members/{victim}/role"),
+        format!("/orgs/{org_a}/members/{victim}/remove"),
+        format!("/orgs/{org_b}/members/{victim}/remove"),
+    ] {
+        let page = owner_a
+            .post(&path, &[("csrf_token", &csrf), ("role", "viewer")])
+            .await;
+        assert_eq!(page.status, 404, "{path}");
+    }
+    assert_eq!(
+        owner_a
+            .get(&format!("/orgs/{org_a}/members/{victim}/remove"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        owner_a
+            .get(&format!("/orgs/{org_a}/members/not-a-uuid/remove"))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(app.role_of(org_b, "owner@beta.test"), Some(Role::Owner));
+}
+
+#[tokio::test]
+async fn billing_is_for_owners_and_trial_says_why_invitations_are_off() {
+    let app = spawn_app().await;
+    let (org, owner) = app.org_with("Trialco", Plan::Trial, Role::Owner).await;
+    let admin = app.create_user("admin@trialco.test", "Admin");
+    app.add_member(org, admin, Role::Admin);
+    let billing = owner.get(&format!("/orgs/{org}/billing")).await;
+    assert_eq!(billing.status, 200);
+    assert!(billing.shows("Current plan Trial"), "{}", billing.text());
+    assert!(billing.shows("Team invitations are available on paid plans"));
+    let dash = owner.get(&format!("/orgs/{org}")).await;
+    assert!(
+        dash.shows("Team invitations are available on paid plans"),
+        "{}",
+        dash.text()
+    );
+    assert!(
+        dash.attrs("a", "href")
+            .iter()
+            .all(|h| !h.ends_with("/team/invite"))
+    );
+    let b = app.logged_in("admin@trialco.test").await;
+    assert_eq!(b.get(&format!("/orgs/{org}/billing")).await.status, 403);
+    assert!(
+        b.get(&format!("/orgs/{org}"))
+            .await
+            .shows("Team invitations are available on paid plans")
+    );
+}
+
+#[tokio::test]
+async fn people_in_several_organizations_choose_and_switch() {
+    let app = spawn_app().await;
+    let (org_a, _) = app.org_with("Alpha", Plan::Starter, Role::Owner).await;
+    let (org_b, _) = app.org_with("Beta", Plan::Starter, Role::Owner).await;
+    let user = app.create_user("both@example.com", "Both");
+    app.add_member(org_a, user, Role::Editor);
+    app.add_member(org_b, user, Role::Viewer);
+    let b = app.logged_in("both@example.com").await;
+    let home = b.get("/").await;
+    assert_eq!(home.path(), "/");
+    assert!(
+        home.shows("Choose an organization") && home.shows("Alpha") && home.shows("Beta"),
+        "{}",
+        home.text()
+    );
+    let dash = b.get(&format!("/orgs/{org_a}")).await;
+    let switch: Vec<String> = dash.attrs(".switcher a", "href");
+    assert!(
+        switch.contains(&format!("/orgs/{org_a}")) && switch.contains(&format!("/orgs/{org_b}")),
+        "{switch:?}"
+    );
+    // Someone in one organization goes straight to it.
+    let (org_c, solo) = app.org_with("Gamma", Plan::Starter, Role::Owner).await;
+    assert_eq!(solo.get("/").await.path(), format!("/orgs/{org_c}"));
+    assert!(
+        solo.get(&format!("/orgs/{org_c}"))
+            .await
+            .attrs(".switcher a", "href")
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn the_staff_console_is_404_for_everyone_else() {
+    let app = spawn_app().await;
+    let (_, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    assert_eq!(owner.get("/staff").await.status, 404);
+    assert_eq!(app.browser().get("/staff").await.status, 404);
+    let csrf = owner.get("/login").await.csrf();
+    let forged = owner
+        .post(
+            "/staff/tenant-invitations",
+            &[
+                ("csrf_token", &csrf),
+                ("email", "x@example.com"),
+                ("plan", "starter"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, 404);
+    assert!(!owner.get("/").await.shows("Staff console"));
+}
+
+#[tokio::test]
+async fn staff_search_page_and_set_plans() {
+    let app = spawn_app().await;
+    for i in 0..30 {
+        let org = app.create_org(&format!("Company {i:02}"), Plan::Trial);
+        let u = app.create_user(&format!("o{i}@co.test"), "Owner");
+        app.add_member(org, u, Role::Owner);
+    }
+    let target = app.create_org("Zenith Widgets", Plan::Trial);
+    app.create_staff("staff@joinery.test", "Sam Staff");
+    let staff = app.logged_in("staff@joinery.test").await;
+    let console = staff.get("/staff").await;
+    assert!(console.shows("Organizations (31)"), "{}", console.text());
+    assert!(console.shows("Page 1 of 2"));
+    let second = staff.get("/staff?q=&page=2").await;
+    assert!(second.shows("Zenith Widgets"), "{}", second.text());
+    let found = staff.get("/staff?q=zenith").await;
+    assert!(
+        found.shows("Organizations (1)") && found.shows("Zenith Widgets"),
+        "{}",
+        found.text()
+    );
+    assert!(
+        staff
+            .get("/staff?q=100%25_")
+            .await
+            .shows("No organization matches")
+    );
+    let form = found
+        .form(&format!("form[action='/staff/orgs/{target}/plan']"))
+        .set("plan", "professional");
+    let done = staff.submit(&form).await;
+    assert!(
+        flash(&done).contains("Plan changed from Trial to Professional"),
+        "{}",
+        done.text()
+    );
+    assert!(
+        app.audit_actions(target)
+            .contains(&("organization.plan_changed".to_owned(), true))
+    );
+}
+
+#[tokio::test]
+async fn staff_act_as_owners_in_any_organization_and_it_shows() {
+    let app = spawn_app().await;
+    let (org, _) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    app.create_staff("staff@joinery.test", "Sam Staff");
+    let staff = app.logged_in("staff@joinery.test").await;
+    let team = staff.get(&format!("/orgs/{org}/team")).await;
+    assert_eq!(team.status, 200);
+    assert!(
+        team.shows("You are acting as platform staff"),
+        "{}",
+        team.text()
+    );
+    let sent = staff
+        .invite(org, "fromstaff@example.com", "owner", "")
+        .await;
+    assert!(sent.shows("1 invitation sent"), "{}", sent.text());
+    assert!(
+        app.audit_actions(org)
+            .contains(&("invitation.sent".to_owned(), true)),
+        "{:?}",
+        app.audit_actions(org)
+    );
+    assert_eq!(staff.get(&format!("/orgs/{org}/billing")).await.status, 200);
+}
+
+#[tokio::test]
+async fn staff_send_resend_and_revoke_tenant_owner_invitations() {
+    let app = spawn_app().await;
+    app.create_staff("staff@joinery.test", "Sam Staff");
+    let staff = app.logged_in("staff@joinery.test").await;
+    let console = staff.get("/staff").await;
+    let bad = staff
+        .submit(
+            &console
+                .form("form[action='/staff/tenant-invitations']")
+                .set("email", "not-an-email")
+                .set("plan", "gold")
+                .set("message", "Hi"),
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(
+        bad.shows("Choose one of the plans listed") && bad.texts(".field-error").len() == 2,
+        "{}",
+        bad.text()
+    );
+    assert_eq!(bad.attrs("#tenant-message", "name").len(), 1);
+    assert!(
+        bad.texts("#tenant-message").iter().any(|t| t == "Hi"),
+        "input kept"
+    );
+
+    let form = console
+        .form("form[action='/staff/tenant-invitations']")
+        .set("email", "Founder@NewCo.example")
+        .set("plan", "enterprise")
+        .set("message", "Welcome!");
+    let sent = staff.submit(&form).await;
+    assert!(
+        flash(&sent)
+            .contains("Tenant-owner invitation sent to founder@newco.example (Enterprise plan)"),
+        "{}",
+        sent.text()
+    );
+    let email = app.email_to("founder@newco.example").await;
+    assert_eq!(
+        email.subject,
+        "Sam Staff invited you to set up your organization on Joinery"
+    );
+    assert!(email.text.contains("Enterprise") && email.text.contains("Welcome!"));
+    let twice = staff
+        .submit(
+            &console
+                .form("form[action='/staff/tenant-invitations']")
+                .set("email", "founder@newco.example")
+                .set("plan", "starter"),
+        )
+        .await;
+    assert!(
+        twice.shows("already has a pending tenant-owner invitation"),
+        "{}",
+        twice.text()
+    );
+
+    let listed = staff.get("/staff").await;
+    let resend = listed.form("form[action$='/resend']");
+    let again = staff.submit(&resend).await;
+    assert!(flash(&again).contains("sent again"), "{}", again.text());
+    assert_eq!(
+        app.email_to("founder@newco.example")
+            .await
+            .invitation_link(),
+        email.invitation_link()
+    );
+    let revoke_path = listed
+        .attrs("a.button.danger", "href")
+        .into_iter()
+        .find(|h| h.contains("/tenant-invitations/"))
+        .unwrap();
+    let confirm = staff.get(&revoke_path).await;
+    assert!(confirm.shows("Revoke tenant-owner invitation?"));
+    let done = staff.submit(&confirm.form("form[action$='/revoke']")).await;
+    assert!(flash(&done).contains("was revoked"), "{}", done.text());
+}
+
+async fn tenant_link(app: &crate::helpers::TestApp, email: &str, plan: &str) -> String {
+    let staff_email = joinery::domain::EmailAddress::parse("staff@joinery.test").unwrap();
+    if !app.query(|c| joinery::db::users::email_exists(c, &staff_email)) {
+        app.create_staff("staff@joinery.test", "Sam Staff");
+    }
+    let staff = app.logged_in("staff@joinery.test").await;
+    let console = staff.get("/staff").await;
+    let sent = staff
+        .submit(
+            &console
+                .form("form[action='/staff/tenant-invitations']")
+                .set("email", email)
+                .set("plan", plan),
+        )
+        .await;
+    assert!(
+        flash(&sent).contains("Tenant-owner invitation sent"),
+        "{}",
+        sent.text()
+    );
+    app.email_to(email).await.invitation_path()
+}
+
+fn organizations_named(
+    app: &crate::helpers::TestApp,
+    name: &str,
+) -> Vec<joinery::db::organizations::Organization> {
+    use diesel::prelude::*;
+    use joinery::db::schema::organizations;
+    let ids: Vec<String> = app.query(|c| {
+        Ok(organizations::table
+            .filter(organizations::name.eq(name))
+            .select(organizations::id)
+            .load(c)?)
+    });
+    ids.iter()
+        .map(|id| {
+            app.query(|c| joinery::db::organizations::find(c, id.parse().unwrap()))
+                .unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_tenant_owner_invitation_creates_exactly_one_organization_on_its_plan() {
+    let app = spawn_app().await;
+    let link = tenant_link(&app, "founder@newco.example", "professional").await;
+    let founder = app.browser();
+    let page = founder.get(&link).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.shows("Set up your organization") && page.shows("Professional"),
+        "{}",
+        page.text()
+    );
+    assert!(page.shows("Company name") && page.shows("Create organization"));
+    let form = page
+        .form("form.create-organization")
+        .set("name", "Fay Founder")
+        .set("password", "long enough pw")
+        .set("company", "NewCo");
+    // The same form submitted five times at once: one organization, one account.
+    let results = futures::future::join_all((0..5).map(|_| founder.submit(&form))).await;
+    let winners = results
+        .iter()
+        .filter(|p| p.shows("NewCo is ready on the Professional plan"))
+        .count();
+    assert_eq!(
+        winners, 1,
+        "exactly one submission creates the organization"
+    );
+    let orgs = organizations_named(&app, "NewCo");
+    assert_eq!(orgs.len(), 1);
+    assert_eq!(orgs[0].plan, Plan::Professional);
+    assert_eq!(
+        app.role_of(orgs[0].id, "founder@newco.example"),
+        Some(Role::Owner)
+    );
+    let dash = founder.get(&format!("/orgs/{}", orgs[0].id)).await;
+    assert!(
+        dash.shows("Owner") && dash.shows("Professional"),
+        "{}",
+        dash.text()
+    );
+    assert!(
+        app.audit_actions(orgs[0].id)
+            .iter()
+            .any(|(a, _)| a == "organization.created")
+    );
+    let again = app.browser().get(&link).await;
+    assert_eq!(again.status, 410);
+    assert!(again.shows("This invitation has already been used"));
+}
+
+#[tokio::test]
+async fn an_existing_user_logs_in_to_create_and_a_wrong_account_is_told() {
+    let app = spawn_app().await;
+    let (_, other) = app.org_with("Elsewhere", Plan::Starter, Role::Owner).await;
+    app.create_user("known@example.com", "Known");
+    let link = tenant_link(&app, "known@example.com", "starter").await;
+    let wrong = other.get(&link).await;
+    assert!(
+        wrong.shows("Invitation email does not match your account"),
+        "{}",
+        wrong.text()
+    );
+    let csrf = wrong.csrf();
+    let forced = other
+        .post(
+            &format!("{link}/organization"),
+            &[("csrf_token", &csrf), ("company", "Hijack")],
+        )
+        .await;
+    assert_eq!(forced.status, 403);
+    assert!(organizations_named(&app, "Hijack").is_empty());
+
+    let b = app.browser();
+    let page = b.get(&link).await;
+    assert!(
+        page.shows("Log in as known@example.com") && page.shows("Log in & create organization"),
+        "{}",
+        page.text()
+    );
+    let missing = b
+        .submit(
+            &page
+                .form("form.create-organization")
+                .set("password", crate::helpers::PASSWORD),
+        )
+        .await;
+    assert_eq!(missing.status, 422);
+    assert!(
+        missing.shows("Company name: this field is required"),
+        "{}",
+        missing.text()
+    );
+    let done = b
+        .submit(
+            &missing
+                .form("form.create-organization")
+                .set("password", crate::helpers::PASSWORD)
+                .set("company", "Known Ltd"),
+        )
+        .await;
+    assert!(
+        done.shows("Known Ltd is ready on the Starter plan"),
+        "{}",
+        done.text()
+    );
+    assert_eq!(organizations_named(&app, "Known Ltd").len(), 1);
+}
