@@ -118,6 +118,8 @@ impl Application {
         let https = base_url.starts_with("https://");
         let session_key = settings.session_key.clone();
         let login_limit = login_rate_limit(settings.login_attempts_per_minute);
+        // Sign-up requests send email: the same per-IP budget, counted separately.
+        let signup_limit = login_rate_limit(settings.login_attempts_per_minute);
         let state = web::Data::new(AppState {
             db: db.clone(),
             clock,
@@ -173,7 +175,7 @@ impl Application {
                 .wrap(default_headers())
                 .wrap(Compress::default())
                 .wrap(TracingLogger::<RedactedRootSpan>::new())
-                .configure(|cfg| routes(cfg, &login_limit))
+                .configure(|cfg| routes(cfg, &login_limit, &signup_limit))
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(AppError::NotFound)
                 }))

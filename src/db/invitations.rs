@@ -790,6 +790,11 @@ pub fn register_and_accept(
 ) -> Result<Result<Option<(User, Accepted)>, AcceptError>, DbError> {
     let result = super::write_transaction(conn, |conn| -> Result<_, TxError> {
         let inv = &details.invitation;
+        // Serialize registrations through this invitation: on PostgreSQL two concurrent
+        // submissions would otherwise both find no account and race on the unique email
+        // index. The second waits here, then reads the invitation as used. (SQLite's
+        // BEGIN IMMEDIATE already admits one writer.)
+        lock_invitation(conn, inv.id)?;
         let current = find_in_org(conn, inv.organization_id, inv.id)?
             .ok_or_else(|| DbError::Corrupt("invitation vanished".into()))?;
         if let Err(why) = current.facts.check_usable(now) {
@@ -1172,6 +1177,20 @@ pub fn list_for_team(
     Ok((pending, history))
 }
 
+/// Locks an invitation's row until the transaction ends (PostgreSQL; a no-op on SQLite,
+/// where the write transaction already excludes other writers).
+fn lock_invitation(conn: &mut Conn, id: InvitationId) -> Result<(), DbError> {
+    if let Conn::Postgresql(pg) = conn {
+        invitations::table
+            .find(id.to_string())
+            .select(invitations::id)
+            .for_update()
+            .first::<String>(pg)
+            .optional()?;
+    }
+    Ok(())
+}
+
 /// Revokes every pending invitation `inviter` sent for `org`, recording `reason` on each and in
 /// the audit trail (DESIGN.md, "Invitations follow current policy": a member who is removed or
 /// loses `users:invite` leaves no live invitations behind). Returns how many were revoked.
@@ -1193,8 +1212,9 @@ pub fn revoke_all_by_inviter(
         .filter(invitations::expires_at.gt(to_db(now)))
         .select((invitations::id, invitations::email))
         .load(conn)?;
+    let mut revoked = 0;
     for (id, email) in &pending {
-        diesel::update(
+        let changed = diesel::update(
             invitations::table
                 .find(id)
                 .filter(invitations::status.eq(InvitationStatus::Pending.as_str())),
@@ -1205,6 +1225,11 @@ pub fn revoke_all_by_inviter(
             invitations::decided_at.eq(Some(to_db(now))),
         ))
         .execute(conn)?;
+        if changed == 0 {
+            // Accepted or declined a moment ago: nothing was revoked, nothing to record.
+            continue;
+        }
+        revoked += 1;
         super::audit::record(
             conn,
             ctx,
@@ -1215,5 +1240,5 @@ pub fn revoke_all_by_inviter(
             now,
         )?;
     }
-    Ok(pending.len())
+    Ok(revoked)
 }

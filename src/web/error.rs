@@ -161,7 +161,7 @@ pub fn render_500<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerR
     ))
 }
 
-/// `ErrorHandlers` hook for 429 from the log-in rate limiter: a styled page instead of plain
+/// `ErrorHandlers` hook for 429 from the per-IP rate limiters (log-in, sign-up): a styled page instead of plain
 /// text, keeping the limiter's `Retry-After` headers.
 ///
 /// # Errors
@@ -176,11 +176,9 @@ pub fn render_429<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerR
     let wait = retry_after
         .as_ref()
         .and_then(|v| v.to_str().ok())
-        .map(|s| {
-            format!("Too many log-in attempts from your network. Wait {s} seconds, then try again.")
-        })
+        .map(|s| format!("Too many attempts from your network. Wait {s} seconds, then try again."))
         .unwrap_or_else(|| {
-            "Too many log-in attempts from your network. Wait a minute, then try again.".into()
+            "Too many attempts from your network. Wait a minute, then try again.".into()
         });
     let mut page = error_response(
         StatusCode::TOO_MANY_REQUESTS,

@@ -32,7 +32,8 @@ pub fn invitation_page(builder: &mut HttpResponseBuilder) -> &mut HttpResponseBu
 /// The rate limiter's configuration type: keyed by the peer's IP address.
 pub type LoginRateLimit = GovernorConfig<PeerIpKeyExtractor, NoOpMiddleware>;
 
-/// A limiter allowing `per_minute` log-in attempts per IP per minute (burst of the same size,
+/// A limiter allowing `per_minute` POSTs (log-in attempts, sign-up requests) per IP per minute
+/// (burst of the same size,
 /// refilled evenly). Build it once and share it, so every worker counts the same attempts.
 pub fn login_rate_limit(per_minute: u32) -> LoginRateLimit {
     let per_minute = per_minute.max(1);

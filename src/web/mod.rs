@@ -130,7 +130,11 @@ pub fn is_local_path(next: &str) -> bool {
 }
 
 /// Registers every route. Page paths live here and in `pages::paths`, nowhere else.
-pub fn routes(cfg: &mut web::ServiceConfig, login_limit: &headers::LoginRateLimit) {
+pub fn routes(
+    cfg: &mut web::ServiceConfig,
+    login_limit: &headers::LoginRateLimit,
+    signup_limit: &headers::LoginRateLimit,
+) {
     use pages::{
         acceptance, assets, auth, billing, dashboard, dev, health, members, settings, staff, team,
         tenant_acceptance,
@@ -147,8 +151,12 @@ pub fn routes(cfg: &mut web::ServiceConfig, login_limit: &headers::LoginRateLimi
                 .wrap(headers::limit(login_limit)),
         )
         .route("/logout", web::post().to(auth::logout))
-        .route("/signup", web::get().to(pages::signup::signup_page))
-        .route("/signup", web::post().to(pages::signup::request_link))
+        .service(
+            web::resource("/signup")
+                .route(web::get().to(pages::signup::signup_page))
+                .route(web::post().to(pages::signup::request_link))
+                .wrap(headers::limit(signup_limit)),
+        )
         .route("/signup/{token}", web::get().to(pages::signup::show))
         .route("/signup/{token}", web::post().to(pages::signup::complete))
         .route("/orgs/{org}", web::get().to(dashboard::dashboard))

@@ -416,3 +416,44 @@ async fn the_sweep_writes_expired_and_pages_agree_before_and_after() {
             .await
     );
 }
+
+#[tokio::test]
+async fn racing_registrations_make_one_account_and_no_errors() {
+    let app = spawn_app().await;
+    let (org, _, link) = invited(&app, "racer-new@example.com", "writer").await;
+    let mut forms = Vec::new();
+    let mut browsers = Vec::new();
+    for i in 0..5 {
+        let b = app.browser();
+        let page = b.get(&link).await;
+        forms.push(
+            page.form("form[action$='/register']")
+                .set("name", &format!("Racer {i}"))
+                .set("password", "long enough pw"),
+        );
+        browsers.push(b);
+    }
+    let results =
+        futures::future::join_all(browsers.iter().zip(&forms).map(|(b, f)| b.submit(f))).await;
+    assert!(
+        results.iter().all(|p| p.status < 500),
+        "{:?}",
+        results.iter().map(|p| p.status).collect::<Vec<_>>()
+    );
+    let joined = results
+        .iter()
+        .filter(|p| p.shows("You joined Globex as Writer"))
+        .count();
+    assert_eq!(joined, 1, "exactly one registration wins");
+    assert_eq!(
+        app.query(|c| joinery::db::organizations::member_count(c, org)),
+        2
+    );
+    let exists = app.query(|c| {
+        joinery::db::users::email_exists(
+            c,
+            &joinery::domain::EmailAddress::parse("racer-new@example.com").unwrap(),
+        )
+    });
+    assert!(exists);
+}

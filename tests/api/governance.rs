@@ -224,7 +224,9 @@ async fn rule_4_the_last_owner_cannot_be_demoted_removed_or_leave() {
 async fn rule_4_holds_when_two_owners_demote_or_remove_each_other_at_once() {
     // Sixteen people log in at once from one address: lift the log-in rate limit.
     let app = crate::helpers::spawn_app_with(|s| s.login_attempts_per_minute = 1000).await;
-    let mut orgs = Vec::new();
+    // Seed first; then sign everyone in and load the forms concurrently, and fire at once, so
+    // no connection idles between setup and the burst.
+    let mut seeds = Vec::new();
     for i in 0..8 {
         let org = app.create_org(&format!("Race {i}"), Plan::Starter);
         let (a, b) = (format!("a{i}@race.test"), format!("b{i}@race.test"));
@@ -232,26 +234,31 @@ async fn rule_4_holds_when_two_owners_demote_or_remove_each_other_at_once() {
         let ub = app.create_user(&b, "B");
         app.add_member(org, ua, Role::Owner);
         app.add_member(org, ub, Role::Owner);
-        let (ba, bb) = (app.logged_in(&a).await, app.logged_in(&b).await);
-        let (ida, idb) = (app.membership_id(org, &a), app.membership_id(org, &b));
-        let (ta, tb) = (
-            ba.get(&format!("/orgs/{org}/team")).await,
-            bb.get(&format!("/orgs/{org}/team")).await,
-        );
-        // Even orgs: demote each other; odd orgs: remove each other.
-        let (pa, pb) = if i % 2 == 0 {
-            (
-                format!("/orgs/{org}/members/{idb}/role"),
-                format!("/orgs/{org}/members/{ida}/role"),
-            )
-        } else {
-            (
-                format!("/orgs/{org}/members/{idb}/remove"),
-                format!("/orgs/{org}/members/{ida}/remove"),
-            )
-        };
-        orgs.push((org, ba, bb, ta.csrf(), tb.csrf(), pa, pb, a, b));
+        seeds.push((i, org, a, b));
     }
+    let orgs = futures::future::join_all(seeds.into_iter().map(|(i, org, a, b)| {
+        let app = &app;
+        async move {
+            let (ba, bb) = futures::join!(app.logged_in(&a), app.logged_in(&b));
+            let (ida, idb) = (app.membership_id(org, &a), app.membership_id(org, &b));
+            let team = format!("/orgs/{org}/team");
+            let (ta, tb) = futures::join!(ba.get(&team), bb.get(&team));
+            // Even organizations: the Owners demote each other; odd: they remove each other.
+            let (pa, pb) = if i % 2 == 0 {
+                (
+                    format!("/orgs/{org}/members/{idb}/role"),
+                    format!("/orgs/{org}/members/{ida}/role"),
+                )
+            } else {
+                (
+                    format!("/orgs/{org}/members/{idb}/remove"),
+                    format!("/orgs/{org}/members/{ida}/remove"),
+                )
+            };
+            (org, ba, bb, ta.csrf(), tb.csrf(), pa, pb, a, b)
+        }
+    }))
+    .await;
     type Pending<'a> =
         std::pin::Pin<Box<dyn std::future::Future<Output = crate::helpers::Page> + 'a>>;
     let mut requests: Vec<Pending<'_>> = Vec::new();

@@ -318,12 +318,16 @@ async fn sigterm_finishes_the_request_in_flight_and_exits_zero() {
     let second = body[body.len() / 2..].to_vec();
     let first = body[..body.len() / 2].to_vec();
     let (sent_tx, sent_rx) = tokio::sync::oneshot::channel::<()>();
-    let chunks = futures::stream::iter([Ok::<_, std::io::Error>(first)]).chain(
-        futures::stream::once(async move {
-            let _ = sent_rx.await;
-            Ok(second)
-        }),
-    );
+    let (first_out_tx, first_out_rx) = tokio::sync::oneshot::channel::<()>();
+    let chunks = futures::stream::once(async move {
+        // Yielded: the request line, headers and first half are going out now.
+        let _ = first_out_tx.send(());
+        Ok::<_, std::io::Error>(first)
+    })
+    .chain(futures::stream::once(async move {
+        let _ = sent_rx.await;
+        Ok(second)
+    }));
     let request = owner
         .post(format!("{base}{org_path}/invitations"))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -331,13 +335,16 @@ async fn sigterm_finishes_the_request_in_flight_and_exits_zero() {
         .send();
     let pid = instance.child.id();
     let terminate = async {
-        tokio::time::sleep(StdDuration::from_millis(300)).await;
+        let _ = first_out_rx.await;
+        // Ample time for the server to read the headers even on a loaded machine; the request
+        // cannot complete meanwhile, because half its body is still held back.
+        tokio::time::sleep(StdDuration::from_millis(1000)).await;
         let status = Command::new("kill")
             .args(["-TERM", &pid.to_string()])
             .status()
             .unwrap();
         assert!(status.success());
-        tokio::time::sleep(StdDuration::from_millis(200)).await;
+        tokio::time::sleep(StdDuration::from_millis(300)).await;
         let _ = sent_tx.send(());
     };
     let (response, ()) = tokio::join!(request, terminate);
