@@ -117,9 +117,15 @@ impl Application {
 
         let https = base_url.starts_with("https://");
         let session_key = settings.session_key.clone();
-        let login_limit = login_rate_limit(settings.login_attempts_per_minute);
+        let login_limit = login_rate_limit(
+            settings.login_attempts_per_minute,
+            &settings.trusted_proxies,
+        );
         // Sign-up requests send email: the same per-IP budget, counted separately.
-        let signup_limit = login_rate_limit(settings.login_attempts_per_minute);
+        let signup_limit = login_rate_limit(
+            settings.login_attempts_per_minute,
+            &settings.trusted_proxies,
+        );
         let state = web::Data::new(AppState {
             db: db.clone(),
             clock,

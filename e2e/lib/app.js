@@ -1,13 +1,16 @@
 // Joinery as a person uses it: typing into labelled fields and clicking named buttons.
 import assert from 'node:assert/strict';
 
-/** Opens the app, lands on the log-in page and logs in; ends on the dashboard. */
-export async function logIn(page, base, email, password) {
+/**
+ * Opens the app, lands on the log-in page and logs in; ends on the dashboard (or wherever
+ * `landing` matches: the chooser or the no-organization page at `/`).
+ */
+export async function logIn(page, base, email, password, landing = /\/orgs\/[0-9a-f-]+$/) {
   await page.goto(base);
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Log in', exact: true }).click();
-  await page.waitForURL(/\/orgs\/[0-9a-f-]+$/);
+  await page.waitForURL(landing);
 }
 
 /** Clicks "Log out" in the header. */

@@ -45,10 +45,11 @@ async function waitUntilHealthy(base, child, log, deadline) {
 
 /**
  * Seeds `orgs` (each `{ name, plan, ownerEmail, ownerName, password }`) with
- * `joinery create-org`, then serves the same data directory in development mode.
+ * `joinery create-org` and `staff` (each `{ email, name, password }`) with
+ * `joinery create-staff`, then serves the same data directory in development mode.
  * Returns `{ base, dataDir, orgIds, stop() }`.
  */
-export async function startServer({ orgs = [] } = {}) {
+export async function startServer({ orgs = [], staff = [] } = {}) {
   await fs.access(BINARY).catch(() => {
     throw new Error(`${BINARY} is missing: run \`cargo build --locked\` first (e2e/run.sh does)`);
   });
@@ -73,6 +74,13 @@ export async function startServer({ orgs = [] } = {}) {
     const id = /\(([0-9a-f-]{36})\)/.exec(stdout);
     if (!id) throw new Error(`create-org printed no id: ${stdout}`);
     orgIds[org.name] = id[1];
+  }
+  for (const person of staff) {
+    await run(
+      BINARY,
+      ['create-staff', '--dev', '--email', person.email, '--name', person.name],
+      { env: { ...baseEnv, JOINERY_PASSWORD: person.password } },
+    );
   }
 
   // A port can be taken between asking and binding; try a few.

@@ -1,10 +1,17 @@
 //! Security headers (DESIGN.md, "Security rules") and the log-in rate limiter.
 
 use actix_governor::governor::middleware::NoOpMiddleware;
-use actix_governor::{Governor, GovernorConfig, GovernorConfigBuilder, PeerIpKeyExtractor};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use actix_governor::{
+    Governor, GovernorConfig, GovernorConfigBuilder, KeyExtractor, SimpleKeyExtractionError,
+};
 use actix_web::HttpResponseBuilder;
+use actix_web::dev::ServiceRequest;
 use actix_web::http::header;
 use actix_web::middleware::DefaultHeaders;
+use ipnet::IpNet;
 
 /// The Content-Security-Policy of every page: only our own scripts, styles and forms, no
 /// framing, no plugins.
@@ -29,13 +36,48 @@ pub fn invitation_page(builder: &mut HttpResponseBuilder) -> &mut HttpResponseBu
         .insert_header((header::CACHE_CONTROL, "no-store"))
 }
 
-/// The rate limiter's configuration type: keyed by the peer's IP address.
-pub type LoginRateLimit = GovernorConfig<PeerIpKeyExtractor, NoOpMiddleware>;
+/// Keys the rate limiters by the client's address, as the audit trail sees it: the peer, or
+/// the forwarded address only when the peer is a trusted proxy (so that behind a proxy every
+/// visitor does not share one budget, and a client cannot pick its own key by forging
+/// `X-Forwarded-For`).
+#[derive(Debug, Clone)]
+pub struct ClientIpKey {
+    trusted: Arc<Vec<IpNet>>,
+}
 
-/// A limiter allowing `per_minute` POSTs (log-in attempts, sign-up requests) per IP per minute
-/// (burst of the same size,
-/// refilled evenly). Build it once and share it, so every worker counts the same attempts.
-pub fn login_rate_limit(per_minute: u32) -> LoginRateLimit {
+impl KeyExtractor for ClientIpKey {
+    type Key = IpAddr;
+    type KeyExtractionError = SimpleKeyExtractionError<&'static str>;
+
+    fn extract(&self, req: &ServiceRequest) -> Result<IpAddr, Self::KeyExtractionError> {
+        let peer = req.peer_addr().map(|socket| socket.ip()).ok_or_else(|| {
+            SimpleKeyExtractionError::new("Could not determine the client address")
+        })?;
+        let forwarded = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok());
+        Ok(
+            match super::request_meta::client_ip(peer, forwarded, &self.trusted) {
+                // One budget per /56: IPv6 customers usually get a whole prefix.
+                IpAddr::V6(v6) => {
+                    let mut octets = v6.octets();
+                    octets[7..].fill(0);
+                    IpAddr::V6(octets.into())
+                }
+                v4 => v4,
+            },
+        )
+    }
+}
+
+/// The rate limiters' configuration type: keyed by [`ClientIpKey`].
+pub type LoginRateLimit = GovernorConfig<ClientIpKey, NoOpMiddleware>;
+
+/// A limiter allowing `per_minute` POSTs (log-in attempts, sign-up requests) per client per
+/// minute (burst of the same size, refilled evenly), with clients told apart as
+/// [`ClientIpKey`] does. Build it once and share it, so every worker counts the same attempts.
+pub fn login_rate_limit(per_minute: u32, trusted_proxies: &[IpNet]) -> LoginRateLimit {
     let per_minute = per_minute.max(1);
     let mut builder = GovernorConfigBuilder::default();
     builder
@@ -43,13 +85,23 @@ pub fn login_rate_limit(per_minute: u32) -> LoginRateLimit {
             60_000 / u64::from(per_minute),
         ))
         .burst_size(per_minute)
-        // Only attempts count: showing the log-in form is free.
+        // Only attempts count: showing the forms is free.
         .methods(vec![actix_web::http::Method::POST]);
     // `finish` refuses only a zero period or burst, which the `max(1)` above rules out.
-    builder.finish().unwrap_or_default()
+    builder
+        .key_extractor(ClientIpKey {
+            trusted: Arc::new(trusted_proxies.to_vec()),
+        })
+        .finish()
+        .unwrap_or_else(|| unreachable_config(per_minute))
+}
+
+#[allow(clippy::panic)]
+fn unreachable_config(per_minute: u32) -> LoginRateLimit {
+    panic!("rate limiter refused {per_minute} per minute")
 }
 
 /// The middleware for one route, sharing `config`'s counters.
-pub fn limit(config: &LoginRateLimit) -> Governor<PeerIpKeyExtractor, NoOpMiddleware> {
+pub fn limit(config: &LoginRateLimit) -> Governor<ClientIpKey, NoOpMiddleware> {
     Governor::new(config)
 }

@@ -909,3 +909,70 @@ async fn the_eleventh_rapid_failed_login_is_rate_limited() {
         .await;
     assert_eq!(right.status, 429);
 }
+
+/// Sends `n` failed log-ins claiming to come from `from` (X-Forwarded-For); returns statuses.
+async fn failed_logins(app: &crate::helpers::TestApp, from: &str, n: usize) -> Vec<u16> {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let login = format!("{}/login", app.address);
+    let body = client
+        .get(&login)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let html = scraper::Html::parse_document(&body);
+    let sel = scraper::Selector::parse("input[name=csrf_token]").unwrap();
+    let csrf = html
+        .select(&sel)
+        .next()
+        .unwrap()
+        .value()
+        .attr("value")
+        .unwrap()
+        .to_owned();
+    let mut statuses = Vec::new();
+    for _ in 0..n {
+        let resp = client
+            .post(&login)
+            .header("x-forwarded-for", from)
+            .form(&[
+                ("csrf_token", csrf.as_str()),
+                ("email", "nobody@example.com"),
+                ("password", "wrong password"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status().as_u16());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn log_in_limits_count_per_client_behind_a_trusted_proxy_and_ignore_forged_headers() {
+    // Behind a trusted proxy, each forwarded client has its own budget of 10.
+    let app = crate::helpers::spawn_app_with(|s| {
+        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]
+    })
+    .await;
+    assert_eq!(failed_logins(&app, "198.51.100.1", 10).await, vec![401; 10]);
+    assert_eq!(
+        failed_logins(&app, "198.51.100.2", 1).await,
+        vec![401],
+        "another client is not limited"
+    );
+    assert_eq!(
+        failed_logins(&app, "198.51.100.1", 1).await,
+        vec![429],
+        "the first one is"
+    );
+    // Without a trusted proxy, X-Forwarded-For is the client's own claim: changing it buys nothing.
+    let app = crate::helpers::spawn_app().await;
+    assert_eq!(failed_logins(&app, "198.51.100.1", 10).await, vec![401; 10]);
+    assert_eq!(failed_logins(&app, "198.51.100.2", 1).await, vec![429]);
+}
