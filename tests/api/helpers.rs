@@ -653,3 +653,57 @@ impl TestApp {
             .collect()
     }
 }
+
+/// Every `(table, column)` of the database whose text contains `needle`.
+pub fn columns_containing(app: &TestApp, needle: &str) -> Vec<(String, String)> {
+    use diesel::prelude::*;
+    use diesel::sql_types::{BigInt, Text};
+    use joinery::db::Backend;
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    // The catalog and the substring test in each backend's dialect.
+    let (list_tables, list_columns, contains): (&str, &str, &str) = match app.db.backend() {
+        Backend::Sqlite => (
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            "SELECT name FROM pragma_table_info('{table}')",
+            "instr(CAST(\"{column}\" AS TEXT), ?) > 0",
+        ),
+        Backend::Postgres => (
+            "SELECT table_name::text AS name FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+            "SELECT column_name::text AS name FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = '{table}'",
+            "strpos(CAST(\"{column}\" AS TEXT), $1) > 0",
+        ),
+    };
+    let needle = needle.to_owned();
+    app.query(move |c| {
+        let tables: Vec<Name> = diesel::sql_query(list_tables).load(c)?;
+        let mut hits = Vec::new();
+        for table in tables {
+            let columns: Vec<Name> =
+                diesel::sql_query(list_columns.replace("{table}", &table.name)).load(c)?;
+            for column in columns {
+                let found: Count = diesel::sql_query(format!(
+                    "SELECT count(*) AS n FROM \"{}\" WHERE {}",
+                    table.name,
+                    contains.replace("{column}", &column.name)
+                ))
+                .bind::<Text, _>(&needle)
+                .get_result(c)?;
+                if found.n > 0 {
+                    hits.push((table.name.clone(), column.name));
+                }
+            }
+        }
+        Ok(hits)
+    })
+}

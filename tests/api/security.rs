@@ -6,13 +6,11 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
-use joinery::db::Backend;
 use joinery::db::schema::{invitations, memberships, outbox_emails, users};
 use joinery::domain::text::PersonName;
 use joinery::domain::{Plan, Role};
 
-use crate::helpers::{PASSWORD, Page, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, Page, TestApp, columns_containing, spawn_app, spawn_app_with};
 
 /// The 403 that a POST without a valid CSRF token gets.
 fn assert_form_expired(page: &Page) {
@@ -362,57 +360,6 @@ async fn on_https_the_session_cookie_is_host_prefixed_and_secure() {
     // `__Host-` cookies must have Path=/ and no Domain, or browsers drop them.
     assert!(attrs.contains(&"path=/".to_owned()), "{cookie}");
     assert!(!attrs.iter().any(|a| a.starts_with("domain=")), "{cookie}");
-}
-
-/// Every `(table, column)` of the database whose text contains `needle`.
-fn columns_containing(app: &TestApp, needle: &str) -> Vec<(String, String)> {
-    #[derive(QueryableByName)]
-    struct Name {
-        #[diesel(sql_type = Text)]
-        name: String,
-    }
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-    // The catalog and the substring test in each backend's dialect.
-    let (list_tables, list_columns, contains): (&str, &str, &str) = match app.db.backend() {
-        Backend::Sqlite => (
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-            "SELECT name FROM pragma_table_info('{table}')",
-            "instr(CAST(\"{column}\" AS TEXT), ?) > 0",
-        ),
-        Backend::Postgres => (
-            "SELECT table_name::text AS name FROM information_schema.tables \
-             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
-            "SELECT column_name::text AS name FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = '{table}'",
-            "strpos(CAST(\"{column}\" AS TEXT), $1) > 0",
-        ),
-    };
-    let needle = needle.to_owned();
-    app.query(move |c| {
-        let tables: Vec<Name> = diesel::sql_query(list_tables).load(c)?;
-        let mut hits = Vec::new();
-        for table in tables {
-            let columns: Vec<Name> =
-                diesel::sql_query(list_columns.replace("{table}", &table.name)).load(c)?;
-            for column in columns {
-                let found: Count = diesel::sql_query(format!(
-                    "SELECT count(*) AS n FROM \"{}\" WHERE {}",
-                    table.name,
-                    contains.replace("{column}", &column.name)
-                ))
-                .bind::<Text, _>(&needle)
-                .get_result(c)?;
-                if found.n > 0 {
-                    hits.push((table.name.clone(), column.name));
-                }
-            }
-        }
-        Ok(hits)
-    })
 }
 
 #[tokio::test]

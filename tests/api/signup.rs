@@ -8,15 +8,13 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
-use joinery::db::Backend;
 use joinery::db::schema::{
     audit_events, memberships, organizations, outbox_emails, signup_requests, users,
 };
 use reqwest::cookie::Jar;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{Browser, Email, Page, TestApp, cookie_value, spawn_app};
+use crate::helpers::{Browser, Email, Page, TestApp, columns_containing, cookie_value, spawn_app};
 
 const NEW_PASSWORD: &str = "a good long password";
 
@@ -694,56 +692,6 @@ async fn links_come_from_the_base_url_never_from_the_request_host() {
     let email = app.email_to("hosted@example.com").await;
     assert!(signup_link(&email).starts_with(&format!("{}/signup/", app.address)));
     assert!(!email.raw.contains("evil.example"));
-}
-
-/// Every `(table, column)` of the database whose text contains `needle`.
-fn columns_containing(app: &TestApp, needle: &str) -> Vec<(String, String)> {
-    #[derive(QueryableByName)]
-    struct Name {
-        #[diesel(sql_type = Text)]
-        name: String,
-    }
-    #[derive(QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = BigInt)]
-        n: i64,
-    }
-    let (list_tables, list_columns, contains): (&str, &str, &str) = match app.db.backend() {
-        Backend::Sqlite => (
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-            "SELECT name FROM pragma_table_info('{table}')",
-            "instr(CAST(\"{column}\" AS TEXT), ?) > 0",
-        ),
-        Backend::Postgres => (
-            "SELECT table_name::text AS name FROM information_schema.tables \
-             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
-            "SELECT column_name::text AS name FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = '{table}'",
-            "strpos(CAST(\"{column}\" AS TEXT), $1) > 0",
-        ),
-    };
-    let needle = needle.to_owned();
-    app.query(move |c| {
-        let tables: Vec<Name> = diesel::sql_query(list_tables).load(c)?;
-        let mut hits = Vec::new();
-        for table in tables {
-            let columns: Vec<Name> =
-                diesel::sql_query(list_columns.replace("{table}", &table.name)).load(c)?;
-            for column in columns {
-                let found: Count = diesel::sql_query(format!(
-                    "SELECT count(*) AS n FROM \"{}\" WHERE {}",
-                    table.name,
-                    contains.replace("{column}", &column.name)
-                ))
-                .bind::<Text, _>(&needle)
-                .get_result(c)?;
-                if found.n > 0 {
-                    hits.push((table.name.clone(), column.name));
-                }
-            }
-        }
-        Ok(hits)
-    })
 }
 
 #[tokio::test]
