@@ -408,6 +408,7 @@ describe('other pages', () => {
   test('Notification settings save with a message', async () => {
     await owner.getByRole('link', { name: ORG }).click();
     await owner.getByRole('link', { name: 'Notification settings' }).click();
+    await owner.waitForURL(/\/settings\/notifications$/);
     assert.match(await owner.title(), /Notifications · Acme Tools/);
     await checks.page(owner, 'Notification settings');
     await owner.getByLabel('Notify me when team members join').uncheck();
