@@ -280,8 +280,9 @@ async fn sigterm_finishes_the_request_in_flight_and_exits_zero() {
     let base = format!("http://127.0.0.1:{port}");
     let mut instance = cluster.start("solo", port, &base).await;
     // One client that keeps cookies but shows redirects as they are.
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
     let owner = reqwest::Client::builder()
-        .cookie_store(true)
+        .cookie_provider(jar.clone())
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -328,7 +329,15 @@ async fn sigterm_finishes_the_request_in_flight_and_exits_zero() {
         let _ = sent_rx.await;
         Ok(second)
     }));
-    let request = owner
+    // A fresh connection (same cookies): a pooled keep-alive connection could be closed by
+    // the server's keep-alive timer just as the request starts, whatever SIGTERM does.
+    let poster = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let request = poster
         .post(format!("{base}{org_path}/invitations"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(reqwest::Body::wrap_stream(chunks))
