@@ -412,6 +412,31 @@ impl Browser {
         Self::page(self.client.get(self.url(path)).send().await.unwrap()).await
     }
 
+    /// POSTs these fields; `Err` when the connection failed before a response was read.
+    pub async fn try_post(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<Page, reqwest::Error> {
+        let resp = self.client.post(self.url(path)).form(fields).send().await?;
+        Ok(Self::page(resp).await)
+    }
+
+    /// POSTs a body larger than the server accepts. The server answers after reading its limit
+    /// and closes the connection; if that happens while the rest of the body is still being
+    /// written, the client sees a broken connection instead of the answer. Retries until the
+    /// answer is read (up to 10 tries).
+    pub async fn post_oversized(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let mut last = None;
+        for _ in 0..10 {
+            match self.try_post(path, fields).await {
+                Ok(page) => return page,
+                Err(e) => last = Some(e),
+            }
+        }
+        panic!("no answer to an oversized POST after 10 tries: {last:?}");
+    }
+
     /// POSTs exactly these fields (no CSRF token unless given).
     pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
         Self::page(

@@ -781,7 +781,7 @@ async fn an_oversized_form_body_gets_a_styled_400_class_page() {
     let csrf = owner.get(&format!("/orgs/{org}/team")).await.csrf();
     let huge = "a".repeat(600 * 1024);
     let page = owner
-        .post(
+        .post_oversized(
             &format!("/orgs/{org}/invitations"),
             &[("csrf_token", &csrf), ("role", "viewer"), ("emails", &huge)],
         )
@@ -807,7 +807,7 @@ async fn an_oversized_form_body_gets_a_styled_400_class_page() {
 
     let page = app
         .browser()
-        .post("/login", &[("email", "x@example.com"), ("password", &huge)])
+        .post_oversized("/login", &[("email", "x@example.com"), ("password", &huge)])
         .await;
     assert!(
         (400..500).contains(&page.status),
