@@ -6,12 +6,12 @@
 //! instances share a fresh PostgreSQL database; otherwise they share one SQLite file.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration as StdDuration, Instant};
 
 use futures::StreamExt as _;
 
-use crate::helpers::{PASSWORD, SmtpServer, TestDatabase, unused_port};
+use crate::helpers::{PASSWORD, SmtpServer, TestDatabase};
 
 /// A running `joinery serve` process, killed when dropped.
 struct Instance {
@@ -94,23 +94,53 @@ impl Cluster {
         );
     }
 
-    /// Starts an instance whose emails link to `base_url` (the load balancer's address).
-    async fn start(&self, name: &str, port: u16, base_url: &str) -> Instance {
-        let log = std::fs::File::create(self.dir.path().join(format!("{name}.log"))).unwrap();
-        let child = self
-            .command(name)
-            .arg("serve")
-            .env("JOINERY_BIND", format!("127.0.0.1:{port}"))
-            .env("JOINERY_BASE_URL", base_url)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+    /// Starts an instance on a port it picks itself (binding port 0), and returns once its own
+    /// log says where it listens and it answers `/readyz` there. Its emails link to `base_url`
+    /// (the load balancer's address), or to its own address when `None`.
+    ///
+    /// Letting the process pick its port, rather than handing it a "free" port found earlier,
+    /// means a parallel test can never take that port in between.
+    async fn start(&self, name: &str, base_url: Option<&str>) -> Instance {
+        let log_path = self.dir.path().join(format!("{name}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut cmd = self.command(name);
+        cmd.arg("serve")
+            .env("JOINERY_BIND", "127.0.0.1:0")
+            .env("JOINERY_LOG", "joinery=info,warn")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        if let Some(base) = base_url {
+            cmd.env("JOINERY_BASE_URL", base);
+        }
+        let child = cmd.spawn().unwrap();
+        let deadline = Instant::now() + StdDuration::from_secs(30);
+        let port = loop {
+            let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let port = text
+                .lines()
+                .find(|l| l.contains("Joinery listening"))
+                .and_then(|line| {
+                    let at = line.find("127.0.0.1:")? + "127.0.0.1:".len();
+                    line[at..]
+                        .chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect::<String>()
+                        .parse::<u16>()
+                        .ok()
+                });
+            if let Some(port) = port {
+                break port;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "instance {name} did not start: {text}"
+            );
+            tokio::time::sleep(StdDuration::from_millis(50)).await;
+        };
         let instance = Instance {
             child,
             base: format!("http://127.0.0.1:{port}"),
         };
-        let deadline = Instant::now() + StdDuration::from_secs(30);
         loop {
             let ready = reqwest::get(format!("{}/readyz", instance.base)).await;
             if ready.is_ok_and(|r| r.status() == 200) {
@@ -164,10 +194,9 @@ async fn log_in(client: &reqwest::Client, base: &str) -> String {
 async fn two_instances_share_sessions_invitations_and_the_outbox() {
     let cluster = Cluster::new();
     cluster.seed();
-    let (port_a, port_b) = (unused_port(), unused_port());
-    let lb = format!("http://127.0.0.1:{port_a}");
-    let a = cluster.start("a", port_a, &lb).await;
-    let b = cluster.start("b", port_b, &lb).await;
+    // A links to itself; B's emails link to A too, as behind one load balancer address.
+    let a = cluster.start("a", None).await;
+    let b = cluster.start("b", Some(&a.base)).await;
 
     // A session made on A is valid on B (cookies are per host, not per port).
     let owner = client();
@@ -276,9 +305,8 @@ async fn two_instances_share_sessions_invitations_and_the_outbox() {
 async fn sigterm_finishes_the_request_in_flight_and_exits_zero() {
     let cluster = Cluster::new();
     cluster.seed();
-    let port = unused_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut instance = cluster.start("solo", port, &base).await;
+    let mut instance = cluster.start("solo", None).await;
+    let base = instance.base.clone();
     // One client that keeps cookies but shows redirects as they are.
     let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
     let owner = reqwest::Client::builder()
