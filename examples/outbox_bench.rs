@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use joinery::db::invitations::{InviteRequest, invite_many};
+use joinery::db::invitations::{InviteBatch, InviteEntry, invite_many};
 use joinery::db::{self, Db};
 use joinery::domain::password::{Password, hash_password};
 use joinery::domain::text::{OrganizationName, PersonName};
@@ -72,17 +72,30 @@ async fn main() -> anyhow::Result<()> {
             Plan::Enterprise,
             now,
         )?;
-        db::organizations::add_member(c, org.id, owner, Role::Owner, None, now)?;
-        let req = InviteRequest {
+        db::organizations::add_member(c, org.id, owner, Role::Owner, None, None, now)?;
+        let batch = InviteBatch {
             organization: org.id,
             inviter: owner,
-            role: Role::Viewer,
-            message: None,
             ttl: chrono::Duration::days(7),
             now,
         };
         for chunk in emails.chunks(1000) {
-            invite_many(c, &db::audit::AuditContext::system(), &req, chunk, &key)?;
+            let entries: Vec<InviteEntry> = chunk
+                .iter()
+                .map(|email| InviteEntry {
+                    email: email.clone(),
+                    role: Role::Viewer,
+                    message: None,
+                    department: None,
+                })
+                .collect();
+            invite_many(
+                c,
+                &db::audit::AuditContext::system(),
+                &batch,
+                &entries,
+                &key,
+            )?;
         }
         Ok(())
     })?;

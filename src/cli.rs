@@ -292,7 +292,15 @@ fn ensure_org_with_owner(
                 Some(m) if m.role == Role::Owner => {}
                 Some(m) => db::organizations::set_role(c, m.id, Role::Owner)?,
                 None => {
-                    db::organizations::add_member(c, org.id, user_id, Role::Owner, None, now)?;
+                    db::organizations::add_member(
+                        c,
+                        org.id,
+                        user_id,
+                        Role::Owner,
+                        None,
+                        None,
+                        now,
+                    )?;
                 }
             }
             Ok(org.id)
@@ -465,7 +473,7 @@ fn ensure_demo_extras(
                 }
             };
             if db::organizations::membership(c, org.id, labs_owner)?.is_none() {
-                db::organizations::add_member(c, org.id, labs_owner, Role::Owner, None, now)?;
+                db::organizations::add_member(c, org.id, labs_owner, Role::Owner, None, None, now)?;
             }
             let owner = db::users::find_credentials(c, owner_email)?
                 .ok_or_else(|| db::DbError::Corrupt("demo owner missing".into()))?
@@ -478,6 +486,7 @@ fn ensure_demo_extras(
                     owner,
                     Role::Admin,
                     Some(labs_owner),
+                    None,
                     now,
                 )?;
             }

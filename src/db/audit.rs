@@ -92,6 +92,61 @@ pub fn record(
     Ok(())
 }
 
+/// A new `audit_events` row.
+#[derive(Insertable)]
+#[diesel(table_name = audit_events)]
+struct NewAuditEvent<'a> {
+    id: String,
+    organization_id: Option<&'a str>,
+    action: &'a str,
+    actor_id: Option<&'a str>,
+    actor_label: &'a str,
+    actor_is_staff: bool,
+    target: Option<&'a str>,
+    details: Option<&'a str>,
+    ip: Option<&'a str>,
+    user_agent: Option<&'a str>,
+    created_at: chrono::NaiveDateTime,
+}
+
+/// Appends many events by `ctx` to `organization`'s trail — each an (action, target,
+/// details) — with multi-row INSERTs, in order (a bulk invite's events).
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn record_many(
+    conn: &mut Conn,
+    ctx: &AuditContext,
+    organization: Option<OrganizationId>,
+    events: &[(AuditAction, &str, String)],
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let organization = organization.map(|o| o.to_string());
+    let actor_id = ctx.actor.user_id.map(|u| u.to_string());
+    let rows: Vec<NewAuditEvent<'_>> = events
+        .iter()
+        .map(|(action, target, details)| NewAuditEvent {
+            id: uuid::Uuid::new_v4().to_string(),
+            organization_id: organization.as_deref(),
+            action: action.as_str(),
+            actor_id: actor_id.as_deref(),
+            actor_label: &ctx.actor.label,
+            actor_is_staff: ctx.actor.is_staff,
+            target: Some(target),
+            details: Some(details),
+            ip: ctx.meta.ip.as_deref(),
+            user_agent: ctx.meta.user_agent.as_deref(),
+            created_at: to_db(now),
+        })
+        .collect();
+    for chunk in rows.chunks(250) {
+        super::on_backend!(&mut *conn, |c| diesel::insert_into(audit_events::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
 /// One event as read back.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_events)]

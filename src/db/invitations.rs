@@ -27,7 +27,7 @@ use crate::domain::invitation::{
     RENEWAL_REQUEST_INTERVAL, RenewalRefused, ResendError, ResendPlan, SkipReason, Unusable,
     check_accept, check_inviter_may_still_assign, check_renewal_request, plan_invitation,
 };
-use crate::domain::text::PersonalMessage;
+use crate::domain::text::{Department, PersonalMessage};
 use crate::domain::token::{InvitationToken, TokenKey, TokenNonce};
 use crate::domain::{EmailAddress, InvitationId, InvitationStatus, OrganizationId, Role, UserId};
 
@@ -58,6 +58,8 @@ pub struct Invitation {
     pub decided_at: Option<DateTime<Utc>>,
     /// When the invitee of the expired link last asked for a new invitation, if ever.
     pub renewal_requested_at: Option<DateTime<Utc>>,
+    /// The department from a CSV import, carried onto the membership.
+    pub department: Option<String>,
 }
 
 impl TryFrom<InvitationRow> for Invitation {
@@ -81,6 +83,7 @@ impl TryFrom<InvitationRow> for Invitation {
             created_at: from_db(row.created_at),
             decided_at: row.decided_at.map(from_db),
             renewal_requested_at: row.renewal_requested_at.map(from_db),
+            department: row.department,
         })
     }
 }
@@ -109,21 +112,102 @@ pub enum AddressOutcome {
     Skipped(SkipReason),
 }
 
-/// The parameters shared by every address of one invite submission.
-#[derive(Debug, Clone, Copy)]
-pub struct InviteRequest<'a> {
-    /// The organization.
-    pub organization: OrganizationId,
-    /// Who sends it (already authorized by `domain::invitation::authorize_invitation`).
-    pub inviter: UserId,
-    /// The role for every address.
+/// One address of an invite submission with what it is offered. The invite dialog gives every
+/// address the same role and message; a CSV import gives each row its own, and a department.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteEntry {
+    /// The address, normalized. Entries of one submission are distinct.
+    pub email: EmailAddress,
+    /// The role offered (already authorized by `domain::invitation::authorize_invitation`).
     pub role: Role,
     /// The optional personal message.
-    pub message: Option<&'a PersonalMessage>,
+    pub message: Option<PersonalMessage>,
+    /// The optional department, carried onto the membership on acceptance.
+    pub department: Option<Department>,
+}
+
+/// What every entry of one invite submission shares.
+#[derive(Debug, Clone, Copy)]
+pub struct InviteBatch {
+    /// The organization.
+    pub organization: OrganizationId,
+    /// Who sends it.
+    pub inviter: UserId,
     /// How long new invitations stay usable.
     pub ttl: Duration,
     /// The time of the request.
     pub now: DateTime<Utc>,
+}
+
+/// How many addresses one look-up query names (well under SQLite's and PostgreSQL's limits on
+/// bound parameters).
+const LOOKUP_CHUNK: usize = 500;
+
+/// What the database knows about the addresses of a submission: which belong to members, and
+/// the pending invitation (live or overdue) of each, keyed by address.
+struct Standing {
+    members: std::collections::HashSet<String>,
+    pending: std::collections::HashMap<String, Invitation>,
+}
+
+/// Reads the [`Standing`] of `emails` in `org` with two queries per 500 addresses.
+fn standing(conn: &mut Conn, org: OrganizationId, emails: &[&str]) -> Result<Standing, DbError> {
+    let org_id = org.to_string();
+    let mut members = std::collections::HashSet::new();
+    let mut pending = std::collections::HashMap::new();
+    for chunk in emails.chunks(LOOKUP_CHUNK) {
+        let found: Vec<String> = super::schema::memberships::table
+            .inner_join(users::table.on(users::id.eq(super::schema::memberships::user_id)))
+            .filter(super::schema::memberships::organization_id.eq(&org_id))
+            .filter(users::email.eq_any(chunk))
+            .select(users::email)
+            .load(conn)?;
+        members.extend(found);
+        let rows: Vec<InvitationRow> = invitations::table
+            .filter(invitations::organization_id.eq(&org_id))
+            .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
+            .filter(invitations::email.eq_any(chunk))
+            .select(InvitationRow::as_select())
+            .load(conn)?;
+        for row in rows {
+            let inv = Invitation::try_from(row)?;
+            pending.insert(inv.email.to_string(), inv);
+        }
+    }
+    Ok(Standing { members, pending })
+}
+
+impl Standing {
+    /// The plan for one address (DESIGN.md, "Inviting an address that already has a live
+    /// pending invitation"), and its live pending invitation if it has one.
+    fn plan(&self, email: &EmailAddress, role: Role, now: DateTime<Utc>) -> InvitePlan {
+        let live = self.pending.get(email.as_str()).map(|inv| LivePending {
+            id: inv.id,
+            role: inv.role,
+            facts: inv.facts,
+        });
+        plan_invitation(self.members.contains(email.as_str()), live, role, now)
+    }
+}
+
+/// What inviting each of `entries` into `org` would do at `now`, in order, without writing
+/// anything: the CSV import's preview. The same rules as [`invite_many`], which checks again
+/// when the submission is confirmed.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn preview_many(
+    conn: &mut Conn,
+    org: OrganizationId,
+    entries: &[(EmailAddress, Role)],
+    now: DateTime<Utc>,
+) -> Result<Vec<InvitePlan>, DbError> {
+    let emails: Vec<&str> = entries.iter().map(|(e, _)| e.as_str()).collect();
+    let standing = standing(conn, org, &emails)?;
+    Ok(entries
+        .iter()
+        .map(|(email, role)| standing.plan(email, *role, now))
+        .collect())
 }
 
 fn live_pending(
@@ -253,34 +337,66 @@ pub fn expire_all_overdue(conn: &mut Conn, now: DateTime<Utc>) -> Result<usize, 
     })
 }
 
-/// Inserts a Pending invitation and queues its email; returns its id.
-fn create(
+/// An invitation about to be created: the address and what it is offered.
+struct Creation<'a> {
+    email: &'a EmailAddress,
+    role: Role,
+    message: Option<&'a str>,
+    department: Option<&'a str>,
+}
+
+/// How many rows one multi-row INSERT holds (an invitation row binds 13 parameters).
+const INSERT_CHUNK: usize = 250;
+
+/// Inserts a Pending invitation for each of `new` and queues its email, a few multi-row
+/// INSERTs in all; returns their ids, in order.
+fn create_all(
     conn: &mut Conn,
-    req: &InviteRequest<'_>,
-    email: &EmailAddress,
-    message: Option<&str>,
+    batch: &InviteBatch,
+    new: &[Creation<'_>],
     token_key: &TokenKey,
-) -> Result<InvitationId, DbError> {
-    let id = InvitationId::new();
-    let nonce = TokenNonce::generate();
-    let token_hash = InvitationToken::derive(token_key, &nonce).lookup_hash();
-    diesel::insert_into(invitations::table)
-        .values(NewInvitation {
-            id: id.to_string(),
-            organization_id: &req.organization.to_string(),
-            email: email.as_str(),
-            role: req.role.as_str(),
-            message,
-            invited_by: &req.inviter.to_string(),
-            token_nonce: &nonce.0,
-            token_hash: &token_hash,
-            status: InvitationStatus::Pending.as_str(),
-            created_at: to_db(req.now),
-            expires_at: to_db(req.now + req.ttl),
+) -> Result<Vec<InvitationId>, DbError> {
+    let org = batch.organization.to_string();
+    let inviter = batch.inviter.to_string();
+    let prepared: Vec<(InvitationId, TokenNonce, String)> = new
+        .iter()
+        .map(|_| {
+            let nonce = TokenNonce::generate();
+            let hash = InvitationToken::derive(token_key, &nonce).lookup_hash();
+            (InvitationId::new(), nonce, hash)
         })
-        .execute(conn)?;
-    outbox::enqueue(conn, EmailKind::Invitation, Some(id), email, "{}", req.now)?;
-    Ok(id)
+        .collect();
+    let rows: Vec<NewInvitation<'_>> = new
+        .iter()
+        .zip(&prepared)
+        .map(|(c, (id, nonce, hash))| NewInvitation {
+            id: id.to_string(),
+            organization_id: &org,
+            email: c.email.as_str(),
+            role: c.role.as_str(),
+            message: c.message,
+            invited_by: &inviter,
+            token_nonce: &nonce.0,
+            token_hash: hash,
+            status: InvitationStatus::Pending.as_str(),
+            created_at: to_db(batch.now),
+            expires_at: to_db(batch.now + batch.ttl),
+            department: c.department,
+        })
+        .collect();
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        super::on_backend!(&mut *conn, |c| diesel::insert_into(invitations::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    let ids: Vec<InvitationId> = prepared.into_iter().map(|(id, _, _)| id).collect();
+    let emails: Vec<(InvitationId, &EmailAddress)> = ids
+        .iter()
+        .copied()
+        .zip(new.iter().map(|c| c.email))
+        .collect();
+    outbox::enqueue_invitations(conn, &emails, batch.now)?;
+    Ok(ids)
 }
 
 /// Records a resend if the invitation is still pending, unexpired and outside the 60-second
@@ -357,60 +473,64 @@ pub fn created_since(
         .get_result(conn)?)
 }
 
-/// Invites every address in `emails` (already parsed, normalized and de-duplicated) in one
-/// transaction, following DESIGN.md's re-invite rules per address, and records each outcome
-/// in the audit trail as `ctx`'s. Returns one outcome per address, in order.
+/// Invites every entry in one transaction, following DESIGN.md's re-invite rules per address
+/// (a member is skipped; a live invitation with the same role gets its original link again,
+/// at most once a minute; one with another role is replaced), and records each outcome in the
+/// audit trail as `ctx`'s. Returns one outcome per entry, in order.
+///
+/// The work is batched — two look-up queries per 500 addresses and multi-row INSERTs for the
+/// new invitations, their emails and their audit events — so 1,000 addresses cost a few dozen
+/// statements, not thousands.
 ///
 /// # Errors
 /// [`DbError`] on a failed query; the whole submission is rolled back.
 pub fn invite_many(
     conn: &mut Conn,
     ctx: &AuditContext,
-    req: &InviteRequest<'_>,
-    emails: &[EmailAddress],
+    batch: &InviteBatch,
+    entries: &[InviteEntry],
     token_key: &TokenKey,
 ) -> Result<Vec<AddressOutcome>, DbError> {
-    let message = req.message.map(PersonalMessage::as_str);
-    let org = req.organization;
-    let role = req.role;
+    let org = batch.organization;
+    let now = batch.now;
     super::write_transaction(conn, |conn| {
-        let mut outcomes = Vec::with_capacity(emails.len());
-        for email in emails {
-            expire_if_overdue(conn, req.organization, email, req.now)?;
-            let is_member = organizations::is_member_by_email(conn, req.organization, email)?;
-            let live = live_pending(conn, req.organization, email)?;
-            let live_facts = live.as_ref().map(|inv| LivePending {
-                id: inv.id,
-                role: inv.role,
-                facts: inv.facts,
-            });
-            let outcome = match plan_invitation(is_member, live_facts, req.role, req.now) {
-                InvitePlan::New => {
-                    create(conn, req, email, message, token_key)?;
-                    let details = format!("role {role}");
-                    record(
-                        conn,
-                        ctx,
-                        org,
-                        AuditAction::InvitationSent,
-                        email,
-                        &details,
-                        req.now,
-                    )?;
-                    AddressOutcome::Sent
-                }
+        let emails: Vec<&str> = entries.iter().map(|e| e.email.as_str()).collect();
+        let mut standing = standing(conn, org, &emails)?;
+        // Pending invitations past their time are written Expired first, which frees the
+        // one-pending-per-address index for the new ones.
+        let overdue: Vec<OverdueRow> = standing
+            .pending
+            .values()
+            .filter(|inv| inv.facts.expires_at <= now)
+            .map(|inv| {
+                (
+                    inv.id.to_string(),
+                    org.to_string(),
+                    inv.email.to_string(),
+                    inv.role.as_str().to_owned(),
+                )
+            })
+            .collect();
+        if !overdue.is_empty() {
+            for (_, _, email, _) in &overdue {
+                standing.pending.remove(email);
+            }
+            expire_rows(conn, overdue, now)?;
+        }
+
+        let mut outcomes = Vec::with_capacity(entries.len());
+        let mut creations = Vec::new();
+        let mut events: Vec<(AuditAction, &str, String)> = Vec::new();
+        for entry in entries {
+            let email = &entry.email;
+            let role = entry.role;
+            let live = standing.pending.get(email.as_str());
+            let outcome = match standing.plan(email, role, now) {
+                InvitePlan::New => AddressOutcome::Sent,
                 InvitePlan::ResendExisting(_) => match live {
-                    Some(ref inv) if mark_resent(conn, inv, req.now)? => {
+                    Some(inv) if mark_resent(conn, inv, now)? => {
                         let details = format!("role {role}; the same link again (invited again)");
-                        record(
-                            conn,
-                            ctx,
-                            org,
-                            AuditAction::InvitationResent,
-                            email,
-                            &details,
-                            req.now,
-                        )?;
+                        events.push((AuditAction::InvitationResent, email.as_str(), details));
                         AddressOutcome::Resent
                     }
                     _ => AddressOutcome::Skipped(SkipReason::ResentRecently),
@@ -422,37 +542,33 @@ pub fn invite_many(
                         InvitationStatus::Revoked,
                         Some("replaced"),
                         None,
-                        req.now,
+                        now,
                     )? {
-                        let was = live.as_ref().map_or("another role", |inv| inv.role.label());
+                        let was = live.map_or("another role", |inv| inv.role.label());
                         let details = format!("replaced: role {was} → {role}");
-                        record(
-                            conn,
-                            ctx,
-                            org,
-                            AuditAction::InvitationRevoked,
-                            email,
-                            &details,
-                            req.now,
-                        )?;
+                        events.push((AuditAction::InvitationRevoked, email.as_str(), details));
                     }
-                    create(conn, req, email, message, token_key)?;
-                    let details = format!("role {role}");
-                    record(
-                        conn,
-                        ctx,
-                        org,
-                        AuditAction::InvitationSent,
-                        email,
-                        &details,
-                        req.now,
-                    )?;
                     AddressOutcome::Sent
                 }
                 InvitePlan::Skip(reason) => AddressOutcome::Skipped(reason),
             };
+            if outcome == AddressOutcome::Sent {
+                creations.push(Creation {
+                    email,
+                    role,
+                    message: entry.message.as_ref().map(PersonalMessage::as_str),
+                    department: entry.department.as_ref().map(Department::as_str),
+                });
+                events.push((
+                    AuditAction::InvitationSent,
+                    email.as_str(),
+                    format!("role {role}"),
+                ));
+            }
             outcomes.push(outcome);
         }
+        create_all(conn, batch, &creations, token_key)?;
+        audit::record_many(conn, ctx, Some(org), &events, now)?;
         Ok(outcomes)
     })
 }
@@ -708,6 +824,7 @@ pub fn accept_in_transaction(
         user.id,
         current.role,
         Some(current.invited_by),
+        current.department.as_deref(),
         now,
     )?;
     let role_details = format!("role {}", current.role);
@@ -976,16 +1093,19 @@ pub fn resend(
                 if live_pending(conn, inv.organization_id, &inv.email)?.is_some() {
                     return Ok(Err(ResendError::Superseded));
                 }
-                let message = inv.message.clone();
-                let req = InviteRequest {
+                let batch = InviteBatch {
                     organization: inv.organization_id,
                     inviter: resender,
-                    role: inv.role,
-                    message: None,
                     ttl,
                     now,
                 };
-                create(conn, &req, &inv.email, message.as_deref(), token_key)?;
+                let creation = Creation {
+                    email: &inv.email,
+                    role: inv.role,
+                    message: inv.message.as_deref(),
+                    department: inv.department.as_deref(),
+                };
+                create_all(conn, &batch, &[creation], token_key)?;
                 let details = format!(
                     "role {}; a new invitation with a fresh link (the previous one expired)",
                     inv.role

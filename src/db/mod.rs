@@ -29,6 +29,18 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 /// A connection to whichever database `DATABASE_URL` names; every query takes one. Code that
 /// must differ per backend matches on the variant, and stays inside `db/`.
+/// Runs `$body` with `$c` bound to the concrete connection behind `$conn`, for statements the
+/// multi-backend connection cannot express — multi-row INSERTs — written once for both.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::AnyConnection::Postgresql($c) => $body,
+            $crate::db::AnyConnection::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use on_backend;
+
 #[derive(diesel::MultiConnection)]
 pub enum AnyConnection {
     /// PostgreSQL (`postgres://…` or `postgresql://…`).

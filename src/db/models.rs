@@ -61,6 +61,7 @@ pub struct MembershipRow {
     pub invited_by: Option<String>,
     pub notify_on_join: bool,
     pub created_at: NaiveDateTime,
+    pub department: Option<String>,
 }
 
 /// A new `memberships` row.
@@ -74,6 +75,7 @@ pub struct NewMembership<'a> {
     pub invited_by: Option<&'a str>,
     pub notify_on_join: bool,
     pub created_at: NaiveDateTime,
+    pub department: Option<&'a str>,
 }
 
 /// An `invitations` row.
@@ -97,6 +99,7 @@ pub struct InvitationRow {
     pub decided_at: Option<NaiveDateTime>,
     pub accepted_by: Option<String>,
     pub renewal_requested_at: Option<NaiveDateTime>,
+    pub department: Option<String>,
 }
 
 /// A new `invitations` row (always Pending).
@@ -114,6 +117,7 @@ pub struct NewInvitation<'a> {
     pub status: &'a str,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
+    pub department: Option<&'a str>,
 }
 
 /// An `outbox_emails` row.

@@ -174,7 +174,7 @@ pub fn is_member_by_email(
     .get_result(conn)?)
 }
 
-/// Adds `user` to `org` with `role`.
+/// Adds `user` to `org` with `role` and, from a CSV import, a `department`.
 ///
 /// # Errors
 /// [`DbError::Query`] with a unique violation if already a member.
@@ -184,6 +184,7 @@ pub fn add_member(
     user: UserId,
     role: Role,
     invited_by: Option<UserId>,
+    department: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<MembershipId, DbError> {
     let id = MembershipId::new();
@@ -197,6 +198,7 @@ pub fn add_member(
             invited_by: invited_by.as_deref(),
             notify_on_join: true,
             created_at: to_db(now),
+            department,
         })
         .execute(conn)?;
     Ok(id)

@@ -73,6 +73,40 @@ pub fn enqueue(
     Ok(())
 }
 
+/// Queues the invitation email of each (invitation, address) with multi-row INSERTs (the bulk
+/// invite's path; [`enqueue`] does one).
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn enqueue_invitations(
+    conn: &mut Conn,
+    invitations: &[(InvitationId, &EmailAddress)],
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let ids: Vec<String> = invitations.iter().map(|(id, _)| id.to_string()).collect();
+    let rows: Vec<NewOutboxEmail<'_>> = invitations
+        .iter()
+        .zip(&ids)
+        .map(|((_, recipient), id)| NewOutboxEmail {
+            id: uuid::Uuid::new_v4().to_string(),
+            kind: EmailKind::Invitation.as_str(),
+            invitation_id: Some(id),
+            recipient: recipient.as_str(),
+            payload: "{}",
+            status: "queued",
+            attempts: 0,
+            next_attempt_at: to_db(now),
+            created_at: to_db(now),
+        })
+        .collect();
+    for chunk in rows.chunks(400) {
+        super::on_backend!(&mut *conn, |c| diesel::insert_into(outbox_emails::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
 /// How long a claimed row stays leased to the worker that claimed it. A worker that dies
 /// mid-batch loses its lease after this, and another worker takes the rows over.
 pub const LEASE: chrono::Duration = chrono::Duration::minutes(10);

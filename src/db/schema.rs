@@ -29,6 +29,7 @@ diesel::table! {
         invited_by -> Nullable<Text>,
         notify_on_join -> Bool,
         created_at -> Timestamp,
+        department -> Nullable<Text>,
     }
 }
 
@@ -51,6 +52,34 @@ diesel::table! {
         decided_at -> Nullable<Timestamp>,
         accepted_by -> Nullable<Text>,
         renewal_requested_at -> Nullable<Timestamp>,
+        department -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    invite_links (id) {
+        id -> Text,
+        organization_id -> Text,
+        role -> Text,
+        created_by -> Text,
+        token_hash -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    invitation_imports (id) {
+        id -> Text,
+        organization_id -> Text,
+        created_by -> Text,
+        file_name -> Text,
+        content -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
     }
 }
 
@@ -131,12 +160,15 @@ diesel::table! {
 
 diesel::joinable!(memberships -> organizations (organization_id));
 diesel::joinable!(invitations -> organizations (organization_id));
+diesel::joinable!(invite_links -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     organizations,
     memberships,
     invitations,
+    invite_links,
+    invitation_imports,
     sessions,
     outbox_emails,
     tenant_invitations,

@@ -287,7 +287,7 @@ pub fn complete(
             inserted => inserted?,
         };
         let organization = organizations::insert(conn, &account.organization, Plan::Trial, now)?;
-        organizations::add_member(conn, organization.id, user_id, Role::Owner, None, now)?;
+        organizations::add_member(conn, organization.id, user_id, Role::Owner, None, None, now)?;
         let label = format!("{} <{}>", account.name, request.email);
         let ctx = AuditContext {
             actor: Actor {

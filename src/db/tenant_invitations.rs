@@ -471,7 +471,15 @@ fn found(
     now: DateTime<Utc>,
 ) -> Result<Organization, Tx> {
     let org = organizations::insert(c, company, inv.plan, now)?;
-    organizations::add_member(c, org.id, user.id, Role::Owner, Some(inv.invited_by), now)?;
+    organizations::add_member(
+        c,
+        org.id,
+        user.id,
+        Role::Owner,
+        Some(inv.invited_by),
+        None,
+        now,
+    )?;
     diesel::update(tenant_invitations::table.find(inv.id.to_string()))
         .set((
             tenant_invitations::organization_id.eq(Some(org.id.to_string())),

@@ -83,6 +83,32 @@ impl OrganizationName {
     }
 }
 
+/// The longest department name accepted (CSV import), in characters.
+pub const MAX_DEPARTMENT_CHARS: usize = 100;
+
+/// A department from a CSV import (issue 5): 1 to 100 characters on one line. Kept on the
+/// invitation and carried onto the membership when it is accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Department(String);
+
+impl Department {
+    /// Checks a department; `Ok(None)` for blank input (no department).
+    ///
+    /// # Errors
+    /// [`TextError`] when longer than [`MAX_DEPARTMENT_CHARS`] or holding control characters.
+    pub fn parse(input: &str) -> Result<Option<Self>, TextError> {
+        if input.trim().is_empty() {
+            return Ok(None);
+        }
+        single_line(input, MAX_DEPARTMENT_CHARS).map(|d| Some(Self(d)))
+    }
+
+    /// The department.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// An optional personal message on an invitation: at most 1,000 characters; line breaks are
 /// kept, other control characters refused. Blank input means no message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +148,20 @@ impl PersonalMessage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn departments_are_optional_single_line_and_bounded() {
+        assert_eq!(Department::parse("   ").unwrap(), None);
+        assert_eq!(
+            Department::parse(" Sales ").unwrap().unwrap().as_str(),
+            "Sales"
+        );
+        assert_eq!(
+            Department::parse(&"d".repeat(101)),
+            Err(TextError::TooLong { max: 100 })
+        );
+        assert_eq!(Department::parse("a\nb"), Err(TextError::ControlCharacters));
+    }
 
     #[test]
     fn names_are_single_line_and_bounded() {

@@ -138,7 +138,7 @@ impl TestApp {
     pub fn add_member(&self, org: OrganizationId, user: UserId, role: Role) {
         let now = self.clock_now();
         self.db
-            .with_conn(|c| db::organizations::add_member(c, org, user, role, None, now))
+            .with_conn(|c| db::organizations::add_member(c, org, user, role, None, None, now))
             .unwrap();
     }
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::{paths, render, render_with_status, see_other};
-use crate::db::invitations::{AddressOutcome, InviteRequest};
+use crate::db::invitations::{AddressOutcome, InviteBatch, InviteEntry};
 use crate::db::organizations::MemberListing;
 use crate::db::{self};
 use crate::domain::email::{ListedAddress, parse_address_list};
@@ -550,21 +550,25 @@ pub async fn send_invitations(
     let ttl = state.settings.invitation_ttl;
     let org = member.org.id;
     let inviter = member.user.id;
-    let emails = valid.clone();
+    let entries: Vec<InviteEntry> = valid
+        .iter()
+        .map(|email| InviteEntry {
+            email: email.clone(),
+            role,
+            message: message.clone(),
+            department: None,
+        })
+        .collect();
     let ctx = member.audit(meta);
+    let batch = InviteBatch {
+        organization: org,
+        inviter,
+        ttl,
+        now,
+    };
     let outcomes = state
         .db
-        .run(move |c| {
-            let req = InviteRequest {
-                organization: org,
-                inviter,
-                role,
-                message: message.as_ref(),
-                ttl,
-                now,
-            };
-            db::invitations::invite_many(c, &ctx, &req, &emails, &token_key)
-        })
+        .run(move |c| db::invitations::invite_many(c, &ctx, &batch, &entries, &token_key))
         .await?;
     state.outbox.wake();
     let labelled: Vec<(String, AddressOutcome)> = valid
