@@ -13,6 +13,7 @@ pub mod outbox;
 pub mod schema;
 pub mod sessions;
 pub mod signups;
+pub mod team_listing;
 pub mod tenant_invitations;
 pub mod users;
 

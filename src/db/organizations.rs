@@ -80,6 +80,8 @@ pub struct MemberListing {
     pub joined_at: DateTime<Utc>,
     /// Who invited them, by name, if anyone.
     pub invited_by: Option<String>,
+    /// Their department, from the CSV import that invited them, if any.
+    pub department: Option<String>,
 }
 
 /// The organization with this id, if any.
@@ -266,6 +268,7 @@ pub fn list_members(conn: &mut Conn, org: OrganizationId) -> Result<Vec<MemberLi
                 role: parse_stored(&m.role, "role")?,
                 joined_at: from_db(m.created_at),
                 invited_by: m.invited_by.and_then(|id| inviter_names.get(&id).cloned()),
+                department: m.department,
                 name,
                 email,
             })

@@ -107,10 +107,16 @@ pub enum ListedAddress {
         /// Why it was refused.
         error: EmailError,
     },
+    /// The same address as an earlier entry (after normalization): invited once.
+    Duplicate {
+        /// The entry as typed, trimmed.
+        input: String,
+    },
 }
 
-/// Splits a list of addresses separated by newlines, commas or semicolons, parses each entry and
-/// drops later duplicates of an earlier entry (after normalization). Blank entries are ignored.
+/// Splits a list of addresses separated by newlines, commas or semicolons and parses each
+/// entry, in order; a later entry naming the same address as an earlier one (after
+/// normalization) is a [`ListedAddress::Duplicate`]. Blank entries are ignored.
 pub fn parse_address_list(input: &str) -> Vec<ListedAddress> {
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
@@ -123,6 +129,10 @@ pub fn parse_address_list(input: &str) -> Vec<ListedAddress> {
             Ok(email) => {
                 if seen.insert(email.clone()) {
                     out.push(ListedAddress::Valid(email));
+                } else {
+                    out.push(ListedAddress::Duplicate {
+                        input: entry.chars().take(MAX_EMAIL_CHARS).collect(),
+                    });
                 }
             }
             Err(error) => out.push(ListedAddress::Invalid {
@@ -203,11 +213,14 @@ mod tests {
     fn list_splits_dedups_and_reports_invalid_entries() {
         let parsed =
             parse_address_list("a@example.com, A@EXAMPLE.com\nnot-an-email;\n\nb@example.com");
-        assert_eq!(parsed.len(), 3);
+        assert_eq!(parsed.len(), 4);
         assert!(matches!(&parsed[0], ListedAddress::Valid(e) if e.as_str() == "a@example.com"));
         assert!(
-            matches!(&parsed[1], ListedAddress::Invalid { input, .. } if input == "not-an-email")
+            matches!(&parsed[1], ListedAddress::Duplicate { input } if input == "A@EXAMPLE.com")
         );
-        assert!(matches!(&parsed[2], ListedAddress::Valid(e) if e.as_str() == "b@example.com"));
+        assert!(
+            matches!(&parsed[2], ListedAddress::Invalid { input, .. } if input == "not-an-email")
+        );
+        assert!(matches!(&parsed[3], ListedAddress::Valid(e) if e.as_str() == "b@example.com"));
     }
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod extractors;
 pub mod flash;
 pub mod headers;
+pub mod listing;
 pub mod pages;
 pub mod request_meta;
 pub mod request_span;
@@ -176,6 +177,10 @@ pub fn routes(
             web::post().to(staff::revoke),
         )
         .route("/orgs/{org}/team", web::get().to(team::team_page))
+        .route(
+            "/orgs/{org}/team/members.csv",
+            web::get().to(pages::member_export::export_members),
+        )
         .route("/orgs/{org}/audit", web::get().to(pages::audit::audit_page))
         .route(
             "/orgs/{org}/members/{id}/role",

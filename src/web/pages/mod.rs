@@ -9,6 +9,7 @@ pub mod billing;
 pub mod dashboard;
 pub mod dev;
 pub mod health;
+pub mod member_export;
 pub mod members;
 pub mod settings;
 pub mod signup;
@@ -34,6 +35,11 @@ pub mod paths {
     /// The Team Management page.
     pub fn team(org: OrganizationId) -> String {
         format!("/orgs/{org}/team")
+    }
+
+    /// The members of the Team page as a CSV download.
+    pub fn export_members(org: OrganizationId) -> String {
+        format!("/orgs/{org}/team/members.csv")
     }
 
     /// The invite form as a page of its own (no JavaScript).

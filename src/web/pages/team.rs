@@ -1,23 +1,29 @@
 //! Team Management: members, pending invitations, invitation history, and the invite form
 //! (a `<dialog>` on the Team page, or a page of its own without JavaScript).
 
+use std::collections::HashSet;
+
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{paths, render, render_with_status, see_other};
-use crate::db::invitations::{AddressOutcome, InviteBatch, InviteEntry};
+use crate::db::invitations::{AddressOutcome, InvitationListing, InviteBatch, InviteEntry};
 use crate::db::organizations::MemberListing;
+use crate::db::team_listing::{self, HistorySort, MemberSort, PendingSort, TableView};
 use crate::db::{self};
-use crate::domain::email::{ListedAddress, parse_address_list};
-use crate::domain::invitation::{InviteDenied, ResendError, ResendPlan, authorize_invitation};
+use crate::domain::email::{EmailAddress, ListedAddress, parse_address_list};
+use crate::domain::invitation::{
+    InviteDenied, ResendError, ResendPlan, SkipReason, authorize_invitation,
+};
 use crate::domain::text::{MAX_MESSAGE_CHARS, PersonalMessage};
-use crate::domain::{InvitationId, Permission, Plan, Role};
+use crate::domain::{InvitationId, OrganizationId, Permission, Plan, Role};
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::extractors::OrgMember;
+use crate::web::listing::{Pager, SortHeader, Table, TableLinks, TeamQuery};
 use crate::web::request_meta::Meta;
 use crate::web::{AppError, AppState, Layout, flash};
 
@@ -25,8 +31,6 @@ use crate::web::{AppError, AppState, Layout, flash};
 pub const MAX_ADDRESSES_PER_SUBMISSION: usize = 1_000;
 /// The largest "Email addresses" field accepted, in characters.
 pub const MAX_ADDRESS_FIELD_CHARS: usize = 300_000;
-/// How many invitation-history rows the Team page shows.
-pub const HISTORY_ROWS: i64 = 200;
 
 /// A point in time as pages show it: machine-readable and in words.
 #[derive(Debug, Clone)]
@@ -225,13 +229,54 @@ pub struct HistoryRow {
     pub renewal_requested: Option<TimeView>,
 }
 
+/// One table of the Team page: its rows, exact count, sortable headers and page navigation.
+pub struct TableSection<R> {
+    /// This page's rows.
+    pub rows: Vec<R>,
+    /// How many rows match, on every page together.
+    pub total: i64,
+    /// The column headers, in order.
+    pub headers: Vec<SortHeader>,
+    /// The page navigation.
+    pub pager: Pager,
+}
+
+/// The outcome of one entry of the last invite submission, kept in the session for the Team
+/// page the submission redirects to (Post/Redirect/Get).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutcomeRow {
+    /// The address (normalized) or the entry as typed (invalid or repeated entries).
+    pub email: String,
+    /// `sent`, `resent`, `skipped` or `invalid` (its badge).
+    pub kind: String,
+    /// What happened and why: "Skipped: already a member".
+    pub label: String,
+}
+
+/// The last invite submission's result: a summary and one row per entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InviteResult {
+    /// "3 invitations sent, 1 resent, 2 skipped, 1 invalid."
+    pub summary: String,
+    /// Every entry, in the order typed.
+    pub rows: Vec<OutcomeRow>,
+}
+
+/// Where the last invite submission's result waits in the session.
+const RESULT_KEY: &str = "invite_result";
+
 #[derive(Template)]
 #[template(path = "team.html")]
 struct TeamPage {
     layout: Layout,
-    members: Vec<MemberRow>,
-    pending: Vec<PendingRow>,
-    history: Vec<HistoryRow>,
+    members: TableSection<MemberRow>,
+    pending: TableSection<PendingRow>,
+    history: TableSection<HistoryRow>,
+    filter: String,
+    sort_inputs: Vec<(String, String)>,
+    team_path: String,
+    export_path: String,
+    result: Option<InviteResult>,
     can_invite: bool,
     trial_message: Option<&'static str>,
     invite_page: String,
@@ -262,99 +307,201 @@ fn trial_message(plan: Plan) -> Option<&'static str> {
     (!plan.allows_invitations()).then_some(Plan::TRIAL_MESSAGE)
 }
 
-/// GET /orgs/{org}/team — Owners and Admins (`members:manage`); others get 403.
+fn pending_row(p: InvitationListing, org: OrganizationId, now: DateTime<Utc>) -> PendingRow {
+    let inv = &p.invitation;
+    let (delivery, delivery_error) = match p.delivery {
+        Some(d) => {
+            let label = match d.status.as_str() {
+                "queued" if d.attempts > 0 => "retrying",
+                "queued" => "queued",
+                "sending" => "sending",
+                "sent" => "sent",
+                "failed" => "failed",
+                _ => "not-sent",
+            };
+            (label.to_owned(), d.last_error)
+        }
+        None => ("queued".to_owned(), None),
+    };
+    PendingRow {
+        email: inv.email.to_string(),
+        role: inv.role,
+        invited_by: p.inviter_name,
+        sent: TimeView::new(inv.created_at, now),
+        expires: TimeView::new(inv.facts.expires_at, now),
+        delivery,
+        delivery_error,
+        resend_path: paths::resend(org, inv.id),
+        resend_available: inv
+            .facts
+            .resend_available_at(now)
+            .map(|t| (TimeView::new(t, now), (t - now).num_seconds().max(1))),
+        revoke_path: paths::revoke(org, inv.id),
+    }
+}
+
+fn history_row(
+    h: InvitationListing,
+    org: OrganizationId,
+    live: &HashSet<String>,
+    now: DateTime<Utc>,
+) -> HistoryRow {
+    let inv = &h.invitation;
+    let status = inv.facts.effective_status(now);
+    let when = inv.decided_at.unwrap_or(inv.facts.expires_at);
+    // An expired invitation whose address already has a newer pending one offers no resend.
+    let resend_path = (status == crate::domain::InvitationStatus::Expired
+        && !live.contains(inv.email.as_str()))
+    .then(|| paths::resend(org, inv.id));
+    HistoryRow {
+        email: inv.email.to_string(),
+        role: inv.role,
+        invited_by: h.inviter_name,
+        status: status.label().to_owned(),
+        reason: inv.status_reason.clone(),
+        when: TimeView::new(when, now),
+        // Once a new invitation is pending the request has been answered.
+        renewal_requested: inv
+            .renewal_requested_at
+            .filter(|_| resend_path.is_some())
+            .map(|at| TimeView::new(at, now)),
+        resend_path,
+    }
+}
+
+/// GET /orgs/{org}/team — Owners and Admins (`members:manage`); others get 403. Every table
+/// sorts by its columns, pages by 50 and follows the filter `q` (see `web::listing`); a
+/// malformed query string gets a 400 page naming the parameter.
 pub async fn team_page(
     state: web::Data<AppState>,
     session: Session,
     member: OrgMember,
+    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     member.require(Permission::MembersManage)?;
+    let query = TeamQuery::parse(req.query_string()).map_err(AppError::BadRequest)?;
     let org = member.org.id;
     let now = state.clock.now();
-    let (members, (pending, history)) = state
+    let q = query.clone();
+    let (members, owners, pending, history, live) = state
         .db
         .run(move |c| {
-            Ok((
-                db::organizations::list_members(c, org)?,
-                db::invitations::list_for_team(c, org, now, HISTORY_ROWS)?,
-            ))
+            let members = team_listing::members(c, org, &q.filter, q.members)?;
+            let owners = team_listing::owner_count(c, org)?;
+            let pending = team_listing::pending(c, org, &q.filter, q.pending, now)?;
+            let history = team_listing::history(c, org, &q.filter, q.history, now)?;
+            let expired: Vec<String> = history
+                .rows
+                .iter()
+                .filter(|h| {
+                    h.invitation.facts.effective_status(now)
+                        == crate::domain::InvitationStatus::Expired
+                })
+                .map(|h| h.invitation.email.to_string())
+                .collect();
+            let live = if expired.is_empty() {
+                HashSet::new()
+            } else {
+                team_listing::with_live_invitation(c, org, &expired, now)?
+            };
+            Ok((members, owners, pending, history, live))
         })
         .await?;
+    let result = session
+        .remove_as::<InviteResult>(RESULT_KEY)
+        .and_then(Result::ok);
     let layout = Layout::new(&state, &session, "Team", Some(&member.user))?.in_org(&member);
     let form = InviteForm::empty(&member, layout.csrf.clone());
-    let pending = pending
-        .into_iter()
-        .map(|p| {
-            let inv = &p.invitation;
-            let (delivery, delivery_error) = match p.delivery {
-                Some(d) => {
-                    let label = match d.status.as_str() {
-                        "queued" if d.attempts > 0 => "retrying",
-                        "queued" => "queued",
-                        "sending" => "sending",
-                        "sent" => "sent",
-                        "failed" => "failed",
-                        _ => "not-sent",
-                    };
-                    (label.to_owned(), d.last_error)
-                }
-                None => ("queued".to_owned(), None),
-            };
-            PendingRow {
-                email: inv.email.to_string(),
-                role: inv.role,
-                invited_by: p.inviter_name,
-                sent: TimeView::new(inv.created_at, now),
-                expires: TimeView::new(inv.facts.expires_at, now),
-                delivery,
-                delivery_error,
-                resend_path: paths::resend(org, inv.id),
-                resend_available: inv
-                    .facts
-                    .resend_available_at(now)
-                    .map(|t| (TimeView::new(t, now), (t - now).num_seconds().max(1))),
-                revoke_path: paths::revoke(org, inv.id),
-            }
-        })
-        .collect::<Vec<PendingRow>>();
-    // An expired invitation whose address already has a newer pending one offers no resend.
-    let pending_emails: std::collections::HashSet<&str> =
-        pending.iter().map(|p| p.email.as_str()).collect();
-    let history = history
-        .into_iter()
-        .map(|h| {
-            let inv = &h.invitation;
-            let status = inv.facts.effective_status(now);
-            let when = inv.decided_at.unwrap_or(inv.facts.expires_at);
-            let resend_path = (status == crate::domain::InvitationStatus::Expired
-                && !pending_emails.contains(inv.email.as_str()))
-            .then(|| paths::resend(org, inv.id));
-            HistoryRow {
-                email: inv.email.to_string(),
-                role: inv.role,
-                invited_by: h.inviter_name,
-                status: status.label().to_owned(),
-                reason: inv.status_reason.clone(),
-                when: TimeView::new(when, now),
-                // Once a new invitation is pending the request has been answered.
-                renewal_requested: inv
-                    .renewal_requested_at
-                    .filter(|_| resend_path.is_some())
-                    .map(|at| TimeView::new(at, now)),
-                resend_path,
-            }
-        })
-        .collect();
-    let owners = members.iter().filter(|m| m.role == Role::Owner).count();
-    let members = members
-        .into_iter()
-        .map(|m| MemberRow::new(m, &member, owners, now))
-        .collect();
+    let team_path = paths::team(org);
+
+    let links = TableLinks {
+        base: &team_path,
+        query: &query,
+        table: Table::Members,
+    };
+    let set_members: fn(&mut TeamQuery, TableView<MemberSort>) = |q, v| q.members = v;
+    let m = query.members;
+    let members = TableSection {
+        headers: vec![
+            links.header(MemberSort::Name, "Name", m, set_members),
+            links.header(MemberSort::Email, "Email", m, set_members),
+            links.header(MemberSort::Role, "Role", m, set_members),
+            links.header(MemberSort::Joined, "Joined", m, set_members),
+            links.header(MemberSort::InvitedBy, "Invited by", m, set_members),
+        ],
+        pager: links.pager(members.total, m, set_members),
+        total: members.total,
+        rows: members
+            .rows
+            .into_iter()
+            .map(|row| MemberRow::new(row, &member, owners as usize, now))
+            .collect(),
+    };
+
+    let links = TableLinks {
+        table: Table::Pending,
+        ..links
+    };
+    let set_pending: fn(&mut TeamQuery, TableView<PendingSort>) = |q, v| q.pending = v;
+    let p = query.pending;
+    let pending = TableSection {
+        headers: vec![
+            links.header(PendingSort::Email, "Email", p, set_pending),
+            links.header(PendingSort::Role, "Role", p, set_pending),
+            links.header(PendingSort::InvitedBy, "Invited by", p, set_pending),
+            links.header(PendingSort::Sent, "Sent", p, set_pending),
+            links.header(PendingSort::Expires, "Expires", p, set_pending),
+        ],
+        pager: links.pager(pending.total, p, set_pending),
+        total: pending.total,
+        rows: pending
+            .rows
+            .into_iter()
+            .map(|row| pending_row(row, org, now))
+            .collect(),
+    };
+
+    let links = TableLinks {
+        table: Table::History,
+        ..links
+    };
+    let set_history: fn(&mut TeamQuery, TableView<HistorySort>) = |q, v| q.history = v;
+    let h = query.history;
+    let history = TableSection {
+        headers: vec![
+            links.header(HistorySort::Email, "Email", h, set_history),
+            links.header(HistorySort::Role, "Role", h, set_history),
+            links.header(HistorySort::InvitedBy, "Invited by", h, set_history),
+            links.header(HistorySort::Status, "Status", h, set_history),
+            links.header(HistorySort::When, "When", h, set_history),
+        ],
+        pager: links.pager(history.total, h, set_history),
+        total: history.total,
+        rows: history
+            .rows
+            .into_iter()
+            .map(|row| history_row(row, org, &live, now))
+            .collect(),
+    };
+
+    let export_path = if query.filter.is_empty() {
+        paths::export_members(org)
+    } else {
+        let q: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("q", &query.filter)
+            .finish();
+        format!("{}?{q}", paths::export_members(org))
+    };
     render(&TeamPage {
         layout,
         members,
         pending,
         history,
+        sort_inputs: query.sort_inputs(),
+        filter: query.filter.clone(),
+        team_path,
+        export_path,
+        result,
         can_invite: member.role.has(Permission::UsersInvite),
         trial_message: trial_message(member.org.plan),
         invite_page: paths::invite(org),
@@ -400,52 +547,87 @@ impl HasCsrfToken for InviteSubmission {
     }
 }
 
-/// Builds the one-line result: how many were sent, resent and skipped, and why.
-pub fn summarize(outcomes: &[(String, AddressOutcome)], invalid: &[(String, String)]) -> String {
-    let sent = outcomes
-        .iter()
-        .filter(|(_, o)| *o == AddressOutcome::Sent)
-        .count();
-    let resent = outcomes
-        .iter()
-        .filter(|(_, o)| *o == AddressOutcome::Resent)
-        .count();
-    let mut skipped: Vec<String> = outcomes
-        .iter()
-        .filter_map(|(email, o)| match o {
-            AddressOutcome::Skipped(reason) => Some(format!("{email} ({reason})")),
-            _ => None,
-        })
-        .collect();
-    skipped.extend(
-        invalid
-            .iter()
-            .map(|(input, why)| format!("{input} (invalid address: {why})")),
-    );
-    let plural = |n: usize, one: &str, many: &str| {
-        if n == 1 {
-            one.to_owned()
-        } else {
-            many.to_owned()
-        }
-    };
-    let mut text = format!(
-        "{sent} {} sent, {resent} resent, {} skipped",
+/// The result of an invite submission: one row per entry typed, in order, and the summary
+/// line "N invitations sent, N resent, N skipped, N invalid." followed by the first 20 entries
+/// that were not sent, with why. `outcomes` holds one outcome per valid entry of `listed`, in
+/// order (as `invite_many` returns them).
+pub fn invite_result(listed: &[ListedAddress], outcomes: &[AddressOutcome]) -> InviteResult {
+    let mut outcomes = outcomes.iter();
+    let mut rows = Vec::with_capacity(listed.len());
+    let (mut sent, mut resent, mut skipped, mut invalid) = (0, 0, 0, 0);
+    let mut not_sent = Vec::new();
+    for entry in listed {
+        let (email, kind, label) = match entry {
+            ListedAddress::Valid(email) => match outcomes.next() {
+                Some(AddressOutcome::Sent) => {
+                    sent += 1;
+                    (email.to_string(), "sent", "Sent".to_owned())
+                }
+                Some(AddressOutcome::Resent) => {
+                    resent += 1;
+                    (
+                        email.to_string(),
+                        "resent",
+                        "Resent: already invited with this role, the original link again"
+                            .to_owned(),
+                    )
+                }
+                Some(AddressOutcome::Skipped(reason)) => {
+                    skipped += 1;
+                    not_sent.push(format!("{email} ({reason})"));
+                    let why = match reason {
+                        SkipReason::AlreadyMember => "Skipped: already a member".to_owned(),
+                        SkipReason::ResentRecently => {
+                            "Skipped: pending with the same role, and sent again less than a minute ago"
+                                .to_owned()
+                        }
+                    };
+                    (email.to_string(), "skipped", why)
+                }
+                None => continue,
+            },
+            ListedAddress::Duplicate { input } => {
+                skipped += 1;
+                not_sent.push(format!("{input} (listed more than once)"));
+                (
+                    input.clone(),
+                    "skipped",
+                    "Skipped: listed more than once (invited once)".to_owned(),
+                )
+            }
+            ListedAddress::Invalid { input, error } => {
+                invalid += 1;
+                not_sent.push(format!("{input} (invalid address: {error})"));
+                (
+                    input.clone(),
+                    "invalid",
+                    format!("Invalid address: {error}"),
+                )
+            }
+        };
+        rows.push(OutcomeRow {
+            email,
+            kind: kind.to_owned(),
+            label,
+        });
+    }
+    let plural = |n: usize, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+    let mut summary = format!(
+        "{sent} {} sent, {resent} resent, {skipped} skipped, {invalid} invalid",
         plural(sent, "invitation", "invitations"),
-        skipped.len()
     );
-    if !skipped.is_empty() {
+    if !not_sent.is_empty() {
         const SHOWN: usize = 20;
-        let more = skipped.len().saturating_sub(SHOWN);
-        skipped.truncate(SHOWN);
-        text.push_str(": ");
-        text.push_str(&skipped.join(", "));
+        let more = not_sent.len().saturating_sub(SHOWN);
+        not_sent.truncate(SHOWN);
+        summary.push_str(": ");
+        summary.push_str(&not_sent.join(", "));
         if more > 0 {
-            text.push_str(&format!(" and {more} more"));
+            summary.push_str(&format!(" and {more} more"));
         }
     }
-    text.push('.');
-    text
+    summary.push('.');
+    InviteResult { summary, rows }
 }
 
 /// POST /orgs/{org}/invitations — invites one or many addresses with one role and message.
@@ -492,34 +674,43 @@ pub async fn send_invitations(
             None
         }
     };
-    let mut valid = Vec::new();
-    let mut invalid = Vec::new();
+    let mut listed = Vec::new();
     if input.emails.chars().count() > MAX_ADDRESS_FIELD_CHARS {
         form.emails_error =
             Some("That is too much text. Send at most 1,000 addresses at a time.".into());
     } else {
-        for entry in parse_address_list(&input.emails) {
-            match entry {
-                ListedAddress::Valid(email) => valid.push(email),
-                ListedAddress::Invalid { input, error } => invalid.push((input, error.to_string())),
-            }
-        }
-        if valid.len() + invalid.len() > MAX_ADDRESSES_PER_SUBMISSION {
+        listed = parse_address_list(&input.emails);
+        let valid = listed
+            .iter()
+            .filter(|e| matches!(e, ListedAddress::Valid(_)))
+            .count();
+        if listed.len() > MAX_ADDRESSES_PER_SUBMISSION {
             form.emails_error = Some(format!(
                 "You entered {} addresses; send at most 1,000 at a time.",
-                valid.len() + invalid.len()
+                listed.len()
             ));
-        } else if valid.is_empty() && invalid.is_empty() {
+        } else if listed.is_empty() {
             form.emails_error = Some("Enter at least one email address.".into());
-        } else if valid.is_empty() {
-            let listed: Vec<String> = invalid
+        } else if valid == 0 {
+            let shown: Vec<String> = listed
                 .iter()
                 .take(10)
-                .map(|(i, why)| format!("{i} ({why})"))
+                .map(|entry| match entry {
+                    ListedAddress::Invalid { input, error } => format!("{input} ({error})"),
+                    ListedAddress::Valid(e) => e.to_string(),
+                    ListedAddress::Duplicate { input } => format!("{input} (listed twice)"),
+                })
                 .collect();
-            form.emails_error = Some(format!("No valid address: {}.", listed.join(", ")));
+            form.emails_error = Some(format!("No valid address: {}.", shown.join(", ")));
         }
     }
+    let valid: Vec<EmailAddress> = listed
+        .iter()
+        .filter_map(|e| match e {
+            ListedAddress::Valid(email) => Some(email.clone()),
+            _ => None,
+        })
+        .collect();
     let now = state.clock.now();
     if !form.has_errors() {
         let org = member.org.id;
@@ -551,9 +742,9 @@ pub async fn send_invitations(
     let org = member.org.id;
     let inviter = member.user.id;
     let entries: Vec<InviteEntry> = valid
-        .iter()
+        .into_iter()
         .map(|email| InviteEntry {
-            email: email.clone(),
+            email,
             role,
             message: message.clone(),
             department: None,
@@ -571,19 +762,20 @@ pub async fn send_invitations(
         .run(move |c| db::invitations::invite_many(c, &ctx, &batch, &entries, &token_key))
         .await?;
     state.outbox.wake();
-    let labelled: Vec<(String, AddressOutcome)> = valid
+    let result = invite_result(&listed, &outcomes);
+    let any_sent = outcomes
         .iter()
-        .map(ToString::to_string)
-        .zip(outcomes)
-        .collect();
-    let any_sent = labelled
-        .iter()
-        .any(|(_, o)| !matches!(o, AddressOutcome::Skipped(_)));
-    let summary = summarize(&labelled, &invalid);
+        .any(|o| !matches!(o, AddressOutcome::Skipped(_)));
     if any_sent {
-        flash::success(&session, summary);
+        flash::success(&session, result.summary.clone());
     } else {
-        flash::error(&session, summary);
+        flash::error(&session, result.summary.clone());
+    }
+    if result.rows.len() > 1 {
+        // The per-address table waits for the Team page this redirects to.
+        session
+            .insert(RESULT_KEY, &result)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
     }
     Ok(see_other(&paths::team(member.org.id)))
 }

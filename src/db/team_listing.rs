@@ -1,0 +1,454 @@
+//! The Team page's tables, read a page at a time: members, pending invitations and invitation
+//! history, each sorted by any of its columns, filtered by email or name, and counted exactly
+//! (issue 5, item 4). Sorting, filtering, counting and paging happen in SQL, so the page costs
+//! the same for an organization of 10 members or 10,000.
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Integer, Text};
+
+use super::invitations::{Invitation, InvitationListing};
+use super::models::{InvitationRow, MembershipRow};
+use super::organizations::MemberListing;
+use super::outbox;
+use super::schema::{invitations, memberships, users};
+use super::{Conn, DbError, from_db, parse_stored, to_db};
+use crate::domain::{InvitationStatus, OrganizationId};
+
+/// Rows per page of every Team page table.
+pub const PAGE_ROWS: i64 = 50;
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// A to Z, oldest first, Owner first.
+    Ascending,
+    /// Z to A, newest first, Viewer first.
+    Descending,
+}
+
+/// A column of *Members* to sort by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberSort {
+    /// Name, case-insensitive.
+    Name,
+    /// Email.
+    Email,
+    /// Role, Owner first when ascending.
+    Role,
+    /// When they joined.
+    Joined,
+    /// The inviter's name (members nobody invited sort last when ascending).
+    InvitedBy,
+}
+
+/// A column of *Pending invitations* to sort by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingSort {
+    /// Invited address.
+    Email,
+    /// Offered role, Owner first when ascending.
+    Role,
+    /// The inviter's name.
+    InvitedBy,
+    /// When it was sent.
+    Sent,
+    /// When it expires.
+    Expires,
+}
+
+/// A column of *Invitation history* to sort by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HistorySort {
+    /// Invited address.
+    Email,
+    /// Offered role, Owner first when ascending.
+    Role,
+    /// The inviter's name.
+    InvitedBy,
+    /// Accepted, Declined, Expired or Revoked.
+    Status,
+    /// When it reached that state.
+    When,
+}
+
+/// One table's view: its sort, and which page of 50.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableView<S> {
+    /// The column.
+    pub sort: S,
+    /// The direction.
+    pub direction: Direction,
+    /// 1-based page number (a page past the end is empty, not an error).
+    pub page: i64,
+}
+
+impl<S> TableView<S> {
+    fn offset(&self) -> i64 {
+        (self.page.max(1) - 1) * PAGE_ROWS
+    }
+}
+
+/// A page of rows and how many rows match in all.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    /// The rows of this page, at most [`PAGE_ROWS`].
+    pub rows: Vec<T>,
+    /// How many rows match the filter, on every page together.
+    pub total: i64,
+}
+
+/// `LIKE` pattern matching `filter` anywhere, case-insensitive, with `%`, `_` and `\` taken
+/// literally (escaped with `\`).
+fn contains_pattern(filter: &str) -> String {
+    let mut pattern = String::with_capacity(filter.len() + 2);
+    pattern.push('%');
+    for c in filter.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// SQL giving a role column its rank, Owner 0 to Viewer 4, so roles sort by power, not name.
+fn role_rank(column: &str) -> diesel::expression::SqlLiteral<Integer> {
+    sql::<Integer>(&format!(
+        "(CASE {column} WHEN 'owner' THEN 0 WHEN 'admin' THEN 1 WHEN 'editor' THEN 2 \
+         WHEN 'writer' THEN 3 ELSE 4 END)"
+    ))
+}
+
+diesel::alias!(users as inviters: InvitersAlias);
+
+diesel::define_sql_function! {
+    /// SQL `lower(text)`, the same on SQLite and PostgreSQL for ASCII.
+    fn lower(x: Text) -> Text;
+}
+
+/// Applies `$dir` to `$expr` as the primary ORDER BY of boxed query `$q`.
+macro_rules! order_by {
+    ($q:expr, $expr:expr, $dir:expr) => {
+        match $dir {
+            Direction::Ascending => $q.order_by($expr.asc()),
+            Direction::Descending => $q.order_by($expr.desc()),
+        }
+    };
+}
+
+/// One page of `org`'s members matching `filter` (name or email contains it; blank = all),
+/// sorted by `view`, ties broken by name then id.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn members(
+    conn: &mut Conn,
+    org: OrganizationId,
+    filter: &str,
+    view: TableView<MemberSort>,
+) -> Result<Page<MemberListing>, DbError> {
+    members_limited(conn, org, filter, view, PAGE_ROWS)
+}
+
+/// Every member of `org` matching `filter`, in `view`'s order (the CSV export).
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn all_members(
+    conn: &mut Conn,
+    org: OrganizationId,
+    filter: &str,
+    sort: MemberSort,
+    direction: Direction,
+) -> Result<Vec<MemberListing>, DbError> {
+    let view = TableView {
+        sort,
+        direction,
+        page: 1,
+    };
+    Ok(members_limited(conn, org, filter, view, i64::MAX)?.rows)
+}
+
+fn members_limited(
+    conn: &mut Conn,
+    org: OrganizationId,
+    filter: &str,
+    view: TableView<MemberSort>,
+    limit: i64,
+) -> Result<Page<MemberListing>, DbError> {
+    let org = org.to_string();
+    let pattern = contains_pattern(filter);
+    let filtered = || {
+        let q = memberships::table
+            .inner_join(users::table.on(users::id.eq(memberships::user_id)))
+            .left_join(
+                inviters.on(inviters
+                    .field(users::id)
+                    .nullable()
+                    .eq(memberships::invited_by)),
+            )
+            .filter(memberships::organization_id.eq(org.clone()))
+            .into_boxed();
+        if filter.trim().is_empty() {
+            q
+        } else {
+            q.filter(
+                lower(users::name)
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(users::email.like(pattern.clone()).escape('\\')),
+            )
+        }
+    };
+    let total: i64 = filtered().count().get_result(conn)?;
+    let q = filtered();
+    let q = match view.sort {
+        MemberSort::Name => order_by!(q, lower(users::name), view.direction),
+        MemberSort::Email => order_by!(q, users::email, view.direction),
+        MemberSort::Role => order_by!(q, role_rank("memberships.role"), view.direction),
+        MemberSort::Joined => order_by!(q, memberships::created_at, view.direction),
+        // NULL (nobody) after every name when ascending, on both backends.
+        MemberSort::InvitedBy => order_by!(
+            q,
+            sql::<Text>("COALESCE(lower(inviters.name), '\u{10FFFF}')"),
+            view.direction
+        ),
+    };
+    let rows: Vec<(MembershipRow, String, String, Option<String>)> = q
+        .then_order_by(lower(users::name).asc())
+        .then_order_by(memberships::id.asc())
+        .limit(limit)
+        .offset(view.offset())
+        .select((
+            MembershipRow::as_select(),
+            users::name,
+            users::email,
+            inviters.field(users::name).nullable(),
+        ))
+        .load(conn)?;
+    let rows = rows
+        .into_iter()
+        .map(|(m, name, email, invited_by)| {
+            Ok(MemberListing {
+                membership_id: parse_stored(&m.id, "membership id")?,
+                user_id: parse_stored(&m.user_id, "user id")?,
+                role: parse_stored(&m.role, "role")?,
+                joined_at: from_db(m.created_at),
+                invited_by,
+                department: m.department,
+                name,
+                email,
+            })
+        })
+        .collect::<Result<Vec<_>, DbError>>()?;
+    Ok(Page { rows, total })
+}
+
+/// How many Owners `org` has (the last-Owner rule needs the whole count, not a page's).
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn owner_count(conn: &mut Conn, org: OrganizationId) -> Result<i64, DbError> {
+    Ok(memberships::table
+        .filter(memberships::organization_id.eq(org.to_string()))
+        .filter(memberships::role.eq(crate::domain::Role::Owner.as_str()))
+        .count()
+        .get_result(conn)?)
+}
+
+/// Which table of invitations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Section {
+    /// Pending and unexpired.
+    Pending,
+    /// Everything else: final, or pending past its expiry (listed as Expired, agreeing with
+    /// what acceptance enforces).
+    History,
+}
+
+/// The column of either invitations table to sort by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InvitationOrder {
+    Email,
+    Role,
+    InvitedBy,
+    Created,
+    Expires,
+    Status,
+    Decided,
+}
+
+fn invitations_page(
+    conn: &mut Conn,
+    org: OrganizationId,
+    section: Section,
+    filter: &str,
+    view: TableView<InvitationOrder>,
+    now: DateTime<Utc>,
+) -> Result<Page<InvitationListing>, DbError> {
+    let (order, direction, page) = (view.sort, view.direction, view.page);
+    let org = org.to_string();
+    let pattern = contains_pattern(filter);
+    let now_db = to_db(now);
+    let filtered = || {
+        let q = invitations::table
+            .inner_join(users::table.on(users::id.eq(invitations::invited_by)))
+            .filter(invitations::organization_id.eq(org.clone()))
+            .into_boxed();
+        let q = match section {
+            Section::Pending => q
+                .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
+                .filter(invitations::expires_at.gt(now_db)),
+            Section::History => q.filter(
+                invitations::status
+                    .ne(InvitationStatus::Pending.as_str())
+                    .or(invitations::expires_at.le(now_db)),
+            ),
+        };
+        if filter.trim().is_empty() {
+            q
+        } else {
+            q.filter(invitations::email.like(pattern.clone()).escape('\\'))
+        }
+    };
+    let total: i64 = filtered().count().get_result(conn)?;
+    let q = filtered();
+    let q = match order {
+        InvitationOrder::Email => order_by!(q, invitations::email, direction),
+        InvitationOrder::Role => order_by!(q, role_rank("invitations.role"), direction),
+        InvitationOrder::InvitedBy => order_by!(q, lower(users::name), direction),
+        InvitationOrder::Created => order_by!(q, invitations::created_at, direction),
+        InvitationOrder::Expires => order_by!(q, invitations::expires_at, direction),
+        // The status as people see it: pending past its time is Expired.
+        InvitationOrder::Status => order_by!(
+            q,
+            sql::<Text>("(CASE WHEN invitations.status = 'pending' AND invitations.expires_at <= ")
+                .bind::<diesel::sql_types::Timestamp, _>(now_db)
+                .sql(" THEN 'expired' ELSE invitations.status END)"),
+            direction
+        ),
+        InvitationOrder::Decided => order_by!(
+            q,
+            sql::<diesel::sql_types::Timestamp>(
+                "COALESCE(invitations.decided_at, invitations.expires_at)"
+            ),
+            direction
+        ),
+    };
+    let rows: Vec<(InvitationRow, String)> = q
+        .then_order_by(invitations::created_at.desc())
+        .then_order_by(invitations::id.asc())
+        .limit(PAGE_ROWS)
+        .offset((page.max(1) - 1) * PAGE_ROWS)
+        .select((InvitationRow::as_select(), users::name))
+        .load(conn)?;
+    let mut delivery = if section == Section::Pending {
+        let ids: Vec<String> = rows.iter().map(|(r, _)| r.id.clone()).collect();
+        outbox::latest_for_invitations(conn, &ids)?
+    } else {
+        Default::default()
+    };
+    let rows = rows
+        .into_iter()
+        .map(|(row, inviter_name)| {
+            let delivery = delivery.remove(&row.id);
+            Ok(InvitationListing {
+                invitation: Invitation::try_from(row)?,
+                inviter_name,
+                delivery,
+            })
+        })
+        .collect::<Result<Vec<_>, DbError>>()?;
+    Ok(Page { rows, total })
+}
+
+/// One page of `org`'s pending, unexpired invitations whose address contains `filter`
+/// (blank = all), sorted by `view`, each with its newest email's delivery state.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn pending(
+    conn: &mut Conn,
+    org: OrganizationId,
+    filter: &str,
+    view: TableView<PendingSort>,
+    now: DateTime<Utc>,
+) -> Result<Page<InvitationListing>, DbError> {
+    let order = match view.sort {
+        PendingSort::Email => InvitationOrder::Email,
+        PendingSort::Role => InvitationOrder::Role,
+        PendingSort::InvitedBy => InvitationOrder::InvitedBy,
+        PendingSort::Sent => InvitationOrder::Created,
+        PendingSort::Expires => InvitationOrder::Expires,
+    };
+    let view = TableView {
+        sort: order,
+        direction: view.direction,
+        page: view.page,
+    };
+    invitations_page(conn, org, Section::Pending, filter, view, now)
+}
+
+/// One page of `org`'s invitation history — accepted, declined, revoked, and expired
+/// (including pending ones past their time) — whose address contains `filter`, sorted by
+/// `view`.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn history(
+    conn: &mut Conn,
+    org: OrganizationId,
+    filter: &str,
+    view: TableView<HistorySort>,
+    now: DateTime<Utc>,
+) -> Result<Page<InvitationListing>, DbError> {
+    let order = match view.sort {
+        HistorySort::Email => InvitationOrder::Email,
+        HistorySort::Role => InvitationOrder::Role,
+        HistorySort::InvitedBy => InvitationOrder::InvitedBy,
+        HistorySort::Status => InvitationOrder::Status,
+        HistorySort::When => InvitationOrder::Decided,
+    };
+    let view = TableView {
+        sort: order,
+        direction: view.direction,
+        page: view.page,
+    };
+    invitations_page(conn, org, Section::History, filter, view, now)
+}
+
+/// Which of `emails` have a live (pending, unexpired) invitation in `org` — an expired
+/// invitation to such an address offers no "Send a new invitation".
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn with_live_invitation(
+    conn: &mut Conn,
+    org: OrganizationId,
+    emails: &[String],
+    now: DateTime<Utc>,
+) -> Result<std::collections::HashSet<String>, DbError> {
+    Ok(invitations::table
+        .filter(invitations::organization_id.eq(org.to_string()))
+        .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
+        .filter(invitations::expires_at.gt(to_db(now)))
+        .filter(invitations::email.eq_any(emails))
+        .select(invitations::email)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_patterns_take_wildcards_literally() {
+        assert_eq!(contains_pattern(" Ada "), "%ada%");
+        assert_eq!(contains_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+}
