@@ -171,7 +171,15 @@ pub fn create(
             })
             .execute(conn)?;
         let details = format!("role {role}; expires in {}", expiry.label());
-        record(conn, ctx, org, AuditAction::InviteLinkCreated, &link, &details, now)
+        record(
+            conn,
+            ctx,
+            org,
+            AuditAction::InviteLinkCreated,
+            &link,
+            &details,
+            now,
+        )
     })?;
     Ok((link, token))
 }
@@ -524,8 +532,10 @@ pub fn use_link(
                     actor: Actor::system(),
                     meta: meta.clone(),
                 };
-                let details =
-                    format!("role {}; {lapsed} (checked when the link was used)", current.role);
+                let details = format!(
+                    "role {}; {lapsed} (checked when the link was used)",
+                    current.role
+                );
                 record(
                     conn,
                     &system,

@@ -181,7 +181,14 @@ pub fn remove(
         )?;
         let member: UserId = parse_stored(&row.user_id, "user id")?;
         super::invitations::revoke_all_by_inviter(c, ctx, org, member, "inviter was removed", now)?;
-        super::invite_links::revoke_all_by_creator(c, ctx, org, member, "creator was removed", now)?;
+        super::invite_links::revoke_all_by_creator(
+            c,
+            ctx,
+            org,
+            member,
+            "creator was removed",
+            now,
+        )?;
         end_sessions_if_orphaned(c, &row.user_id)?;
         Ok(label)
     }))

@@ -446,7 +446,10 @@ mod tests {
             LinkUnusable::Used,
             LinkUnusable::Revoked,
         ] {
-            assert!(why.advice("Acme").ends_with("Ask Acme's admin for a new one."));
+            assert!(
+                why.advice("Acme")
+                    .ends_with("Ask Acme's admin for a new one.")
+            );
         }
         assert_eq!(
             LinkUnusable::Used.to_string(),

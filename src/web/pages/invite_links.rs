@@ -180,9 +180,7 @@ pub async fn create(
     if !form.has_errors() {
         let recent = state
             .db
-            .run(move |c| {
-                db::invite_links::created_since(c, org, now - chrono::Duration::hours(1))
-            })
+            .run(move |c| db::invite_links::created_since(c, org, now - chrono::Duration::hours(1)))
             .await?;
         if recent >= state.settings.invitations_per_hour {
             form.form_error = Some(format!(
