@@ -113,7 +113,7 @@ pub struct InviteLinkDetails {
 /// A row of the Team page's "Invite links": an active, unexpired link.
 #[derive(Debug, Clone)]
 pub struct InviteLinkListing {
-    /// Its id (for [`crate::web::pages::paths::revoke_invite_link`]).
+    /// Its id (the Team page links `paths::revoke_invite_link(org, id)`).
     pub id: InviteLinkId,
     /// The role it grants.
     pub role: Role,

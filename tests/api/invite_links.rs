@@ -681,3 +681,53 @@ async fn racing_uses_make_exactly_one_membership_and_no_stray_accounts() {
         "the losers left no account"
     );
 }
+
+#[tokio::test]
+async fn removing_the_creator_revokes_their_links() {
+    let app = spawn_app().await;
+    let (org, admin) = app.org_with("Acme", Plan::Starter, Role::Admin).await;
+    let path = new_link(&admin, org, "viewer", "7d").await;
+    let boss = app.create_user("boss@acme.test", "Boss");
+    app.add_member(org, boss, Role::Owner);
+    let owner = app.logged_in("boss@acme.test").await;
+    let id = app.membership_id(org, "admin@acme.test");
+    let remove = format!("/orgs/{org}/members/{id}/remove");
+    let done = owner.click(&remove, &remove).await;
+    assert_eq!(done.status, 200, "{}", done.text());
+    assert_eq!(app.role_of(org, "admin@acme.test"), None);
+    assert_eq!(statuses(&app), vec!["revoked"]);
+    let page = app.browser().get(&path).await;
+    assert!(
+        page.shows("This invite link has been revoked"),
+        "{}",
+        page.text()
+    );
+    assert!(
+        actions(&app, org)
+            .iter()
+            .any(|a| a == "invite_link.revoked")
+    );
+}
+
+#[tokio::test]
+async fn staff_acting_in_an_organization_create_links_recorded_as_staff() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme", Plan::Professional);
+    app.create_staff("staff@joinery.test", "Sam Staff");
+    let staff = app.logged_in("staff@joinery.test").await;
+    let path = new_link(&staff, org, "owner", "1h").await;
+    assert!(
+        app.audit_actions(org)
+            .contains(&("invite_link.created".to_owned(), true)),
+        "recorded as a staff action"
+    );
+    let done = register(
+        &app.browser(),
+        &path,
+        "founder@example.com",
+        "Founder",
+        "a good long password",
+    )
+    .await;
+    assert!(done.shows("You joined Acme as Owner"), "{}", done.text());
+}
