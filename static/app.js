@@ -4,6 +4,8 @@
 //   backdrop) closes it, and focus returns to the control that opened it.
 // - Submit buttons say they are working while their form submits, and cannot submit twice.
 // - Flash messages stay until dismissed; the Dismiss button exists only with this script.
+// - "Copy" beside a read-only field (a new invite link) copies it; without this script the
+//   field is there to select, and the button stays hidden.
 "use strict";
 
 const FOCUSABLE = [
@@ -65,6 +67,28 @@ function enhanceDialog(opener) {
   dialog.querySelectorAll("[data-close-dialog]").forEach((b) => b.addEventListener("click", () => dialog.close()));
 }
 
+function enhanceCopy(button) {
+  const field = document.getElementById(button.dataset.copy);
+  if (!field) return;
+  const status = button.closest(".copy-field")?.querySelector(".copy-status");
+  button.hidden = false;
+  field.addEventListener("focus", () => field.select());
+  button.addEventListener("click", async () => {
+    field.focus();
+    field.select();
+    let copied = false;
+    try {
+      await navigator.clipboard.writeText(field.value);
+      copied = true;
+    } catch {
+      // Older browsers or an insecure context: the text is selected for Ctrl+C instead.
+      copied = typeof document.execCommand === "function" && document.execCommand("copy");
+    }
+    if (status) status.textContent = copied ? "Copied to the clipboard." : "Press Ctrl+C (or ⌘C) to copy.";
+    if (copied) button.textContent = button.dataset.copiedLabel || "Copied";
+  });
+}
+
 function showBusy(form, event) {
   const button = event.submitter || form.querySelector("button[type=submit]");
   if (!button || button.dataset.busy) return;
@@ -88,6 +112,7 @@ function resetBusy() {
 
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-open-dialog]").forEach(enhanceDialog);
+  document.querySelectorAll("button[data-copy]").forEach(enhanceCopy);
   document.querySelectorAll("form").forEach((form) => {
     form.addEventListener("submit", (event) => showBusy(form, event));
   });

@@ -140,6 +140,7 @@ pub fn change_role(
             let inviter: UserId = parse_stored(&row.user_id, "user id")?;
             let reason = format!("inviter's role changed to {}", to.label());
             super::invitations::revoke_all_by_inviter(c, ctx, org, inviter, &reason, now)?;
+            super::invite_links::revoke_all_by_creator(c, ctx, org, inviter, &reason, now)?;
         }
         Ok(from)
     }))
@@ -180,6 +181,14 @@ pub fn remove(
         )?;
         let member: UserId = parse_stored(&row.user_id, "user id")?;
         super::invitations::revoke_all_by_inviter(c, ctx, org, member, "inviter was removed", now)?;
+        super::invite_links::revoke_all_by_creator(
+            c,
+            ctx,
+            org,
+            member,
+            "creator was removed",
+            now,
+        )?;
         end_sessions_if_orphaned(c, &row.user_id)?;
         Ok(label)
     }))
@@ -223,6 +232,14 @@ pub fn leave(
             org,
             user,
             "inviter left the organization",
+            now,
+        )?;
+        super::invite_links::revoke_all_by_creator(
+            c,
+            ctx,
+            org,
+            user,
+            "creator left the organization",
             now,
         )?;
         Ok(())

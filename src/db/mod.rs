@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod invitations;
+pub mod invite_links;
 pub mod members;
 pub mod models;
 pub mod organizations;

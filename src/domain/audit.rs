@@ -44,11 +44,17 @@ pub enum AuditAction {
     TenantInvitationRevoked,
     /// A tenant-owner invitation was accepted (the organization was created).
     TenantInvitationAccepted,
+    /// An invite link was created.
+    InviteLinkCreated,
+    /// An invite link was revoked (by a person, or because its creator lost the right).
+    InviteLinkRevoked,
+    /// Someone joined through an invite link.
+    InviteLinkUsed,
 }
 
 impl AuditAction {
     /// Every action, for the filter on the audit page.
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 21] = [
         AuditAction::InvitationSent,
         AuditAction::InvitationResent,
         AuditAction::InvitationRevoked,
@@ -67,6 +73,9 @@ impl AuditAction {
         AuditAction::TenantInvitationResent,
         AuditAction::TenantInvitationRevoked,
         AuditAction::TenantInvitationAccepted,
+        AuditAction::InviteLinkCreated,
+        AuditAction::InviteLinkRevoked,
+        AuditAction::InviteLinkUsed,
     ];
 
     /// The stored name, e.g. `invitation.sent`.
@@ -90,6 +99,9 @@ impl AuditAction {
             AuditAction::TenantInvitationResent => "tenant_invitation.resent",
             AuditAction::TenantInvitationRevoked => "tenant_invitation.revoked",
             AuditAction::TenantInvitationAccepted => "tenant_invitation.accepted",
+            AuditAction::InviteLinkCreated => "invite_link.created",
+            AuditAction::InviteLinkRevoked => "invite_link.revoked",
+            AuditAction::InviteLinkUsed => "invite_link.used",
         }
     }
 
@@ -114,6 +126,9 @@ impl AuditAction {
             AuditAction::TenantInvitationResent => "Tenant-owner invitation resent",
             AuditAction::TenantInvitationRevoked => "Tenant-owner invitation revoked",
             AuditAction::TenantInvitationAccepted => "Tenant-owner invitation accepted",
+            AuditAction::InviteLinkCreated => "Invite link created",
+            AuditAction::InviteLinkRevoked => "Invite link revoked",
+            AuditAction::InviteLinkUsed => "Invite link used",
         }
     }
 }

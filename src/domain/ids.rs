@@ -64,3 +64,7 @@ id_type!(
     /// Identifies a self-serve sign-up request (one emailed link).
     SignupRequestId
 );
+id_type!(
+    /// Identifies an invite link.
+    InviteLinkId
+);

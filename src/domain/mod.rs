@@ -9,6 +9,7 @@ pub mod clock;
 pub mod email;
 pub mod ids;
 pub mod invitation;
+pub mod invite_link;
 pub mod membership;
 pub mod password;
 pub mod plan;
@@ -19,7 +20,7 @@ pub mod token;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use email::EmailAddress;
-pub use ids::{InvitationId, MembershipId, OrganizationId, UserId};
+pub use ids::{InvitationId, InviteLinkId, MembershipId, OrganizationId, UserId};
 pub use invitation::{InvitationStatus, ResendError};
 pub use plan::Plan;
 pub use role::{Permission, Role};

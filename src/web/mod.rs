@@ -137,8 +137,8 @@ pub fn routes(
     signup_limit: &headers::LoginRateLimit,
 ) {
     use pages::{
-        acceptance, assets, auth, billing, dashboard, dev, health, members, settings, staff, team,
-        tenant_acceptance,
+        acceptance, assets, auth, billing, dashboard, dev, health, invite_links, members, settings,
+        staff, team, tenant_acceptance,
     };
     cfg.route("/", web::get().to(dashboard::home))
         .route("/static/app.css", web::get().to(assets::app_css))
@@ -255,5 +255,33 @@ pub fn routes(
             "/invitations/{token}/request-new",
             web::post().to(acceptance::request_new),
         )
+        .route(
+            "/orgs/{org}/invite-links/new",
+            web::get().to(invite_links::new_page),
+        )
+        .route(
+            "/orgs/{org}/invite-links",
+            web::post().to(invite_links::create),
+        )
+        .route(
+            "/orgs/{org}/invite-links/{id}/revoke",
+            web::get().to(invite_links::revoke_confirm),
+        )
+        .route(
+            "/orgs/{org}/invite-links/{id}/revoke",
+            web::post().to(invite_links::revoke),
+        )
+        .route("/join/{token}", web::get().to(invite_links::show))
+        .service(
+            web::resource("/join/{token}/register")
+                .route(web::post().to(invite_links::register))
+                .wrap(headers::limit(signup_limit)),
+        )
+        .service(
+            web::resource("/join/{token}/login")
+                .route(web::post().to(invite_links::log_in_and_join))
+                .wrap(headers::limit(login_limit)),
+        )
+        .route("/join/{token}/accept", web::post().to(invite_links::accept))
         .route("/dev/mailbox", web::get().to(dev::mailbox));
 }

@@ -14,6 +14,7 @@ mod auth;
 mod cli;
 mod email;
 mod governance;
+mod invite_links;
 mod policy;
 mod renewal;
 mod security;

@@ -9,6 +9,7 @@ pub mod billing;
 pub mod dashboard;
 pub mod dev;
 pub mod health;
+pub mod invite_links;
 pub mod member_export;
 pub mod members;
 pub mod settings;
@@ -25,7 +26,7 @@ use super::AppError;
 
 /// Paths of pages that handlers link or redirect to (the route table is `web::routes`).
 pub mod paths {
-    use crate::domain::{InvitationId, MembershipId, OrganizationId};
+    use crate::domain::{InvitationId, InviteLinkId, MembershipId, OrganizationId};
 
     /// The organization's dashboard.
     pub fn dashboard(org: OrganizationId) -> String {
@@ -90,6 +91,27 @@ pub mod paths {
     /// The organization's audit log.
     pub fn audit(org: OrganizationId) -> String {
         format!("/orgs/{org}/audit")
+    }
+
+    /// The "Create invite link" form (GET).
+    pub fn new_invite_link(org: OrganizationId) -> String {
+        format!("/orgs/{org}/invite-links/new")
+    }
+
+    /// Where the "Create invite link" form posts.
+    pub fn create_invite_link(org: OrganizationId) -> String {
+        format!("/orgs/{org}/invite-links")
+    }
+
+    /// Revoke one invite link (GET asks for confirmation, POST does it).
+    pub fn revoke_invite_link(org: OrganizationId, id: InviteLinkId) -> String {
+        format!("/orgs/{org}/invite-links/{id}/revoke")
+    }
+
+    /// Where an invite link leads, as a path (prefix the configured base URL for the link
+    /// shown to its creator; never the request's Host).
+    pub fn join(token: &str) -> String {
+        format!("/join/{token}")
     }
 }
 
