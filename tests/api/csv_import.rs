@@ -574,3 +574,25 @@ async fn cancel_and_expiry_remove_the_import() {
     assert_eq!(swept, 1);
     assert_eq!(app.invitation_count(), 0);
 }
+
+#[tokio::test]
+async fn a_long_preview_pages_its_rows_but_counts_every_row() {
+    let app = spawn_app().await;
+    let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    let mut csv = String::from(HEADER);
+    for i in 0..600 {
+        csv.push_str(&format!("user{i}@example.com,viewer,,\n"));
+    }
+    csv.push_str("broken,viewer,,\n");
+    let preview = upload(&owner, org, &csv).await;
+    assert_eq!(
+        (count(&preview, "send"), count(&preview, "invalid")),
+        (600, 1)
+    );
+    assert_eq!(rows(&preview).len(), 500);
+    assert!(preview.shows("Send 600 invitations"), "{}", preview.text());
+    let next = owner.get(&preview.attrs("a[rel=next]", "href")[0]).await;
+    let rest = rows(&next);
+    assert_eq!(rest.len(), 101);
+    assert!(rest[100].1.starts_with("602 broken"), "{rest:?}");
+}
