@@ -169,7 +169,8 @@ enum Command {
         #[arg(long, env = "JOINERY_STAFF_NAME")]
         name: String,
     },
-    /// Write Expired onto pending invitations past their time, then exit.
+    /// Write Expired onto pending invitations past their time and delete expired CSV imports,
+    /// then exit.
     Sweep,
     /// Create (idempotently) a demo organization on a paid plan with an Owner, print how to log
     /// in, and serve in development mode.
@@ -331,6 +332,8 @@ pub fn run() -> anyhow::Result<()> {
             let now = SystemClock.now();
             let n = db.with_conn(|c| db::invitations::expire_all_overdue(c, now))?;
             println!("Marked {n} invitation(s) as expired");
+            let imports = db.with_conn(|c| db::imports::delete_expired(c, now))?;
+            println!("Deleted {imports} expired CSV import(s)");
             Ok(())
         }
         Command::CreateOrg {

@@ -29,11 +29,12 @@ use crate::web::{AppState, routes};
 /// The largest form body accepted, in bytes (a 1,000-address invite fits comfortably).
 pub const MAX_FORM_BYTES: usize = 512 * 1024;
 
-/// How often maintenance runs: the expiry sweep and the removal of expired sessions.
+/// How often maintenance runs: the expiry sweep and the removal of expired sessions and CSV
+/// imports.
 pub const MAINTENANCE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Writes Expired onto overdue invitations (so the Team page and history agree with what
-/// acceptance already enforces) and deletes expired sessions, every [`MAINTENANCE_INTERVAL`],
+/// acceptance already enforces) and deletes expired sessions and CSV imports, every [`MAINTENANCE_INTERVAL`],
 /// until `shutdown` turns true.
 async fn maintenance(db: Db, clock: Arc<dyn Clock>, mut shutdown: watch::Receiver<bool>) {
     loop {
@@ -42,12 +43,15 @@ async fn maintenance(db: Db, clock: Arc<dyn Clock>, mut shutdown: watch::Receive
             .run(move |c| {
                 let expired = crate::db::invitations::expire_all_overdue(c, now)?;
                 let sessions = crate::db::sessions::delete_expired(c, chrono::Utc::now())?;
-                Ok((expired, sessions))
+                let imports = crate::db::imports::delete_expired(c, now)?;
+                Ok((expired, sessions, imports))
             })
             .await;
         match result {
-            Ok((0, 0)) => {}
-            Ok((expired, sessions)) => tracing::info!(expired, sessions, "maintenance"),
+            Ok((0, 0, 0)) => {}
+            Ok((expired, sessions, imports)) => {
+                tracing::info!(expired, sessions, imports, "maintenance")
+            }
             Err(e) => tracing::error!(error = %e, "maintenance failed"),
         }
         tokio::select! {

@@ -5,6 +5,7 @@
 //! AND expires_at > now` whose row count is checked, so of two racing requests exactly one wins.
 
 pub mod audit;
+pub mod imports;
 pub mod invitations;
 pub mod invite_links;
 pub mod members;

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod clock;
+pub mod csv_import;
 pub mod email;
 pub mod ids;
 pub mod invitation;

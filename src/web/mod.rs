@@ -130,6 +130,35 @@ pub fn is_local_path(next: &str) -> bool {
         && !next.chars().any(|c| c.is_control() || c == '\\')
 }
 
+/// The CSV import's routes (issue 5, feature 2). `example.csv` comes before `{id}`.
+fn csv_import_routes(cfg: &mut web::ServiceConfig) {
+    use pages::csv_import;
+    cfg.route(
+        "/orgs/{org}/invitations/import",
+        web::get().to(csv_import::upload_page),
+    )
+    .route(
+        "/orgs/{org}/invitations/import",
+        web::post().to(csv_import::upload),
+    )
+    .route(
+        "/orgs/{org}/invitations/import/example.csv",
+        web::get().to(csv_import::example),
+    )
+    .route(
+        "/orgs/{org}/invitations/import/{id}",
+        web::get().to(csv_import::preview),
+    )
+    .route(
+        "/orgs/{org}/invitations/import/{id}",
+        web::post().to(csv_import::confirm),
+    )
+    .route(
+        "/orgs/{org}/invitations/import/{id}/cancel",
+        web::post().to(csv_import::cancel),
+    );
+}
+
 /// Registers every route. Page paths live here and in `pages::paths`, nowhere else.
 pub fn routes(
     cfg: &mut web::ServiceConfig,
@@ -202,6 +231,7 @@ pub fn routes(
             "/orgs/{org}/invitations",
             web::post().to(team::send_invitations),
         )
+        .configure(csv_import_routes)
         .route(
             "/orgs/{org}/invitations/{id}/resend",
             web::post().to(team::resend),

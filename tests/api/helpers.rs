@@ -437,6 +437,34 @@ impl Browser {
         panic!("no answer to an oversized POST after 10 tries: {last:?}");
     }
 
+    /// POSTs a `multipart/form-data` body as a browser does for a form with a file input:
+    /// these text fields, then `bytes` as the file `file_name` in field `file_field`. `Err`
+    /// when the connection failed before a response was read.
+    pub async fn try_upload(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file_field: &str,
+        file_name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Page, reqwest::Error> {
+        let mut form = reqwest::multipart::Form::new();
+        for (name, value) in fields {
+            form = form.text((*name).to_owned(), (*value).to_owned());
+        }
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(file_name.to_owned())
+            .mime_str("text/csv")
+            .unwrap();
+        let resp = self
+            .client
+            .post(self.url(path))
+            .multipart(form.part(file_field.to_owned(), part))
+            .send()
+            .await?;
+        Ok(Self::page(resp).await)
+    }
+
     /// POSTs exactly these fields (no CSRF token unless given).
     pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
         Self::page(

@@ -12,6 +12,7 @@ mod acceptance;
 mod audit;
 mod auth;
 mod cli;
+mod csv_import;
 mod email;
 mod governance;
 mod invite_links;

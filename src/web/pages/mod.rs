@@ -6,6 +6,7 @@ pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod billing;
+pub mod csv_import;
 pub mod dashboard;
 pub mod dev;
 pub mod health;
@@ -26,6 +27,7 @@ use super::AppError;
 
 /// Paths of pages that handlers link or redirect to (the route table is `web::routes`).
 pub mod paths {
+    use crate::domain::csv_import::ImportId;
     use crate::domain::{InvitationId, InviteLinkId, MembershipId, OrganizationId};
 
     /// The organization's dashboard.
@@ -112,6 +114,26 @@ pub mod paths {
     /// shown to its creator; never the request's Host).
     pub fn join(token: &str) -> String {
         format!("/join/{token}")
+    }
+
+    /// The CSV import's upload form (GET) and where it posts (POST). The Team page links here.
+    pub fn import_invitations(org: OrganizationId) -> String {
+        format!("/orgs/{org}/invitations/import")
+    }
+
+    /// An example CSV file to fill in.
+    pub fn import_example(org: OrganizationId) -> String {
+        format!("/orgs/{org}/invitations/import/example.csv")
+    }
+
+    /// One uploaded import's preview (GET) and its confirmation (POST).
+    pub fn import_preview(org: OrganizationId, id: ImportId) -> String {
+        format!("/orgs/{org}/invitations/import/{id}")
+    }
+
+    /// Cancel an uploaded import (POST).
+    pub fn import_cancel(org: OrganizationId, id: ImportId) -> String {
+        format!("/orgs/{org}/invitations/import/{id}/cancel")
     }
 }
 

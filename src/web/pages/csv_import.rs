@@ -1,0 +1,922 @@
+//! CSV import of invitations (issue 5, feature 2): upload → preview → "Send N invitations" →
+//! result.
+//!
+//! Rules this module keeps:
+//! - Nothing is sent before confirmation. The upload stores the file (`db::imports`) and
+//!   redirects to its preview; the preview only reads.
+//! - The confirmation re-reads the stored file and re-plans it against the database *now*,
+//!   with the inviter's role *now*. The preview's form carries a fingerprint of every row's
+//!   planned action; if the re-plan differs, nothing is sent and the updated preview is shown,
+//!   so the confirmation never sends what the person did not see.
+//! - An import is visible only to the person who uploaded it, in its organization; any other
+//!   id is a 404. A confirmation deletes it first (a conditional delete), so a double click
+//!   sends once.
+//! - Uploads are bounded: at most 1 MiB of file (a 413 page that keeps the form) and a few
+//!   small fields; a multipart body is read by hand because its CSRF token is a form field.
+
+use actix_multipart::Multipart;
+use actix_session::Session;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use futures_util::StreamExt as _;
+use serde::Deserialize;
+use sha2::{Digest as _, Sha256};
+
+use super::{paths, render_with_status, see_other};
+use crate::db::imports::{IMPORT_TTL, Import};
+use crate::db::invitations::{AddressOutcome, InviteBatch, InviteEntry};
+use crate::db::{self};
+use crate::domain::csv_import::{
+    self, FileError, ImportEntry, ImportId, MAX_FILE_BYTES, MAX_ROWS, ParsedImport,
+};
+use crate::domain::invitation::{InviteDenied, InvitePlan, SkipReason, authorize_invitation};
+use crate::domain::{Permission, Plan, Role};
+use crate::web::csrf::{self, CsrfForm, HasCsrfToken, TokenOnly};
+use crate::web::error::error_response;
+use crate::web::extractors::OrgMember;
+use crate::web::request_meta::Meta;
+use crate::web::{AppError, AppState, Layout, flash};
+
+/// The multipart field that carries the file.
+const FILE_FIELD: &str = "file";
+/// The largest non-file field read (the CSRF token is 43 characters).
+const MAX_FIELD_BYTES: usize = 1_024;
+/// The most parts one upload may have (the form has two).
+const MAX_PARTS: usize = 8;
+/// How much of an oversized request is still read (and discarded) so the browser gets the
+/// answer instead of a reset connection; beyond this the connection is simply closed.
+const MAX_DRAINED_BYTES: usize = 8 * 1024 * 1024;
+/// The longest file name kept, in characters.
+const MAX_FILE_NAME_CHARS: usize = 200;
+/// Preview rows per page.
+pub const PREVIEW_PAGE_ROWS: usize = 500;
+
+/// The upload form, with an error about the file if any.
+#[derive(Template)]
+#[template(path = "csv_import.html")]
+struct UploadPage {
+    layout: Layout,
+    action: String,
+    example_path: String,
+    team_path: String,
+    error: Option<String>,
+    trial_message: Option<&'static str>,
+    max_rows: usize,
+    ttl_minutes: i64,
+}
+
+/// What will happen to one row, as the preview and the result page name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Send,
+    Resend,
+    Replace,
+    SkipMember,
+    SkipRecent,
+    Invalid,
+}
+
+impl Action {
+    fn from_plan(plan: InvitePlan) -> Self {
+        match plan {
+            InvitePlan::New => Action::Send,
+            InvitePlan::ResendExisting(_) => Action::Resend,
+            InvitePlan::ReplaceExisting(_) => Action::Replace,
+            InvitePlan::Skip(SkipReason::AlreadyMember) => Action::SkipMember,
+            InvitePlan::Skip(SkipReason::ResentRecently) => Action::SkipRecent,
+        }
+    }
+
+    /// Whether confirming sends an email for this row.
+    fn sends(self) -> bool {
+        matches!(self, Action::Send | Action::Resend | Action::Replace)
+    }
+
+    /// Whether confirming creates an invitation (what the hourly limit counts).
+    fn creates(self) -> bool {
+        matches!(self, Action::Send | Action::Replace)
+    }
+
+    /// A stable one-letter code for the preview's fingerprint.
+    fn code(self) -> char {
+        match self {
+            Action::Send => 'n',
+            Action::Resend => 'r',
+            Action::Replace => 'p',
+            Action::SkipMember => 'm',
+            Action::SkipRecent => 's',
+            Action::Invalid => 'x',
+        }
+    }
+
+    /// The CSS class (and a machine-readable `data-action`).
+    fn class(self) -> &'static str {
+        match self {
+            Action::Send => "send",
+            Action::Resend => "resend",
+            Action::Replace => "replace",
+            Action::SkipMember | Action::SkipRecent => "skip",
+            Action::Invalid => "invalid",
+        }
+    }
+
+    /// What the preview says will happen.
+    fn will(self) -> &'static str {
+        match self {
+            Action::Send => "Will send",
+            Action::Resend => "Will send the same link again",
+            Action::Replace => "Will replace the pending invitation",
+            Action::SkipMember | Action::SkipRecent => "Skip",
+            Action::Invalid => "Invalid",
+        }
+    }
+}
+
+/// One row of the preview or result table.
+pub struct RowView {
+    /// The line in the file.
+    pub line: u64,
+    /// The email as typed (auto-escaped in the template: a formula is shown as text).
+    pub email: String,
+    /// The role as typed.
+    pub role: String,
+    /// The department as typed.
+    pub department: String,
+    /// `send`, `resend`, `replace`, `skip` or `invalid`.
+    pub class: &'static str,
+    /// What will (or did) happen.
+    pub what: String,
+    /// Why.
+    pub why: String,
+}
+
+/// Exact counts over every row of the file.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counts {
+    /// Rows read.
+    pub rows: usize,
+    /// New invitations.
+    pub send: usize,
+    /// The same link again.
+    pub resend: usize,
+    /// Pending invitations replaced by one with another role.
+    pub replace: usize,
+    /// Skipped (members, sent a moment ago).
+    pub skip: usize,
+    /// Invalid rows.
+    pub invalid: usize,
+}
+
+impl Counts {
+    /// How many emails confirming sends.
+    pub fn sending(&self) -> usize {
+        self.send + self.resend + self.replace
+    }
+}
+
+/// The stored file re-read and planned: each row with its action and reason.
+struct Planned {
+    parsed: ParsedImport,
+    actions: Vec<(Action, String)>,
+    counts: Counts,
+    fingerprint: String,
+}
+
+impl Planned {
+    fn to_send(&self) -> Vec<InviteEntry> {
+        self.parsed
+            .rows
+            .iter()
+            .zip(&self.actions)
+            .filter(|(_, (a, _))| a.sends())
+            .filter_map(|(r, _)| r.verdict.as_ref().ok())
+            .map(|e: &ImportEntry| InviteEntry {
+                email: e.email.clone(),
+                role: e.role,
+                message: e.message.clone(),
+                department: e.department.clone(),
+            })
+            .collect()
+    }
+
+    fn creations(&self) -> usize {
+        self.actions.iter().filter(|(a, _)| a.creates()).count()
+    }
+
+    fn rows(&self, range: std::ops::Range<usize>) -> Vec<RowView> {
+        self.parsed.rows[range.clone()]
+            .iter()
+            .zip(&self.actions[range])
+            .map(|(r, (action, why))| RowView {
+                line: r.line,
+                email: r.email.clone(),
+                role: r.role.clone(),
+                department: r.department.clone(),
+                class: action.class(),
+                what: action.will().to_owned(),
+                why: why.clone(),
+            })
+            .collect()
+    }
+}
+
+/// Parses `import` for `member` and plans every valid row against the database at `now`.
+async fn plan(
+    state: &AppState,
+    member: &OrgMember,
+    import: &Import,
+) -> Result<Result<Planned, FileError>, AppError> {
+    let parsed = match csv_import::parse(&import.content, member.inviter(), member.org.plan) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e)),
+    };
+    let valid: Vec<(crate::domain::EmailAddress, Role)> = parsed
+        .valid()
+        .map(|(_, e)| (e.email.clone(), e.role))
+        .collect();
+    let org = member.org.id;
+    let now = state.clock.now();
+    let plans = state
+        .db
+        .run(move |c| db::invitations::preview_many(c, org, &valid, now))
+        .await?;
+    let mut plans = plans.into_iter();
+    let mut counts = Counts {
+        rows: parsed.rows.len(),
+        ..Counts::default()
+    };
+    let mut fingerprint = Sha256::new();
+    let mut actions = Vec::with_capacity(parsed.rows.len());
+    for row in &parsed.rows {
+        let (action, why) = match &row.verdict {
+            Err(problem) => (Action::Invalid, problem.to_string()),
+            Ok(entry) => {
+                let action = plans
+                    .next()
+                    .map(Action::from_plan)
+                    .ok_or_else(|| AppError::Internal(anyhow::anyhow!("preview_many: short")))?;
+                let why = match action {
+                    Action::Send => format!("New invitation as {}", entry.role),
+                    Action::Resend => format!(
+                        "A pending invitation as {} exists; its link is sent again",
+                        entry.role
+                    ),
+                    Action::Replace => format!(
+                        "A pending invitation with another role is revoked; a new one as {} is sent",
+                        entry.role
+                    ),
+                    Action::SkipMember => "Already a member".to_owned(),
+                    Action::SkipRecent => "Sent less than a minute ago".to_owned(),
+                    Action::Invalid => String::new(),
+                };
+                (action, why)
+            }
+        };
+        match action {
+            Action::Send => counts.send += 1,
+            Action::Resend => counts.resend += 1,
+            Action::Replace => counts.replace += 1,
+            Action::SkipMember | Action::SkipRecent => counts.skip += 1,
+            Action::Invalid => counts.invalid += 1,
+        }
+        fingerprint.update(format!("{}:{}:{};", row.line, action.code(), why));
+        actions.push((action, why));
+    }
+    Ok(Ok(Planned {
+        parsed,
+        actions,
+        counts,
+        fingerprint: hex::encode(fingerprint.finalize()),
+    }))
+}
+
+fn trial_message(plan: Plan) -> Option<&'static str> {
+    (!plan.allows_invitations()).then_some(Plan::TRIAL_MESSAGE)
+}
+
+fn upload_view(layout: Layout, member: &OrgMember, error: Option<String>) -> UploadPage {
+    let org = member.org.id;
+    UploadPage {
+        layout,
+        action: paths::import_invitations(org),
+        example_path: paths::import_example(org),
+        team_path: paths::team(org),
+        error,
+        trial_message: trial_message(member.org.plan),
+        max_rows: MAX_ROWS,
+        ttl_minutes: IMPORT_TTL.num_minutes(),
+    }
+}
+
+fn no_store(mut response: HttpResponse) -> HttpResponse {
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+/// The 404 for an import that is not (or no longer) there for this person.
+fn import_not_found() -> HttpResponse {
+    error_response(
+        StatusCode::NOT_FOUND,
+        "Import not found",
+        "There is no import here for you. It may have been sent or cancelled already, or it expired (an upload is kept for one hour). Upload the file again to start over.",
+        None,
+    )
+}
+
+/// GET /orgs/{org}/invitations/import — the upload form (`users:invite`).
+///
+/// # Errors
+/// 403 without `users:invite`; 404 outside the organization.
+pub async fn upload_page(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+) -> Result<HttpResponse, AppError> {
+    member.require(Permission::UsersInvite)?;
+    let layout =
+        Layout::new(&state, &session, "Import invitations", Some(&member.user))?.in_org(&member);
+    render_with_status(&upload_view(layout, &member, None), StatusCode::OK)
+}
+
+/// GET /orgs/{org}/invitations/import/example.csv — a template file to fill in.
+///
+/// # Errors
+/// 403 without `users:invite`; 404 outside the organization.
+pub async fn example(member: OrgMember) -> Result<HttpResponse, AppError> {
+    member.require(Permission::UsersInvite)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"invitations-example.csv\"",
+        ))
+        .body(csv_import::EXAMPLE))
+}
+
+/// An upload as read from the multipart body.
+#[derive(Default)]
+struct Upload {
+    csrf_token: String,
+    file_name: String,
+    bytes: Vec<u8>,
+    has_file: bool,
+    too_large: bool,
+}
+
+/// Why an upload body could not be read at all.
+enum ReadError {
+    /// Not a multipart form, or broken mid-way.
+    Unreadable(String),
+    /// Bigger than we are willing to read even to answer politely.
+    WayTooLarge,
+}
+
+/// Reads the upload's fields with explicit bounds: the file up to [`MAX_FILE_BYTES`] (the rest
+/// is drained and flagged), other fields up to [`MAX_FIELD_BYTES`], at most [`MAX_PARTS`] parts.
+async fn read_upload(mut payload: Multipart) -> Result<Upload, ReadError> {
+    let mut upload = Upload::default();
+    let mut seen = 0usize;
+    let mut parts = 0usize;
+    while let Some(field) = payload.next().await {
+        let mut field = field.map_err(|e| ReadError::Unreadable(e.to_string()))?;
+        parts += 1;
+        if parts > MAX_PARTS {
+            return Err(ReadError::Unreadable("too many fields".into()));
+        }
+        let name = field.name().unwrap_or_default().to_owned();
+        let is_file = name == FILE_FIELD;
+        if is_file {
+            upload.has_file = true;
+            upload.file_name = field
+                .content_disposition()
+                .and_then(|cd| cd.get_filename())
+                .unwrap_or_default()
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_FILE_NAME_CHARS)
+                .collect();
+        }
+        let limit = if is_file {
+            MAX_FILE_BYTES
+        } else {
+            MAX_FIELD_BYTES
+        };
+        let mut buf = Vec::new();
+        let mut over = false;
+        while let Some(chunk) = field.next().await {
+            let chunk = chunk.map_err(|e| ReadError::Unreadable(e.to_string()))?;
+            seen += chunk.len();
+            if seen > MAX_DRAINED_BYTES {
+                return Err(ReadError::WayTooLarge);
+            }
+            if !over && buf.len() + chunk.len() > limit {
+                over = true;
+                buf = Vec::new();
+            }
+            if !over {
+                buf.extend_from_slice(&chunk);
+            }
+        }
+        match name.as_str() {
+            FILE_FIELD => {
+                upload.too_large = over;
+                upload.bytes = buf;
+            }
+            csrf::FIELD if !over => {
+                upload.csrf_token = String::from_utf8(buf).unwrap_or_default();
+            }
+            _ => {}
+        }
+    }
+    Ok(upload)
+}
+
+/// POST /orgs/{org}/invitations/import — reads the uploaded file, checks it as a whole, stores
+/// it and redirects (303) to its preview. Nothing is sent. A file that cannot be used re-shows
+/// the form with the reason (413 over 1 MiB, 422 otherwise) and stores nothing.
+///
+/// # Errors
+/// 403 without a valid CSRF token or `users:invite`; 400 for a body that is not a multipart
+/// form.
+pub async fn upload(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+    req: HttpRequest,
+    payload: Multipart,
+) -> Result<HttpResponse, AppError> {
+    member.require(Permission::UsersInvite)?;
+    let layout =
+        Layout::new(&state, &session, "Import invitations", Some(&member.user))?.in_org(&member);
+    let show = |layout, error: String, status| {
+        render_with_status(&upload_view(layout, &member, Some(error)), status)
+    };
+    let too_large = "The file is larger than 1 MiB. Split it into smaller files and import each.";
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_DRAINED_BYTES) {
+        return show(layout, too_large.into(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    let upload = match read_upload(payload).await {
+        Ok(upload) => upload,
+        Err(ReadError::WayTooLarge) => {
+            return show(layout, too_large.into(), StatusCode::PAYLOAD_TOO_LARGE);
+        }
+        Err(ReadError::Unreadable(why)) => {
+            return Err(AppError::BadRequest(format!(
+                "The upload could not be read ({why}). Choose a CSV file and try again."
+            )));
+        }
+    };
+    if !csrf::verify(&session, &upload.csrf_token) {
+        return Err(AppError::Csrf);
+    }
+    if let Err(denied @ (InviteDenied::NotPermitted | InviteDenied::TrialPlan)) =
+        authorize_invitation(member.inviter(), member.org.plan, Role::Viewer)
+    {
+        return show(layout, denied.to_string(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    if !upload.has_file || (upload.bytes.is_empty() && upload.file_name.is_empty()) {
+        return show(
+            layout,
+            "Choose a CSV file to upload.".into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
+    }
+    if upload.too_large {
+        return show(layout, too_large.into(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    let checked = csv_import::decode(&upload.bytes)
+        .and_then(|text| csv_import::parse(text, member.inviter(), member.org.plan).map(|_| text));
+    let text = match checked {
+        Ok(text) => text.to_owned(),
+        Err(e) => {
+            let status = if e == FileError::TooLarge {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            return show(layout, e.to_string(), status);
+        }
+    };
+    let file_name = if upload.file_name.trim().is_empty() {
+        "upload.csv".to_owned()
+    } else {
+        upload.file_name
+    };
+    let org = member.org.id;
+    let creator = member.user.id;
+    let now = state.clock.now();
+    let id = state
+        .db
+        .run(move |c| db::imports::insert(c, org, creator, &file_name, &text, now))
+        .await?;
+    Ok(see_other(&paths::import_preview(org, id)))
+}
+
+#[derive(Template)]
+#[template(path = "csv_import_preview.html")]
+struct PreviewPage {
+    layout: Layout,
+    file_name: String,
+    counts: Counts,
+    rows: Vec<RowView>,
+    first_shown: usize,
+    last_shown: usize,
+    prev_page: Option<String>,
+    next_page: Option<String>,
+    fingerprint: String,
+    action: String,
+    cancel_action: String,
+    upload_path: String,
+    notice: Option<String>,
+    limit_warning: Option<String>,
+    expires_minutes: i64,
+}
+
+/// `?page=` of the preview.
+#[derive(Debug, Deserialize)]
+pub struct PreviewQuery {
+    #[serde(default)]
+    page: Option<usize>,
+}
+
+async fn load_import(
+    state: &AppState,
+    member: &OrgMember,
+    raw_id: &str,
+) -> Result<Option<Import>, AppError> {
+    let Ok(id) = raw_id.parse::<ImportId>() else {
+        return Ok(None);
+    };
+    let org = member.org.id;
+    let creator = member.user.id;
+    let now = state.clock.now();
+    Ok(state
+        .db
+        .run(move |c| db::imports::find_own(c, org, creator, id, now))
+        .await?)
+}
+
+/// The hourly limit's refusal, if sending `planned` now would exceed it.
+async fn over_hourly_limit(
+    state: &AppState,
+    member: &OrgMember,
+    planned: &Planned,
+) -> Result<Option<String>, AppError> {
+    let creations = planned.creations() as i64;
+    if creations == 0 {
+        return Ok(None);
+    }
+    let org = member.org.id;
+    let since = state.clock.now() - chrono::Duration::hours(1);
+    let recent = state
+        .db
+        .run(move |c| db::invitations::created_since(c, org, since))
+        .await?;
+    let limit = state.settings.invitations_per_hour;
+    Ok((recent + creations > limit).then(|| {
+        format!(
+            "This import would create {creations} invitations, but this organization may send at most {limit} invitations an hour and has sent {recent} in the last hour. Try again later, or import a smaller file."
+        )
+    }))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn preview_response(
+    state: &AppState,
+    session: &Session,
+    member: &OrgMember,
+    import: &Import,
+    planned: &Planned,
+    page: usize,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let org = member.org.id;
+    let total = planned.parsed.rows.len();
+    let pages = total.div_ceil(PREVIEW_PAGE_ROWS).max(1);
+    let page = page.clamp(1, pages);
+    let start = (page - 1) * PREVIEW_PAGE_ROWS;
+    let end = (start + PREVIEW_PAGE_ROWS).min(total);
+    let base = paths::import_preview(org, import.id);
+    let layout = Layout::new(state, session, "Import preview", Some(&member.user))?.in_org(member);
+    let limit_warning = over_hourly_limit(state, member, planned).await?;
+    let expires_minutes = (import.expires_at - state.clock.now()).num_minutes().max(1);
+    let page_view = PreviewPage {
+        layout,
+        file_name: import.file_name.clone(),
+        counts: planned.counts,
+        rows: planned.rows(start..end),
+        first_shown: if total == 0 { 0 } else { start + 1 },
+        last_shown: end,
+        prev_page: (page > 1).then(|| format!("{base}?page={}", page - 1)),
+        next_page: (page < pages).then(|| format!("{base}?page={}", page + 1)),
+        fingerprint: planned.fingerprint.clone(),
+        action: base.clone(),
+        cancel_action: paths::import_cancel(org, import.id),
+        upload_path: paths::import_invitations(org),
+        notice,
+        limit_warning,
+        expires_minutes,
+    };
+    Ok(no_store(render_with_status(&page_view, status)?))
+}
+
+/// GET /orgs/{org}/invitations/import/{id} — the preview: for every row what will happen and
+/// why, exact counts at the top, 500 rows a page (`?page=`). Reads only.
+///
+/// # Errors
+/// 404 for an import that is not the signed-in person's in this organization (or expired);
+/// 403 without `users:invite`.
+pub async fn preview(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+    path: web::Path<(String, String)>,
+    query: web::Query<PreviewQuery>,
+) -> Result<HttpResponse, AppError> {
+    member.require(Permission::UsersInvite)?;
+    let Some(import) = load_import(&state, &member, &path.1).await? else {
+        return Ok(import_not_found());
+    };
+    let planned = match plan(&state, &member, &import).await? {
+        Ok(p) => p,
+        Err(e) => return stored_file_unusable(&state, &session, &member, e),
+    };
+    preview_response(
+        &state,
+        &session,
+        &member,
+        &import,
+        &planned,
+        query.page.unwrap_or(1),
+        None,
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// A stored file that no longer parses (it did at upload; only a code change could do this):
+/// back to the form with the reason.
+fn stored_file_unusable(
+    state: &AppState,
+    session: &Session,
+    member: &OrgMember,
+    e: FileError,
+) -> Result<HttpResponse, AppError> {
+    let layout =
+        Layout::new(state, session, "Import invitations", Some(&member.user))?.in_org(member);
+    render_with_status(
+        &upload_view(layout, member, Some(e.to_string())),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+}
+
+/// The confirmation form.
+#[derive(Debug, Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    csrf_token: String,
+    /// The fingerprint of the preview that was confirmed.
+    #[serde(default)]
+    plan: String,
+}
+
+impl HasCsrfToken for ConfirmForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+#[derive(Template)]
+#[template(path = "csv_import_result.html")]
+struct ResultPage {
+    layout: Layout,
+    file_name: String,
+    summary: String,
+    sent: usize,
+    resent: usize,
+    skipped: usize,
+    invalid: usize,
+    rows: Vec<RowView>,
+    team_path: String,
+    upload_path: String,
+}
+
+/// POST /orgs/{org}/invitations/import/{id} — "Send N invitations". Re-plans the stored file;
+/// if anything changed since the preview, sends nothing and shows the updated preview (409).
+/// Refuses (422, nothing sent) when the hourly limit would be exceeded. Otherwise deletes the
+/// import, invites the rows the preview said would be sent (one transaction), and shows each
+/// row's outcome.
+///
+/// # Errors
+/// 403 without a valid CSRF token or `users:invite`; 404 for an import that is not the
+/// signed-in person's in this organization, already sent, cancelled or expired.
+pub async fn confirm(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+    Meta(meta): Meta,
+    path: web::Path<(String, String)>,
+    CsrfForm(input): CsrfForm<ConfirmForm>,
+) -> Result<HttpResponse, AppError> {
+    member.require(Permission::UsersInvite)?;
+    let Some(import) = load_import(&state, &member, &path.1).await? else {
+        return Ok(import_not_found());
+    };
+    if let Err(denied @ (InviteDenied::NotPermitted | InviteDenied::TrialPlan)) =
+        authorize_invitation(member.inviter(), member.org.plan, Role::Viewer)
+    {
+        return Err(AppError::Forbidden(denied.to_string()));
+    }
+    let planned = match plan(&state, &member, &import).await? {
+        Ok(p) => p,
+        Err(e) => return stored_file_unusable(&state, &session, &member, e),
+    };
+    if planned.fingerprint != input.plan {
+        let notice = "Something changed since this preview was shown (an invitation was sent, accepted or resent, or your role changed). Nothing was sent. Review the updated preview and confirm again.".to_owned();
+        return preview_response(
+            &state,
+            &session,
+            &member,
+            &import,
+            &planned,
+            1,
+            Some(notice),
+            StatusCode::CONFLICT,
+        )
+        .await;
+    }
+    if let Some(refusal) = over_hourly_limit(&state, &member, &planned).await? {
+        return preview_response(
+            &state,
+            &session,
+            &member,
+            &import,
+            &planned,
+            1,
+            Some(refusal),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+
+    let entries = planned.to_send();
+    let now = state.clock.now();
+    let ctx = member.audit(meta);
+    let batch = InviteBatch {
+        organization: member.org.id,
+        inviter: member.user.id,
+        ttl: state.settings.invitation_ttl,
+        now,
+    };
+    let token_key = state.settings.token_key.clone();
+    let claimed = import.clone();
+    let outcomes = state
+        .db
+        .run(move |c| {
+            // The claim deletes the import, so of two racing confirmations one sends; if
+            // sending fails the import is put back and can be confirmed again.
+            if !db::imports::claim(c, &claimed, now)? {
+                return Ok(None);
+            }
+            match db::invitations::invite_many(c, &ctx, &batch, &entries, &token_key) {
+                Ok(outcomes) => Ok(Some(outcomes)),
+                Err(e) => {
+                    if let Err(restore) = db::imports::restore(c, &claimed) {
+                        tracing::error!(error = %restore, "could not restore a CSV import");
+                    }
+                    Err(e)
+                }
+            }
+        })
+        .await?;
+    let Some(outcomes) = outcomes else {
+        return Ok(import_not_found());
+    };
+    state.outbox.wake();
+    result_response(&state, &session, &member, &import, &planned, &outcomes)
+}
+
+fn result_response(
+    state: &AppState,
+    session: &Session,
+    member: &OrgMember,
+    import: &Import,
+    planned: &Planned,
+    outcomes: &[AddressOutcome],
+) -> Result<HttpResponse, AppError> {
+    let mut outcomes = outcomes.iter();
+    let (mut sent, mut resent, mut skipped, mut invalid) = (0, 0, 0, 0);
+    let rows: Vec<RowView> = planned
+        .rows(0..planned.parsed.rows.len())
+        .into_iter()
+        .zip(&planned.actions)
+        .map(|(mut row, (action, _))| {
+            let (class, what, why): (&'static str, &str, String) = if action.sends() {
+                match outcomes.next() {
+                    Some(AddressOutcome::Sent) if *action == Action::Replace => {
+                        sent += 1;
+                        (
+                            "send",
+                            "Sent",
+                            "The pending invitation with another role was revoked".into(),
+                        )
+                    }
+                    Some(AddressOutcome::Sent) => {
+                        sent += 1;
+                        ("send", "Sent", "New invitation".into())
+                    }
+                    Some(AddressOutcome::Resent) => {
+                        resent += 1;
+                        (
+                            "resend",
+                            "Sent again",
+                            "The original link was sent again".into(),
+                        )
+                    }
+                    Some(AddressOutcome::Skipped(reason)) => {
+                        skipped += 1;
+                        ("skip", "Skipped", capitalized(&reason.to_string()))
+                    }
+                    None => {
+                        skipped += 1;
+                        ("skip", "Skipped", "Not sent".into())
+                    }
+                }
+            } else if *action == Action::Invalid {
+                invalid += 1;
+                ("invalid", "Invalid", row.why.clone())
+            } else {
+                skipped += 1;
+                ("skip", "Skipped", row.why.clone())
+            };
+            row.class = class;
+            row.what = what.to_owned();
+            row.why = why;
+            row
+        })
+        .collect();
+    let plural = |n: usize| if n == 1 { "invitation" } else { "invitations" };
+    let summary = format!(
+        "{sent} {} sent, {resent} sent again, {skipped} skipped, {invalid} invalid.",
+        plural(sent)
+    );
+    let org = member.org.id;
+    let layout = Layout::new(state, session, "Import result", Some(&member.user))?.in_org(member);
+    let page = ResultPage {
+        layout,
+        file_name: import.file_name.clone(),
+        summary,
+        sent,
+        resent,
+        skipped,
+        invalid,
+        rows,
+        team_path: paths::team(org),
+        upload_path: paths::import_invitations(org),
+    };
+    Ok(no_store(render_with_status(&page, StatusCode::OK)?))
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// POST /orgs/{org}/invitations/import/{id}/cancel — deletes the import; nothing is sent.
+///
+/// # Errors
+/// 403 without a valid CSRF token or `users:invite`.
+pub async fn cancel(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+    path: web::Path<(String, String)>,
+    CsrfForm(_): CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, AppError> {
+    member.require(Permission::UsersInvite)?;
+    if let Ok(id) = path.1.parse::<ImportId>() {
+        let org = member.org.id;
+        let creator = member.user.id;
+        let deleted = state
+            .db
+            .run(move |c| db::imports::delete_own(c, org, creator, id))
+            .await?;
+        if deleted {
+            flash::info(&session, "The import was cancelled; nothing was sent.");
+        }
+    }
+    Ok(see_other(&paths::import_invitations(member.org.id)))
+}
