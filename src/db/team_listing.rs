@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
 
 use super::invitations::{Invitation, InvitationListing};
+use super::invite_links::InviteLinkListing;
 use super::models::{InvitationRow, MembershipRow};
 use super::organizations::MemberListing;
 use super::outbox;
@@ -71,6 +72,19 @@ pub enum HistorySort {
     Status,
     /// When it reached that state.
     When,
+}
+
+/// A column of *Invite links* to sort by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkSort {
+    /// The role it grants, Owner first when ascending.
+    Role,
+    /// Its creator's name.
+    CreatedBy,
+    /// When it was created.
+    Created,
+    /// When it stops working.
+    Expires,
 }
 
 /// One table's view: its sort, and which page of 50.
@@ -244,6 +258,43 @@ fn members_limited(
             })
         })
         .collect::<Result<Vec<_>, DbError>>()?;
+    Ok(Page { rows, total })
+}
+
+/// One page of `org`'s active, unexpired invite links, sorted by `view`. Links live at most
+/// seven days and their creation is rate-limited, so they are sorted in memory.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn invite_links(
+    conn: &mut Conn,
+    org: OrganizationId,
+    view: TableView<LinkSort>,
+    now: DateTime<Utc>,
+) -> Result<Page<InviteLinkListing>, DbError> {
+    let mut rows = super::invite_links::list_active(conn, org, now)?;
+    rows.sort_by(|a, b| {
+        let primary = match view.sort {
+            LinkSort::Role => b.role.cmp(&a.role),
+            LinkSort::CreatedBy => a
+                .created_by_name
+                .to_lowercase()
+                .cmp(&b.created_by_name.to_lowercase()),
+            LinkSort::Created => a.created_at.cmp(&b.created_at),
+            LinkSort::Expires => a.expires_at.cmp(&b.expires_at),
+        };
+        let primary = match view.direction {
+            Direction::Ascending => primary,
+            Direction::Descending => primary.reverse(),
+        };
+        primary.then_with(|| b.created_at.cmp(&a.created_at))
+    });
+    let total = rows.len() as i64;
+    let rows = rows
+        .into_iter()
+        .skip(view.offset() as usize)
+        .take(PAGE_ROWS as usize)
+        .collect();
     Ok(Page { rows, total })
 }
 

@@ -4,7 +4,7 @@
 //! applies to every table.
 
 use crate::db::team_listing::{
-    Direction, HistorySort, MemberSort, PAGE_ROWS, PendingSort, TableView,
+    Direction, HistorySort, LinkSort, MemberSort, PAGE_ROWS, PendingSort, TableView,
 };
 
 /// The highest page number accepted (keeps offsets small; far beyond any real team).
@@ -86,6 +86,23 @@ impl SortColumn for HistorySort {
     }
 }
 
+impl SortColumn for LinkSort {
+    const ALL: &'static [(Self, &'static str)] = &[
+        (LinkSort::Role, "role"),
+        (LinkSort::CreatedBy, "created_by"),
+        (LinkSort::Created, "created"),
+        (LinkSort::Expires, "expires"),
+    ];
+    const DEFAULT: (Self, Direction) = (LinkSort::Created, Direction::Descending);
+
+    fn first_direction(self) -> Direction {
+        match self {
+            LinkSort::Created => Direction::Descending,
+            _ => Direction::Ascending,
+        }
+    }
+}
+
 fn default_view<S: SortColumn>() -> TableView<S> {
     TableView {
         sort: S::DEFAULT.0,
@@ -105,6 +122,8 @@ pub struct TeamQuery {
     pub pending: TableView<PendingSort>,
     /// *Invitation history*.
     pub history: TableView<HistorySort>,
+    /// *Invite links*.
+    pub links: TableView<LinkSort>,
 }
 
 impl Default for TeamQuery {
@@ -114,6 +133,7 @@ impl Default for TeamQuery {
             members: default_view(),
             pending: default_view(),
             history: default_view(),
+            links: default_view(),
         }
     }
 }
@@ -127,6 +147,8 @@ pub enum Table {
     Pending,
     /// *Invitation history* (`history_…`).
     History,
+    /// *Invite links* (`links_…`).
+    Links,
 }
 
 impl Table {
@@ -136,6 +158,7 @@ impl Table {
             Table::Members => "members-heading",
             Table::Pending => "pending-heading",
             Table::History => "history-heading",
+            Table::Links => "links-heading",
         }
     }
 }
@@ -210,6 +233,9 @@ impl TeamQuery {
                 "history_sort" => parsed.history.sort = parse_sort(value, "invitation history")?,
                 "history_dir" => parsed.history.direction = parse_direction(value)?,
                 "history_page" => parsed.history.page = parse_page(value)?,
+                "links_sort" => parsed.links.sort = parse_sort(value, "invite links")?,
+                "links_dir" => parsed.links.direction = parse_direction(value)?,
+                "links_page" => parsed.links.page = parse_page(value)?,
                 _ => {}
             }
         }
@@ -238,6 +264,7 @@ impl TeamQuery {
         table(&mut out, "members", &self.members);
         table(&mut out, "pending", &self.pending);
         table(&mut out, "history", &self.history);
+        table(&mut out, "links", &self.links);
         out.finish()
     }
 
@@ -276,6 +303,7 @@ impl TeamQuery {
         table(&mut inputs, "members", &self.members);
         table(&mut inputs, "pending", &self.pending);
         table(&mut inputs, "history", &self.history);
+        table(&mut inputs, "links", &self.links);
         inputs
     }
 }

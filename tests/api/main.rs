@@ -21,3 +21,4 @@ mod renewal;
 mod security;
 mod signup;
 mod team;
+mod team_scale;

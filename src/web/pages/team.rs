@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::{paths, render, render_with_status, see_other};
 use crate::db::invitations::{AddressOutcome, InvitationListing, InviteBatch, InviteEntry};
 use crate::db::organizations::MemberListing;
-use crate::db::team_listing::{self, HistorySort, MemberSort, PendingSort, TableView};
+use crate::db::team_listing::{self, HistorySort, LinkSort, MemberSort, PendingSort, TableView};
 use crate::db::{self};
 use crate::domain::email::{EmailAddress, ListedAddress, parse_address_list};
 use crate::domain::invitation::{
@@ -241,6 +241,20 @@ pub struct TableSection<R> {
     pub pager: Pager,
 }
 
+/// A row of "Invite links".
+pub struct LinkRow {
+    /// The role it grants.
+    pub role: Role,
+    /// Its creator's name.
+    pub created_by: String,
+    /// When it was created.
+    pub created: TimeView,
+    /// When it stops working.
+    pub expires: TimeView,
+    /// GET here to confirm revoking it.
+    pub revoke_path: String,
+}
+
 /// The outcome of one entry of the last invite submission, kept in the session for the Team
 /// page the submission redirects to (Post/Redirect/Get).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -272,6 +286,9 @@ struct TeamPage {
     members: TableSection<MemberRow>,
     pending: TableSection<PendingRow>,
     history: TableSection<HistoryRow>,
+    links: TableSection<LinkRow>,
+    new_link_path: String,
+    import_path: String,
     filter: String,
     sort_inputs: Vec<(String, String)>,
     team_path: String,
@@ -383,7 +400,7 @@ pub async fn team_page(
     let org = member.org.id;
     let now = state.clock.now();
     let q = query.clone();
-    let (members, owners, pending, history, live) = state
+    let (members, owners, pending, history, live, links_page) = state
         .db
         .run(move |c| {
             let members = team_listing::members(c, org, &q.filter, q.members)?;
@@ -404,7 +421,8 @@ pub async fn team_page(
             } else {
                 team_listing::with_live_invitation(c, org, &expired, now)?
             };
-            Ok((members, owners, pending, history, live))
+            let links = team_listing::invite_links(c, org, q.links, now)?;
+            Ok((members, owners, pending, history, live, links))
         })
         .await?;
     let result = session
@@ -484,6 +502,34 @@ pub async fn team_page(
             .collect(),
     };
 
+    let links = TableLinks {
+        table: Table::Links,
+        ..links
+    };
+    let set_links: fn(&mut TeamQuery, TableView<LinkSort>) = |q, v| q.links = v;
+    let l = query.links;
+    let links = TableSection {
+        headers: vec![
+            links.header(LinkSort::Role, "Role", l, set_links),
+            links.header(LinkSort::CreatedBy, "Created by", l, set_links),
+            links.header(LinkSort::Created, "Created", l, set_links),
+            links.header(LinkSort::Expires, "Expires", l, set_links),
+        ],
+        pager: links.pager(links_page.total, l, set_links),
+        total: links_page.total,
+        rows: links_page
+            .rows
+            .into_iter()
+            .map(|link| LinkRow {
+                role: link.role,
+                created_by: link.created_by_name,
+                created: TimeView::new(link.created_at, now),
+                expires: TimeView::new(link.expires_at, now),
+                revoke_path: paths::revoke_invite_link(org, link.id),
+            })
+            .collect(),
+    };
+
     let export_path = if query.filter.is_empty() {
         paths::export_members(org)
     } else {
@@ -497,6 +543,9 @@ pub async fn team_page(
         members,
         pending,
         history,
+        links,
+        new_link_path: paths::new_invite_link(org),
+        import_path: paths::import_invitations(org),
         sort_inputs: query.sort_inputs(),
         filter: query.filter.clone(),
         team_path,
