@@ -106,6 +106,10 @@ struct SettingsArgs {
     /// Database connections in the pool.
     #[arg(long, env = "JOINERY_DB_POOL_SIZE", default_value_t = 8, global = true)]
     db_pool_size: u32,
+    /// Threads that hash and verify passwords (argon2id, ~19 MiB each while hashing): the
+    /// most hashes in flight at once. Default: half the CPUs, at least 1.
+    #[arg(long, env = "JOINERY_PASSWORD_THREADS", global = true)]
+    password_threads: Option<usize>,
     /// Outbox delivery tasks in this instance; several instances may each run some.
     #[arg(
         long,
@@ -217,6 +221,10 @@ impl SettingsArgs {
             login_attempts_per_minute: self.login_attempts_per_minute.max(1),
             db_pool_size: self.db_pool_size.clamp(1, 64),
             outbox_workers: self.outbox_workers.clamp(1, 32),
+            password_threads: self
+                .password_threads
+                .unwrap_or_else(crate::password_pool::default_threads)
+                .clamp(1, 64),
             outbox_poll_interval: std::time::Duration::from_millis(
                 self.outbox_poll_ms.clamp(10, 60_000),
             ),

@@ -42,6 +42,9 @@ pub struct Settings {
     pub db_pool_size: u32,
     /// Outbox delivery tasks in this instance (each claims its own batches).
     pub outbox_workers: u32,
+    /// Threads that hash and verify passwords (argon2id): the most hashes in flight at once,
+    /// which bounds the memory and CPU a flood of log-ins can take.
+    pub password_threads: usize,
     /// How often an idle outbox worker looks for due email.
     pub outbox_poll_interval: std::time::Duration,
     /// Proxies whose `X-Forwarded-For` is believed (DESIGN.md: the audit log records the peer
@@ -85,6 +88,7 @@ impl Settings {
             login_attempts_per_minute: 10,
             db_pool_size: 8,
             outbox_workers: 1,
+            password_threads: 2,
             outbox_poll_interval: std::time::Duration::from_millis(100),
             trusted_proxies: Vec::new(),
         }

@@ -11,5 +11,6 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod mail;
+pub mod password_pool;
 pub mod startup;
 pub mod web;

@@ -26,6 +26,9 @@ use crate::web::request_span::RedactedRootSpan;
 use crate::web::session_store::DbSessionStore;
 use crate::web::{AppState, routes};
 
+/// Password checks that may wait per password thread before more are refused with "try again"
+/// (at ~50 ms a hash, half a second to a couple of seconds of waiting).
+const PASSWORD_QUEUE_PER_THREAD: usize = 32;
 /// The largest form body accepted, in bytes (a 1,000-address invite fits comfortably).
 pub const MAX_FORM_BYTES: usize = 512 * 1024;
 
@@ -130,6 +133,7 @@ impl Application {
             settings.login_attempts_per_minute,
             &settings.trusted_proxies,
         );
+        let password_threads = settings.password_threads;
         let state = web::Data::new(AppState {
             db: db.clone(),
             clock,
@@ -137,6 +141,11 @@ impl Application {
             base_url: base_url.clone(),
             outbox,
             mailer,
+            passwords: crate::password_pool::PasswordPool::new(
+                password_threads,
+                password_threads * PASSWORD_QUEUE_PER_THREAD,
+            )
+            .context("starting the password threads")?,
         });
         let store_db = db.clone();
         let server = HttpServer::new(move || {

@@ -186,7 +186,10 @@ describe('the invite dialog', () => {
 
     const message = flash(owner);
     await assertVisible(message);
-    assert.match(await message.textContent(), /4 invitations sent, 0 resent, 1 skipped: not-an-address \(invalid address/);
+    assert.match(await message.textContent(), /4 invitations sent, 0 resent, 0 skipped, 1 invalid: not-an-address \(invalid address/);
+    const result = owner.locator('section', { has: owner.getByRole('heading', { name: 'Result of your invitations' }) });
+    assert.equal(await result.getByRole('row').count(), 1 + 5, 'one row per address typed, under a header row');
+    await assertVisible(result.getByRole('row').filter({ hasText: 'not-an-address' }).filter({ hasText: 'Invalid address' }));
     await checks.page(owner, 'Team page: invitations sent');
     await owner.waitForTimeout(1500);
     assert.equal(await message.isVisible(), true, 'the message stays until dismissed');

@@ -41,6 +41,45 @@ pub struct AppState {
     pub outbox: OutboxWorker,
     /// The mailer (for the development mailbox's directory).
     pub mailer: Mailer,
+    /// The threads that hash and verify passwords.
+    pub passwords: crate::password_pool::PasswordPool,
+}
+
+/// What a page says when every password thread is busy and the queue is full.
+const PASSWORDS_BUSY: &str =
+    "Too many sign-ins are being checked right now. Wait a moment and try again.";
+
+impl AppState {
+    /// Hashes a new account's password on the password threads.
+    ///
+    /// # Errors
+    /// [`AppError::TooManyRequests`] when the password threads' queue is full;
+    /// [`AppError::Internal`] if argon2 fails.
+    pub async fn hash_password(
+        &self,
+        password: crate::domain::password::Password,
+    ) -> Result<String, AppError> {
+        self.passwords
+            .run(move || crate::domain::password::hash_password(&password))
+            .await
+            .map_err(|_| AppError::TooManyRequests(PASSWORDS_BUSY.into()))?
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing failed: {e}")))
+    }
+
+    /// Checks `password` against `stored_hash` on the password threads.
+    ///
+    /// # Errors
+    /// [`AppError::TooManyRequests`] when the password threads' queue is full.
+    pub async fn verify_password(
+        &self,
+        password: crate::domain::password::Password,
+        stored_hash: String,
+    ) -> Result<bool, AppError> {
+        self.passwords
+            .run(move || crate::domain::password::verify_password(&password, &stored_hash))
+            .await
+            .map_err(|_| AppError::TooManyRequests(PASSWORDS_BUSY.into()))
+    }
 }
 
 /// The signed-in person as the page header shows them.

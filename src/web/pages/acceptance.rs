@@ -24,7 +24,7 @@ use crate::domain::Role;
 use crate::domain::invitation::{
     AcceptError, AcceptancePage, RenewalRefused, Unusable, Visitor, acceptance_page,
 };
-use crate::domain::password::{Password, hash_password};
+use crate::domain::password::Password;
 use crate::domain::text::PersonName;
 use crate::domain::token::InvitationToken;
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
@@ -301,10 +301,7 @@ pub async fn register(
             return respond(&page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    let hash = web::block(move || hash_password(&password))
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing failed: {e}")))?;
+    let hash = state.hash_password(password).await?;
     let now = state.clock.now();
     let for_db = details.clone();
     let result = state

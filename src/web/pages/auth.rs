@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::{render, render_with_status, see_other};
 use crate::db::{self, users::User};
 use crate::domain::EmailAddress;
-use crate::domain::password::{DUMMY_HASH, Password, verify_password};
+use crate::domain::password::{DUMMY_HASH, Password};
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::extractors::{MaybeUser, sign_in};
 use crate::web::{AppError, AppState, Layout, flash, is_local_path};
@@ -76,10 +76,11 @@ impl HasCsrfToken for LoginForm {
 
 /// Checks an email and password the same way whether or not the account exists: an unknown
 /// (or malformed) email is verified against [`DUMMY_HASH`], so the answer takes the same time.
-/// Hashing runs on the blocking pool.
+/// Verification runs on the password threads (`AppState::verify_password`).
 ///
 /// # Errors
-/// [`AppError::Internal`] on a database failure.
+/// [`AppError::Internal`] on a database failure; [`AppError::TooManyRequests`] when the
+/// password threads are saturated.
 pub async fn authenticate(
     state: &AppState,
     email: &str,
@@ -87,20 +88,21 @@ pub async fn authenticate(
 ) -> Result<Option<User>, AppError> {
     let email = EmailAddress::parse(email).ok();
     let password = Password::attempt(password);
-    let db = state.db.clone();
-    let user = web::block(move || -> Result<Option<User>, db::DbError> {
-        let credentials = match &email {
-            Some(email) => db.with_conn(|c| db::users::find_credentials(c, email))?,
-            None => None,
-        };
-        let hash = credentials
-            .as_ref()
-            .map_or(DUMMY_HASH, |c| c.password_hash.as_str());
-        let ok = verify_password(&password, hash);
-        Ok(credentials.filter(|_| ok).map(|c| c.user))
-    })
-    .await
-    .map_err(|e| AppError::Internal(anyhow::anyhow!("blocking task: {e}")))??;
+    let credentials = match email {
+        Some(email) => {
+            state
+                .db
+                .run(move |c| db::users::find_credentials(c, &email))
+                .await?
+        }
+        None => None,
+    };
+    let hash = credentials
+        .as_ref()
+        .map_or(DUMMY_HASH, |c| c.password_hash.as_str())
+        .to_owned();
+    let ok = state.verify_password(password, hash).await?;
+    let user = credentials.filter(|_| ok).map(|c| c.user);
     Ok(user)
 }
 

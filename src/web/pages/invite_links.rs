@@ -24,7 +24,7 @@ use crate::domain::invitation::{InviteDenied, authorize_invitation};
 use crate::domain::invite_link::{
     JoinError, JoinPage, LinkExpiry, LinkToken, LinkUnusable, LinkVisitor, join_page,
 };
-use crate::domain::password::{Password, hash_password};
+use crate::domain::password::Password;
 use crate::domain::text::PersonName;
 use crate::domain::{EmailAddress, InviteLinkId, Permission, Plan, Role};
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
@@ -560,10 +560,7 @@ pub async fn register(
             return respond(&page, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    let password_hash = web::block(move || hash_password(&password))
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing failed: {e}")))?;
+    let password_hash = state.hash_password(password).await?;
     let now = state.clock.now();
     let for_db = details.clone();
     let joiner = Joiner::New {

@@ -17,7 +17,7 @@ use super::{paths, render, render_with_status, see_other};
 use crate::db::signups::{NewAccount, SignupRequest};
 use crate::db::{self};
 use crate::domain::EmailAddress;
-use crate::domain::password::{Password, hash_password};
+use crate::domain::password::Password;
 use crate::domain::signup::{CompleteError, LinkPage, LinkUnusable, link_page};
 use crate::domain::text::{MAX_NAME_CHARS, OrganizationName, PersonName};
 use crate::domain::token::InvitationToken;
@@ -269,10 +269,7 @@ pub async fn complete(
             .respond(StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    let password_hash = web::block(move || hash_password(&password))
-        .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing failed: {e}")))?;
+    let password_hash = state.hash_password(password).await?;
     let account = NewAccount {
         name,
         organization,

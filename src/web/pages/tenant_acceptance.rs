@@ -20,7 +20,7 @@ use crate::db::users::User;
 use crate::db::{self};
 use crate::domain::Plan;
 use crate::domain::invitation::{AcceptError, AcceptancePage, Unusable, Visitor, acceptance_page};
-use crate::domain::password::{Password, hash_password};
+use crate::domain::password::Password;
 use crate::domain::text::{OrganizationName, PersonName};
 use crate::domain::token::InvitationToken;
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
@@ -321,10 +321,7 @@ pub async fn create_organization(
                         return respond(&page, StatusCode::UNPROCESSABLE_ENTITY);
                     }
                 };
-                let hash = web::block(move || hash_password(&password))
-                    .await
-                    .map_err(|e| AppError::Internal(anyhow::anyhow!("{e}")))?
-                    .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing failed: {e}")))?;
+                let hash = state.hash_password(password).await?;
                 let tenant = inv.clone();
                 let result = state
                     .db
