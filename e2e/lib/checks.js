@@ -181,7 +181,7 @@ export class Checks {
 
     const result = {
       name,
-      path: new URL(page.url()).pathname.replace(/^\/(invitations|signup)\/[^/]+/, '/$1/{token}'),
+      path: new URL(page.url()).pathname.replace(/^\/(invitations|signup|join)\/[^/]+/, '/$1/{token}'),
       status: response.status(),
       javaScript: hasJavaScript(page),
       axe: {
