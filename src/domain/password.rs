@@ -68,6 +68,48 @@ fn hasher() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// How many argon2 computations may run at once in this process: half the CPUs, at least one.
+/// Each holds 19 MiB and a core for tens of milliseconds, so without a cap a log-in flood
+/// (every blocking-pool thread hashing) grows memory without bound and starves page requests
+/// of CPU (`bench/run.sh`: 1.8 GiB RSS and a 2.9 s Team page p99 with 32 concurrent wrong
+/// passwords on 2 cores). Further callers wait their turn.
+fn hashing_permits() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+}
+
+/// A counting semaphore for blocking threads (the callers are on the blocking pool already).
+struct Gate {
+    running: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+static HASHING: Gate = Gate {
+    running: std::sync::Mutex::new(0),
+    freed: std::sync::Condvar::new(),
+};
+
+struct Permit;
+
+impl Gate {
+    fn enter(&'static self) -> Permit {
+        let limit = hashing_permits();
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        while *running >= limit {
+            running = self.freed.wait(running).unwrap_or_else(|e| e.into_inner());
+        }
+        *running += 1;
+        Permit
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        let mut running = HASHING.running.lock().unwrap_or_else(|e| e.into_inner());
+        *running = running.saturating_sub(1);
+        HASHING.freed.notify_one();
+    }
+}
+
 /// Hashes `password` into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`). CPU-bound for
 /// tens of milliseconds: call from a blocking thread.
 ///
@@ -75,6 +117,7 @@ fn hasher() -> Argon2<'static> {
 /// Only if argon2 itself fails, which with fixed valid parameters means a bug.
 pub fn hash_password(password: &Password) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::generate(&mut OsRng);
+    let _permit = HASHING.enter();
     Ok(hasher()
         .hash_password(password.expose().as_bytes(), &salt)?
         .to_string())
@@ -88,9 +131,12 @@ pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$gZiV/M1gPc22ElAH/Jh
 /// CPU-bound like [`hash_password`]: call from a blocking thread.
 pub fn verify_password(password: &Password, stored_hash: &str) -> bool {
     match PasswordHash::new(stored_hash) {
-        Ok(parsed) => hasher()
-            .verify_password(password.expose().as_bytes(), &parsed)
-            .is_ok(),
+        Ok(parsed) => {
+            let _permit = HASHING.enter();
+            hasher()
+                .verify_password(password.expose().as_bytes(), &parsed)
+                .is_ok()
+        }
         Err(_) => false,
     }
 }
@@ -129,6 +175,20 @@ mod tests {
             Some(PasswordError::TooLong)
         );
         assert_eq!(Password::attempt(&"p".repeat(500)).expose().len(), 128);
+    }
+
+    #[test]
+    fn concurrent_callers_all_finish_through_the_hashing_cap() {
+        let pw = Password::attempt("password");
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let pw = pw.clone();
+                std::thread::spawn(move || verify_password(&pw, DUMMY_HASH))
+            })
+            .collect();
+        for t in threads {
+            assert!(!t.join().unwrap());
+        }
     }
 
     #[test]
