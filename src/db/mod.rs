@@ -256,6 +256,10 @@ impl Db {
         let pool = Pool::builder()
             .max_size(max_connections)
             .connection_timeout(Duration::from_secs(10))
+            // r2d2 runs `is_valid` (a `SELECT 1`) on every check-out by default: one extra
+            // statement per database hop. A SQLite file cannot drop the connection, so only
+            // PostgreSQL keeps the check (a server restart would otherwise fail a request).
+            .test_on_check_out(backend == Backend::Postgres)
             .connection_customizer(Box::new(ConnectionSetup))
             .build(manager)?;
         Ok(Self { pool, backend })

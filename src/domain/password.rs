@@ -69,7 +69,7 @@ fn hasher() -> Argon2<'static> {
 }
 
 /// Hashes `password` into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`). CPU-bound for
-/// tens of milliseconds: call from a blocking thread.
+/// tens of milliseconds: call from a password thread (`crate::password_pool`).
 ///
 /// # Errors
 /// Only if argon2 itself fails, which with fixed valid parameters means a bug.
@@ -85,7 +85,7 @@ pub fn hash_password(password: &Password) -> Result<String, argon2::password_has
 pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$gZiV/M1gPc22ElAH/Jh1Hw$CWOrkoo7oJBQ/iyh7uJ0LO2aLEfrHwTWllSAxT0zRno";
 
 /// Whether `password` matches `stored_hash`. A malformed stored hash counts as no match.
-/// CPU-bound like [`hash_password`]: call from a blocking thread.
+/// CPU-bound like [`hash_password`]: call from a password thread (`crate::password_pool`).
 pub fn verify_password(password: &Password, stored_hash: &str) -> bool {
     match PasswordHash::new(stored_hash) {
         Ok(parsed) => hasher()
@@ -129,6 +129,20 @@ mod tests {
             Some(PasswordError::TooLong)
         );
         assert_eq!(Password::attempt(&"p".repeat(500)).expose().len(), 128);
+    }
+
+    #[test]
+    fn concurrent_callers_all_finish_through_the_hashing_cap() {
+        let pw = Password::attempt("password");
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let pw = pw.clone();
+                std::thread::spawn(move || verify_password(&pw, DUMMY_HASH))
+            })
+            .collect();
+        for t in threads {
+            assert!(!t.join().unwrap());
+        }
     }
 
     #[test]

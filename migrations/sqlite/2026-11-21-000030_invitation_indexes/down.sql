@@ -1,0 +1,2 @@
+DROP INDEX invitations_org_email;
+DROP INDEX invitations_org_created;
