@@ -136,8 +136,6 @@ fn role_rank(column: &str) -> diesel::expression::SqlLiteral<Integer> {
     ))
 }
 
-diesel::alias!(users as inviters: InvitersAlias);
-
 diesel::define_sql_function! {
     /// SQL `lower(text)`, the same on SQLite and PostgreSQL for ASCII.
     fn lower(x: Text) -> Text;
@@ -198,12 +196,6 @@ fn members_limited(
     let filtered = || {
         let q = memberships::table
             .inner_join(users::table.on(users::id.eq(memberships::user_id)))
-            .left_join(
-                inviters.on(inviters
-                    .field(users::id)
-                    .nullable()
-                    .eq(memberships::invited_by)),
-            )
             .filter(memberships::organization_id.eq(org.clone()))
             .into_boxed();
         if filter.trim().is_empty() {
@@ -217,41 +209,97 @@ fn members_limited(
             )
         }
     };
-    let total: i64 = filtered().count().get_result(conn)?;
-    let q = filtered();
+    // Unfiltered, the count needs no join: the memberships index alone answers it.
+    let total: i64 = if filter.trim().is_empty() {
+        memberships::table
+            .filter(memberships::organization_id.eq(org.clone()))
+            .count()
+            .get_result(conn)?
+    } else {
+        filtered().count().get_result(conn)?
+    };
+    let mut q = filtered();
+    let mut offset = view.offset();
+    if view.sort == MemberSort::Joined && filter.trim().is_empty() {
+        // The page's ids straight from the (organization_id, created_at, id) index, without
+        // touching a table row; then only those rows are joined and read.
+        let ids = memberships::table
+            .filter(memberships::organization_id.eq(org.clone()))
+            .select(memberships::id)
+            .into_boxed();
+        let ids: Vec<String> = match view.direction {
+            Direction::Ascending => {
+                ids.order_by((memberships::created_at.asc(), memberships::id.asc()))
+            }
+            Direction::Descending => {
+                ids.order_by((memberships::created_at.desc(), memberships::id.desc()))
+            }
+        }
+        .limit(limit)
+        .offset(offset)
+        .load(conn)?;
+        q = q.filter(memberships::id.eq_any(ids));
+        offset = 0;
+    }
     let q = match view.sort {
         MemberSort::Name => order_by!(q, lower(users::name), view.direction),
         MemberSort::Email => order_by!(q, users::email, view.direction),
         MemberSort::Role => order_by!(q, role_rank("memberships.role"), view.direction),
         MemberSort::Joined => order_by!(q, memberships::created_at, view.direction),
-        // NULL (nobody) after every name when ascending, on both backends.
+        // The inviter's name, looked up only for this sort; nobody sorts after every name
+        // when ascending, on both backends.
         MemberSort::InvitedBy => order_by!(
             q,
-            sql::<Text>("COALESCE(lower(inviters.name), '\u{10FFFF}')"),
+            sql::<Text>(
+                "COALESCE((SELECT lower(inviters.name) FROM users AS inviters \
+                 WHERE inviters.id = memberships.invited_by), '\u{10FFFF}')"
+            ),
             view.direction
         ),
     };
-    let rows: Vec<(MembershipRow, String, String, Option<String>)> = q
-        .then_order_by(lower(users::name).asc())
-        .then_order_by(memberships::id.asc())
+    // Joined order comes straight from the (organization_id, created_at, id) index, so the
+    // first page of a large team reads 50 rows, not all of them.
+    let q = if view.sort == MemberSort::Joined {
+        q
+    } else {
+        q.then_order_by(lower(users::name).asc())
+    };
+    let q = match (view.sort, view.direction) {
+        (MemberSort::Joined, Direction::Descending) => q.then_order_by(memberships::id.desc()),
+        _ => q.then_order_by(memberships::id.asc()),
+    };
+    let rows: Vec<(MembershipRow, String, String)> = q
         .limit(limit)
-        .offset(view.offset())
-        .select((
-            MembershipRow::as_select(),
-            users::name,
-            users::email,
-            inviters.field(users::name).nullable(),
-        ))
+        .offset(offset)
+        .select((MembershipRow::as_select(), users::name, users::email))
         .load(conn)?;
+    // Inviters' names for this page only.
+    let inviter_ids: Vec<&str> = rows
+        .iter()
+        .filter_map(|(m, _, _)| m.invited_by.as_deref())
+        .collect();
+    let inviter_names: std::collections::HashMap<String, String> = if inviter_ids.is_empty() {
+        Default::default()
+    } else {
+        users::table
+            .filter(users::id.eq_any(&inviter_ids))
+            .select((users::id, users::name))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .collect()
+    };
     let rows = rows
         .into_iter()
-        .map(|(m, name, email, invited_by)| {
+        .map(|(m, name, email)| {
             Ok(MemberListing {
                 membership_id: parse_stored(&m.id, "membership id")?,
                 user_id: parse_stored(&m.user_id, "user id")?,
                 role: parse_stored(&m.role, "role")?,
                 joined_at: from_db(m.created_at),
-                invited_by,
+                invited_by: m
+                    .invited_by
+                    .as_ref()
+                    .and_then(|id| inviter_names.get(id).cloned()),
                 department: m.department,
                 name,
                 email,
@@ -346,7 +394,6 @@ fn invitations_page(
     let now_db = to_db(now);
     let filtered = || {
         let q = invitations::table
-            .inner_join(users::table.on(users::id.eq(invitations::invited_by)))
             .filter(invitations::organization_id.eq(org.clone()))
             .into_boxed();
         let q = match section {
@@ -370,7 +417,14 @@ fn invitations_page(
     let q = match order {
         InvitationOrder::Email => order_by!(q, invitations::email, direction),
         InvitationOrder::Role => order_by!(q, role_rank("invitations.role"), direction),
-        InvitationOrder::InvitedBy => order_by!(q, lower(users::name), direction),
+        InvitationOrder::InvitedBy => order_by!(
+            q,
+            sql::<Text>(
+                "(SELECT lower(inviters.name) FROM users AS inviters \
+                 WHERE inviters.id = invitations.invited_by)"
+            ),
+            direction
+        ),
         InvitationOrder::Created => order_by!(q, invitations::created_at, direction),
         InvitationOrder::Expires => order_by!(q, invitations::expires_at, direction),
         // The status as people see it: pending past its time is Expired.
@@ -389,23 +443,38 @@ fn invitations_page(
             direction
         ),
     };
-    let rows: Vec<(InvitationRow, String)> = q
+    let rows: Vec<InvitationRow> = q
         .then_order_by(invitations::created_at.desc())
         .then_order_by(invitations::id.asc())
         .limit(PAGE_ROWS)
         .offset((page.max(1) - 1) * PAGE_ROWS)
-        .select((InvitationRow::as_select(), users::name))
+        .select(InvitationRow::as_select())
         .load(conn)?;
+    let inviter_ids: Vec<&str> = rows.iter().map(|r| r.invited_by.as_str()).collect();
+    let inviter_names: std::collections::HashMap<String, String> = if inviter_ids.is_empty() {
+        Default::default()
+    } else {
+        users::table
+            .filter(users::id.eq_any(&inviter_ids))
+            .select((users::id, users::name))
+            .load::<(String, String)>(conn)?
+            .into_iter()
+            .collect()
+    };
     let mut delivery = if section == Section::Pending {
-        let ids: Vec<String> = rows.iter().map(|(r, _)| r.id.clone()).collect();
+        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         outbox::latest_for_invitations(conn, &ids)?
     } else {
         Default::default()
     };
     let rows = rows
         .into_iter()
-        .map(|(row, inviter_name)| {
+        .map(|row| {
             let delivery = delivery.remove(&row.id);
+            let inviter_name = inviter_names
+                .get(&row.invited_by)
+                .cloned()
+                .unwrap_or_default();
             Ok(InvitationListing {
                 invitation: Invitation::try_from(row)?,
                 inviter_name,

@@ -40,7 +40,7 @@ impl SortColumn for MemberSort {
         (MemberSort::Joined, "joined"),
         (MemberSort::InvitedBy, "invited_by"),
     ];
-    const DEFAULT: (Self, Direction) = (MemberSort::Role, Direction::Ascending);
+    const DEFAULT: (Self, Direction) = (MemberSort::Joined, Direction::Ascending);
 
     fn first_direction(self) -> Direction {
         match self {

@@ -152,8 +152,18 @@ async fn members_page_by_50_sort_by_every_column_and_count_exactly() {
     assert_eq!(heading_count(&page, "members-heading"), "(121)");
     let names = member_names(&page);
     assert_eq!(names.len(), 50);
-    assert!(names[0].starts_with("Owner Acme"), "Owner first: {names:?}");
+    assert_eq!(
+        (names[0].as_str(), names[49].as_str()),
+        ("Member 000", "Member 049"),
+        "in joined order, earliest first, by default"
+    );
     assert!(page.shows("1–50 of 121"), "{}", page.text());
+    let page3 = admin
+        .get(&format!("{}?members_page=3", team_path(org)))
+        .await;
+    let last = member_names(&page3);
+    assert_eq!(last.len(), 21);
+    assert!(last[20].starts_with("Owner Acme"), "joined last: {last:?}");
 
     // Sort by name: A→Z, then Z→A from the same header.
     let by_name = sort_link(&page, "members-heading", "Name");

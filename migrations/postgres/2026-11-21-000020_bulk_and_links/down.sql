@@ -1,3 +1,4 @@
+DROP INDEX memberships_org_role;
 DROP INDEX memberships_org;
 DROP TABLE invitation_imports;
 DROP TABLE invite_links;
