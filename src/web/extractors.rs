@@ -175,32 +175,47 @@ impl FromRequest for OrgMember {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let user = CurrentUser::from_request(req, payload);
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let session = req.get_session();
+        let next = here(req);
         let org_id = req
             .match_info()
             .get("org")
             .map(str::parse::<OrganizationId>);
         let state = state(req);
         Box::pin(async move {
-            let CurrentUser(user) = user.await?;
             let state = state?;
-            let org_id = match org_id {
-                Some(Ok(id)) => id,
-                _ => return Err(AppError::NotFound),
+            let Some(user_id) = session_user_id(&session) else {
+                return Err(AppError::LoginRequired { next });
             };
-            let user_id = user.id;
+            let org_id = match org_id {
+                Some(Ok(id)) => Some(id),
+                _ => None,
+            };
+            // The person, the organization, their membership and their organizations in one
+            // trip to the database (each trip is a hand-off to a blocking thread).
             let found = state
                 .db
                 .run(move |c| {
-                    let Some(org) = db::organizations::find(c, org_id)? else {
+                    let Some(user) = db::users::find(c, user_id)? else {
                         return Ok(None);
+                    };
+                    let Some(org_id) = org_id else {
+                        return Ok(Some((user, None)));
+                    };
+                    let Some(org) = db::organizations::find(c, org_id)? else {
+                        return Ok(Some((user, None)));
                     };
                     let membership = db::organizations::membership(c, org_id, user_id)?;
                     let organizations = db::organizations::for_user(c, user_id)?;
-                    Ok(Some((org, membership, organizations)))
+                    Ok(Some((user, Some((org, membership, organizations)))))
                 })
                 .await?;
+            let Some((user, found)) = found else {
+                // A session whose account is gone counts as signed out.
+                session.purge();
+                return Err(AppError::LoginRequired { next });
+            };
             let Some((org, membership, organizations)) = found else {
                 return Err(AppError::NotFound);
             };

@@ -425,9 +425,11 @@ pub async fn team_page(
             Ok((members, owners, pending, history, live, links))
         })
         .await?;
-    let result = session
-        .remove_as::<InviteResult>(RESULT_KEY)
-        .and_then(Result::ok);
+    // Removing marks the session changed (a database write), so only when there is a result.
+    let result = session.get::<InviteResult>(RESULT_KEY).ok().flatten();
+    if result.is_some() {
+        session.remove(RESULT_KEY);
+    }
     let layout = Layout::new(&state, &session, "Team", Some(&member.user))?.in_org(&member);
     let form = InviteForm::empty(&member, layout.csrf.clone());
     let team_path = paths::team(org);
