@@ -57,6 +57,8 @@ pub enum PendingSort {
     Sent,
     /// When it expires.
     Expires,
+    /// Its newest email's delivery state (failed, queued, sending, sent: A to Z).
+    Delivery,
 }
 
 /// A column of *Invitation history* to sort by.
@@ -378,6 +380,7 @@ enum InvitationOrder {
     Expires,
     Status,
     Decided,
+    Delivery,
 }
 
 fn invitations_page(
@@ -427,6 +430,16 @@ fn invitations_page(
         ),
         InvitationOrder::Created => order_by!(q, invitations::created_at, direction),
         InvitationOrder::Expires => order_by!(q, invitations::expires_at, direction),
+        // The newest email's state, as the Delivery column shows it.
+        InvitationOrder::Delivery => order_by!(
+            q,
+            sql::<Text>(
+                "COALESCE((SELECT outbox_emails.status FROM outbox_emails \
+                 WHERE outbox_emails.invitation_id = invitations.id \
+                 ORDER BY outbox_emails.created_at DESC LIMIT 1), 'queued')"
+            ),
+            direction
+        ),
         // The status as people see it: pending past its time is Expired.
         InvitationOrder::Status => order_by!(
             q,
@@ -503,6 +516,7 @@ pub fn pending(
         PendingSort::InvitedBy => InvitationOrder::InvitedBy,
         PendingSort::Sent => InvitationOrder::Created,
         PendingSort::Expires => InvitationOrder::Expires,
+        PendingSort::Delivery => InvitationOrder::Delivery,
     };
     let view = TableView {
         sort: order,

@@ -57,6 +57,7 @@ impl SortColumn for PendingSort {
         (PendingSort::InvitedBy, "invited_by"),
         (PendingSort::Sent, "sent"),
         (PendingSort::Expires, "expires"),
+        (PendingSort::Delivery, "delivery"),
     ];
     const DEFAULT: (Self, Direction) = (PendingSort::Sent, Direction::Descending);
 

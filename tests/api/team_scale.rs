@@ -293,7 +293,7 @@ async fn invitation_tables_page_and_sort_with_exact_counts() {
             "p59@x.test"
         ]
     );
-    for label in ["Role", "Invited by", "Sent", "Expires"] {
+    for label in ["Role", "Invited by", "Sent", "Expires", "Delivery"] {
         let sorted = admin.get(&sort_link(&page, "pending-heading", label)).await;
         assert_eq!(sorted.status, 200, "{label}");
     }

@@ -471,6 +471,7 @@ pub async fn team_page(
             links.header(PendingSort::InvitedBy, "Invited by", p, set_pending),
             links.header(PendingSort::Sent, "Sent", p, set_pending),
             links.header(PendingSort::Expires, "Expires", p, set_pending),
+            links.header(PendingSort::Delivery, "Delivery", p, set_pending),
         ],
         pager: links.pager(pending.total, p, set_pending),
         total: pending.total,
