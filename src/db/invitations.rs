@@ -847,27 +847,17 @@ pub fn accept_in_transaction(
         &joined_details,
         now,
     )?;
-    let payload = serde_json::json!({
-        "organization": details.organization.name,
-        "organization_id": details.organization.id.to_string(),
-        "member_name": user.name,
-        "member_email": user.email.as_str(),
-        "role": current.role.as_str(),
-        "invited_by": details.inviter_name,
-    })
-    .to_string();
-    for (_, owner_email) in organizations::owners_to_notify(conn, org)? {
-        if owner_email != user.email {
-            outbox::enqueue(
-                conn,
-                EmailKind::MemberJoined,
-                None,
-                &owner_email,
-                &payload,
-                now,
-            )?;
-        }
-    }
+    outbox::enqueue_member_joined(
+        conn,
+        &outbox::JoinedMember {
+            organization: &details.organization,
+            name: &user.name,
+            email: &user.email,
+            role: current.role,
+            invited_by: &details.inviter_name,
+        },
+        now,
+    )?;
     Ok(Ok(Accepted::Joined(current.role)))
 }
 

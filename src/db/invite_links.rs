@@ -13,7 +13,7 @@ use diesel::prelude::*;
 
 use super::audit::{self, Actor, AuditContext, RequestMeta};
 use super::organizations::{self, Organization};
-use super::outbox::{self, EmailKind};
+use super::outbox;
 use super::schema::{invite_links, users};
 use super::users::User;
 use super::{Conn, DbError, TxError, from_db, parse_stored, to_db};
@@ -622,27 +622,18 @@ pub fn use_link(
             Some(&joined),
             now,
         )?;
-        let payload = serde_json::json!({
-            "organization": details.organization.name,
-            "organization_id": details.organization.id.to_string(),
-            "member_name": user.name,
-            "member_email": user.email.as_str(),
-            "role": current.role.as_str(),
-            "invited_by": format!("{} (invite link)", details.creator_name),
-        })
-        .to_string();
-        for (_, owner_email) in organizations::owners_to_notify(conn, org)? {
-            if owner_email != user.email {
-                outbox::enqueue(
-                    conn,
-                    EmailKind::MemberJoined,
-                    None,
-                    &owner_email,
-                    &payload,
-                    now,
-                )?;
-            }
-        }
+        let invited_by = format!("{} (invite link)", details.creator_name);
+        outbox::enqueue_member_joined(
+            conn,
+            &outbox::JoinedMember {
+                organization: &details.organization,
+                name: &user.name,
+                email: &user.email,
+                role: current.role,
+                invited_by: &invited_by,
+            },
+            now,
+        )?;
         Ok(Ok(Joined {
             user,
             role: current.role,

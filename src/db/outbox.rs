@@ -107,6 +107,55 @@ pub fn enqueue_invitations(
     Ok(())
 }
 
+/// Who joined an organization, for the "member joined" email to its Owners.
+#[derive(Debug, Clone, Copy)]
+pub struct JoinedMember<'a> {
+    /// The organization.
+    pub organization: &'a super::organizations::Organization,
+    /// The new member's name.
+    pub name: &'a str,
+    /// The new member's email.
+    pub email: &'a EmailAddress,
+    /// The role they joined with.
+    pub role: crate::domain::Role,
+    /// Who invited them, as the email says it ("Ada", "Ada (invite link)").
+    pub invited_by: &'a str,
+}
+
+/// Queues the "member joined" email to every Owner of the organization whose "Notify me when
+/// team members join" is on, except the new member (DESIGN.md, "Invitations": on acceptance).
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn enqueue_member_joined(
+    conn: &mut Conn,
+    joined: &JoinedMember<'_>,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let payload = serde_json::json!({
+        "organization": joined.organization.name,
+        "organization_id": joined.organization.id.to_string(),
+        "member_name": joined.name,
+        "member_email": joined.email.as_str(),
+        "role": joined.role.as_str(),
+        "invited_by": joined.invited_by,
+    })
+    .to_string();
+    for (_, owner_email) in super::organizations::owners_to_notify(conn, joined.organization.id)? {
+        if owner_email != *joined.email {
+            enqueue(
+                conn,
+                EmailKind::MemberJoined,
+                None,
+                &owner_email,
+                &payload,
+                now,
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// How long a claimed row stays leased to the worker that claimed it. A worker that dies
 /// mid-batch loses its lease after this, and another worker takes the rows over.
 pub const LEASE: chrono::Duration = chrono::Duration::minutes(10);

@@ -23,7 +23,7 @@ use crate::domain::text::{MAX_MESSAGE_CHARS, PersonalMessage};
 use crate::domain::{InvitationId, OrganizationId, Permission, Plan, Role};
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::extractors::OrgMember;
-use crate::web::listing::{Pager, SortHeader, Table, TableLinks, TeamQuery};
+use crate::web::listing::{Pager, SortColumn, SortHeader, Table, TableLinks, TeamQuery};
 use crate::web::request_meta::Meta;
 use crate::web::{AppError, AppState, Layout, flash};
 
@@ -386,6 +386,28 @@ fn history_row(
     }
 }
 
+/// One table of the Team page: a header link for each of `columns` (in order), the page
+/// navigation, and the rows of `page` made by `row`. `set` puts a changed view of this table
+/// into a copy of the query, for the links.
+fn table_section<S: SortColumn, T, R>(
+    links: &TableLinks<'_>,
+    columns: &[(S, &'static str)],
+    view: TableView<S>,
+    set: fn(&mut TeamQuery, TableView<S>),
+    page: team_listing::Page<T>,
+    row: impl FnMut(T) -> R,
+) -> TableSection<R> {
+    TableSection {
+        headers: columns
+            .iter()
+            .map(|(column, label)| links.header(*column, label, view, set))
+            .collect(),
+        pager: links.pager(page.total, view, set),
+        total: page.total,
+        rows: page.rows.into_iter().map(row).collect(),
+    }
+}
+
 /// GET /orgs/{org}/team — Owners and Admins (`members:manage`); others get 403. Every table
 /// sorts by its columns, pages by 50 and follows the filter `q` (see `web::listing`); a
 /// malformed query string gets a 400 page naming the parameter.
@@ -434,104 +456,73 @@ pub async fn team_page(
     let form = InviteForm::empty(&member, layout.csrf.clone());
     let team_path = paths::team(org);
 
-    let links = TableLinks {
+    let table = |table| TableLinks {
         base: &team_path,
         query: &query,
-        table: Table::Members,
+        table,
     };
-    let set_members: fn(&mut TeamQuery, TableView<MemberSort>) = |q, v| q.members = v;
-    let m = query.members;
-    let members = TableSection {
-        headers: vec![
-            links.header(MemberSort::Name, "Name", m, set_members),
-            links.header(MemberSort::Email, "Email", m, set_members),
-            links.header(MemberSort::Role, "Role", m, set_members),
-            links.header(MemberSort::Joined, "Joined", m, set_members),
-            links.header(MemberSort::InvitedBy, "Invited by", m, set_members),
+    let members = table_section(
+        &table(Table::Members),
+        &[
+            (MemberSort::Name, "Name"),
+            (MemberSort::Email, "Email"),
+            (MemberSort::Role, "Role"),
+            (MemberSort::Joined, "Joined"),
+            (MemberSort::InvitedBy, "Invited by"),
         ],
-        pager: links.pager(members.total, m, set_members),
-        total: members.total,
-        rows: members
-            .rows
-            .into_iter()
-            .map(|row| MemberRow::new(row, &member, owners as usize, now))
-            .collect(),
-    };
-
-    let links = TableLinks {
-        table: Table::Pending,
-        ..links
-    };
-    let set_pending: fn(&mut TeamQuery, TableView<PendingSort>) = |q, v| q.pending = v;
-    let p = query.pending;
-    let pending = TableSection {
-        headers: vec![
-            links.header(PendingSort::Email, "Email", p, set_pending),
-            links.header(PendingSort::Role, "Role", p, set_pending),
-            links.header(PendingSort::InvitedBy, "Invited by", p, set_pending),
-            links.header(PendingSort::Sent, "Sent", p, set_pending),
-            links.header(PendingSort::Expires, "Expires", p, set_pending),
-            links.header(PendingSort::Delivery, "Delivery", p, set_pending),
+        query.members,
+        |q, v| q.members = v,
+        members,
+        |row| MemberRow::new(row, &member, owners as usize, now),
+    );
+    let pending = table_section(
+        &table(Table::Pending),
+        &[
+            (PendingSort::Email, "Email"),
+            (PendingSort::Role, "Role"),
+            (PendingSort::InvitedBy, "Invited by"),
+            (PendingSort::Sent, "Sent"),
+            (PendingSort::Expires, "Expires"),
+            (PendingSort::Delivery, "Delivery"),
         ],
-        pager: links.pager(pending.total, p, set_pending),
-        total: pending.total,
-        rows: pending
-            .rows
-            .into_iter()
-            .map(|row| pending_row(row, org, now))
-            .collect(),
-    };
-
-    let links = TableLinks {
-        table: Table::History,
-        ..links
-    };
-    let set_history: fn(&mut TeamQuery, TableView<HistorySort>) = |q, v| q.history = v;
-    let h = query.history;
-    let history = TableSection {
-        headers: vec![
-            links.header(HistorySort::Email, "Email", h, set_history),
-            links.header(HistorySort::Role, "Role", h, set_history),
-            links.header(HistorySort::InvitedBy, "Invited by", h, set_history),
-            links.header(HistorySort::Status, "Status", h, set_history),
-            links.header(HistorySort::When, "When", h, set_history),
+        query.pending,
+        |q, v| q.pending = v,
+        pending,
+        |row| pending_row(row, org, now),
+    );
+    let history = table_section(
+        &table(Table::History),
+        &[
+            (HistorySort::Email, "Email"),
+            (HistorySort::Role, "Role"),
+            (HistorySort::InvitedBy, "Invited by"),
+            (HistorySort::Status, "Status"),
+            (HistorySort::When, "When"),
         ],
-        pager: links.pager(history.total, h, set_history),
-        total: history.total,
-        rows: history
-            .rows
-            .into_iter()
-            .map(|row| history_row(row, org, &live, now))
-            .collect(),
-    };
-
-    let links = TableLinks {
-        table: Table::Links,
-        ..links
-    };
-    let set_links: fn(&mut TeamQuery, TableView<LinkSort>) = |q, v| q.links = v;
-    let l = query.links;
-    let links = TableSection {
-        headers: vec![
-            links.header(LinkSort::Role, "Role", l, set_links),
-            links.header(LinkSort::CreatedBy, "Created by", l, set_links),
-            links.header(LinkSort::Created, "Created", l, set_links),
-            links.header(LinkSort::Expires, "Expires", l, set_links),
+        query.history,
+        |q, v| q.history = v,
+        history,
+        |row| history_row(row, org, &live, now),
+    );
+    let links = table_section(
+        &table(Table::Links),
+        &[
+            (LinkSort::Role, "Role"),
+            (LinkSort::CreatedBy, "Created by"),
+            (LinkSort::Created, "Created"),
+            (LinkSort::Expires, "Expires"),
         ],
-        pager: links.pager(links_page.total, l, set_links),
-        total: links_page.total,
-        rows: links_page
-            .rows
-            .into_iter()
-            .map(|link| LinkRow {
-                role: link.role,
-                created_by: link.created_by_name,
-                created: TimeView::new(link.created_at, now),
-                expires: TimeView::new(link.expires_at, now),
-                revoke_path: paths::revoke_invite_link(org, link.id),
-            })
-            .collect(),
-    };
+        query.links,
+        |q, v| q.links = v,
+        links_page,
+        |link| LinkRow {
+            role: link.role,
+            created_by: link.created_by_name,
+            created: TimeView::new(link.created_at, now),
+            expires: TimeView::new(link.expires_at, now),
+            revoke_path: paths::revoke_invite_link(org, link.id),
+        },
+    );
 
     let export_path = if query.filter.is_empty() {
         paths::export_members(org)
