@@ -422,3 +422,53 @@ async fn health_endpoints_answer() {
         assert!(!resp.text().await.unwrap().is_empty());
     }
 }
+
+#[tokio::test]
+async fn signed_out_visits_write_no_session_rows_and_their_cookie_cannot_be_forged() {
+    let app = spawn_app().await;
+    let (org, _) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    let rows = || app.query(|c| Ok(sessions::table.count().get_result::<i64>(c)?));
+    let signed_in_rows = rows();
+
+    // Ten visitors open the log-in page: each gets a session (its CSRF token), none a row.
+    for _ in 0..10 {
+        let page = app.browser().get("/login").await;
+        assert_eq!(page.status, 200);
+    }
+    assert_eq!(
+        rows(),
+        signed_in_rows,
+        "signed-out visits wrote session rows"
+    );
+
+    // The token in that cookie-carried session still guards the form, and signing in moves
+    // the session into the table under a new key.
+    let jar = Arc::new(Jar::default());
+    let browser = app.browser_with_jar(jar.clone(), true);
+    let login = browser.get("/login").await;
+    let form = login
+        .form("form[action='/login']")
+        .set("email", "owner@acme.test")
+        .set("password", PASSWORD);
+
+    // The same form sent with the cookie altered by one character: the server cannot read
+    // it, so the token matches nothing.
+    let cookie = session_cookie(&app, &jar);
+    let mut forged: Vec<char> = cookie.chars().collect();
+    let middle = forged.len() / 2;
+    forged[middle] = if forged[middle] == 'A' { 'B' } else { 'A' };
+    let forged: String = forged.into_iter().collect();
+    let attacker = browser_with_cookie(&app, &forged, true);
+    let refused = attacker.submit(&form).await;
+    assert!(
+        refused.shows("This form has expired"),
+        "{}: {}",
+        refused.status,
+        refused.text()
+    );
+    assert_eq!(rows(), signed_in_rows);
+
+    let done = browser.submit(&form).await;
+    assert_eq!(done.path(), format!("/orgs/{org}"));
+    assert_eq!(rows(), signed_in_rows + 1, "the signed-in session is a row");
+}
