@@ -88,7 +88,7 @@ impl Settings {
             login_attempts_per_minute: 10,
             db_pool_size: 8,
             outbox_workers: 1,
-            password_threads: 2,
+            password_threads: 8,
             outbox_poll_interval: std::time::Duration::from_millis(100),
             trusted_proxies: Vec::new(),
         }

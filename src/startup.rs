@@ -192,6 +192,9 @@ impl Application {
                         .handler(StatusCode::TOO_MANY_REQUESTS, render_429),
                 )
                 .wrap(default_headers())
+                .wrap(actix_web::middleware::from_fn(
+                    crate::web::request_body::read_small_bodies,
+                ))
                 .wrap(Compress::default())
                 .wrap(TracingLogger::<RedactedRootSpan>::new())
                 .configure(|cfg| routes(cfg, &login_limit, &signup_limit))

@@ -10,6 +10,7 @@ pub mod flash;
 pub mod headers;
 pub mod listing;
 pub mod pages;
+pub mod request_body;
 pub mod request_meta;
 pub mod request_span;
 pub mod session_store;
