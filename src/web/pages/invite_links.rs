@@ -20,7 +20,6 @@ use super::{paths, render, see_other};
 use crate::db::invite_links::{InviteLinkDetails, Joined, Joiner};
 use crate::db::users::User;
 use crate::db::{self};
-use crate::domain::invitation::{InviteDenied, authorize_invitation};
 use crate::domain::invite_link::{
     JoinError, JoinPage, LinkExpiry, LinkToken, LinkUnusable, LinkVisitor, join_page,
 };
@@ -149,25 +148,10 @@ pub async fn create(
     let mut form = LinkForm::empty(&member);
     form.role = input.role.chars().take(20).collect();
     form.expiry = input.expiry.chars().take(20).collect();
-    let role = match input.role.parse::<Role>() {
-        Ok(role) => Some(role),
-        Err(_) => {
-            form.role_error = Some("Choose one of the roles listed.".into());
-            None
-        }
-    };
-    if let Some(role) = role {
-        match authorize_invitation(member.inviter(), member.org.plan, role) {
-            Ok(()) => {}
-            Err(InviteDenied::AboveCeiling(_)) => {
-                form.role_error = Some(format!(
-                    "You cannot create a link for {}: you may only assign roles at or below your own.",
-                    role.label()
-                ));
-            }
-            Err(denied) => form.form_error = Some(denied.to_string()),
-        }
-    }
+    let offered = super::team::OfferedRole::check(&member, &input.role, "create a link for");
+    let role = offered.role;
+    form.role_error = offered.role_error;
+    form.form_error = offered.form_error;
     let expiry = match input.expiry.parse::<LinkExpiry>() {
         Ok(e) => Some(e),
         Err(e) => {

@@ -673,6 +673,48 @@ pub fn invite_result(listed: &[ListedAddress], outcomes: &[AddressOutcome]) -> I
     InviteResult { summary, rows }
 }
 
+/// A role typed into an invite form, checked against the sender's ceiling and plan
+/// (`domain::invitation::authorize_invitation`), with the messages the form shows.
+pub struct OfferedRole {
+    /// The role, when it names one (even if refused: the form keeps it selected).
+    pub role: Option<Role>,
+    /// Beside the Role field: not a role, or above the sender's own.
+    pub role_error: Option<String>,
+    /// About the whole form: the plan allows no invitations, or the sender may not invite.
+    pub form_error: Option<String>,
+}
+
+impl OfferedRole {
+    /// Checks `input` for `member`; `doing` completes "You cannot {doing} Owner: …" (e.g.
+    /// "invite someone as", "create a link for").
+    pub fn check(member: &OrgMember, input: &str, doing: &str) -> Self {
+        let Ok(role) = input.parse::<Role>() else {
+            return Self {
+                role: None,
+                role_error: Some("Choose one of the roles listed.".into()),
+                form_error: None,
+            };
+        };
+        let (role_error, form_error) =
+            match authorize_invitation(member.inviter(), member.org.plan, role) {
+                Ok(()) => (None, None),
+                Err(InviteDenied::AboveCeiling(_)) => (
+                    Some(format!(
+                        "You cannot {doing} {}: you may only assign roles at or below your own.",
+                        role.label()
+                    )),
+                    None,
+                ),
+                Err(denied) => (None, Some(denied.to_string())),
+            };
+        Self {
+            role: Some(role),
+            role_error,
+            form_error,
+        }
+    }
+}
+
 /// POST /orgs/{org}/invitations — invites one or many addresses with one role and message.
 /// Errors re-show the form with the input kept and the message beside the field; nothing is
 /// written unless the whole submission is acceptable.
@@ -691,25 +733,10 @@ pub async fn send_invitations(
     form.message = input.message.chars().take(MAX_MESSAGE_CHARS * 2).collect();
     form.role = input.role.chars().take(20).collect();
 
-    let role = match input.role.parse::<Role>() {
-        Ok(role) => Some(role),
-        Err(_) => {
-            form.role_error = Some("Choose one of the roles listed.".into());
-            None
-        }
-    };
-    if let Some(role) = role {
-        match authorize_invitation(member.inviter(), member.org.plan, role) {
-            Ok(()) => {}
-            Err(InviteDenied::AboveCeiling(_)) => {
-                form.role_error = Some(format!(
-                    "You cannot invite someone as {}: you may only assign roles at or below your own.",
-                    role.label()
-                ));
-            }
-            Err(denied) => form.form_error = Some(denied.to_string()),
-        }
-    }
+    let offered = OfferedRole::check(&member, &input.role, "invite someone as");
+    let role = offered.role;
+    form.role_error = offered.role_error;
+    form.form_error = offered.form_error;
     let message = match PersonalMessage::parse(&input.message) {
         Ok(m) => m,
         Err(e) => {
