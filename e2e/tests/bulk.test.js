@@ -256,6 +256,11 @@ describe('CSV import', () => {
     assert.match(await text(table.getByRole('row').filter({ hasText: SAM })), /Sent.*New invitation/);
     assert.match(await text(table.getByRole('row').filter({ hasText: 'rex@example.test' })), /Invalid/);
     await checks.page(owner, 'CSV import: result');
+    // The result has its own address: reloading shows it again and sends nothing twice.
+    await owner.waitForURL(/\/invitations\/import\/[^/]+\/result$/);
+    await owner.reload();
+    await assertVisible(owner.getByRole('heading', { level: 1, name: 'Import sent: new-staff.csv' }));
+    await assertVisible(owner.getByRole('table', { name: /2 sent, 0 sent again, 0 skipped, 2 invalid/ }));
   });
 
   test('back on Team, the imported invitations are pending with their roles', async () => {

@@ -1,17 +1,19 @@
-//! CSV imports of invitations between their preview and their confirmation
-//! (`invitation_imports`). The uploaded text is kept so the confirmation re-plans exactly what
-//! was previewed; an import belongs to the person who uploaded it, in one organization, and
-//! lives [`IMPORT_TTL`] at most.
+//! CSV imports of invitations (`invitation_imports`): between their preview and their
+//! confirmation the uploaded text is kept, so the confirmation re-plans exactly what was
+//! previewed; once sent, the text gives way to what happened to each row, so the result page
+//! can be reloaded. An import belongs to the person who uploaded it, in one organization, and
+//! lives [`IMPORT_TTL`] after its upload (unsent) or after sending.
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::invitation_imports;
-use super::{Conn, DbError, from_db, parse_stored, to_db};
+use super::{Conn, DbError, TxError, from_db, parse_stored, to_db, write_transaction};
 use crate::domain::csv_import::ImportId;
 use crate::domain::{OrganizationId, UserId};
 
-/// How long an uploaded import waits for its confirmation before the sweep deletes it.
+/// How long an uploaded import waits for its confirmation, and a sent one keeps its result,
+/// before the sweep deletes it.
 pub const IMPORT_TTL: Duration = Duration::hours(1);
 
 /// An `invitation_imports` row.
@@ -89,42 +91,43 @@ pub fn insert(
     now: DateTime<Utc>,
 ) -> Result<ImportId, DbError> {
     let id = ImportId::new();
-    restore(
-        conn,
-        &Import {
-            id,
-            organization_id: org,
-            created_by: creator,
-            file_name: file_name.to_owned(),
-            content: content.to_owned(),
-            created_at: now,
-            expires_at: now + IMPORT_TTL,
-        },
-    )?;
+    diesel::insert_into(invitation_imports::table)
+        .values(NewImport {
+            id: id.to_string(),
+            organization_id: org.to_string(),
+            created_by: creator.to_string(),
+            file_name,
+            content,
+            created_at: to_db(now),
+            expires_at: to_db(now + IMPORT_TTL),
+        })
+        .execute(conn)?;
     Ok(id)
 }
 
-/// Writes `import` back as it was (after a confirmation that claimed it failed to send).
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn restore(conn: &mut Conn, import: &Import) -> Result<(), DbError> {
-    diesel::insert_into(invitation_imports::table)
-        .values(NewImport {
-            id: import.id.to_string(),
-            organization_id: import.organization_id.to_string(),
-            created_by: import.created_by.to_string(),
-            file_name: &import.file_name,
-            content: &import.content,
-            created_at: to_db(import.created_at),
-            expires_at: to_db(import.expires_at),
-        })
-        .execute(conn)?;
-    Ok(())
+/// One of `creator`'s imports, as its pages read it.
+#[derive(Debug, Clone)]
+pub enum OwnImport {
+    /// Uploaded and waiting for confirmation: the preview, and what a confirmation sends.
+    Unsent(Import),
+    /// Sent: the result page.
+    Sent(SentImport),
 }
 
-/// The import `id` if it belongs to `creator` in `org` and has not expired at `now`; `None`
-/// otherwise (another person's or organization's import is indistinguishable from none).
+/// A sent import as its result page reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentImport {
+    /// Its id.
+    pub id: ImportId,
+    /// The uploaded file's name (display only).
+    pub file_name: String,
+    /// What [`send_once`] recorded.
+    pub result: String,
+}
+
+/// The import `id` if it belongs to `creator` in `org` and has not expired at `now`, unsent
+/// or sent; `None` otherwise (another person's or organization's import is indistinguishable
+/// from none).
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
@@ -134,37 +137,83 @@ pub fn find_own(
     creator: UserId,
     id: ImportId,
     now: DateTime<Utc>,
-) -> Result<Option<Import>, DbError> {
-    invitation_imports::table
+) -> Result<Option<OwnImport>, DbError> {
+    let found = invitation_imports::table
         .find(id.to_string())
         .filter(invitation_imports::organization_id.eq(org.to_string()))
         .filter(invitation_imports::created_by.eq(creator.to_string()))
         .filter(invitation_imports::expires_at.gt(to_db(now)))
-        .select(ImportRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(Import::try_from)
-        .transpose()
+        .select((
+            ImportRow::as_select(),
+            invitation_imports::sent_at,
+            invitation_imports::result,
+        ))
+        .first::<(ImportRow, Option<NaiveDateTime>, Option<String>)>(conn)
+        .optional()?;
+    let Some((row, sent_at, result)) = found else {
+        return Ok(None);
+    };
+    let import = Import::try_from(row)?;
+    Ok(Some(match sent_at {
+        None => OwnImport::Unsent(import),
+        Some(_) => OwnImport::Sent(SentImport {
+            id: import.id,
+            file_name: import.file_name,
+            result: result.unwrap_or_default(),
+        }),
+    }))
 }
 
-/// Deletes `import` if it is still there and usable: the confirmation's claim. Of two racing
-/// confirmations exactly one gets `true`, so a double click sends once.
+/// Sends a previewed import at most once. In one write transaction: claims `import` (still
+/// unsent and usable at `now`), runs `send` (which writes the invitations), and stores
+/// `record(&outcome)` as the import's result — dropping the file's text, no longer needed, and
+/// keeping the import [`IMPORT_TTL`] from `now` for its result page. So of two racing
+/// confirmations exactly one sends, and the other finds the result already there.
+///
+/// Returns `None` when the import was not there to claim (sent already, cancelled or
+/// expired), `Some(Err(_))` when `send` refused (nothing is written, and the import can be
+/// confirmed again), and `Some(Ok(outcome))` when it was sent.
 ///
 /// # Errors
-/// [`DbError`] on a failed query.
-pub fn claim(conn: &mut Conn, import: &Import, now: DateTime<Utc>) -> Result<bool, DbError> {
-    let n = diesel::delete(
-        invitation_imports::table
-            .find(import.id.to_string())
-            .filter(invitation_imports::organization_id.eq(import.organization_id.to_string()))
-            .filter(invitation_imports::created_by.eq(import.created_by.to_string()))
-            .filter(invitation_imports::expires_at.gt(to_db(now))),
-    )
-    .execute(conn)?;
-    Ok(n == 1)
+/// [`DbError`] on a failed query; the whole transaction is rolled back.
+pub fn send_once<T, E>(
+    conn: &mut Conn,
+    import: &Import,
+    now: DateTime<Utc>,
+    send: impl FnOnce(&mut Conn) -> Result<Result<T, E>, DbError>,
+    record: impl FnOnce(&T) -> String,
+) -> Result<Option<Result<T, E>>, DbError> {
+    let result = write_transaction(conn, |conn| -> Result<_, TxError<E>> {
+        let claimed = diesel::update(
+            invitation_imports::table
+                .find(import.id.to_string())
+                .filter(invitation_imports::organization_id.eq(import.organization_id.to_string()))
+                .filter(invitation_imports::created_by.eq(import.created_by.to_string()))
+                .filter(invitation_imports::expires_at.gt(to_db(now)))
+                .filter(invitation_imports::sent_at.is_null()),
+        )
+        .set(invitation_imports::sent_at.eq(Some(to_db(now))))
+        .execute(conn)?;
+        if claimed != 1 {
+            return Ok(None);
+        }
+        let outcome = send(conn)?.map_err(TxError::Refused)?;
+        diesel::update(invitation_imports::table.find(import.id.to_string()))
+            .set((
+                invitation_imports::result.eq(Some(record(&outcome))),
+                invitation_imports::content.eq(""),
+                invitation_imports::expires_at.eq(to_db(now + IMPORT_TTL)),
+            ))
+            .execute(conn)?;
+        Ok(Some(outcome))
+    });
+    Ok(match TxError::settle(result)? {
+        Ok(sent) => sent.map(Ok),
+        Err(refused) => Some(Err(refused)),
+    })
 }
 
-/// Deletes `creator`'s import `id` in `org` (Cancel). Returns whether one was deleted.
+/// Deletes `creator`'s unsent import `id` in `org` (Cancel). Returns whether one was deleted.
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
@@ -178,7 +227,8 @@ pub fn delete_own(
         invitation_imports::table
             .find(id.to_string())
             .filter(invitation_imports::organization_id.eq(org.to_string()))
-            .filter(invitation_imports::created_by.eq(creator.to_string())),
+            .filter(invitation_imports::created_by.eq(creator.to_string()))
+            .filter(invitation_imports::sent_at.is_null()),
     )
     .execute(conn)?;
     Ok(n == 1)

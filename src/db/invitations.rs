@@ -20,12 +20,13 @@ use super::organizations::{self, Organization};
 use super::outbox::{self, EmailKind};
 use super::schema::{invitations, users};
 use super::users::User;
-use super::{Conn, DbError, from_db, parse_stored, to_db};
+use super::{Conn, DbError, TxError, from_db, parse_stored, to_db};
 use crate::domain::audit::AuditAction;
 use crate::domain::invitation::{
     AcceptError, InvitationFacts, InvitePlan, Inviter, InviterLapsed, LivePending, NotPending,
-    RENEWAL_REQUEST_INTERVAL, RenewalRefused, ResendError, ResendPlan, SkipReason, Unusable,
-    check_accept, check_inviter_may_still_assign, check_renewal_request, plan_invitation,
+    OverHourlyLimit, RENEWAL_REQUEST_INTERVAL, RenewalRefused, ResendError, ResendPlan, SkipReason,
+    Unusable, check_accept, check_hourly_limit, check_inviter_may_still_assign,
+    check_renewal_request, plan_invitation,
 };
 use crate::domain::text::{Department, PersonalMessage};
 use crate::domain::token::{InvitationToken, TokenKey, TokenNonce};
@@ -478,24 +479,41 @@ pub fn created_since(
 /// at most once a minute; one with another role is replaced), and records each outcome in the
 /// audit trail as `ctx`'s. Returns one outcome per entry, in order.
 ///
+/// The hourly limit ([`check_hourly_limit`]) is checked in the same transaction, after locking
+/// the organization, counting only the invitations this submission creates; so two submissions
+/// at once cannot together pass it, and a refused one writes nothing.
+///
 /// The work is batched — two look-up queries per 500 addresses and multi-row INSERTs for the
 /// new invitations, their emails and their audit events — so 1,000 addresses cost a few dozen
 /// statements, not thousands.
 ///
 /// # Errors
-/// [`DbError`] on a failed query; the whole submission is rolled back.
+/// `Ok(Err(OverHourlyLimit))` when the submission would exceed `per_hour` new invitations an
+/// hour (the `invitations_per_hour` setting); [`DbError`] on a failed query. Either way the
+/// whole submission is rolled back.
 pub fn invite_many(
     conn: &mut Conn,
     ctx: &AuditContext,
     batch: &InviteBatch,
     entries: &[InviteEntry],
+    per_hour: i64,
     token_key: &TokenKey,
-) -> Result<Vec<AddressOutcome>, DbError> {
+) -> Result<Result<Vec<AddressOutcome>, OverHourlyLimit>, DbError> {
     let org = batch.organization;
     let now = batch.now;
-    super::write_transaction(conn, |conn| {
+    let result = super::write_transaction(conn, |conn| -> Result<_, TxError<OverHourlyLimit>> {
+        organizations::lock(conn, org)?;
         let emails: Vec<&str> = entries.iter().map(|e| e.email.as_str()).collect();
         let mut standing = standing(conn, org, &emails)?;
+        let creating = entries
+            .iter()
+            .filter(|e| standing.plan(&e.email, e.role, now).creates())
+            .count();
+        if creating > 0 {
+            let sent_last_hour = created_since(conn, org, now - Duration::hours(1))?;
+            check_hourly_limit(sent_last_hour, creating as i64, per_hour)
+                .map_err(TxError::Refused)?;
+        }
         // Pending invitations past their time are written Expired first, which frees the
         // one-pending-per-address index for the new ones.
         let overdue: Vec<OverdueRow> = standing
@@ -570,7 +588,8 @@ pub fn invite_many(
         create_all(conn, batch, &creations, token_key)?;
         audit::record_many(conn, ctx, Some(org), &events, now)?;
         Ok(outcomes)
-    })
+    });
+    TxError::settle(result)
 }
 
 /// The invitation `id` of organization `org`, or `None` — also when it belongs to another
@@ -861,25 +880,6 @@ pub fn accept_in_transaction(
     Ok(Ok(Accepted::Joined(current.role)))
 }
 
-/// The error type of transactions that may be refused by a domain rule: any `Err` makes
-/// Diesel roll back, so a refusal after a write (e.g. the new account) leaves nothing behind.
-enum TxError {
-    Db(DbError),
-    Rejected(AcceptError),
-}
-
-impl From<diesel::result::Error> for TxError {
-    fn from(e: diesel::result::Error) -> Self {
-        TxError::Db(DbError::Query(e))
-    }
-}
-
-impl From<DbError> for TxError {
-    fn from(e: DbError) -> Self {
-        TxError::Db(e)
-    }
-}
-
 /// Creates an account for the invited email and accepts in the same transaction (acceptance
 /// branch 1); the audit trail records the new account as the actor, from the request in
 /// `meta`. Returns `Ok(Ok(None))` if an account with the email appeared meanwhile.
@@ -895,7 +895,7 @@ pub fn register_and_accept(
     password_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Result<Option<(User, Accepted)>, AcceptError>, DbError> {
-    let result = super::write_transaction(conn, |conn| -> Result<_, TxError> {
+    let result = super::write_transaction(conn, |conn| -> Result<_, TxError<AcceptError>> {
         let inv = &details.invitation;
         // Serialize registrations through this invitation: on PostgreSQL two concurrent
         // submissions would otherwise both find no account and race on the unique email
@@ -926,14 +926,10 @@ pub fn register_and_accept(
             meta: meta.clone(),
         };
         let accepted =
-            accept_in_transaction(conn, &ctx, details, &user, now)?.map_err(TxError::Rejected)?;
+            accept_in_transaction(conn, &ctx, details, &user, now)?.map_err(TxError::Refused)?;
         Ok(Ok(Some((user, accepted))))
     });
-    match result {
-        Ok(done) => Ok(done),
-        Err(TxError::Rejected(e)) => Ok(Err(e)),
-        Err(TxError::Db(e)) => Err(e),
-    }
+    Ok(TxError::settle(result)?.and_then(|inner| inner))
 }
 
 /// The audit trail's name for someone using an invitation link: their account when signed in
@@ -1037,16 +1033,19 @@ pub fn revoke(
 
 /// Resends `inv` at `now` (DESIGN.md, "Resend"): the original link again when pending, or a
 /// new invitation with a fresh window when expired, recorded as `ctx`'s. `resender` becomes
-/// the new invitation's inviter.
+/// the new invitation's inviter. A new invitation counts against the organization's hourly
+/// limit of `per_hour` ([`check_hourly_limit`]); the same link again does not.
 ///
 /// # Errors
 /// Outer [`DbError`] on a failed query; inner [`ResendError`] when refused.
+#[allow(clippy::too_many_arguments)]
 pub fn resend(
     conn: &mut Conn,
     ctx: &AuditContext,
     inv: &Invitation,
     resender: UserId,
     ttl: Duration,
+    per_hour: i64,
     now: DateTime<Utc>,
     token_key: &TokenKey,
 ) -> Result<Result<ResendPlan, ResendError>, DbError> {
@@ -1076,12 +1075,20 @@ pub fn resend(
                 )?;
             }
             ResendPlan::NewInvitation => {
+                // First, as in `invite_many`: the same lock order, and the checks below see
+                // what a concurrent submission for this address committed.
+                organizations::lock(conn, inv.organization_id)?;
                 expire_if_overdue(conn, inv.organization_id, &inv.email, now)?;
                 if organizations::is_member_by_email(conn, inv.organization_id, &inv.email)? {
                     return Ok(Err(ResendError::Superseded));
                 }
                 if live_pending(conn, inv.organization_id, &inv.email)?.is_some() {
                     return Ok(Err(ResendError::Superseded));
+                }
+                let sent_last_hour =
+                    created_since(conn, inv.organization_id, now - Duration::hours(1))?;
+                if let Err(over) = check_hourly_limit(sent_last_hour, 1, per_hour) {
+                    return Ok(Err(ResendError::OverHourlyLimit(over)));
                 }
                 let batch = InviteBatch {
                     organization: inv.organization_id,

@@ -20,7 +20,8 @@ use super::{Conn, DbError, TxError, from_db, parse_stored, to_db};
 use crate::domain::audit::AuditAction;
 use crate::domain::invitation::{Inviter, InviterLapsed, check_inviter_may_still_assign};
 use crate::domain::invite_link::{
-    JoinError, LinkExpiry, LinkFacts, LinkStatus, LinkToken, LinkUnusable,
+    JoinError, LinkExpiry, LinkFacts, LinkStatus, LinkToken, LinkUnusable, OverLinkLimit,
+    check_link_limit,
 };
 use crate::domain::text::PersonName;
 use crate::domain::{EmailAddress, InviteLinkId, OrganizationId, Role, UserId};
@@ -130,10 +131,16 @@ pub struct InviteLinkListing {
 /// authorized it (`domain::invitation::authorize_invitation`: `users:invite`, a paid plan,
 /// the role within the creator's ceiling).
 ///
+/// The organization's hourly limit of `per_hour` links ([`check_link_limit`]) is checked in
+/// the same transaction, after locking the organization, so two requests at once cannot
+/// together pass it.
+///
 /// Returns the link and its token. The token exists only in this return value: show it once.
 ///
 /// # Errors
-/// [`DbError`] on a failed query (nothing is written).
+/// `Ok(Err(OverLinkLimit))` at the limit; [`DbError`] on a failed query. Either way nothing
+/// is written.
+#[allow(clippy::too_many_arguments)]
 pub fn create(
     conn: &mut Conn,
     ctx: &AuditContext,
@@ -141,8 +148,9 @@ pub fn create(
     creator: UserId,
     role: Role,
     expiry: LinkExpiry,
+    per_hour: i64,
     now: DateTime<Utc>,
-) -> Result<(InviteLink, LinkToken), DbError> {
+) -> Result<Result<(InviteLink, LinkToken), OverLinkLimit>, DbError> {
     let token = LinkToken::generate();
     let link = InviteLink {
         id: InviteLinkId::new(),
@@ -157,7 +165,10 @@ pub fn create(
         used_by: None,
         decided_at: None,
     };
-    super::write_transaction(conn, |conn| {
+    let result = super::write_transaction(conn, |conn| -> Result<_, TxError<OverLinkLimit>> {
+        organizations::lock(conn, org)?;
+        let created_last_hour = created_since(conn, org, now - chrono::Duration::hours(1))?;
+        check_link_limit(created_last_hour, per_hour).map_err(TxError::Refused)?;
         diesel::insert_into(invite_links::table)
             .values(NewInviteLink {
                 id: link.id.to_string(),
@@ -179,9 +190,10 @@ pub fn create(
             &link,
             &details,
             now,
-        )
-    })?;
-    Ok((link, token))
+        )?;
+        Ok(())
+    });
+    Ok(TxError::settle(result)?.map(|()| (link, token)))
 }
 
 /// Appends an invite-link event to `org`'s trail; the target names the link by its id.

@@ -11,7 +11,7 @@ use diesel::prelude::*;
 
 use super::audit::{self, AuditContext};
 use super::models::MembershipRow;
-use super::schema::{memberships, organizations, users};
+use super::schema::{memberships, users};
 use super::{Conn, DbError, TxError, parse_stored, write_transaction};
 use crate::domain::audit::AuditAction;
 use crate::domain::membership::{
@@ -43,18 +43,6 @@ type Tx = TxError<MemberError>;
 
 fn finish<T>(result: Result<T, Tx>) -> Result<Result<T, MemberError>, DbError> {
     TxError::settle(result)
-}
-
-/// Serializes membership changes of one organization.
-fn lock_organization(conn: &mut Conn, org: OrganizationId) -> Result<(), DbError> {
-    if let Conn::Postgresql(pg) = conn {
-        organizations::table
-            .find(org.to_string())
-            .select(organizations::id)
-            .for_update()
-            .first::<String>(pg)?;
-    }
-    Ok(())
 }
 
 fn owner_count(conn: &mut Conn, org: OrganizationId) -> Result<usize, DbError> {
@@ -111,7 +99,7 @@ pub fn change_role(
     now: DateTime<Utc>,
 ) -> Result<Result<Role, MemberError>, DbError> {
     finish(write_transaction(conn, |c| -> Result<Role, Tx> {
-        lock_organization(c, org)?;
+        super::organizations::lock(c, org)?;
         let (row, label) = target(c, org, id)?.ok_or(TxError::Refused(MemberError::NotFound))?;
         let from: Role = parse_stored(&row.role, "role")?;
         let manager = Manager {
@@ -160,7 +148,7 @@ pub fn remove(
     now: DateTime<Utc>,
 ) -> Result<Result<String, MemberError>, DbError> {
     finish(write_transaction(conn, |c| -> Result<String, Tx> {
-        lock_organization(c, org)?;
+        super::organizations::lock(c, org)?;
         let (row, label) = target(c, org, id)?.ok_or(TxError::Refused(MemberError::NotFound))?;
         let role: Role = parse_stored(&row.role, "role")?;
         let manager = Manager {
@@ -206,7 +194,7 @@ pub fn leave(
     now: DateTime<Utc>,
 ) -> Result<Result<(), MemberError>, DbError> {
     finish(write_transaction(conn, |c| -> Result<(), Tx> {
-        lock_organization(c, org)?;
+        super::organizations::lock(c, org)?;
         let row: MembershipRow = memberships::table
             .filter(memberships::organization_id.eq(org.to_string()))
             .filter(memberships::user_id.eq(user.to_string()))

@@ -167,6 +167,10 @@ pub fn sqlite_path(database_url: &str) -> &str {
 /// lock up front, so writers queue behind `busy_timeout` instead. PostgreSQL uses an ordinary
 /// transaction: row locks and conditional updates do the work there.
 ///
+/// Called inside another write transaction, it runs `f` in a savepoint of it (on both
+/// backends), so write operations compose: an error rolls back `f`'s part, and the outer
+/// transaction decides about the rest.
+///
 /// # Errors
 /// Whatever `f` returns (the transaction is rolled back), or the error of BEGIN/COMMIT.
 pub fn write_transaction<T, E>(
@@ -176,7 +180,13 @@ pub fn write_transaction<T, E>(
 where
     E: From<diesel::result::Error>,
 {
-    if let AnyConnection::Postgresql(_) = conn {
+    let nested = match conn {
+        AnyConnection::Postgresql(_) => true, // an ordinary transaction, or a savepoint
+        AnyConnection::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c)
+            .transaction_depth()?
+            .is_some(),
+    };
+    if nested {
         return conn.transaction(f);
     }
     if let AnyConnection::Sqlite(c) = conn {

@@ -84,6 +84,26 @@ pub struct MemberListing {
     pub department: Option<String>,
 }
 
+/// Serializes writes that must see one organization's latest state (its Owner count, its
+/// invitations of the last hour) until the transaction ends: on PostgreSQL `SELECT … FOR NO
+/// KEY UPDATE` on its row — which holders of this lock wait for, but inserts of rows that
+/// reference the organization (a membership on acceptance, say) do not, so acceptance never
+/// deadlocks against a bulk invitation; on SQLite, where `BEGIN IMMEDIATE` already admits one
+/// writer, nothing. Call it first inside a write transaction, before any other row is written.
+///
+/// # Errors
+/// [`DbError`] on a failed query, or when the organization does not exist (PostgreSQL).
+pub fn lock(conn: &mut Conn, org: OrganizationId) -> Result<(), DbError> {
+    if let Conn::Postgresql(pg) = conn {
+        organizations::table
+            .find(org.to_string())
+            .select(organizations::id)
+            .for_no_key_update()
+            .first::<String>(pg)?;
+    }
+    Ok(())
+}
+
 /// The organization with this id, if any.
 ///
 /// # Errors

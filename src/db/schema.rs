@@ -80,6 +80,8 @@ diesel::table! {
         content -> Text,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        result -> Nullable<Text>,
     }
 }
 

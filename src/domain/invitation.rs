@@ -162,6 +162,9 @@ pub enum ResendError {
     /// Expired, but the address already has a newer pending invitation or is now a member.
     #[error("This address already has a newer invitation or has joined; nothing was sent")]
     Superseded,
+    /// Expired, and a new invitation would take the organization past its hourly limit.
+    #[error(transparent)]
+    OverHourlyLimit(OverHourlyLimit),
 }
 
 /// Why a revoke is refused.
@@ -427,6 +430,63 @@ pub fn plan_invitation(
             }
         }
         _ => InvitePlan::New,
+    }
+}
+
+/// A submission would take an organization past its hourly limit on new invitations. `Display`
+/// is the message the form shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub struct OverHourlyLimit {
+    /// The limit: new invitations per organization per hour.
+    pub per_hour: i64,
+    /// New invitations the organization created in the last hour.
+    pub sent_last_hour: i64,
+    /// New invitations the submission would create.
+    pub creating: i64,
+}
+
+impl std::fmt::Display for OverHourlyLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let invitations = |n: i64| if n == 1 { "invitation" } else { "invitations" };
+        write!(
+            f,
+            "Sending this would create {} new {}, but this organization may send at most {} {} an hour and has sent {} in the last hour. Try again later, or send fewer.",
+            self.creating,
+            invitations(self.creating),
+            self.per_hour,
+            invitations(self.per_hour),
+            self.sent_last_hour
+        )
+    }
+}
+
+/// Checks the per-organization limit on new invitations (DESIGN.md, security rules: "rate
+/// limits on … invitations sent per organization"): an organization that created
+/// `sent_last_hour` invitations in the last hour may create `creating` more if the sum stays
+/// within `per_hour`. Only new invitations count — an address that is skipped or gets its
+/// original link again creates nothing — so a submission that creates none always passes.
+///
+/// # Errors
+/// [`OverHourlyLimit`] when the sum would exceed `per_hour`.
+pub fn check_hourly_limit(
+    sent_last_hour: i64,
+    creating: i64,
+    per_hour: i64,
+) -> Result<(), OverHourlyLimit> {
+    if creating > 0 && sent_last_hour.saturating_add(creating) > per_hour {
+        return Err(OverHourlyLimit {
+            per_hour,
+            sent_last_hour,
+            creating,
+        });
+    }
+    Ok(())
+}
+
+impl InvitePlan {
+    /// Whether carrying out this plan creates a new invitation (what the hourly limit counts).
+    pub fn creates(self) -> bool {
+        matches!(self, InvitePlan::New | InvitePlan::ReplaceExisting(_))
     }
 }
 
@@ -926,6 +986,40 @@ mod tests {
         assert_eq!(
             check_renewal_request(&f, Ok(()), true, Some(asked), asked + Duration::hours(1)),
             Err(RenewalRefused::Superseded)
+        );
+    }
+
+    #[test]
+    fn the_hourly_limit_counts_only_new_invitations() {
+        assert_eq!(check_hourly_limit(0, 10, 10), Ok(()));
+        assert_eq!(check_hourly_limit(9, 1, 10), Ok(()));
+        assert_eq!(
+            check_hourly_limit(9, 2, 10),
+            Err(OverHourlyLimit {
+                per_hour: 10,
+                sent_last_hour: 9,
+                creating: 2
+            })
+        );
+        // A submission that creates nothing (every address skipped or resent) always passes,
+        // even at the limit.
+        assert_eq!(check_hourly_limit(10, 0, 10), Ok(()));
+        assert!(InvitePlan::New.creates());
+        assert!(InvitePlan::ReplaceExisting(InvitationId::new()).creates());
+        assert!(!InvitePlan::ResendExisting(InvitationId::new()).creates());
+        assert!(!InvitePlan::Skip(SkipReason::AlreadyMember).creates());
+        let message = check_hourly_limit(3, 8, 10).unwrap_err().to_string();
+        assert!(
+            message.contains("create 8 new invitations,")
+                && message.contains("at most 10 invitations an hour")
+                && message.contains("sent 3 in the last hour"),
+            "{message}"
+        );
+        let message = check_hourly_limit(1, 1, 1).unwrap_err().to_string();
+        assert!(
+            message.contains("create 1 new invitation,")
+                && message.contains("at most 1 invitation an hour"),
+            "{message}"
         );
     }
 }

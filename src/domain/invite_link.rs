@@ -267,6 +267,39 @@ pub enum JoinError {
     EmailTaken,
 }
 
+/// An organization has created as many invite links in the last hour as it may
+/// (`per_hour`, the `invitations_per_hour` setting, which links share with invitations).
+/// `Display` is the message the form shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub struct OverLinkLimit {
+    /// The limit: links per organization per hour.
+    pub per_hour: i64,
+}
+
+impl std::fmt::Display for OverLinkLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let links = if self.per_hour == 1 { "link" } else { "links" };
+        write!(
+            f,
+            "This organization may create at most {} invite {links} an hour. Try again later.",
+            self.per_hour
+        )
+    }
+}
+
+/// Checks the per-organization limit on invite links (DESIGN.md, security rules: "rate limits
+/// on … invitations sent per organization"): one more link is allowed while fewer than
+/// `per_hour` were created in the last hour (`created_last_hour`).
+///
+/// # Errors
+/// [`OverLinkLimit`] when the organization has reached the limit.
+pub fn check_link_limit(created_last_hour: i64, per_hour: i64) -> Result<(), OverLinkLimit> {
+    if created_last_hour >= per_hour {
+        return Err(OverLinkLimit { per_hour });
+    }
+    Ok(())
+}
+
 /// An invite link's token as it appears in `/join/{token}`: 32 base64url characters carrying
 /// 192 random bits from the operating system's CSPRNG (DESIGN.md, "Tokens"). Only its
 /// SHA-256 is stored; `Debug` hides it so it never reaches logs.
@@ -470,5 +503,22 @@ mod tests {
         assert!(LinkToken::parse("short").is_err());
         assert!(LinkToken::parse(&format!("{}/", "a".repeat(31))).is_err());
         assert!(LinkToken::parse(&"a".repeat(33)).is_err());
+    }
+
+    #[test]
+    fn the_link_limit_allows_links_until_the_hourly_count_reaches_it() {
+        assert_eq!(check_link_limit(0, 1), Ok(()));
+        assert_eq!(check_link_limit(4, 5), Ok(()));
+        assert_eq!(check_link_limit(5, 5), Err(OverLinkLimit { per_hour: 5 }));
+        assert_eq!(
+            check_link_limit(1, 1).unwrap_err().to_string(),
+            "This organization may create at most 1 invite link an hour. Try again later."
+        );
+        assert!(
+            check_link_limit(7, 5)
+                .unwrap_err()
+                .to_string()
+                .contains("at most 5 invite links an hour")
+        );
     }
 }

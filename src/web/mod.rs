@@ -196,6 +196,10 @@ fn csv_import_routes(cfg: &mut web::ServiceConfig) {
     .route(
         "/orgs/{org}/invitations/import/{id}/cancel",
         web::post().to(csv_import::cancel),
+    )
+    .route(
+        "/orgs/{org}/invitations/import/{id}/result",
+        web::get().to(csv_import::result),
     );
 }
 

@@ -148,8 +148,10 @@ async fn upload_previews_without_sending_and_confirm_sends_the_valid_rows() {
     // Nothing is sent before confirmation.
     assert_eq!(app.invitation_count(), 0);
 
+    // Confirming redirects to the result's own page (Post/Redirect/Get).
     let result = confirm(&owner, &preview).await;
     assert_eq!(result.status, 200, "{}", result.text());
+    assert_eq!(result.path(), format!("{}/result", preview.path()));
     assert!(
         result.shows("2 invitations sent, 0 sent again, 0 skipped, 1 invalid."),
         "{}",
@@ -157,6 +159,14 @@ async fn upload_previews_without_sending_and_confirm_sends_the_valid_rows() {
     );
     let outcome: Vec<String> = rows(&result).into_iter().map(|(a, _)| a).collect();
     assert_eq!(outcome, vec!["send", "invalid", "send"]);
+    // Reloading it shows the same result and sends nothing.
+    let reloaded = owner.get(&result.path()).await;
+    assert_eq!(reloaded.status, 200, "{}", reloaded.text());
+    assert_eq!(rows(&reloaded), rows(&result));
+    assert!(reloaded.shows("2 invitations sent"), "{}", reloaded.text());
+    // Back to the preview's address (the browser's Back button): the result, not a new preview.
+    assert_eq!(owner.get(&preview.path()).await.path(), result.path());
+    assert_eq!(app.invitation_count(), 2);
     assert_eq!(
         stored(&app),
         vec![
@@ -176,7 +186,15 @@ async fn upload_previews_without_sending_and_confirm_sends_the_valid_rows() {
             ),
         ]
     );
-    assert_eq!(import_count(&app), 0, "a confirmed import is deleted");
+    // The import is kept with its result for the page; the file's text is dropped.
+    let kept: Vec<(String, Option<String>)> = app.query(|c| {
+        Ok(invitation_imports::table
+            .select((invitation_imports::content, invitation_imports::result))
+            .load(c)?)
+    });
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].0, "", "the uploaded text is not kept after sending");
+    assert!(kept[0].1.is_some());
 
     // The department ends on the membership once Ada accepts.
     let email = app.email_to("ada@example.com").await;
@@ -201,10 +219,25 @@ async fn upload_previews_without_sending_and_confirm_sends_the_valid_rows() {
     });
     assert_eq!(department.as_deref(), Some("Research"));
 
-    // Confirming the same import again finds nothing (it was deleted), and sends nothing.
+    // Confirming the same import again (a resubmitted form) sends nothing and shows the result.
     let again = confirm(&owner, &preview).await;
-    assert_eq!(again.status, 404);
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert_eq!(again.path(), result.path());
     assert_eq!(app.invitation_count(), 2);
+    // The result is its creator's alone; cancelling a sent import does nothing; an hour after
+    // sending it expires and the sweep removes it.
+    let colleague = member(&app, org, "admin2@acme.test", Role::Admin).await;
+    assert_eq!(colleague.get(&result.path()).await.status, 404);
+    let cancel = preview.form("form.cancel-import");
+    owner.submit(&cancel).await;
+    assert_eq!(owner.get(&result.path()).await.status, 200);
+    app.advance(chrono::Duration::minutes(61));
+    assert_eq!(owner.get(&result.path()).await.status, 404);
+    let now = app.clock_now();
+    assert_eq!(
+        app.query(|c| joinery::db::imports::delete_expired(c, now)),
+        1
+    );
 }
 
 #[tokio::test]
@@ -546,13 +579,25 @@ async fn the_hourly_limit_refuses_an_import_that_would_exceed_it() {
     );
     let refused = confirm(&owner, &preview).await;
     assert_eq!(refused.status, 422, "{}", refused.text());
-    assert!(
-        refused.shows("would create 3 invitations"),
-        "{}",
+    let refusal = "Sending this would create 3 new invitations, but this organization may send at most 2 invitations an hour";
+    assert_eq!(
+        refused.text().matches(refusal).count(),
+        1,
+        "said once: {}",
         refused.text()
     );
     assert_eq!(app.invitation_count(), 0);
     assert_eq!(import_count(&app), 1, "kept, to try again later");
+    // Still unsent: its address shows the preview (not a result), ready to confirm again.
+    let again = owner.get(&preview.path()).await;
+    assert_eq!(again.path(), preview.path());
+    assert!(again.shows("Send 3 invitations"), "{}", again.text());
+    let sent_at: Option<chrono::NaiveDateTime> = app.query(|c| {
+        Ok(invitation_imports::table
+            .select(invitation_imports::sent_at)
+            .first(c)?)
+    });
+    assert_eq!(sent_at, None);
 }
 
 #[tokio::test]
@@ -595,4 +640,28 @@ async fn a_long_preview_pages_its_rows_but_counts_every_row() {
     let rest = rows(&next);
     assert_eq!(rest.len(), 101);
     assert!(rest[100].1.starts_with("602 broken"), "{rest:?}");
+}
+
+#[tokio::test]
+async fn two_confirmations_at_once_send_once_and_both_land_on_the_result() {
+    let app = spawn_app().await;
+    let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    let preview = upload(
+        &owner,
+        org,
+        &format!("{HEADER}a@example.com,viewer,,\nb@example.com,editor,,\n"),
+    )
+    .await;
+    // The result's address of an import not sent yet is its preview.
+    let early = owner.get(&format!("{}/result", preview.path())).await;
+    assert_eq!(early.path(), preview.path());
+    assert!(early.shows("Send 2 invitations"), "{}", early.text());
+    let form = preview.form("form.confirm-import");
+    let (one, two) = tokio::join!(owner.submit(&form), owner.submit(&form));
+    for page in [&one, &two] {
+        assert_eq!(page.status, 200, "{}", page.text());
+        assert_eq!(page.path(), format!("{}/result", preview.path()));
+        assert!(page.shows("2 invitations sent"), "{}", page.text());
+    }
+    assert_eq!(app.invitation_count(), 2);
 }

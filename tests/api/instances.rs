@@ -302,7 +302,7 @@ async fn two_instances_share_sessions_invitations_and_the_outbox() {
 }
 
 #[tokio::test]
-async fn sigterm_stops_accepting_exits_zero_and_leaves_nothing_half_written() {
+async fn sigterm_stops_accepting_finishes_the_request_in_flight_and_exits_zero() {
     let cluster = Cluster::new();
     cluster.seed();
     let mut instance = cluster.start("solo", None).await;
@@ -398,9 +398,16 @@ async fn sigterm_stops_accepting_exits_zero_and_leaves_nothing_half_written() {
         reqwest::get(format!("{base}/healthz")).await.is_err(),
         "no longer accepting"
     );
-    // KNOWN GAP (see the session note on issue 3): a request whose body is still uploading when
-    // SIGTERM arrives is usually answered, but is sometimes cut off. Either way nothing is
-    // half-written: an answered request has all 1,000 invitations, a cut-off one none.
+    // The request that was half uploaded when SIGTERM arrived is answered, and its work is all
+    // there. (actix-server before 2.9.1 sometimes cut it off: a worker whose connection channel
+    // closed before its stop message arrived exited and dropped the request; under load, 10 of 30
+    // runs. The README's "Graceful shutdown" says more.)
+    let answer = response.expect("the in-flight request is answered, not cut off");
+    assert_eq!(
+        answer.status(),
+        303,
+        "the invitations were sent and the usual redirect came back"
+    );
     let db = joinery::db::Db::connect(&cluster.database_url, 1).unwrap();
     let count = db
         .with_conn(|c| {
@@ -410,20 +417,45 @@ async fn sigterm_stops_accepting_exits_zero_and_leaves_nothing_half_written() {
                 .get_result::<i64>(c)?)
         })
         .unwrap();
-    match response {
-        Ok(answer) => {
-            assert_eq!(
-                answer.status(),
-                303,
-                "the invitations were sent and the usual redirect came back"
-            );
-            assert_eq!(count, 1000, "the answered request's work is all there");
+    assert_eq!(count, 1000, "the answered request's work is all there");
+    // The outbox batch in hand was finished: no row is left leased ("sending") for another
+    // instance to pick up ten minutes later, and every row marked sent arrived exactly once.
+    let statuses: Vec<(String, String)> = db
+        .with_conn(|c| {
+            use diesel::prelude::*;
+            use joinery::db::schema::outbox_emails::dsl::*;
+            Ok(outbox_emails
+                .select((recipient, status))
+                .load::<(String, String)>(c)?)
+        })
+        .unwrap();
+    assert_eq!(statuses.len(), 1000, "one email per invitation");
+    let leased = statuses.iter().filter(|(_, s)| s == "sending").count();
+    assert_eq!(leased, 0, "the batch in hand was finished before exit");
+    let sent: Vec<&String> = statuses
+        .iter()
+        .filter(|(_, s)| s == "sent")
+        .map(|(r, _)| r)
+        .collect();
+    assert!(
+        statuses.iter().all(|(_, s)| s == "sent" || s == "queued"),
+        "{statuses:?}"
+    );
+    let mut arrived: HashMap<String, usize> = HashMap::new();
+    for mail in cluster.smtp.received() {
+        for r in mail.recipients {
+            *arrived.entry(r).or_default() += 1;
         }
-        Err(cut) => assert_eq!(
-            count, 0,
-            "a request cut off mid-upload wrote nothing ({cut})"
-        ),
     }
+    assert_eq!(
+        arrived.len(),
+        sent.len(),
+        "what arrived is what is marked sent"
+    );
+    assert!(
+        sent.iter().all(|r| arrived.get(*r) == Some(&1)),
+        "each sent email arrived exactly once"
+    );
 }
 
 #[tokio::test]

@@ -923,3 +923,192 @@ async fn log_in_limits_count_per_client_behind_a_trusted_proxy_and_ignore_forged
     assert_eq!(failed_logins(&app, "198.51.100.1", 10).await, vec![401; 10]);
     assert_eq!(failed_logins(&app, "198.51.100.2", 1).await, vec![429]);
 }
+
+/// The pending invitations' addresses, sorted.
+fn invited_addresses(app: &TestApp) -> Vec<String> {
+    app.query(|c| {
+        Ok(invitations::table
+            .select(invitations::email)
+            .order(invitations::email)
+            .load::<String>(c)?)
+    })
+}
+
+#[tokio::test]
+async fn the_hourly_invitation_limit_refuses_a_submission_that_would_exceed_it() {
+    let app = spawn_app_with(|s| s.invitations_per_hour = 3).await;
+    let (org, owner) = app.org_with("Acme", Plan::Professional, Role::Owner).await;
+    let first = owner
+        .invite(org, "a@example.com, b@example.com", "viewer", "")
+        .await;
+    assert!(first.shows("2 invitations sent"), "{}", first.text());
+
+    let refused = owner
+        .invite(org, "c@example.com\nd@example.com", "editor", "Welcome")
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.text());
+    assert!(
+        refused.shows("Sending this would create 2 new invitations")
+            && refused.shows("may send at most 3 invitations an hour")
+            && refused.shows("has sent 2 in the last hour"),
+        "{}",
+        refused.text()
+    );
+    // The form keeps what was typed, and nothing of the submission was written.
+    let kept = refused.form("form.invite-form");
+    let field = |name: &str| {
+        kept.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(field("emails"), "c@example.com\nd@example.com");
+    assert_eq!(field("role"), "editor");
+    assert_eq!(field("message"), "Welcome");
+    assert_eq!(invited_addresses(&app), ["a@example.com", "b@example.com"]);
+    assert_eq!(outbox_count(&app), 2);
+
+    // One more fits; an hour later the window has moved on.
+    let third = owner.invite(org, "c@example.com", "viewer", "").await;
+    assert!(third.shows("1 invitation sent"), "{}", third.text());
+    app.advance(Duration::minutes(61));
+    let later = owner
+        .invite(org, "d@example.com, e@example.com", "viewer", "")
+        .await;
+    assert!(later.shows("2 invitations sent"), "{}", later.text());
+}
+
+#[tokio::test]
+async fn addresses_that_create_no_invitation_do_not_count_against_the_hourly_limit() {
+    let app = spawn_app_with(|s| s.invitations_per_hour = 2).await;
+    let (org, owner) = app.org_with("Acme", Plan::Professional, Role::Owner).await;
+    let member = app.create_user("member@example.com", "Mia Member");
+    app.add_member(org, member, Role::Viewer);
+    let first = owner
+        .invite(org, "a@example.com, b@example.com", "viewer", "")
+        .await;
+    assert!(first.shows("2 invitations sent"), "{}", first.text());
+    // At the limit: a member (skipped) and the two pending addresses again with the same role
+    // (their original links resent, a minute on) create nothing, so the limit does not apply.
+    app.advance(Duration::minutes(2));
+    let again = owner
+        .invite(
+            org,
+            "member@example.com, a@example.com, b@example.com",
+            "viewer",
+            "",
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text());
+    assert!(
+        again.shows("0 invitations sent, 2 resent, 1 skipped"),
+        "{}",
+        again.text()
+    );
+    // But one new address in the same submission is one too many.
+    let over = owner
+        .invite(org, "member@example.com, new@example.com", "viewer", "")
+        .await;
+    assert_eq!(over.status, 422, "{}", over.text());
+    assert!(
+        over.shows("Sending this would create 1 new invitation,"),
+        "{}",
+        over.text()
+    );
+    assert_eq!(invited_addresses(&app), ["a@example.com", "b@example.com"]);
+}
+
+#[tokio::test]
+async fn two_submissions_at_once_cannot_together_pass_the_hourly_limit() {
+    let app = spawn_app_with(|s| s.invitations_per_hour = 5).await;
+    let (org, owner) = app.org_with("Acme", Plan::Professional, Role::Owner).await;
+    // Both forms are read first, then sent together, so neither sees the other's invitations
+    // before deciding — unless the limit is checked inside the transaction that writes.
+    let form = |emails: &'static str| {
+        let owner = &owner;
+        async move {
+            owner
+                .get(&format!("/orgs/{org}/team/invite"))
+                .await
+                .form("form.invite-form")
+                .set("emails", emails)
+                .set("role", "viewer")
+        }
+    };
+    let (one, two) = tokio::join!(
+        form("a1@example.com, a2@example.com, a3@example.com"),
+        form("b1@example.com, b2@example.com, b3@example.com")
+    );
+    let (one, two) = tokio::join!(owner.submit(&one), owner.submit(&two));
+    let mut statuses = [one.status, two.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 422], "{}\n{}", one.text(), two.text());
+    assert_eq!(invited_addresses(&app).len(), 3);
+}
+
+#[tokio::test]
+async fn the_hourly_limit_also_bounds_invite_links() {
+    let app = spawn_app_with(|s| s.invitations_per_hour = 1).await;
+    let (org, owner) = app.org_with("Acme", Plan::Professional, Role::Owner).await;
+    let create_link = || async {
+        let form = owner
+            .get(&format!("/orgs/{org}/invite-links/new"))
+            .await
+            .form("form[action$='/invite-links']")
+            .set("role", "viewer")
+            .set("expiry", "24h");
+        owner.submit(&form).await
+    };
+    // Two at once: the limit is checked in the transaction that writes, so one is refused.
+    let (one, two) = tokio::join!(create_link(), create_link());
+    let mut statuses = [one.status, two.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 422], "{}\n{}", one.text(), two.text());
+    let refused = create_link().await;
+    assert_eq!(refused.status, 422, "{}", refused.text());
+    assert_eq!(
+        refused
+            .attrs("input[name=expiry][checked]", "value")
+            .first()
+            .map(String::as_str),
+        Some("24h"),
+        "the input is kept"
+    );
+    assert!(
+        refused.shows("may create at most 1 invite link an hour"),
+        "{}",
+        refused.text()
+    );
+    let links: i64 = app.query(|c| {
+        use joinery::db::schema::invite_links;
+        Ok(invite_links::table.count().get_result(c)?)
+    });
+    assert_eq!(links, 1);
+}
+
+#[tokio::test]
+async fn resending_an_expired_invitation_counts_against_the_hourly_limit() {
+    let app = spawn_app_with(|s| s.invitations_per_hour = 2).await;
+    let (org, owner) = app.org_with("Acme", Plan::Professional, Role::Owner).await;
+    owner.invite(org, "late@example.com", "viewer", "").await;
+    app.advance(Duration::days(8)); // expired, and the hour has passed
+    owner
+        .invite(org, "a@example.com, b@example.com", "viewer", "")
+        .await;
+    // The limit is used up: the expired invitation's resend would create a third.
+    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let resend = team.form("section[aria-labelledby='history-heading'] form[action$='/resend']");
+    let refused = owner.submit(&resend).await;
+    assert!(
+        refused.shows("had expired, and a new one would exceed this organization's limit of 2 an hour (2 sent in the last hour)"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(app.invitation_count(), 3, "no new invitation");
+    // An hour later the resend goes through.
+    app.advance(Duration::minutes(61));
+    let sent = owner.submit(&resend).await;
+    assert!(sent.shows("a new one was sent"), "{}", sent.text());
+    assert_eq!(app.invitation_count(), 4);
+}

@@ -434,10 +434,10 @@ pub async fn decline(
         user: user.0.as_ref(),
     };
     let now = state.clock.now();
-    if let Some(u) = &user.0 {
-        if u.email != details.invitation.email {
-            return respond(&view.page("wrong_account")?, StatusCode::FORBIDDEN);
-        }
+    if let Some(u) = &user.0
+        && u.email != details.invitation.email
+    {
+        return respond(&view.page("wrong_account")?, StatusCode::FORBIDDEN);
     }
     if let Err(why) = details.invitation.facts.check_usable(now) {
         return unusable(&view, why).await;

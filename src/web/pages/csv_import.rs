@@ -9,8 +9,9 @@
 //!   planned action; if the re-plan differs, nothing is sent and the updated preview is shown,
 //!   so the confirmation never sends what the person did not see.
 //! - An import is visible only to the person who uploaded it, in its organization; any other
-//!   id is a 404. A confirmation deletes it first (a conditional delete), so a double click
-//!   sends once.
+//!   id is a 404. A confirmation claims it, sends and records each row's outcome in one
+//!   transaction (`db::imports::send_once`), so a double click sends once, and redirects to
+//!   the result's own page, which a reload shows again.
 //! - Uploads are bounded: at most 1 MiB of file (a 413 page that keeps the form) and a few
 //!   small fields; a multipart body is read by hand because its CSRF token is a form field.
 
@@ -24,13 +25,15 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use super::{paths, render_with_status, see_other};
-use crate::db::imports::{IMPORT_TTL, Import};
+use crate::db::imports::{IMPORT_TTL, Import, OwnImport};
 use crate::db::invitations::{AddressOutcome, InviteBatch, InviteEntry};
 use crate::db::{self};
 use crate::domain::csv_import::{
     self, FileError, ImportEntry, ImportId, MAX_FILE_BYTES, MAX_ROWS, ParsedImport,
 };
-use crate::domain::invitation::{InviteDenied, InvitePlan, SkipReason, authorize_invitation};
+use crate::domain::invitation::{
+    InviteDenied, InvitePlan, OverHourlyLimit, SkipReason, authorize_invitation, check_hourly_limit,
+};
 use crate::domain::{Permission, Plan, Role};
 use crate::web::csrf::{self, CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::error::error_response;
@@ -133,7 +136,9 @@ impl Action {
     }
 }
 
-/// One row of the preview or result table.
+/// One row of the preview or result table (the result's rows are stored with the import as
+/// JSON, so its page can be reloaded).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct RowView {
     /// The line in the file.
     pub line: u64,
@@ -144,7 +149,7 @@ pub struct RowView {
     /// The department as typed.
     pub department: String,
     /// `send`, `resend`, `replace`, `skip` or `invalid`.
-    pub class: &'static str,
+    pub class: String,
     /// What will (or did) happen.
     pub what: String,
     /// Why.
@@ -213,7 +218,7 @@ impl Planned {
                 email: r.email.clone(),
                 role: r.role.clone(),
                 department: r.department.clone(),
-                class: action.class(),
+                class: action.class().to_owned(),
                 what: action.will().to_owned(),
                 why: why.clone(),
             })
@@ -322,7 +327,7 @@ fn import_not_found() -> HttpResponse {
     error_response(
         StatusCode::NOT_FOUND,
         "Import not found",
-        "There is no import here for you. It may have been sent or cancelled already, or it expired (an upload is kept for one hour). Upload the file again to start over.",
+        "There is no import here for you. It may have been cancelled, or it expired (an upload is kept for one hour, and a sent import's result for an hour after sending). Upload the file again to start over.",
         None,
     )
 }
@@ -548,11 +553,12 @@ pub struct PreviewQuery {
     page: Option<usize>,
 }
 
+/// The signed-in person's import with the id in the URL, unsent or sent, if there is one.
 async fn load_import(
     state: &AppState,
     member: &OrgMember,
     raw_id: &str,
-) -> Result<Option<Import>, AppError> {
+) -> Result<Option<OwnImport>, AppError> {
     let Ok(id) = raw_id.parse::<ImportId>() else {
         return Ok(None);
     };
@@ -565,31 +571,75 @@ async fn load_import(
         .await?)
 }
 
-/// The hourly limit's refusal, if sending `planned` now would exceed it.
+/// The signed-in person's unsent import with the id in the URL, or, when there is none, the
+/// answer to give instead: a redirect to its result once it was sent (the preview's address
+/// after sending, a resubmitted confirmation), else the 404 page.
+async fn unsent_import(
+    state: &AppState,
+    member: &OrgMember,
+    raw_id: &str,
+) -> Result<Result<Import, HttpResponse>, AppError> {
+    Ok(match load_import(state, member, raw_id).await? {
+        Some(OwnImport::Unsent(import)) => Ok(import),
+        Some(OwnImport::Sent(sent)) => {
+            Err(see_other(&paths::import_result(member.org.id, sent.id)))
+        }
+        None => Err(import_not_found()),
+    })
+}
+
+/// The hourly limit's refusal, if sending `planned` now would exceed it (the preview's
+/// warning; confirming checks again inside the transaction that sends).
 async fn over_hourly_limit(
     state: &AppState,
     member: &OrgMember,
     planned: &Planned,
 ) -> Result<Option<String>, AppError> {
-    let creations = planned.creations() as i64;
-    if creations == 0 {
+    let creating = planned.creations() as i64;
+    if creating == 0 {
         return Ok(None);
     }
     let org = member.org.id;
     let since = state.clock.now() - chrono::Duration::hours(1);
-    let recent = state
+    let sent_last_hour = state
         .db
         .run(move |c| db::invitations::created_since(c, org, since))
         .await?;
-    let limit = state.settings.invitations_per_hour;
-    Ok((recent + creations > limit).then(|| {
-        format!(
-            "This import would create {creations} invitations, but this organization may send at most {limit} invitations an hour and has sent {recent} in the last hour. Try again later, or import a smaller file."
-        )
-    }))
+    Ok(check_hourly_limit(
+        sent_last_hour,
+        creating,
+        state.settings.invitations_per_hour,
+    )
+    .err()
+    .map(|over| over.to_string()))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Why a confirmation sent nothing; the preview it answers with says so at the top.
+enum Refusal {
+    /// The re-plan differs from the preview that was confirmed (409).
+    PlanChanged,
+    /// Sending would exceed the hourly limit (422).
+    OverLimit(OverHourlyLimit),
+}
+
+impl Refusal {
+    fn status(&self) -> StatusCode {
+        match self {
+            Refusal::PlanChanged => StatusCode::CONFLICT,
+            Refusal::OverLimit(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Refusal::PlanChanged => "Something changed since this preview was shown (an invitation was sent, accepted or resent, or your role changed). Nothing was sent. Review the updated preview and confirm again.".to_owned(),
+            Refusal::OverLimit(over) => over.to_string(),
+        }
+    }
+}
+
+/// The preview page of `import` at `page`, answering a refused confirmation when `refusal`
+/// is given (with its status; 200 otherwise).
 async fn preview_response(
     state: &AppState,
     session: &Session,
@@ -597,8 +647,7 @@ async fn preview_response(
     import: &Import,
     planned: &Planned,
     page: usize,
-    notice: Option<String>,
-    status: StatusCode,
+    refusal: Option<Refusal>,
 ) -> Result<HttpResponse, AppError> {
     let org = member.org.id;
     let total = planned.parsed.rows.len();
@@ -608,7 +657,13 @@ async fn preview_response(
     let end = (start + PREVIEW_PAGE_ROWS).min(total);
     let base = paths::import_preview(org, import.id);
     let layout = Layout::new(state, session, "Import preview", Some(&member.user))?.in_org(member);
-    let limit_warning = over_hourly_limit(state, member, planned).await?;
+    // A refusal for the limit says it already; the warning would repeat it.
+    let limit_warning = match refusal {
+        Some(Refusal::OverLimit(_)) => None,
+        _ => over_hourly_limit(state, member, planned).await?,
+    };
+    let status = refusal.as_ref().map_or(StatusCode::OK, Refusal::status);
+    let notice = refusal.as_ref().map(Refusal::message);
     let expires_minutes = (import.expires_at - state.clock.now()).num_minutes().max(1);
     let page_view = PreviewPage {
         layout,
@@ -631,7 +686,8 @@ async fn preview_response(
 }
 
 /// GET /orgs/{org}/invitations/import/{id} — the preview: for every row what will happen and
-/// why, exact counts at the top, 500 rows a page (`?page=`). Reads only.
+/// why, exact counts at the top, 500 rows a page (`?page=`). Reads only. A sent import
+/// redirects to its result.
 ///
 /// # Errors
 /// 404 for an import that is not the signed-in person's in this organization (or expired);
@@ -644,8 +700,9 @@ pub async fn preview(
     query: web::Query<PreviewQuery>,
 ) -> Result<HttpResponse, AppError> {
     member.require(Permission::UsersInvite)?;
-    let Some(import) = load_import(&state, &member, &path.1).await? else {
-        return Ok(import_not_found());
+    let import = match unsent_import(&state, &member, &path.1).await? {
+        Ok(import) => import,
+        Err(answer) => return Ok(answer),
     };
     let planned = match plan(&state, &member, &import).await? {
         Ok(p) => p,
@@ -659,7 +716,6 @@ pub async fn preview(
         &planned,
         query.page.unwrap_or(1),
         None,
-        StatusCode::OK,
     )
     .await
 }
@@ -713,13 +769,15 @@ struct ResultPage {
 
 /// POST /orgs/{org}/invitations/import/{id} — "Send N invitations". Re-plans the stored file;
 /// if anything changed since the preview, sends nothing and shows the updated preview (409).
-/// Refuses (422, nothing sent) when the hourly limit would be exceeded. Otherwise deletes the
-/// import, invites the rows the preview said would be sent (one transaction), and shows each
-/// row's outcome.
+/// Refuses (422, nothing sent) when the hourly limit would be exceeded. Otherwise invites the
+/// rows the preview said would be sent and records each row's outcome with the import, in one
+/// transaction ([`db::imports::send_once`]), and redirects to the result page. A confirmation
+/// of an import already sent (a resubmitted form, a double click) sends nothing and redirects
+/// there too.
 ///
 /// # Errors
 /// 403 without a valid CSRF token or `users:invite`; 404 for an import that is not the
-/// signed-in person's in this organization, already sent, cancelled or expired.
+/// signed-in person's in this organization, cancelled or expired.
 pub async fn confirm(
     state: web::Data<AppState>,
     session: Session,
@@ -729,8 +787,10 @@ pub async fn confirm(
     CsrfForm(input): CsrfForm<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
     member.require(Permission::UsersInvite)?;
-    let Some(import) = load_import(&state, &member, &path.1).await? else {
-        return Ok(import_not_found());
+    // Sent already (a resubmitted confirmation, a double click): its result, once.
+    let import = match unsent_import(&state, &member, &path.1).await? {
+        Ok(import) => import,
+        Err(answer) => return Ok(answer),
     };
     if let Err(denied @ (InviteDenied::NotPermitted | InviteDenied::TrialPlan)) =
         authorize_invitation(member.inviter(), member.org.plan, Role::Viewer)
@@ -742,7 +802,11 @@ pub async fn confirm(
         Err(e) => return stored_file_unusable(&state, &session, &member, e),
     };
     if planned.fingerprint != input.plan {
-        let notice = "Something changed since this preview was shown (an invitation was sent, accepted or resent, or your role changed). Nothing was sent. Review the updated preview and confirm again.".to_owned();
+        // A confirmation of this very import that went through meanwhile (a double click)
+        // changes the plan too: then its result is the answer, not a changed preview.
+        if let Some(OwnImport::Sent(sent)) = load_import(&state, &member, &path.1).await? {
+            return Ok(see_other(&paths::import_result(member.org.id, sent.id)));
+        }
         return preview_response(
             &state,
             &session,
@@ -750,25 +814,10 @@ pub async fn confirm(
             &import,
             &planned,
             1,
-            Some(notice),
-            StatusCode::CONFLICT,
+            Some(Refusal::PlanChanged),
         )
         .await;
     }
-    if let Some(refusal) = over_hourly_limit(&state, &member, &planned).await? {
-        return preview_response(
-            &state,
-            &session,
-            &member,
-            &import,
-            &planned,
-            1,
-            Some(refusal),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-
     let entries = planned.to_send();
     let now = state.clock.now();
     let ctx = member.audit(meta);
@@ -778,109 +827,177 @@ pub async fn confirm(
         ttl: state.settings.invitation_ttl,
         now,
     };
+    let per_hour = state.settings.invitations_per_hour;
     let token_key = state.settings.token_key.clone();
-    let claimed = import.clone();
-    let outcomes = state
+    let planned = std::sync::Arc::new(planned);
+    let (for_result, claimed) = (planned.clone(), import.clone());
+    let sent = state
         .db
         .run(move |c| {
-            // The claim deletes the import, so of two racing confirmations one sends; if
-            // sending fails the import is put back and can be confirmed again.
-            if !db::imports::claim(c, &claimed, now)? {
-                return Ok(None);
-            }
-            match db::invitations::invite_many(c, &ctx, &batch, &entries, &token_key) {
-                Ok(outcomes) => Ok(Some(outcomes)),
-                Err(e) => {
-                    if let Err(restore) = db::imports::restore(c, &claimed) {
-                        tracing::error!(error = %restore, "could not restore a CSV import");
-                    }
-                    Err(e)
-                }
-            }
+            db::imports::send_once(
+                c,
+                &claimed,
+                now,
+                |c| db::invitations::invite_many(c, &ctx, &batch, &entries, per_hour, &token_key),
+                |outcomes| {
+                    // Plain strings and numbers: serializing cannot fail.
+                    serde_json::to_string(&ImportResult::new(&for_result, outcomes))
+                        .unwrap_or_default()
+                },
+            )
         })
         .await?;
-    let Some(outcomes) = outcomes else {
-        return Ok(import_not_found());
-    };
-    state.outbox.wake();
-    result_response(&state, &session, &member, &import, &planned, &outcomes)
+    match sent {
+        Some(Ok(_)) => {
+            state.outbox.wake();
+            Ok(see_other(&paths::import_result(member.org.id, import.id)))
+        }
+        // Not there to claim: sent by the other of two racing confirmations (its result is
+        // there), or cancelled or expired meanwhile (a 404).
+        None => Ok(unsent_import(&state, &member, &path.1)
+            .await?
+            .err()
+            .unwrap_or_else(import_not_found)),
+        Some(Err(over)) => {
+            preview_response(
+                &state,
+                &session,
+                &member,
+                &import,
+                &planned,
+                1,
+                Some(Refusal::OverLimit(over)),
+            )
+            .await
+        }
+    }
 }
 
-fn result_response(
-    state: &AppState,
-    session: &Session,
-    member: &OrgMember,
-    import: &Import,
-    planned: &Planned,
-    outcomes: &[AddressOutcome],
+/// What happened to each row of a sent import, with the counts; stored with the import as JSON.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct ImportResult {
+    sent: usize,
+    resent: usize,
+    skipped: usize,
+    invalid: usize,
+    rows: Vec<RowView>,
+}
+
+impl ImportResult {
+    /// Pairs each planned row with its outcome (`outcomes` has one per row that was sent, in
+    /// order, as `invite_many` returns them).
+    fn new(planned: &Planned, outcomes: &[AddressOutcome]) -> Self {
+        let mut outcomes = outcomes.iter();
+        let (mut sent, mut resent, mut skipped, mut invalid) = (0, 0, 0, 0);
+        let rows: Vec<RowView> = planned
+            .rows(0..planned.parsed.rows.len())
+            .into_iter()
+            .zip(&planned.actions)
+            .map(|(mut row, (action, _))| {
+                let (class, what, why): (&'static str, &str, String) = if action.sends() {
+                    match outcomes.next() {
+                        Some(AddressOutcome::Sent) if *action == Action::Replace => {
+                            sent += 1;
+                            (
+                                "send",
+                                "Sent",
+                                "The pending invitation with another role was revoked".into(),
+                            )
+                        }
+                        Some(AddressOutcome::Sent) => {
+                            sent += 1;
+                            ("send", "Sent", "New invitation".into())
+                        }
+                        Some(AddressOutcome::Resent) => {
+                            resent += 1;
+                            (
+                                "resend",
+                                "Sent again",
+                                "The original link was sent again".into(),
+                            )
+                        }
+                        Some(AddressOutcome::Skipped(reason)) => {
+                            skipped += 1;
+                            ("skip", "Skipped", capitalized(&reason.to_string()))
+                        }
+                        None => {
+                            skipped += 1;
+                            ("skip", "Skipped", "Not sent".into())
+                        }
+                    }
+                } else if *action == Action::Invalid {
+                    invalid += 1;
+                    ("invalid", "Invalid", row.why.clone())
+                } else {
+                    skipped += 1;
+                    ("skip", "Skipped", row.why.clone())
+                };
+                row.class = class.to_owned();
+                row.what = what.to_owned();
+                row.why = why;
+                row
+            })
+            .collect();
+        ImportResult {
+            sent,
+            resent,
+            skipped,
+            invalid,
+            rows,
+        }
+    }
+}
+
+/// GET /orgs/{org}/invitations/import/{id}/result — what happened to each row of a sent import
+/// (where the confirmation redirects; reloading it sends nothing). Kept an hour after sending.
+///
+/// An import not sent yet redirects to its preview.
+///
+/// # Errors
+/// 404 for an import that is not the signed-in person's in this organization, or expired;
+/// 403 without `users:invite`.
+pub async fn result(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+    path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    let mut outcomes = outcomes.iter();
-    let (mut sent, mut resent, mut skipped, mut invalid) = (0, 0, 0, 0);
-    let rows: Vec<RowView> = planned
-        .rows(0..planned.parsed.rows.len())
-        .into_iter()
-        .zip(&planned.actions)
-        .map(|(mut row, (action, _))| {
-            let (class, what, why): (&'static str, &str, String) = if action.sends() {
-                match outcomes.next() {
-                    Some(AddressOutcome::Sent) if *action == Action::Replace => {
-                        sent += 1;
-                        (
-                            "send",
-                            "Sent",
-                            "The pending invitation with another role was revoked".into(),
-                        )
-                    }
-                    Some(AddressOutcome::Sent) => {
-                        sent += 1;
-                        ("send", "Sent", "New invitation".into())
-                    }
-                    Some(AddressOutcome::Resent) => {
-                        resent += 1;
-                        (
-                            "resend",
-                            "Sent again",
-                            "The original link was sent again".into(),
-                        )
-                    }
-                    Some(AddressOutcome::Skipped(reason)) => {
-                        skipped += 1;
-                        ("skip", "Skipped", capitalized(&reason.to_string()))
-                    }
-                    None => {
-                        skipped += 1;
-                        ("skip", "Skipped", "Not sent".into())
-                    }
-                }
-            } else if *action == Action::Invalid {
-                invalid += 1;
-                ("invalid", "Invalid", row.why.clone())
-            } else {
-                skipped += 1;
-                ("skip", "Skipped", row.why.clone())
-            };
-            row.class = class;
-            row.what = what.to_owned();
-            row.why = why;
-            row
-        })
-        .collect();
+    member.require(Permission::UsersInvite)?;
+    let sent = match load_import(&state, &member, &path.1).await? {
+        Some(OwnImport::Sent(sent)) => sent,
+        // Not sent yet: its preview.
+        Some(OwnImport::Unsent(import)) => {
+            return Ok(see_other(&paths::import_preview(member.org.id, import.id)));
+        }
+        None => return Ok(import_not_found()),
+    };
+    let Ok(r) = serde_json::from_str::<ImportResult>(&sent.result) else {
+        return Err(AppError::Internal(anyhow::anyhow!(
+            "the stored result of import {} is unreadable",
+            path.1
+        )));
+    };
+    let org = member.org.id;
+    let layout =
+        Layout::new(&state, &session, "Import result", Some(&member.user))?.in_org(&member);
     let plural = |n: usize| if n == 1 { "invitation" } else { "invitations" };
     let summary = format!(
-        "{sent} {} sent, {resent} sent again, {skipped} skipped, {invalid} invalid.",
-        plural(sent)
+        "{} {} sent, {} sent again, {} skipped, {} invalid.",
+        r.sent,
+        plural(r.sent),
+        r.resent,
+        r.skipped,
+        r.invalid
     );
-    let org = member.org.id;
-    let layout = Layout::new(state, session, "Import result", Some(&member.user))?.in_org(member);
     let page = ResultPage {
         layout,
-        file_name: import.file_name.clone(),
+        file_name: sent.file_name,
         summary,
-        sent,
-        resent,
-        skipped,
-        invalid,
-        rows,
+        sent: r.sent,
+        resent: r.resent,
+        skipped: r.skipped,
+        invalid: r.invalid,
+        rows: r.rows,
         team_path: paths::team(org),
         upload_path: paths::import_invitations(org),
     };

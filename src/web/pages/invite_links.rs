@@ -161,22 +161,10 @@ pub async fn create(
     };
     let now = state.clock.now();
     let org = member.org.id;
-    if !form.has_errors() {
-        let recent = state
-            .db
-            .run(move |c| db::invite_links::created_since(c, org, now - chrono::Duration::hours(1)))
-            .await?;
-        if recent >= state.settings.invitations_per_hour {
-            form.form_error = Some(format!(
-                "This organization may create at most {} invite links an hour. Try again later.",
-                state.settings.invitations_per_hour
-            ));
-        }
-    }
-    let (Some(role), Some(expiry), false) = (role, expiry, form.has_errors()) else {
+    let form_page = |form| -> Result<HttpResponse, AppError> {
         let layout = Layout::new(&state, &session, "Create invite link", Some(&member.user))?
             .in_org(&member);
-        return super::render_with_status(
+        super::render_with_status(
             &NewLinkPage {
                 layout,
                 team_path: paths::team(org),
@@ -184,14 +172,25 @@ pub async fn create(
                 form,
             },
             StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        )
+    };
+    let (Some(role), Some(expiry), false) = (role, expiry, form.has_errors()) else {
+        return form_page(form);
     };
     let ctx = member.audit(meta);
     let creator = member.user.id;
-    let (link, token) = state
+    let per_hour = state.settings.invitations_per_hour;
+    let created = state
         .db
-        .run(move |c| db::invite_links::create(c, &ctx, org, creator, role, expiry, now))
+        .run(move |c| db::invite_links::create(c, &ctx, org, creator, role, expiry, per_hour, now))
         .await?;
+    let (link, token) = match created {
+        Ok(created) => created,
+        Err(over) => {
+            form.form_error = Some(over.to_string());
+            return form_page(form);
+        }
+    };
     let layout =
         Layout::new(&state, &session, "Invite link created", Some(&member.user))?.in_org(&member);
     respond(

@@ -135,6 +135,11 @@ pub mod paths {
     pub fn import_cancel(org: OrganizationId, id: ImportId) -> String {
         format!("/orgs/{org}/invitations/import/{id}/cancel")
     }
+
+    /// What happened to each row of a sent import (GET; where the confirmation redirects).
+    pub fn import_result(org: OrganizationId, id: ImportId) -> String {
+        format!("/orgs/{org}/invitations/import/{id}/result")
+    }
 }
 
 /// A 303 redirect to `location` (after a POST, so a reload does not resubmit).

@@ -781,32 +781,17 @@ pub async fn send_invitations(
             _ => None,
         })
         .collect();
-    let now = state.clock.now();
-    if !form.has_errors() {
-        let org = member.org.id;
-        let recent = state
-            .db
-            .run(move |c| db::invitations::created_since(c, org, now - chrono::Duration::hours(1)))
-            .await?;
-        if recent + valid.len() as i64 > state.settings.invitations_per_hour {
-            form.form_error = Some(format!(
-                "This organization may send at most {} invitations an hour, and has sent {recent} in the last hour. Try again later.",
-                state.settings.invitations_per_hour
-            ));
-        }
-    }
+    let invite_page = |layout, form| InvitePage {
+        layout,
+        team_path: paths::team(member.org.id),
+        trial_message: trial_message(member.org.plan),
+        form,
+    };
     let (Some(role), false) = (role, form.has_errors()) else {
-        return render_with_status(
-            &InvitePage {
-                layout,
-                team_path: paths::team(member.org.id),
-                trial_message: trial_message(member.org.plan),
-                form,
-            },
-            StatusCode::UNPROCESSABLE_ENTITY,
-        );
+        return render_with_status(&invite_page(layout, form), StatusCode::UNPROCESSABLE_ENTITY);
     };
 
+    let now = state.clock.now();
     let token_key = state.settings.token_key.clone();
     let ttl = state.settings.invitation_ttl;
     let org = member.org.id;
@@ -827,10 +812,21 @@ pub async fn send_invitations(
         ttl,
         now,
     };
-    let outcomes = state
+    let per_hour = state.settings.invitations_per_hour;
+    let outcomes = match state
         .db
-        .run(move |c| db::invitations::invite_many(c, &ctx, &batch, &entries, &token_key))
-        .await?;
+        .run(move |c| db::invitations::invite_many(c, &ctx, &batch, &entries, per_hour, &token_key))
+        .await?
+    {
+        Ok(outcomes) => outcomes,
+        Err(over) => {
+            form.form_error = Some(over.to_string());
+            return render_with_status(
+                &invite_page(layout, form),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
+    };
     state.outbox.wake();
     let result = invite_result(&listed, &outcomes);
     let any_sent = outcomes
@@ -888,12 +884,13 @@ pub async fn resend(
     let now = state.clock.now();
     let ttl = state.settings.invitation_ttl;
     let key = state.settings.token_key.clone();
+    let per_hour = state.settings.invitations_per_hour;
     let resender = member.user.id;
     let email = inv.email.to_string();
     let ctx = member.audit(meta);
     let result = state
         .db
-        .run(move |c| db::invitations::resend(c, &ctx, &inv, resender, ttl, now, &key))
+        .run(move |c| db::invitations::resend(c, &ctx, &inv, resender, ttl, per_hour, now, &key))
         .await?;
     match result {
         Ok(ResendPlan::SameLink) => {
@@ -921,6 +918,13 @@ pub async fn resend(
                 ),
             );
         }
+        Err(ResendError::OverHourlyLimit(over)) => flash::error(
+            &session,
+            format!(
+                "The invitation to {email} had expired, and a new one would exceed this organization's limit of {} an hour ({} sent in the last hour). Nothing was sent; try again later.",
+                over.per_hour, over.sent_last_hour
+            ),
+        ),
         Err(e @ (ResendError::Final(_) | ResendError::Superseded)) => {
             flash::error(&session, e.to_string())
         }

@@ -1,0 +1,2 @@
+ALTER TABLE invitation_imports DROP COLUMN result;
+ALTER TABLE invitation_imports DROP COLUMN sent_at;
