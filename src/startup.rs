@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actix_session::SessionMiddleware;
 use actix_session::config::{BrowserSession, CookieContentSecurity};
 use actix_web::cookie::SameSite;
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::StatusCode;
 use actix_web::middleware::{Compress, ErrorHandlers};
 use actix_web::{App, HttpServer, web};
@@ -31,6 +31,10 @@ use crate::web::{AppState, routes};
 const PASSWORD_QUEUE_PER_THREAD: usize = 32;
 /// The largest form body accepted, in bytes (a 1,000-address invite fits comfortably).
 pub const MAX_FORM_BYTES: usize = 512 * 1024;
+
+/// How long [`Application::run_until_stopped`] waits, after the server and the outbox have
+/// stopped, for the last database connection to close.
+const POOL_CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How often maintenance runs: the expiry sweep and the removal of expired sessions and CSV
 /// imports.
@@ -231,8 +235,9 @@ impl Application {
         self.db.clone()
     }
 
-    /// Serves until SIGINT/SIGTERM: stops accepting, finishes in-flight requests, lets the
-    /// outbox worker finish its batch, then returns.
+    /// Serves until SIGINT/SIGTERM (or a stop through [`Application::server_handle`]): stops
+    /// accepting, finishes in-flight requests, lets the outbox worker finish its batch, closes
+    /// the database connections (waiting up to 5 seconds for the last), then returns.
     ///
     /// # Errors
     /// When the server fails.
@@ -242,7 +247,21 @@ impl Application {
         for worker in self.workers {
             let _ = worker.await;
         }
+        // The server's worker threads drop their pool handles just after the server future
+        // ends. Close every connection before returning, so none is still open on another
+        // thread while the process exits.
+        let pool = self.db.watch();
+        drop(self.db);
+        if !pool.wait(POOL_CLOSE_TIMEOUT).await {
+            tracing::warn!("database connections were still open at exit");
+        }
         tracing::info!("Joinery stopped");
         Ok(())
+    }
+
+    /// A handle that stops the server (as SIGTERM does, or at once), for an embedding that
+    /// runs it without signals, such as the tests.
+    pub fn server_handle(&self) -> ServerHandle {
+        self.server.handle()
     }
 }

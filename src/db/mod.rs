@@ -20,7 +20,8 @@ pub mod tenant_invitations;
 pub mod users;
 
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::Connection;
@@ -103,10 +104,13 @@ pub enum DbError {
 
 /// Opens connections of the backend the URL names (the derive's own `establish` would try
 /// each backend in turn, and SQLite accepts any string as a path).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Manager {
     url: String,
     backend: Backend,
+    /// Lives exactly as long as the pool (r2d2's shared state owns the manager), so a
+    /// [`PoolWatch`] holding its `Weak` sees when the last connection has closed.
+    _pool_alive: Arc<()>,
 }
 
 impl diesel::r2d2::ManageConnection for Manager {
@@ -249,6 +253,51 @@ impl<E> TxError<E> {
 pub struct Db {
     pool: Pool<Manager>,
     backend: Backend,
+    pool_alive: Weak<()>,
+}
+
+/// Tells when a pool has ended: every [`Db`] handle dropped, every connection closed, and no
+/// background reconnect of r2d2's still holding the pool. Taken with [`Db::watch`].
+///
+/// A process must not exit while a connection is still open on another thread: libpq's TLS
+/// state belongs to OpenSSL, whose exit handler tears it down under that thread.
+#[derive(Debug, Clone)]
+pub struct PoolWatch(Weak<()>);
+
+/// How often [`PoolWatch`] looks again while it waits.
+const POOL_WATCH_INTERVAL: Duration = Duration::from_millis(5);
+
+impl PoolWatch {
+    /// Whether the pool has ended.
+    pub fn is_closed(&self) -> bool {
+        self.0.strong_count() == 0
+    }
+
+    /// Blocks the thread until the pool has ended or `timeout` has passed; returns whether it
+    /// ended.
+    pub fn wait_blocking(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while !self.is_closed() {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(POOL_WATCH_INTERVAL);
+        }
+        true
+    }
+
+    /// Waits, without blocking the async runtime, until the pool has ended or `timeout` has
+    /// passed; returns whether it ended.
+    pub async fn wait(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while !self.is_closed() {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(POOL_WATCH_INTERVAL).await;
+        }
+        true
+    }
 }
 
 impl Db {
@@ -259,9 +308,12 @@ impl Db {
     /// [`DbError::Pool`] when the database cannot be reached.
     pub fn connect(database_url: &str, max_connections: u32) -> Result<Self, DbError> {
         let backend = Backend::of(database_url);
+        let pool_alive = Arc::new(());
+        let watch = Arc::downgrade(&pool_alive);
         let manager = Manager {
             url: database_url.to_owned(),
             backend,
+            _pool_alive: pool_alive,
         };
         let pool = Pool::builder()
             .max_size(max_connections)
@@ -272,7 +324,16 @@ impl Db {
             .test_on_check_out(backend == Backend::Postgres)
             .connection_customizer(Box::new(ConnectionSetup))
             .build(manager)?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            pool_alive: watch,
+        })
+    }
+
+    /// A watch that tells when this pool has ended (see [`PoolWatch`]).
+    pub fn watch(&self) -> PoolWatch {
+        PoolWatch(self.pool_alive.clone())
     }
 
     /// The backend in use.

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration as StdDuration;
 
+use actix_web::dev::ServerHandle;
 use chrono::{TimeZone, Utc};
 use joinery::config::Settings;
 use joinery::db::{self, Db};
@@ -22,7 +23,8 @@ use scraper::{Html, Selector};
 /// The password every seeded account gets.
 pub const PASSWORD: &str = "correct horse battery staple";
 
-/// A running app and what a test needs to reach it.
+/// A running app and what a test needs to reach it. Dropping it stops the app and waits until
+/// its database connections have closed (see [`Teardown`]).
 pub struct TestApp {
     pub address: String,
     pub clock: ManualClock,
@@ -31,8 +33,8 @@ pub struct TestApp {
     /// The settings the app was started with (its database URL and keys included).
     pub settings: Settings,
     seen_mail: Mutex<HashSet<PathBuf>>,
-    // Dropped after the app's handles, so the database goes last.
-    _database: Option<TestDatabase>,
+    // Fields drop in order: `db` above goes first, then the teardown stops the app.
+    _teardown: Teardown,
     _data_dir: tempfile::TempDir,
 }
 
@@ -42,6 +44,10 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Starts the app after `adjust` has changed the test settings.
+///
+/// The app runs on a thread of its own with its own runtime, as the real binary does, so
+/// the test can stop it and wait for it when it ends rather than abandoning it half-running
+/// when the test's runtime goes away.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap();
     let mut settings = Settings::for_tests(data_dir.path());
@@ -52,21 +58,70 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     }
     adjust(&mut settings);
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap());
-    let app = Application::build(settings.clone(), std::sync::Arc::new(clock.clone()))
+    let (started, app) = tokio::sync::oneshot::channel();
+    let app_thread = {
+        let settings = settings.clone();
+        let clock = std::sync::Arc::new(clock.clone());
+        std::thread::Builder::new()
+            .name("test-app".to_owned())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async move {
+                    let app = Application::build(settings, clock).await.unwrap();
+                    let running = (app.base_url().to_owned(), app.db(), app.server_handle());
+                    if started.send(running).is_ok() {
+                        app.run_until_stopped().await.unwrap();
+                    }
+                });
+            })
+            .unwrap()
+    };
+    let (address, db, server) = app
         .await
-        .unwrap();
-    let address = app.base_url().to_owned();
-    let db = app.db();
-    tokio::spawn(app.run_until_stopped());
+        .expect("the app failed to start; see its panic above");
     TestApp {
         address,
         clock,
+        _teardown: Teardown {
+            server,
+            app_thread: Some(app_thread),
+            pool: db.watch(),
+            database,
+        },
         db,
         mailbox: data_dir.path().join("mailbox"),
         settings,
         seen_mail: Mutex::new(HashSet::new()),
-        _database: database,
         _data_dir: data_dir,
+    }
+}
+
+/// The last part of a [`TestApp`] to go (after its `db` handle): stops the server at once
+/// (nothing of the test is in flight any more), waits for the app's thread, which ends once
+/// the outbox has stopped and the pool has closed every connection, and only then drops the
+/// test's PostgreSQL database. So no connection is cut under the app, and nothing is left
+/// talking to the database when the test process exits (libpq's TLS state is torn down by
+/// OpenSSL's exit handler, under any thread still using it).
+struct Teardown {
+    server: ServerHandle,
+    app_thread: Option<std::thread::JoinHandle<()>>,
+    pool: db::PoolWatch,
+    database: Option<TestDatabase>,
+}
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        drop(self.server.stop(false));
+        if let Some(thread) = self.app_thread.take() {
+            let _ = thread.join();
+        }
+        let closed = self.pool.wait_blocking(StdDuration::from_secs(10));
+        if !closed && !std::thread::panicking() {
+            panic!("the app's database connections were still open 10 s after it stopped");
+        }
     }
 }
 

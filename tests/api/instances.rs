@@ -398,6 +398,11 @@ async fn sigterm_stops_accepting_finishes_the_request_in_flight_and_exits_zero()
         reqwest::get(format!("{base}/healthz")).await.is_err(),
         "no longer accepting"
     );
+    // It closed its database connections itself before exiting (none was left open on another
+    // thread while the process went away).
+    let log = std::fs::read_to_string(cluster.dir.path().join("solo.log")).unwrap();
+    assert!(log.contains("Joinery stopped"), "{log}");
+    assert!(!log.contains("still open at exit"), "{log}");
     // The request that was half uploaded when SIGTERM arrived is answered, and its work is all
     // there. (actix-server before 2.9.1 sometimes cut it off: a worker whose connection channel
     // closed before its stop message arrived exited and dropped the request; under load, 10 of 30
