@@ -536,6 +536,37 @@ async fn an_email_with_an_account_is_told_to_log_in_and_nothing_is_written() {
     assert_eq!(statuses(&app), vec!["used"]);
 }
 
+/// The "already has an account" answer tells whoever holds a link whether an address is
+/// registered. The form shares sign-up's per-client budget (`login_attempts_per_minute`, 10),
+/// so a link cannot be used to probe addresses at speed.
+#[tokio::test]
+async fn probing_for_accounts_through_a_link_is_rate_limited_per_client() {
+    let app = spawn_app().await;
+    let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    let path = new_link(&owner, org, "viewer", "24h").await;
+    app.create_user("known@example.com", "Known");
+    let users_before = user_count(&app);
+
+    let b = app.browser();
+    for probe in 1..=10 {
+        let page = register(
+            &b,
+            &path,
+            "known@example.com",
+            "Someone",
+            "a good long password",
+        )
+        .await;
+        assert_eq!(page.status, 422, "probe {probe}: {}", page.text());
+    }
+    let limited = register(&b, &path, "new@example.com", "New", "a good long password").await;
+    assert_eq!(limited.status, 429, "{}", limited.text());
+    assert!(limited.shows("Too many attempts"), "{}", limited.text());
+    assert_eq!(user_count(&app), users_before, "no account was made");
+    assert_eq!(statuses(&app), vec!["active"], "the link is unused");
+    assert_eq!(app.role_of(org, "new@example.com"), None);
+}
+
 #[tokio::test]
 async fn bad_input_is_shown_beside_its_field_with_the_input_kept() {
     let app = spawn_app().await;

@@ -671,6 +671,39 @@ async fn at_most_three_sign_up_emails_per_address_per_hour() {
     assert_eq!(signup_request_count(&app), 4);
 }
 
+/// Each request sends an email, so one client gets `login_attempts_per_minute` (10) a minute,
+/// counted apart from its log-ins; the next is refused and nothing is stored or sent for it.
+#[tokio::test]
+async fn the_eleventh_rapid_sign_up_request_from_one_client_is_rate_limited() {
+    let app = spawn_app().await;
+    let browser = app.browser();
+    for n in 1..=10 {
+        let page = ask(&browser, &format!("person{n}@example.com")).await;
+        assert!(
+            page.shows("Check your email"),
+            "request {n}: {}",
+            page.text()
+        );
+    }
+    let limited = ask(&browser, "eleventh@example.com").await;
+    assert_eq!(limited.status, 429, "{}", limited.text());
+    assert!(limited.shows("Too many attempts"), "{}", limited.text());
+    assert_eq!(signup_request_count(&app), 10);
+    assert!(outbox_kinds_to(&app, "eleventh@example.com").is_empty());
+
+    // Its log-in budget is its own: a log-in from the same client still gets an answer.
+    let login = browser.get("/login").await;
+    let answer = browser
+        .submit(
+            &login
+                .form("form[action='/login']")
+                .set("email", "person1@example.com")
+                .set("password", "not an account"),
+        )
+        .await;
+    assert_eq!(answer.status, 401, "{}", answer.text());
+}
+
 #[tokio::test]
 async fn links_come_from_the_base_url_never_from_the_request_host() {
     let app = spawn_app().await;
