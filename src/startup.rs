@@ -73,7 +73,8 @@ pub struct Application {
     port: u16,
     base_url: String,
     server: Server,
-    workers: Vec<tokio::task::JoinHandle<()>>,
+    /// The outbox delivery tasks and the maintenance task, stopped by `shutdown`.
+    background: Vec<tokio::task::JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
     db: Db,
 }
@@ -121,10 +122,14 @@ impl Application {
             settings.outbox_poll_interval,
         );
         let (shutdown, shutdown_rx) = watch::channel(false);
-        let workers = (0..settings.outbox_workers.max(1))
+        let mut background: Vec<_> = (0..settings.outbox_workers.max(1))
             .map(|_| tokio::spawn(outbox.clone().run(shutdown_rx.clone())))
             .collect();
-        tokio::spawn(maintenance(db.clone(), clock.clone(), shutdown_rx));
+        background.push(tokio::spawn(maintenance(
+            db.clone(),
+            clock.clone(),
+            shutdown_rx,
+        )));
 
         let https = base_url.starts_with("https://");
         let session_key = settings.session_key.clone();
@@ -214,7 +219,7 @@ impl Application {
             port: addr.port(),
             base_url,
             server,
-            workers,
+            background,
             shutdown,
             db,
         })
@@ -236,16 +241,18 @@ impl Application {
     }
 
     /// Serves until SIGINT/SIGTERM (or a stop through [`Application::server_handle`]): stops
-    /// accepting, finishes in-flight requests, lets the outbox worker finish its batch, closes
-    /// the database connections (waiting up to 5 seconds for the last), then returns.
+    /// accepting, finishes in-flight requests, lets the outbox worker finish its batch and a
+    /// running maintenance pass finish, closes the database connections (waiting up to 5
+    /// seconds for the last), then returns.
     ///
     /// # Errors
-    /// When the server fails.
+    /// When the server fails (after the same clean-up).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.server.await?;
+        // A failed server still stops the background tasks and closes the pool below.
+        let served = self.server.await;
         let _ = self.shutdown.send(true);
-        for worker in self.workers {
-            let _ = worker.await;
+        for task in self.background {
+            let _ = task.await;
         }
         // The server's worker threads drop their pool handles just after the server future
         // ends. Close every connection before returning, so none is still open on another
@@ -255,6 +262,7 @@ impl Application {
         if !pool.wait(POOL_CLOSE_TIMEOUT).await {
             tracing::warn!("database connections were still open at exit");
         }
+        served?;
         tracing::info!("Joinery stopped");
         Ok(())
     }

@@ -108,30 +108,56 @@ pub enum DbError {
 pub struct Manager {
     url: String,
     backend: Backend,
-    /// Lives exactly as long as the pool (r2d2's shared state owns the manager), so a
-    /// [`PoolWatch`] holding its `Weak` sees when the last connection has closed.
+    /// The pool's [`PoolWatch`] token: the manager holds one share and every open connection
+    /// another ([`PooledConn`]), so the watch sees the pool end only when r2d2 has dropped the
+    /// manager *and* closed the last connection.
+    pool_alive: Arc<()>,
+}
+
+/// A connection as the pool holds it: the connection, then a share of its pool's
+/// [`PoolWatch`] token. Rust drops fields in declaration order, so the connection is closed
+/// (libpq's `PQfinish`, SQLite's `sqlite3_close`) before the share is released.
+pub struct PooledConn {
+    conn: AnyConnection,
     _pool_alive: Arc<()>,
 }
 
+impl std::ops::Deref for PooledConn {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for PooledConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.conn
+    }
+}
+
 impl diesel::r2d2::ManageConnection for Manager {
-    type Connection = AnyConnection;
+    type Connection = PooledConn;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+    fn connect(&self) -> Result<PooledConn, Self::Error> {
         let conn = match self.backend {
             Backend::Postgres => PgConnection::establish(&self.url).map(AnyConnection::Postgresql),
             Backend::Sqlite => {
                 SqliteConnection::establish(sqlite_path(&self.url)).map(AnyConnection::Sqlite)
             }
         };
-        conn.map_err(diesel::r2d2::Error::ConnectionError)
+        Ok(PooledConn {
+            conn: conn.map_err(diesel::r2d2::Error::ConnectionError)?,
+            _pool_alive: Arc::clone(&self.pool_alive),
+        })
     }
 
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+    fn is_valid(&self, conn: &mut PooledConn) -> Result<(), Self::Error> {
         conn.ping().map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+    fn has_broken(&self, conn: &mut PooledConn) -> bool {
         std::thread::panicking() || conn.is_broken()
     }
 }
@@ -139,9 +165,9 @@ impl diesel::r2d2::ManageConnection for Manager {
 #[derive(Debug)]
 struct ConnectionSetup;
 
-impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for ConnectionSetup {
-    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
-        let setup = match conn {
+impl CustomizeConnection<PooledConn, diesel::r2d2::Error> for ConnectionSetup {
+    fn on_acquire(&self, conn: &mut PooledConn) -> Result<(), diesel::r2d2::Error> {
+        let setup = match &mut **conn {
             // busy_timeout first, so that switching to WAL waits for other connections; WAL
             // lets readers work while one writer commits; foreign keys are off by default.
             AnyConnection::Sqlite(c) => c.batch_execute(
@@ -256,8 +282,9 @@ pub struct Db {
     pool_alive: Weak<()>,
 }
 
-/// Tells when a pool has ended: every [`Db`] handle dropped, every connection closed, and no
-/// background reconnect of r2d2's still holding the pool. Taken with [`Db::watch`].
+/// Tells when a pool has ended: every [`Db`] handle dropped, no background reconnect of
+/// r2d2's still holding the pool, and every connection closed (not merely dropped by the
+/// pool: see [`PooledConn`]). Taken with [`Db::watch`].
 ///
 /// A process must not exit while a connection is still open on another thread: libpq's TLS
 /// state belongs to OpenSSL, whose exit handler tears it down under that thread.
@@ -313,7 +340,7 @@ impl Db {
         let manager = Manager {
             url: database_url.to_owned(),
             backend,
-            _pool_alive: pool_alive,
+            pool_alive,
         };
         let pool = Pool::builder()
             .max_size(max_connections)
@@ -347,7 +374,7 @@ impl Db {
     /// [`DbError::Migration`] when a migration fails.
     pub fn migrate(&self) -> Result<usize, DbError> {
         let mut conn = self.pool.get()?;
-        let ran = match &mut *conn {
+        let ran = match &mut **conn {
             AnyConnection::Sqlite(c) => {
                 c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len())
             }
@@ -410,4 +437,40 @@ pub fn parse_stored<T: FromStr>(value: &str, what: &str) -> Result<T, DbError> {
     value
         .parse()
         .map_err(|_| DbError::Corrupt(format!("{what} {value:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The watch stays open while anything can still use a connection — a handle, or a
+    /// connection checked out after the last handle went — and closes once both are gone.
+    #[test]
+    fn a_pool_watch_closes_only_after_every_handle_and_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("watch.db").display());
+        let db = Db::connect(&url, 2).unwrap();
+        let watch = db.watch();
+        let other = db.clone();
+        drop(db);
+        assert!(!watch.is_closed(), "another handle is left");
+
+        let checked_out = other.pool.get().unwrap();
+        drop(other);
+        assert!(!watch.is_closed(), "a connection is still out");
+        assert!(!watch.wait_blocking(Duration::from_millis(20)));
+
+        let wal = dir.path().join("watch.db-wal");
+        assert!(
+            wal.exists(),
+            "open connections keep SQLite's write-ahead log"
+        );
+        drop(checked_out);
+        assert!(watch.is_closed());
+        assert!(watch.wait_blocking(Duration::ZERO));
+        assert!(
+            !wal.exists(),
+            "the last connection to close removed the log"
+        );
+    }
 }
