@@ -551,6 +551,11 @@ pub fn invite_many(
                         events.push((AuditAction::InvitationResent, email.as_str(), details));
                         AddressOutcome::Resent
                     }
+                    // Not pending any more: accepted meanwhile (PostgreSQL; acceptance does not
+                    // take the organization lock), or resent by a racing request.
+                    _ if organizations::is_member_by_email(conn, org, email)? => {
+                        AddressOutcome::Skipped(SkipReason::AlreadyMember)
+                    }
                     _ => AddressOutcome::Skipped(SkipReason::ResentRecently),
                 },
                 InvitePlan::ReplaceExisting(old) => {
@@ -565,8 +570,14 @@ pub fn invite_many(
                         let was = live.map_or("another role", |inv| inv.role.label());
                         let details = format!("replaced: role {was} → {role}");
                         events.push((AuditAction::InvitationRevoked, email.as_str(), details));
+                        AddressOutcome::Sent
+                    } else if organizations::is_member_by_email(conn, org, email)? {
+                        // Accepted meanwhile, as above.
+                        AddressOutcome::Skipped(SkipReason::AlreadyMember)
+                    } else {
+                        // Revoked or declined meanwhile: the new invitation still goes out.
+                        AddressOutcome::Sent
                     }
-                    AddressOutcome::Sent
                 }
                 InvitePlan::Skip(reason) => AddressOutcome::Skipped(reason),
             };

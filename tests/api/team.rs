@@ -1033,3 +1033,53 @@ async fn pending_rows_show_delivery_status_which_becomes_sent() {
     }
     assert_eq!(last, vec!["sent"], "delivered email shows as sent");
 }
+
+/// An invitation accepted while an admin re-invites its address with another role: the
+/// re-invite skips the new member rather than sending them a fresh invitation. On PostgreSQL
+/// the re-invite reads the address as merely invited, then waits on the invitation row until
+/// the acceptance commits; on SQLite the two write transactions queue.
+#[tokio::test]
+async fn a_reinvite_racing_an_acceptance_skips_the_new_member() {
+    use joinery::db::{self, DbError, audit::AuditContext};
+
+    let app = spawn_app().await;
+    let (org, admin) = app.org_with("Acme", Plan::Starter, Role::Admin).await;
+    admin.invite(org, "sam@example.com", "editor", "").await;
+    app.email_to("sam@example.com").await;
+    let sam = app.create_user("sam@example.com", "Sam");
+    let invitation = only_invitation(&app).id;
+
+    // Sam's acceptance, held open for a second after its writes.
+    let (written_tx, written_rx) = std::sync::mpsc::channel();
+    let acceptance = {
+        let db = app.db.clone();
+        let now = app.clock_now();
+        std::thread::spawn(move || {
+            db.with_conn(|c| {
+                db::write_transaction(c, |c| -> Result<(), DbError> {
+                    let details = db::invitations::find_details(c, &invitation)?.unwrap();
+                    let user = db::users::find(c, sam)?.unwrap();
+                    let ctx = AuditContext::system();
+                    let accepted =
+                        db::invitations::accept_in_transaction(c, &ctx, &details, &user, now)?;
+                    assert!(accepted.is_ok(), "{accepted:?}");
+                    written_tx.send(()).unwrap();
+                    std::thread::sleep(StdDuration::from_secs(1));
+                    Ok(())
+                })
+            })
+            .unwrap();
+        })
+    };
+    written_rx.recv().unwrap();
+    let page = admin.invite(org, "sam@example.com", "viewer", "").await;
+    acceptance.join().unwrap();
+
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.shows("already a member"), "{}", page.text());
+    let rows = stored(&app);
+    assert_eq!(rows.len(), 1, "no new invitation: {rows:?}");
+    assert_eq!(rows[0].status, "accepted");
+    assert_eq!(app.role_of(org, "sam@example.com"), Some(Role::Editor));
+    assert!(app.no_email_to("sam@example.com", QUIET).await);
+}
