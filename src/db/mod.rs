@@ -300,19 +300,6 @@ impl PoolWatch {
         self.0.strong_count() == 0
     }
 
-    /// Blocks the thread until the pool has ended or `timeout` has passed; returns whether it
-    /// ended.
-    pub fn wait_blocking(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        while !self.is_closed() {
-            if Instant::now() >= deadline {
-                return false;
-            }
-            std::thread::sleep(POOL_WATCH_INTERVAL);
-        }
-        true
-    }
-
     /// Waits, without blocking the async runtime, until the pool has ended or `timeout` has
     /// passed; returns whether it ended.
     pub async fn wait(&self, timeout: Duration) -> bool {
@@ -458,7 +445,6 @@ mod tests {
         let checked_out = other.pool.get().unwrap();
         drop(other);
         assert!(!watch.is_closed(), "a connection is still out");
-        assert!(!watch.wait_blocking(Duration::from_millis(20)));
 
         let wal = dir.path().join("watch.db-wal");
         assert!(
@@ -467,7 +453,6 @@ mod tests {
         );
         drop(checked_out);
         assert!(watch.is_closed());
-        assert!(watch.wait_blocking(Duration::ZERO));
         assert!(
             !wal.exists(),
             "the last connection to close removed the log"
