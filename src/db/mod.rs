@@ -431,9 +431,10 @@ mod tests {
     use super::*;
 
     /// The watch stays open while anything can still use a connection — a handle, or a
-    /// connection checked out after the last handle went — and closes once both are gone.
-    #[test]
-    fn a_pool_watch_closes_only_after_every_handle_and_connection() {
+    /// connection checked out after the last handle went — and closes once both are gone (an
+    /// r2d2 thread may hold the pool a moment longer, hence the wait).
+    #[tokio::test]
+    async fn a_pool_watch_closes_only_after_every_handle_and_connection() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("watch.db").display());
         let db = Db::connect(&url, 2).unwrap();
@@ -452,7 +453,7 @@ mod tests {
             "open connections keep SQLite's write-ahead log"
         );
         drop(checked_out);
-        assert!(watch.is_closed());
+        assert!(watch.wait(Duration::from_secs(5)).await);
         assert!(
             !wal.exists(),
             "the last connection to close removed the log"
