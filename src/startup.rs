@@ -185,14 +185,16 @@ impl Application {
                     web::FormConfig::default()
                         .limit(MAX_FORM_BYTES)
                         .error_handler(|e, _| {
-                            AppError::BadRequest(format!("The form could not be read: {e}")).into()
+                            AppError::BadRequest(format!("The form could not be read: {e}").into())
+                                .into()
                         }),
                 )
                 .app_data(
                     web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()),
                 )
                 .app_data(web::QueryConfig::default().error_handler(|e, _| {
-                    AppError::BadRequest(format!("The address has a malformed query: {e}")).into()
+                    AppError::BadRequest(format!("The address has a malformed query: {e}").into())
+                        .into()
                 }))
                 .wrap(sessions)
                 .wrap(

@@ -73,9 +73,9 @@ where
         let form = web::Form::<T>::from_request(req, payload);
         let session = req.get_session();
         Box::pin(async move {
-            let form = form
-                .await
-                .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}")))?;
+            let form = form.await.map_err(|e| {
+                AppError::BadRequest(format!("The form could not be read: {e}").into())
+            })?;
             if !verify(&session, form.csrf_token()) {
                 return Err(AppError::Csrf);
             }

@@ -1,5 +1,10 @@
 //! Errors as people see them: every failure is mapped to a status and a styled page here, in
 //! one place. A 500 shows the request id that the log line carries.
+//!
+//! [`Rejection`] is the status policy (DESIGN.md, "Security rules"; the README's "Status
+//! policy" table): every refusal a page or route gives is one of its kinds, and
+//! [`Rejection::status`] is the only mapping from a kind to an HTTP status. Handlers that
+//! re-render a form (422, 401, 410) take the status from it too.
 
 use actix_web::HttpMessage as _;
 use actix_web::body::{BoxBody, EitherBody};
@@ -12,33 +17,191 @@ use askama::Template;
 
 use crate::db::DbError;
 
-/// Why a request failed.
+/// The kinds of refusal, each with its one status (DESIGN.md, "Security rules": "One status
+/// policy for every form, page and API route").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Refused by permission, role ceiling, plan or seats (also a forged POST that the UI
+    /// never offers, such as an Admin demoting an Owner): 403.
+    Forbidden,
+    /// A value that no form offers (an unknown role, an unreadable body): 400.
+    Malformed,
+    /// A form whose input fails validation, re-shown with the message beside the field: 422.
+    Invalid,
+    /// An unknown, foreign or malformed id or token in a path: 404.
+    NotFound,
+    /// Opening (or posting to) a link that can no longer be used: 410.
+    LinkUnusable,
+    /// A POST acting on an invitation or link in a final state (resend or revoke of an
+    /// accepted or revoked one): 409.
+    FinalState,
+    /// A rate limit (resend within 60 s, the hourly invitation limit, log-in and sign-up per
+    /// client, token look-ups, busy password threads): 429 with `Retry-After`.
+    RateLimited,
+    /// A body over its limit: 413.
+    TooLarge,
+    /// A wrong password (or an unknown email, answered alike): 401.
+    WrongPassword,
+}
+
+impl Rejection {
+    /// The HTTP status of this kind of refusal: the one place the policy is written.
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Rejection::Forbidden => StatusCode::FORBIDDEN,
+            Rejection::Malformed => StatusCode::BAD_REQUEST,
+            Rejection::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+            Rejection::NotFound => StatusCode::NOT_FOUND,
+            Rejection::LinkUnusable => StatusCode::GONE,
+            Rejection::FinalState => StatusCode::CONFLICT,
+            Rejection::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Rejection::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::WrongPassword => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// The heading of the error page for this kind.
+    pub const fn title(self) -> &'static str {
+        match self {
+            Rejection::Forbidden => "You cannot do that",
+            Rejection::Malformed => "Something is wrong with that request",
+            Rejection::Invalid => "Please check what you entered",
+            Rejection::NotFound => "Page not found",
+            Rejection::LinkUnusable => "This link can no longer be used",
+            Rejection::FinalState => "Nothing to do",
+            Rejection::RateLimited => "Too many attempts",
+            Rejection::TooLarge => "That is too much at once",
+            Rejection::WrongPassword => "Wrong email or password",
+        }
+    }
+}
+
+/// A link on an error page that takes the person back to where they were (the Team page,
+/// the staff console), so a refusal keeps their place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackLink {
+    /// A local path.
+    pub href: String,
+    /// What the link says, e.g. "Back to Team Management".
+    pub label: String,
+}
+
+/// What an error page says: the message, and where "back" leads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explained {
+    /// What happened and what to do.
+    pub text: String,
+    /// Where to go back to, if the page knows.
+    pub back: Option<BackLink>,
+}
+
+impl std::fmt::Display for Explained {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl From<String> for Explained {
+    fn from(text: String) -> Self {
+        Self { text, back: None }
+    }
+}
+
+impl From<&str> for Explained {
+    fn from(text: &str) -> Self {
+        text.to_owned().into()
+    }
+}
+
+/// Why a request failed. Each variant's status comes from [`Rejection::status`].
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// The thing does not exist, or belongs to another organization (never say which).
     #[error("Page not found")]
     NotFound,
-    /// Signed in but not allowed; the text says why.
+    /// Signed in but not allowed (permission, role ceiling, plan, seats); the text says why.
     #[error("{0}")]
-    Forbidden(String),
+    Forbidden(Explained),
     /// A POST without a valid CSRF token.
     #[error("This form has expired. Go back, reload the page and try again.")]
     Csrf,
-    /// Malformed input that no form field can show (a broken URL, an unreadable body).
+    /// Malformed input that no form field can show (a broken URL, an unreadable body, a role
+    /// that no form offers).
     #[error("{0}")]
-    BadRequest(String),
+    BadRequest(Explained),
+    /// A POST on an invitation or link in a final state.
+    #[error("{0}")]
+    Conflict(Explained),
+    /// A link that can no longer be used.
+    #[error("{0}")]
+    Gone(Explained),
     /// A page that needs a signed-in person; `next` is where to come back to.
     #[error("Please log in")]
     LoginRequired {
         /// A local path to return to after logging in.
         next: String,
     },
-    /// A rate limit refused the request.
+    /// A rate limit refused the request; `retry_after` seconds (at least 1) go into the
+    /// `Retry-After` header.
+    #[error("{why}")]
+    TooManyRequests {
+        /// What was limited and when to try again.
+        why: Explained,
+        /// Seconds until a retry may succeed.
+        retry_after: u64,
+    },
+    /// A body over its limit.
     #[error("{0}")]
-    TooManyRequests(String),
+    PayloadTooLarge(Explained),
     /// Anything else: logged with its cause; the person sees a request id.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    /// A 429 saying `why`, retryable after `retry_after` seconds (at least 1).
+    pub fn too_many(why: impl Into<Explained>, retry_after: u64) -> Self {
+        AppError::TooManyRequests {
+            why: why.into(),
+            retry_after: retry_after.max(1),
+        }
+    }
+
+    /// The same error with a link back to `href` on its page (ignored by errors that have no
+    /// page of their own: 404, log-in redirects, 500s).
+    pub fn back_to(mut self, href: impl Into<String>, label: impl Into<String>) -> Self {
+        let link = BackLink {
+            href: href.into(),
+            label: label.into(),
+        };
+        match &mut self {
+            AppError::Forbidden(e)
+            | AppError::BadRequest(e)
+            | AppError::Conflict(e)
+            | AppError::Gone(e)
+            | AppError::PayloadTooLarge(e)
+            | AppError::TooManyRequests { why: e, .. } => e.back = Some(link),
+            AppError::NotFound
+            | AppError::Csrf
+            | AppError::LoginRequired { .. }
+            | AppError::Internal(_) => {}
+        }
+        self
+    }
+
+    /// The kind of refusal under the status policy; `None` for log-in redirects and 500s.
+    pub fn rejection(&self) -> Option<Rejection> {
+        Some(match self {
+            AppError::NotFound => Rejection::NotFound,
+            AppError::Forbidden(_) | AppError::Csrf => Rejection::Forbidden,
+            AppError::BadRequest(_) => Rejection::Malformed,
+            AppError::Conflict(_) => Rejection::FinalState,
+            AppError::Gone(_) => Rejection::LinkUnusable,
+            AppError::TooManyRequests { .. } => Rejection::RateLimited,
+            AppError::PayloadTooLarge(_) => Rejection::TooLarge,
+            AppError::LoginRequired { .. } | AppError::Internal(_) => return None,
+        })
+    }
 }
 
 impl From<DbError> for AppError {
@@ -65,6 +228,8 @@ pub struct ErrorPage<'a> {
     pub message: &'a str,
     /// The request id, for 500s.
     pub request_id: Option<&'a str>,
+    /// Where "back" leads, if known.
+    pub back: Option<&'a BackLink>,
 }
 
 /// Renders the error page as a response with `status`.
@@ -74,11 +239,23 @@ pub fn error_response(
     message: &str,
     request_id: Option<&str>,
 ) -> HttpResponse {
+    error_page(status, title, message, request_id, None)
+}
+
+/// Renders the error page with an optional link back.
+fn error_page(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    request_id: Option<&str>,
+    back: Option<&BackLink>,
+) -> HttpResponse {
     let page = ErrorPage {
         status: status.as_u16(),
         title,
         message,
         request_id,
+        back,
     };
     let body = page
         .render()
@@ -92,31 +269,37 @@ pub fn error_response(
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AppError::NotFound => StatusCode::NOT_FOUND,
-            AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
-            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::LoginRequired { .. } => StatusCode::SEE_OTHER,
-            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            other => other
+                .rejection()
+                .map_or(StatusCode::INTERNAL_SERVER_ERROR, Rejection::status),
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
+        let page = |kind: Rejection, why: &Explained| {
+            error_page(status, kind.title(), &why.text, None, why.back.as_ref())
+        };
         match self {
             AppError::NotFound => error_response(
                 status,
-                "Page not found",
+                Rejection::NotFound.title(),
                 "There is nothing here. Check the address, or go back to your organization.",
                 None,
             ),
-            AppError::Forbidden(why) => error_response(status, "You cannot do that", why, None),
             AppError::Csrf => error_response(status, "Form expired", &self.to_string(), None),
-            AppError::BadRequest(why) => {
-                error_response(status, "Something is wrong with that request", why, None)
-            }
-            AppError::TooManyRequests(why) => {
-                error_response(status, "Too many attempts", why, None)
+            AppError::Forbidden(why) => page(Rejection::Forbidden, why),
+            AppError::BadRequest(why) => page(Rejection::Malformed, why),
+            AppError::Conflict(why) => page(Rejection::FinalState, why),
+            AppError::Gone(why) => page(Rejection::LinkUnusable, why),
+            AppError::PayloadTooLarge(why) => page(Rejection::TooLarge, why),
+            AppError::TooManyRequests { why, retry_after } => {
+                let mut res = page(Rejection::RateLimited, why);
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from(*retry_after));
+                res
             }
             AppError::LoginRequired { next } => {
                 let location = format!(

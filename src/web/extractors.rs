@@ -134,13 +134,16 @@ impl OrgMember {
         if self.role.has(permission) {
             Ok(())
         } else {
-            Err(AppError::Forbidden(format!(
-                "Your role in {} is {}, which does not include {} ({}).",
-                self.org.name,
-                self.role.label(),
-                permission.describe().to_lowercase(),
-                permission.name()
-            )))
+            Err(AppError::Forbidden(
+                format!(
+                    "Your role in {} is {}, which does not include {} ({}).",
+                    self.org.name,
+                    self.role.label(),
+                    permission.describe().to_lowercase(),
+                    permission.name()
+                )
+                .into(),
+            ))
         }
     }
 

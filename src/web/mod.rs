@@ -63,7 +63,7 @@ impl AppState {
         self.passwords
             .run(move || crate::domain::password::hash_password(&password))
             .await
-            .map_err(|_| AppError::TooManyRequests(PASSWORDS_BUSY.into()))?
+            .map_err(|_| AppError::too_many(PASSWORDS_BUSY, 1))?
             .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing failed: {e}")))
     }
 
@@ -79,7 +79,7 @@ impl AppState {
         self.passwords
             .run(move || crate::domain::password::verify_password(&password, &stored_hash))
             .await
-            .map_err(|_| AppError::TooManyRequests(PASSWORDS_BUSY.into()))
+            .map_err(|_| AppError::too_many(PASSWORDS_BUSY, 1))
     }
 }
 

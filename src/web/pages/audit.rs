@@ -206,7 +206,8 @@ pub async fn audit_page(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     member.require(Permission::MembersManage)?;
-    let query = AuditQuery::parse(req.query_string()).map_err(AppError::BadRequest)?;
+    let query =
+        AuditQuery::parse(req.query_string()).map_err(|e| AppError::BadRequest(e.into()))?;
     let org: OrganizationId = member.org.id;
     let offset = (query.page - 1) * PAGE_SIZE;
     let actor_filter = query.actor.map(|a| a.to_string());

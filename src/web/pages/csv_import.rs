@@ -475,9 +475,10 @@ pub async fn upload(
             return show(layout, too_large.into(), StatusCode::PAYLOAD_TOO_LARGE);
         }
         Err(ReadError::Unreadable(why)) => {
-            return Err(AppError::BadRequest(format!(
-                "The upload could not be read ({why}). Choose a CSV file and try again."
-            )));
+            return Err(AppError::BadRequest(
+                format!("The upload could not be read ({why}). Choose a CSV file and try again.")
+                    .into(),
+            ));
         }
     };
     if !csrf::verify(&session, &upload.csrf_token) {
@@ -795,7 +796,7 @@ pub async fn confirm(
     if let Err(denied @ (InviteDenied::NotPermitted | InviteDenied::TrialPlan)) =
         authorize_invitation(member.inviter(), member.org.plan, Role::Viewer)
     {
-        return Err(AppError::Forbidden(denied.to_string()));
+        return Err(AppError::Forbidden(denied.to_string().into()));
     }
     let planned = match plan(&state, &member, &import).await? {
         Ok(p) => p,

@@ -42,7 +42,7 @@ pub async fn export_members(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     member.require(Permission::MembersManage)?;
-    let query = TeamQuery::parse(req.query_string()).map_err(AppError::BadRequest)?;
+    let query = TeamQuery::parse(req.query_string()).map_err(|e| AppError::BadRequest(e.into()))?;
     let org = member.org.id;
     let (sort, direction) = (query.members.sort, query.members.direction);
     let filter = query.filter.clone();

@@ -418,7 +418,7 @@ pub async fn team_page(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     member.require(Permission::MembersManage)?;
-    let query = TeamQuery::parse(req.query_string()).map_err(AppError::BadRequest)?;
+    let query = TeamQuery::parse(req.query_string()).map_err(|e| AppError::BadRequest(e.into()))?;
     let org = member.org.id;
     let now = state.clock.now();
     let q = query.clone();
