@@ -143,6 +143,10 @@ impl Application {
             &settings.trusted_proxies,
         );
         let password_threads = settings.password_threads;
+        let cookies = Arc::new(crate::web::session::CookieConfig::new(
+            &settings.session_key,
+            https,
+        ));
         let state = web::Data::new(AppState {
             db: db.clone(),
             clock,
@@ -150,6 +154,7 @@ impl Application {
             base_url: base_url.clone(),
             outbox,
             mailer,
+            cookies,
             passwords: crate::password_pool::PasswordPool::new(
                 password_threads,
                 password_threads * PASSWORD_QUEUE_PER_THREAD,
@@ -196,6 +201,7 @@ impl Application {
                     AppError::BadRequest(format!("The address has a malformed query: {e}").into())
                         .into()
                 }))
+                .wrap(actix_web::middleware::from_fn(crate::web::session::cookies))
                 .wrap(sessions)
                 .wrap(
                     ErrorHandlers::new()

@@ -2,41 +2,19 @@
 //! [`OrgMember`] cannot forget the membership check. Roles are read from the database on every
 //! request, never cached in the session, so a demotion takes effect on the next click.
 
-use actix_session::{Session, SessionExt as _};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
 use super::AppState;
 use super::error::AppError;
-use super::session_store::USER_ID_KEY;
+use super::session::Session;
 use crate::db::audit::{Actor, AuditContext, RequestMeta};
 use crate::db::organizations::{Membership, Organization};
 use crate::db::users::User;
 use crate::db::{self};
 use crate::domain::invitation::Inviter;
-use crate::domain::{OrganizationId, Permission, Role, UserId};
-
-/// The signed-in user's id from the session, if any.
-pub fn session_user_id(session: &Session) -> Option<UserId> {
-    session
-        .get::<String>(USER_ID_KEY)
-        .ok()
-        .flatten()
-        .and_then(|s| s.parse().ok())
-}
-
-/// Marks `user` as signed in, with a new session key (DESIGN.md: renewed on log-in, sign-up
-/// and acceptance, against session fixation).
-///
-/// # Errors
-/// [`AppError::Internal`] if the session cannot be written.
-pub fn sign_in(session: &Session, user: UserId) -> Result<(), AppError> {
-    session.renew();
-    session
-        .insert(USER_ID_KEY, user.to_string())
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("session write: {e}")))
-}
+use crate::domain::{OrganizationId, Permission, Role};
 
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
     req.app_data::<web::Data<AppState>>()
@@ -60,16 +38,16 @@ impl FromRequest for MaybeUser {
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let session = req.get_session();
+        let session = Session::of(req);
         let state = state(req);
         Box::pin(async move {
-            let state = state?;
-            let Some(id) = session_user_id(&session) else {
+            let (state, session) = (state?, session?);
+            let Some(id) = session.user_id() else {
                 return Ok(MaybeUser(None));
             };
             let user = state.db.run(move |c| db::users::find(c, id)).await?;
             if user.is_none() {
-                session.purge();
+                session.sign_out();
             }
             Ok(MaybeUser(user))
         })
@@ -179,7 +157,7 @@ impl FromRequest for OrgMember {
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let session = req.get_session();
+        let session = Session::of(req);
         let next = here(req);
         let org_id = req
             .match_info()
@@ -187,8 +165,8 @@ impl FromRequest for OrgMember {
             .map(str::parse::<OrganizationId>);
         let state = state(req);
         Box::pin(async move {
-            let state = state?;
-            let Some(user_id) = session_user_id(&session) else {
+            let (state, session) = (state?, session?);
+            let Some(user_id) = session.user_id() else {
                 return Err(AppError::LoginRequired { next });
             };
             let org_id = match org_id {
@@ -216,7 +194,7 @@ impl FromRequest for OrgMember {
                 .await?;
             let Some((user, found)) = found else {
                 // A session whose account is gone counts as signed out.
-                session.purge();
+                session.sign_out();
                 return Err(AppError::LoginRequired { next });
             };
             let Some((org, membership, organizations)) = found else {

@@ -1,9 +1,10 @@
 //! One-shot messages shown on the next page after a redirect ("You joined Acme as Editor").
+//! They travel in an encrypted cookie (see [`super::session`]), so showing one never writes
+//! to the database, for signed-in and signed-out visitors alike.
 
-use actix_session::Session;
 use serde::{Deserialize, Serialize};
 
-const KEY: &str = "flash";
+use super::session::Session;
 
 /// A message for the next page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -30,23 +31,13 @@ pub fn info(session: &Session, text: impl Into<String>) {
 }
 
 fn set(session: &Session, kind: &str, text: String) {
-    // A failed write only loses the message, never the action that succeeded.
-    if let Err(e) = session.insert(
-        KEY,
-        Flash {
-            kind: kind.into(),
-            text,
-        },
-    ) {
-        tracing::warn!(error = %e, "could not store flash message");
-    }
+    session.set_flash(Flash {
+        kind: kind.into(),
+        text,
+    });
 }
 
 /// Takes the pending message, if any.
 pub fn take(session: &Session) -> Option<Flash> {
-    let flash = session.get::<Flash>(KEY).ok().flatten();
-    if flash.is_some() {
-        session.remove(KEY);
-    }
-    flash
+    session.take_flash()
 }

@@ -13,11 +13,12 @@ pub mod pages;
 pub mod request_body;
 pub mod request_meta;
 pub mod request_span;
+pub mod session;
 pub mod session_store;
 
 use std::sync::Arc;
 
-use actix_session::Session;
+use crate::web::session::Session;
 use actix_web::web;
 
 use crate::config::Settings;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub mailer: Mailer,
     /// The threads that hash and verify passwords.
     pub passwords: crate::password_pool::PasswordPool,
+    /// The keys and names of the CSRF and flash cookies.
+    pub cookies: Arc<session::CookieConfig>,
 }
 
 /// What a page says when every password thread is busy and the queue is full.
@@ -133,7 +136,7 @@ impl Layout {
                 email: u.email.to_string(),
                 is_staff: u.is_staff,
             }),
-            csrf: csrf::token(session)?,
+            csrf: csrf::token(session),
             flash: flash::take(session),
             org: None,
             dev: state.settings.dev,

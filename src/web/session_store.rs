@@ -100,23 +100,19 @@ impl SessionStore for DbSessionStore {
         let hash = key_hash(&session_key);
         let user = user_id_of(&session_state);
         let expires = expiry(ttl);
-        let existed = {
-            let (hash, user, text) = (hash.clone(), user.clone(), text.clone());
-            self.db
-                .run(move |c| db::sessions::update(c, &hash, user.as_deref(), &text, expires))
-                .await
-                .map_err(|e| UpdateError::Other(e.into()))?
-        };
-        if existed {
-            Ok(session_key)
-        } else {
-            // The row was deleted (log-out elsewhere, expiry): start a new session rather than
-            // resurrect the old key.
-            self.save(session_state, ttl).await.map_err(|e| match e {
-                SaveError::Serialization(e) => UpdateError::Serialization(e),
-                SaveError::Other(e) => UpdateError::Other(e),
-            })
+        let existed = self
+            .db
+            .run(move |c| db::sessions::update(c, &hash, user.as_deref(), &text, expires))
+            .await
+            .map_err(|e| UpdateError::Other(e.into()))?;
+        if !existed {
+            // The row was deleted while this request ran (log-out, password change, removal
+            // from the last organization): it stays deleted. The cookie keeps naming a key
+            // with no row, so the browser is signed out from its next request on (DESIGN.md:
+            // "a request in flight cannot bring an ended session back").
+            tracing::info!("session ended during the request; its changes were not saved");
         }
+        Ok(session_key)
     }
 
     async fn update_ttl(

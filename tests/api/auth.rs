@@ -125,6 +125,13 @@ async fn an_unknown_email_takes_as_long_as_a_wrong_password() {
     }
 }
 
+fn all_session_rows(app: &TestApp) -> i64 {
+    app.query(|c| Ok(sessions::table.count().get_result::<i64>(c)?))
+}
+
+/// DESIGN.md, "Security rules": no server-side session exists before sign-in, and the key is
+/// renewed on log-in: every log-in starts a session under a key never used before, and the
+/// key of a session that ended signs nobody in.
 #[tokio::test]
 async fn log_in_renews_the_session_key() {
     let app = spawn_app().await;
@@ -132,28 +139,48 @@ async fn log_in_renews_the_session_key() {
 
     let jar = Arc::new(Jar::default());
     let browser = app.browser_with_jar(jar.clone(), true);
+    let rows = all_session_rows(&app);
     let login = browser.get("/login").await;
-    let before = session_cookie(&app, &jar);
+    assert_eq!(cookie_value(&jar, &app.address, SESSION_COOKIE), None);
+    assert_eq!(
+        all_session_rows(&app),
+        rows,
+        "showing the log-in form wrote a session"
+    );
     let form = login
         .form("form[action='/login']")
         .set("email", "owner@acme.test")
         .set("password", PASSWORD);
     let done = browser.submit(&form).await;
     assert_eq!(done.path(), format!("/orgs/{org}"));
-    let after = session_cookie(&app, &jar);
-    assert_ne!(before, after);
+    let first = session_cookie(&app, &jar);
 
-    // Session fixation: whoever planted or saw the pre-log-in cookie is not signed in by it.
-    let attacker = browser_with_cookie(&app, &before, true);
-    let page = attacker.get(&format!("/orgs/{org}/team")).await;
-    assert_eq!(page.path(), "/login", "the old session key still works");
+    // Log out and in again: a new key, and the first one signs nobody in.
+    browser.click(&format!("/orgs/{org}"), "/logout").await;
+    let login = browser.get("/login").await;
+    let done = browser
+        .submit(
+            &login
+                .form("form[action='/login']")
+                .set("email", "owner@acme.test")
+                .set("password", PASSWORD),
+        )
+        .await;
+    assert_eq!(done.path(), format!("/orgs/{org}"));
+    let second = session_cookie(&app, &jar);
+    assert_ne!(first, second);
+    let old = browser_with_cookie(&app, &first, true);
+    let page = old.get(&format!("/orgs/{org}/team")).await;
+    assert_eq!(page.path(), "/login", "the ended session's key still works");
     // The new one does (the replay technique itself works).
-    let owner_again = browser_with_cookie(&app, &after, true);
+    let owner_again = browser_with_cookie(&app, &second, true);
     let page = owner_again.get(&format!("/orgs/{org}/team")).await;
     assert_eq!(page.status, 200);
     assert_eq!(page.path(), format!("/orgs/{org}/team"));
 }
 
+/// Acceptance signs the invitee in under a new key; before it, opening the link created no
+/// session at all (so there is none to fix in advance).
 #[tokio::test]
 async fn accepting_an_invitation_renews_the_session_key() {
     let app = spawn_app().await;
@@ -163,8 +190,10 @@ async fn accepting_an_invitation_renews_the_session_key() {
 
     let jar = Arc::new(Jar::default());
     let invitee = app.browser_with_jar(jar.clone(), true);
+    let rows = all_session_rows(&app);
     let page = invitee.get(&link).await;
-    let before = session_cookie(&app, &jar);
+    assert_eq!(cookie_value(&jar, &app.address, SESSION_COOKIE), None);
+    assert_eq!(all_session_rows(&app), rows);
     let form = page
         .form("form[action$='/register']")
         .set("name", "New Bie")
@@ -172,10 +201,6 @@ async fn accepting_an_invitation_renews_the_session_key() {
     let done = invitee.submit(&form).await;
     assert!(done.shows("You joined Acme as Viewer"), "{}", done.text());
     let after = session_cookie(&app, &jar);
-    assert_ne!(before, after);
-
-    let attacker = browser_with_cookie(&app, &before, true);
-    assert_eq!(attacker.get(&format!("/orgs/{org}")).await.path(), "/login");
     let invitee_again = browser_with_cookie(&app, &after, true);
     assert_eq!(
         invitee_again.get(&format!("/orgs/{org}")).await.path(),
@@ -189,7 +214,7 @@ async fn accepting_an_invitation_renews_the_session_key() {
     let jar = Arc::new(Jar::default());
     let ada = app.browser_with_jar(jar.clone(), true);
     let page = ada.get(&link).await;
-    let before = session_cookie(&app, &jar);
+    assert_eq!(cookie_value(&jar, &app.address, SESSION_COOKIE), None);
     let done = ada
         .submit(
             &page
@@ -198,13 +223,13 @@ async fn accepting_an_invitation_renews_the_session_key() {
         )
         .await;
     assert!(done.shows("You joined Acme as Viewer"), "{}", done.text());
-    assert_ne!(session_cookie(&app, &jar), before);
+    let after = session_cookie(&app, &jar);
     assert_eq!(
-        browser_with_cookie(&app, &before, true)
+        browser_with_cookie(&app, &after, true)
             .get(&format!("/orgs/{org}"))
             .await
             .path(),
-        "/login"
+        format!("/orgs/{org}")
     );
 }
 
@@ -421,4 +446,115 @@ async fn health_endpoints_answer() {
         assert_eq!(resp.status(), 200, "{path}");
         assert!(!resp.text().await.unwrap().is_empty());
     }
+}
+
+/// DESIGN.md, "Security rules": log-out ends the session at once, and "a request in flight
+/// cannot bring an ended session back". The invite POST below has its session loaded when
+/// the log-out happens, and only then finishes (writing its result into the session).
+#[tokio::test]
+async fn a_request_in_flight_cannot_bring_a_logged_out_session_back() {
+    let app = spawn_app().await;
+    let (org, owner) = app.org_with("Acme", Plan::Professional, Role::Owner).await;
+    let owner_id = user_id(&app, "owner@acme.test");
+    let form = owner
+        .get(&format!("/orgs/{org}/team/invite"))
+        .await
+        .form("form.invite-form");
+    let csrf = form
+        .fields
+        .iter()
+        .find(|(n, _)| n == "csrf_token")
+        .map(|(_, v)| v.clone())
+        .unwrap();
+    let held = owner
+        .post_held(
+            &form.action,
+            &format!("csrf_token={csrf}&role=viewer&message=&emails=one%40example.com%2C"),
+        )
+        .await;
+
+    let logged_out = owner.click(&format!("/orgs/{org}"), "/logout").await;
+    assert_eq!(logged_out.path(), "/login");
+    assert_eq!(
+        session_rows_of(&app, &owner_id),
+        0,
+        "log-out ended the session"
+    );
+
+    let answer = held.finish("two%40example.com").await;
+    assert_eq!(answer.path(), "/login", "the held request ends signed out");
+    assert_eq!(
+        session_rows_of(&app, &owner_id),
+        0,
+        "no session of the owner was written again"
+    );
+    let after = owner.get(&format!("/orgs/{org}/team")).await;
+    assert_eq!(after.path(), "/login", "the browser is signed out");
+}
+
+/// DESIGN.md, "Security rules": no server-side session exists before sign-in, so reading a
+/// page never writes to the database — mail scanners and a loop of `GET /login` add no rows.
+#[tokio::test]
+async fn signed_out_page_views_write_no_session_row() {
+    let app = spawn_app().await;
+    let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    owner.invite(org, "newbie@example.com", "viewer", "").await;
+    let link = app.email_to("newbie@example.com").await.invitation_path();
+    let rows = all_session_rows(&app);
+
+    for _ in 0..20 {
+        let scanner = app.browser();
+        assert_eq!(scanner.get("/login").await.status, 200);
+        assert_eq!(scanner.get("/signup").await.status, 200);
+        assert_eq!(scanner.get(&link).await.status, 200);
+    }
+    // One browser clicking around while signed out, with its cookies kept.
+    let visitor = app.browser();
+    for path in ["/login", "/signup", &link, "/login?next=/"] {
+        assert_eq!(visitor.get(path).await.status, 200, "{path}");
+    }
+    // A failed log-in and its message write nothing either.
+    assert_eq!(visitor.login("owner@acme.test", "wrong").await.status, 401);
+    assert_eq!(
+        all_session_rows(&app),
+        rows,
+        "a signed-out visit wrote a session row"
+    );
+
+    // The log-out message travels without a session.
+    owner.click(&format!("/orgs/{org}"), "/logout").await;
+    let after = app.query(|c| Ok(sessions::table.count().get_result::<i64>(c)?));
+    assert_eq!(
+        after,
+        rows - 1,
+        "log-out deleted the owner's row and wrote none"
+    );
+}
+
+/// A signed-out visitor's CSRF token is bound to the cookie its page set: without that cookie,
+/// or with another browser's, a POST is refused (403) and changes nothing.
+#[tokio::test]
+async fn a_signed_out_forms_csrf_token_is_bound_to_its_cookie() {
+    let app = spawn_app().await;
+    let (org, _) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    let alice = app.browser();
+    let form = alice
+        .get("/login")
+        .await
+        .form("form[action='/login']")
+        .set("email", "owner@acme.test")
+        .set("password", PASSWORD);
+
+    let no_cookie = app.browser().submit(&form).await;
+    assert_eq!(no_cookie.status, 403, "{}", no_cookie.text());
+    assert!(no_cookie.shows("This form has expired"));
+
+    let bob = app.browser();
+    bob.get("/login").await;
+    let other_cookie = bob.submit(&form).await;
+    assert_eq!(other_cookie.status, 403, "{}", other_cookie.text());
+    assert_eq!(bob.get(&format!("/orgs/{org}")).await.path(), "/login");
+
+    let own = alice.submit(&form).await;
+    assert_eq!(own.path(), format!("/orgs/{org}"), "{}", own.text());
 }

@@ -816,3 +816,40 @@ pub fn columns_containing(app: &TestApp, needle: &str) -> Vec<(String, String)> 
         Ok(hits)
     })
 }
+
+/// A POST whose body is still being sent: the server has the request's head (and its session)
+/// but not all of its form yet. [`HeldPost::finish`] sends the rest and returns the answer.
+pub struct HeldPost {
+    rest: tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+    response: tokio::task::JoinHandle<Page>,
+}
+
+impl HeldPost {
+    /// Sends `rest` as the last part of the body and waits for the answer.
+    pub async fn finish(self, rest: &str) -> Page {
+        self.rest.send(Ok(rest.as_bytes().to_vec())).await.unwrap();
+        drop(self.rest);
+        self.response.await.unwrap()
+    }
+}
+
+impl Browser {
+    /// Starts a form POST to `path` with a chunked body, sending `first` now and holding the
+    /// rest until [`HeldPost::finish`]; returns once the server has had a moment to read the
+    /// request's head (its session is loaded before the body is read).
+    pub async fn post_held(&self, path: &str, first: &str) -> HeldPost {
+        let (rest, chunks) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+        rest.send(Ok(first.as_bytes().to_vec())).await.unwrap();
+        let body = reqwest::Body::wrap_stream(futures::stream::unfold(chunks, |mut rx| async {
+            rx.recv().await.map(|chunk| (chunk, rx))
+        }));
+        let request = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        let response = tokio::spawn(async move { Self::page(request.send().await.unwrap()).await });
+        tokio::time::sleep(StdDuration::from_millis(500)).await;
+        HeldPost { rest, response }
+    }
+}

@@ -317,18 +317,73 @@ fn attributes(cookie: &str) -> Vec<String> {
         .collect()
 }
 
+/// The cookies a log-in sets (the session's), from a client that carries cookies by hand.
+async fn session_set_cookies(base: &str) -> Vec<String> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = client.get(format!("{base}/login")).send().await.unwrap();
+    let cookie = cookie_header(login.headers());
+    let form = Page {
+        status: login.status().as_u16(),
+        url: login.url().to_string(),
+        headers: login.headers().clone(),
+        body: login.text().await.unwrap(),
+    }
+    .form("form[action='/login']")
+    .set("email", "owner@acme.test")
+    .set("password", PASSWORD);
+    let resp = client
+        .post(format!("{base}/login"))
+        .header("cookie", cookie)
+        .form(&form.fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A `Cookie` header carrying every cookie these response headers set.
+fn cookie_header(headers: &reqwest::header::HeaderMap) -> String {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// DESIGN.md, "Security rules": the cookie that binds a signed-out visitor's CSRF token and the
+/// session cookie are HttpOnly and SameSite=Lax, and not Secure over http.
 #[tokio::test]
 async fn the_session_cookie_is_http_only_and_same_site_lax_and_not_secure_on_http() {
     let app = spawn_app().await;
-    let cookies = login_set_cookies(&app.address).await;
-    assert_eq!(cookies.len(), 1, "{cookies:?}");
-    let cookie = &cookies[0];
-    assert!(cookie.starts_with("joinery_session="), "{cookie}");
-    let attrs = attributes(cookie);
-    assert!(attrs.contains(&"httponly".to_owned()), "{cookie}");
-    assert!(attrs.contains(&"samesite=lax".to_owned()), "{cookie}");
-    assert!(attrs.contains(&"path=/".to_owned()), "{cookie}");
-    assert!(!attrs.contains(&"secure".to_owned()), "{cookie}");
+    let owner = app.create_user("owner@acme.test", "Olive");
+    let org = app.create_org("Acme", Plan::Starter);
+    app.add_member(org, owner, Role::Owner);
+    let shown = login_set_cookies(&app.address).await;
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(shown[0].starts_with("joinery_csrf="), "{}", shown[0]);
+    let signed_in = session_set_cookies(&app.address).await;
+    assert_eq!(signed_in.len(), 1, "{signed_in:?}");
+    assert!(
+        signed_in[0].starts_with("joinery_session="),
+        "{}",
+        signed_in[0]
+    );
+    for cookie in shown.iter().chain(&signed_in) {
+        let attrs = attributes(cookie);
+        assert!(attrs.contains(&"httponly".to_owned()), "{cookie}");
+        assert!(attrs.contains(&"samesite=lax".to_owned()), "{cookie}");
+        assert!(attrs.contains(&"path=/".to_owned()), "{cookie}");
+        assert!(!attrs.contains(&"secure".to_owned()), "{cookie}");
+    }
 }
 
 /// A port that was free a moment ago, so a test can know where an app with a foreign base URL
@@ -344,22 +399,34 @@ fn free_port() -> u16 {
 #[tokio::test]
 async fn on_https_the_session_cookie_is_host_prefixed_and_secure() {
     let port = free_port();
-    let _app = spawn_app_with(|s| {
+    let app = spawn_app_with(|s| {
         s.base_url = Some("https://joinery.example".into());
         s.bind = format!("127.0.0.1:{port}");
     })
     .await;
-    let cookies = login_set_cookies(&format!("http://127.0.0.1:{port}")).await;
-    assert_eq!(cookies.len(), 1, "{cookies:?}");
-    let cookie = &cookies[0];
-    assert!(cookie.starts_with("__Host-"), "{cookie}");
-    let attrs = attributes(cookie);
-    assert!(attrs.contains(&"secure".to_owned()), "{cookie}");
-    assert!(attrs.contains(&"httponly".to_owned()), "{cookie}");
-    assert!(attrs.contains(&"samesite=lax".to_owned()), "{cookie}");
-    // `__Host-` cookies must have Path=/ and no Domain, or browsers drop them.
-    assert!(attrs.contains(&"path=/".to_owned()), "{cookie}");
-    assert!(!attrs.iter().any(|a| a.starts_with("domain=")), "{cookie}");
+    let owner = app.create_user("owner@acme.test", "Olive");
+    let org = app.create_org("Acme", Plan::Starter);
+    app.add_member(org, owner, Role::Owner);
+    let base = format!("http://127.0.0.1:{port}");
+    let shown = login_set_cookies(&base).await;
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    let signed_in = session_set_cookies(&base).await;
+    assert_eq!(signed_in.len(), 1, "{signed_in:?}");
+    assert!(shown[0].starts_with("__Host-joinery_csrf="), "{}", shown[0]);
+    assert!(
+        signed_in[0].starts_with("__Host-joinery_session="),
+        "{}",
+        signed_in[0]
+    );
+    for cookie in shown.iter().chain(&signed_in) {
+        let attrs = attributes(cookie);
+        assert!(attrs.contains(&"secure".to_owned()), "{cookie}");
+        assert!(attrs.contains(&"httponly".to_owned()), "{cookie}");
+        assert!(attrs.contains(&"samesite=lax".to_owned()), "{cookie}");
+        // `__Host-` cookies must have Path=/ and no Domain, or browsers drop them.
+        assert!(attrs.contains(&"path=/".to_owned()), "{cookie}");
+        assert!(!attrs.iter().any(|a| a.starts_with("domain=")), "{cookie}");
+    }
 }
 
 #[tokio::test]
@@ -468,10 +535,7 @@ async fn email_links_use_the_configured_public_base_url() {
         .build()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let session_cookie = |resp: &reqwest::Response| {
-        let set = resp.headers()["set-cookie"].to_str().unwrap();
-        set.split(';').next().unwrap().to_owned()
-    };
+    let session_cookie = |resp: &reqwest::Response| cookie_header(resp.headers());
     let page_of = |resp: reqwest::Response| async move {
         Page {
             status: resp.status().as_u16(),
@@ -496,7 +560,7 @@ async fn email_links_use_the_configured_public_base_url() {
         .await
         .unwrap();
     assert_eq!(logged_in.status(), 303);
-    let cookie = session_cookie(&logged_in);
+    let cookie = format!("{cookie}; {}", session_cookie(&logged_in));
     let invite = client
         .get(format!("{base}/orgs/{org}/team/invite"))
         .header("cookie", &cookie)

@@ -494,16 +494,24 @@ async fn submitting_twice_creates_one_account_and_one_organization() {
     let browser = app.browser();
     let page = browser.get(&path).await;
     let form = filled(&page, "Twice", "Twice Co");
+    // The same link open in a second window, filled in before the first is sent.
+    let other = app.browser();
+    let other_form = filled(&other.get(&path).await, "Twice", "Twice Co");
 
     let first = browser.submit(&form).await;
     assert!(first.shows("Welcome to Joinery"), "{}", first.text());
-    let second = browser.submit(&form).await;
+    let second = other.submit(&other_form).await;
     assert_eq!(second.status, 410, "{}", second.text());
     assert!(
         second.shows("This sign-up link has already been used"),
         "{}",
         second.text()
     );
+    // The first window sending its form again: its token was made for the signed-out
+    // visitor, and the browser is now signed in, so the form has expired.
+    let again = browser.submit(&form).await;
+    assert_eq!(again.status, 403, "{}", again.text());
+    assert!(again.shows("This form has expired"), "{}", again.text());
     assert_eq!(users_with_email(&app, "twice@example.com"), 1);
     assert_eq!(organization_count(&app), 1);
     assert_eq!(membership_count(&app), 1);
@@ -616,17 +624,24 @@ async fn a_link_for_an_address_registered_meanwhile_creates_nothing() {
 async fn signing_up_renews_the_session_key() {
     let app = spawn_app().await;
     let (_, path) = link_for(&app, "fixed@example.com").await;
-    let jar = Arc::new(Jar::default());
-    let browser = app.browser_with_jar(jar.clone(), true);
+    // Someone else's signed-in session in this browser (planted, or left behind): signing up
+    // must not carry it on under the same key.
+    app.create_user("mallory@example.com", "Mallory");
+    let mallory = Arc::new(Jar::default());
+    let logged_in = app.browser_with_jar(mallory.clone(), true);
+    logged_in
+        .login("mallory@example.com", crate::helpers::PASSWORD)
+        .await;
+    let before = cookie_value(&mallory, &app.address, "joinery_session").expect("no session");
+    let browser = app.browser_with_jar(mallory.clone(), true);
     let page = browser.get(&path).await;
-    let before = cookie_value(&jar, &app.address, "joinery_session").expect("no session");
     let done = browser.submit(&filled(&page, "Fixed", "Fixed Co")).await;
     assert!(done.shows("Welcome to Joinery"), "{}", done.text());
-    let after = cookie_value(&jar, &app.address, "joinery_session").expect("no session");
+    let after = cookie_value(&mallory, &app.address, "joinery_session").expect("no session");
     assert_ne!(before, after);
     let org = done.path();
 
-    // Whoever planted or saw the pre-sign-up cookie is not signed in by it.
+    // Whoever holds the pre-sign-up cookie is not signed in as the new account by it.
     let planted = Arc::new(Jar::default());
     planted.add_cookie_str(
         &format!("joinery_session={before}; Path=/"),

@@ -7,7 +7,7 @@
 //! the next accept or decline POST writes that state. An expired link offers "Request a new
 //! invitation", which emails the inviter at most once a day.
 
-use actix_session::Session;
+use crate::web::session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -28,7 +28,7 @@ use crate::domain::password::Password;
 use crate::domain::text::PersonName;
 use crate::domain::token::InvitationToken;
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
-use crate::web::extractors::{MaybeUser, sign_in};
+use crate::web::extractors::MaybeUser;
 use crate::web::headers::invitation_page;
 use crate::web::request_meta::Meta;
 use crate::web::{AppError, AppState, Layout, flash};
@@ -224,7 +224,7 @@ fn joined(
     details: &InvitationDetails,
     accepted: Accepted,
 ) -> Result<HttpResponse, AppError> {
-    sign_in(session, user.id)?;
+    session.sign_in(user.id)?;
     let org = &details.organization;
     match accepted {
         Accepted::Joined(role) => flash::success(

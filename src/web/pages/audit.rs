@@ -5,7 +5,7 @@
 //! Owners and Admins (`members:manage`) and staff may read it; other members get 403 and
 //! non-members 404. The page only reads: the trail is append-only.
 
-use actix_session::Session;
+use crate::web::session::Session;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 

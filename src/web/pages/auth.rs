@@ -1,6 +1,6 @@
 //! Log in and log out.
 
-use actix_session::Session;
+use crate::web::session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -11,7 +11,7 @@ use crate::db::{self, users::User};
 use crate::domain::EmailAddress;
 use crate::domain::password::{DUMMY_HASH, Password};
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
-use crate::web::extractors::{MaybeUser, sign_in};
+use crate::web::extractors::MaybeUser;
 use crate::web::{AppError, AppState, Layout, flash, is_local_path};
 
 /// The one message for an unknown email and a wrong password alike.
@@ -115,7 +115,7 @@ pub async fn login(
     let next = safe_next(form.next.as_deref());
     match authenticate(&state, &form.email, &form.password).await? {
         Some(user) => {
-            sign_in(&session, user.id)?;
+            session.sign_in(user.id)?;
             Ok(see_other(&next))
         }
         None => render_with_status(
@@ -130,13 +130,10 @@ pub async fn login(
     }
 }
 
-/// POST /logout — ends the session (its row is deleted) and goes to `next` or the log-in page.
+/// POST /logout — ends the session (its row is deleted, the cookie removed) and goes to `next`
+/// or the log-in page, with a message that travels in its own cookie.
 pub async fn logout(session: Session, CsrfForm(form): CsrfForm<TokenOnly>) -> HttpResponse {
-    // Clear and renew rather than `purge`: the old row is deleted and the key replaced just
-    // the same, but a purged session refuses every later insert, so the message below would
-    // be lost.
-    session.clear();
-    session.renew();
+    session.sign_out();
     let next = form.next.filter(|n| is_local_path(n));
     flash::info(&session, "You are logged out.");
     see_other(next.as_deref().unwrap_or("/login"))

@@ -1,7 +1,7 @@
 //! The Billing page: the organization's plan and what it includes (Owner only — `billing`;
 //! staff too). Plans are changed by platform staff in the staff console.
 
-use actix_session::Session;
+use crate::web::session::Session;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 

@@ -15,8 +15,8 @@
 //! - Uploads are bounded: at most 1 MiB of file (a 413 page that keeps the form) and a few
 //!   small fields; a multipart body is read by hand because its CSRF token is a form field.
 
+use crate::web::session::Session;
 use actix_multipart::Multipart;
-use actix_session::Session;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;

@@ -1,6 +1,6 @@
 //! `/` and the organization dashboard.
 
-use actix_session::Session;
+use crate::web::session::Session;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 

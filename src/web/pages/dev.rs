@@ -1,7 +1,7 @@
 //! `/dev/mailbox`: the emails Joinery "sent" in development, with their links, so a newcomer can
 //! follow an invitation without any mail server. It exists only in development mode.
 
-use actix_session::Session;
+use crate::web::session::Session;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 

@@ -8,7 +8,7 @@
 //! `/join/{token}` never changes anything; joining is a POST. Pages that carry a token send
 //! `Referrer-Policy: no-referrer` and `Cache-Control: no-store`.
 
-use actix_session::Session;
+use crate::web::session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -27,7 +27,7 @@ use crate::domain::password::Password;
 use crate::domain::text::PersonName;
 use crate::domain::{EmailAddress, InviteLinkId, Permission, Plan, Role};
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
-use crate::web::extractors::{MaybeUser, OrgMember, sign_in};
+use crate::web::extractors::{MaybeUser, OrgMember};
 use crate::web::headers::invitation_page;
 use crate::web::request_meta::Meta;
 use crate::web::{AppError, AppState, Layout, flash};
@@ -384,7 +384,7 @@ impl Visit<'_> {
 
     /// After joining: a new session key, the message, the organization's dashboard.
     fn joined(&self, joined: &Joined) -> Result<HttpResponse, AppError> {
-        sign_in(self.session, joined.user.id)?;
+        self.session.sign_in(joined.user.id)?;
         let org = &self.details.organization;
         flash::success(
             self.session,
@@ -658,7 +658,7 @@ async fn join_as(
         Ok(joined) => visit.joined(&joined),
         Err(JoinError::AlreadyMember(role)) => {
             // They proved who they are: sign them in, and say the link was left unused.
-            sign_in(visit.session, user.id)?;
+            visit.session.sign_in(user.id)?;
             let org = &visit.details.organization;
             flash::info(
                 visit.session,

@@ -1,7 +1,7 @@
 //! Member governance on the Team page: change a member's role, remove a member (with
 //! confirmation), and leave an organization from the dashboard (DESIGN.md, rules 1, 4, 5, 6).
 
-use actix_session::Session;
+use crate::web::session::Session;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;

@@ -1,6 +1,6 @@
 //! Settings → Notifications: "Notify me when team members join".
 
-use actix_session::Session;
+use crate::web::session::Session;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;

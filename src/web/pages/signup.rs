@@ -7,7 +7,7 @@
 //! `/signup/{token}` carry the token in their URL, so they send the invitation pages'
 //! `no-referrer` and `no-store` headers.
 
-use actix_session::Session;
+use crate::web::session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -22,7 +22,7 @@ use crate::domain::signup::{CompleteError, LinkPage, LinkUnusable, link_page};
 use crate::domain::text::{MAX_NAME_CHARS, OrganizationName, PersonName};
 use crate::domain::token::InvitationToken;
 use crate::web::csrf::{CsrfForm, HasCsrfToken};
-use crate::web::extractors::{MaybeUser, sign_in};
+use crate::web::extractors::MaybeUser;
 use crate::web::headers::invitation_page;
 use crate::web::request_meta::Meta;
 use crate::web::{AppError, AppState, Layout, flash};
@@ -283,7 +283,7 @@ pub async fn complete(
         .await?;
     match result {
         Ok(done) => {
-            sign_in(&session, done.user_id)?;
+            session.sign_in(done.user_id)?;
             flash::success(
                 &session,
                 format!(

@@ -2,7 +2,7 @@
 //! plan and member count (search, paging), set plan, send tenant-owner invitations, and the
 //! list of tenant-owner invitations with resend and revoke. Staff only; 404 for everyone else.
 
-use actix_session::Session;
+use crate::web::session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;

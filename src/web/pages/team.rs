@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use actix_session::Session;
+use crate::web::session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -447,11 +447,9 @@ pub async fn team_page(
             Ok((members, owners, pending, history, live, links))
         })
         .await?;
-    // Removing marks the session changed (a database write), so only when there is a result.
-    let result = session.get::<InviteResult>(RESULT_KEY).ok().flatten();
-    if result.is_some() {
-        session.remove(RESULT_KEY);
-    }
+    // Removing writes the session row, so `remove` does it only when there is a result.
+    let result = session.get::<InviteResult>(RESULT_KEY);
+    session.remove(RESULT_KEY);
     let layout = Layout::new(&state, &session, "Team", Some(&member.user))?.in_org(&member);
     let form = InviteForm::empty(&member, layout.csrf.clone());
     let team_path = paths::team(org);
@@ -839,9 +837,7 @@ pub async fn send_invitations(
     }
     if result.rows.len() > 1 {
         // The per-address table waits for the Team page this redirects to.
-        session
-            .insert(RESULT_KEY, &result)
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("session: {e}")))?;
+        session.insert(RESULT_KEY, &result)?;
     }
     Ok(see_other(&paths::team(member.org.id)))
 }

@@ -4,7 +4,7 @@
 //! member invitation page. Accepting creates the organization on the plan staff chose, with
 //! the invitee as Owner — exactly one, however often the form is submitted.
 
-use actix_session::Session;
+use crate::web::session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -24,7 +24,7 @@ use crate::domain::password::Password;
 use crate::domain::text::{OrganizationName, PersonName};
 use crate::domain::token::InvitationToken;
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
-use crate::web::extractors::{MaybeUser, actor_of, sign_in};
+use crate::web::extractors::{MaybeUser, actor_of};
 use crate::web::headers::invitation_page;
 use crate::web::request_meta::Meta;
 use crate::web::{AppError, AppState, Layout, flash};
@@ -179,7 +179,7 @@ impl HasCsrfToken for OrganizationForm {
 }
 
 fn welcome(session: &Session, user: &User, org: &Organization) -> Result<HttpResponse, AppError> {
-    sign_in(session, user.id)?;
+    session.sign_in(user.id)?;
     flash::success(
         session,
         format!(
