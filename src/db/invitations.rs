@@ -474,6 +474,24 @@ pub fn created_since(
         .get_result(conn)?)
 }
 
+/// When the hourly limit's window next has room: an hour after the oldest invitation `org`
+/// created since `now` minus an hour (`None` when it created none). For `Retry-After`.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn hourly_window_reopens(
+    conn: &mut Conn,
+    org: OrganizationId,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, DbError> {
+    let oldest: Option<chrono::NaiveDateTime> = invitations::table
+        .filter(invitations::organization_id.eq(org.to_string()))
+        .filter(invitations::created_at.gt(to_db(now - chrono::Duration::hours(1))))
+        .select(diesel::dsl::min(invitations::created_at))
+        .first(conn)?;
+    Ok(oldest.map(|t| super::from_db(t) + chrono::Duration::hours(1)))
+}
+
 /// Invites every entry in one transaction, following DESIGN.md's re-invite rules per address
 /// (a member is skipped; a live invitation with the same role gets its original link again,
 /// at most once a minute; one with another role is replaced), and records each outcome in the

@@ -670,3 +670,21 @@ pub fn created_since(
         .count()
         .get_result(conn)?)
 }
+
+/// When the hourly limit's window next has room: an hour after the oldest link `org`
+/// created since `now` minus an hour (`None` when it created none). For `Retry-After`.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn hourly_window_reopens(
+    conn: &mut Conn,
+    org: OrganizationId,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, DbError> {
+    let oldest: Option<chrono::NaiveDateTime> = invite_links::table
+        .filter(invite_links::organization_id.eq(org.to_string()))
+        .filter(invite_links::created_at.gt(to_db(now - chrono::Duration::hours(1))))
+        .select(diesel::dsl::min(invite_links::created_at))
+        .first(conn)?;
+    Ok(oldest.map(|t| super::from_db(t) + chrono::Duration::hours(1)))
+}

@@ -344,12 +344,22 @@ pub fn render_500<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerR
     ))
 }
 
-/// `ErrorHandlers` hook for 429 from the per-IP rate limiters (log-in, sign-up): a styled page instead of plain
-/// text, keeping the limiter's `Retry-After` headers.
+/// `ErrorHandlers` hook for 429 from the per-IP rate limiters (log-in, sign-up): a styled page
+/// instead of their plain text, keeping the limiter's `Retry-After` header. Joinery's own 429
+/// pages (HTML already) pass through unchanged.
 ///
 /// # Errors
 /// Never; the signature is actix's.
 pub fn render_429<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let ours = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if ours {
+        // A page of Joinery's own (a resend too soon, the hourly limit): it says more.
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
     let retry_after = res
         .headers()
         .get("x-ratelimit-after")

@@ -578,7 +578,8 @@ async fn the_hourly_limit_refuses_an_import_that_would_exceed_it() {
         preview.text()
     );
     let refused = confirm(&owner, &preview).await;
-    assert_eq!(refused.status, 422, "{}", refused.text());
+    assert_eq!(refused.status, 429, "{}", refused.text());
+    assert!(refused.header("retry-after").is_some());
     let refusal = "Sending this would create 3 new invitations, but this organization may send at most 2 invitations an hour";
     assert_eq!(
         refused.text().matches(refusal).count(),

@@ -152,7 +152,7 @@ async fn a_role_above_the_ceiling_or_a_bad_expiry_is_refused_with_the_input_kept
     let app = spawn_app().await;
     let (org, admin) = app.org_with("Acme", Plan::Starter, Role::Admin).await;
     let page = create_link(&admin, org, "owner", "48h").await;
-    assert_eq!(page.status, 422);
+    assert_eq!(page.status, 403, "above the ceiling");
     assert!(
         page.texts(".field-error")
             .iter()
@@ -166,7 +166,7 @@ async fn a_role_above_the_ceiling_or_a_bad_expiry_is_refused_with_the_input_kept
         "the input is kept"
     );
     let page = create_link(&admin, org, "viewer", "30d").await;
-    assert_eq!(page.status, 422);
+    assert_eq!(page.status, 400, "an expiry no form offers");
     assert!(page.shows("choose one of the expiry periods listed"));
     assert_eq!(link_count(&app), 0, "nothing written");
 
@@ -215,7 +215,7 @@ async fn a_trial_plan_cannot_create_links() {
             ],
         )
         .await;
-    assert_eq!(post.status, 422);
+    assert_eq!(post.status, 403);
     assert!(post.shows("Team invitations are available on paid plans"));
     assert_eq!(link_count(&app), 0);
 }

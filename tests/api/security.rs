@@ -1010,7 +1010,8 @@ async fn the_hourly_invitation_limit_refuses_a_submission_that_would_exceed_it()
     let refused = owner
         .invite(org, "c@example.com\nd@example.com", "editor", "Welcome")
         .await;
-    assert_eq!(refused.status, 422, "{}", refused.text());
+    assert_eq!(refused.status, 429, "{}", refused.text());
+    assert_eq!(refused.header("retry-after").as_deref(), Some("3600"));
     assert!(
         refused.shows("Sending this would create 2 new invitations")
             && refused.shows("may send at most 3 invitations an hour")
@@ -1074,7 +1075,7 @@ async fn addresses_that_create_no_invitation_do_not_count_against_the_hourly_lim
     let over = owner
         .invite(org, "member@example.com, new@example.com", "viewer", "")
         .await;
-    assert_eq!(over.status, 422, "{}", over.text());
+    assert_eq!(over.status, 429, "{}", over.text());
     assert!(
         over.shows("Sending this would create 1 new invitation,"),
         "{}",
@@ -1107,7 +1108,7 @@ async fn two_submissions_at_once_cannot_together_pass_the_hourly_limit() {
     let (one, two) = tokio::join!(owner.submit(&one), owner.submit(&two));
     let mut statuses = [one.status, two.status];
     statuses.sort_unstable();
-    assert_eq!(statuses, [200, 422], "{}\n{}", one.text(), two.text());
+    assert_eq!(statuses, [200, 429], "{}\n{}", one.text(), two.text());
     assert_eq!(invited_addresses(&app).len(), 3);
 }
 
@@ -1128,9 +1129,10 @@ async fn the_hourly_limit_also_bounds_invite_links() {
     let (one, two) = tokio::join!(create_link(), create_link());
     let mut statuses = [one.status, two.status];
     statuses.sort_unstable();
-    assert_eq!(statuses, [200, 422], "{}\n{}", one.text(), two.text());
+    assert_eq!(statuses, [200, 429], "{}\n{}", one.text(), two.text());
     let refused = create_link().await;
-    assert_eq!(refused.status, 422, "{}", refused.text());
+    assert_eq!(refused.status, 429, "{}", refused.text());
+    assert!(refused.header("retry-after").is_some());
     assert_eq!(
         refused
             .attrs("input[name=expiry][checked]", "value")
@@ -1164,6 +1166,7 @@ async fn resending_an_expired_invitation_counts_against_the_hourly_limit() {
     let team = owner.get(&format!("/orgs/{org}/team")).await;
     let resend = team.form("section[aria-labelledby='history-heading'] form[action$='/resend']");
     let refused = owner.submit(&resend).await;
+    assert_eq!(refused.status, 429, "{}", refused.text());
     assert!(
         refused.shows("had expired, and a new one would exceed this organization's limit of 2 an hour (2 sent in the last hour)"),
         "{}",

@@ -136,7 +136,12 @@ async fn admin_posting_owner_gets_the_form_back_with_an_error_and_nothing_writte
     let page = admin
         .invite(org, emails, "owner", "Please run the place")
         .await;
-    assert_eq!(page.status, 422, "{}", page.text());
+    assert_eq!(
+        page.status,
+        403,
+        "refused by the role ceiling: {}",
+        page.text()
+    );
     let role_error = page.texts("#invite-role-error").join(" ");
     assert!(
         role_error.contains("Owner"),
@@ -345,10 +350,16 @@ async fn an_organization_moved_to_trial_cannot_resend() {
         "Revoke stays"
     );
     let page = owner.submit(&resend).await;
+    assert_eq!(page.status, 403, "{}", page.text());
     assert!(
-        flash(&page).contains("Team invitations are available on paid plans"),
+        page.shows("Team invitations are available on paid plans"),
         "{}",
         page.text()
+    );
+    assert!(
+        page.attrs("a", "href").contains(&team_path(org)),
+        "a link back to the Team page: {}",
+        page.body
     );
     assert!(app.no_email_to("friend@example.com", QUIET).await);
     assert_eq!(only_invitation(&app).resend_count, 0);
@@ -402,7 +413,9 @@ async fn resend_sends_the_same_link_at_most_once_a_minute() {
     // Again within the minute (the disabled button submitted anyway): refused, no email.
     app.advance(Duration::seconds(30));
     let page = admin.submit(&resend).await;
-    let message = flash(&page);
+    assert_eq!(page.status, 429, "{}", page.text());
+    assert_eq!(page.header("retry-after").as_deref(), Some("30"));
+    let message = page.text();
     assert!(
         message.contains("less than a minute ago"),
         "{}",
@@ -783,8 +796,8 @@ async fn another_organizations_invitations_and_pages_are_not_found() {
 // ---- Bounded input ---------------------------------------------------------------------------
 
 /// Checks the invite form came back refused, with `emails` and `message` kept.
-fn assert_refused_with_input_kept(page: &Page, emails: &str, message: &str) {
-    assert_eq!(page.status, 422, "{}", page.text());
+fn assert_refused_with_input_kept(page: &Page, status: u16, emails: &str, message: &str) {
+    assert_eq!(page.status, status, "{}", page.text());
     assert_eq!(
         page.attrs("form.invite-form", "action").len(),
         1,
@@ -822,7 +835,7 @@ async fn a_message_over_1000_characters_is_refused_beside_the_field() {
 
     let long = "m".repeat(1_001);
     let page = admin.invite(org, "ok@example.com", "editor", &long).await;
-    assert_refused_with_input_kept(&page, "ok@example.com", &long);
+    assert_refused_with_input_kept(&page, 422, "ok@example.com", &long);
     let error = page.texts("#invite-message-error").join(" ");
     assert!(
         error.contains("1000") || error.contains("1,000"),
@@ -861,7 +874,7 @@ async fn an_unknown_role_is_refused_beside_the_role_field() {
     let (org, admin) = app.org_with("Acme", Plan::Starter, Role::Admin).await;
 
     let page = admin.invite(org, "ok@example.com", "superuser", "Hi").await;
-    assert_refused_with_input_kept(&page, "ok@example.com", "Hi");
+    assert_refused_with_input_kept(&page, 400, "ok@example.com", "Hi");
     assert!(
         !page.texts("#invite-role-error").is_empty(),
         "error beside Role: {}",
@@ -877,7 +890,7 @@ async fn an_empty_address_field_is_refused() {
     let (org, admin) = app.org_with("Acme", Plan::Starter, Role::Admin).await;
 
     let page = admin.invite(org, "  \n ", "viewer", "Hello there").await;
-    assert_refused_with_input_kept(&page, "  \n ", "Hello there");
+    assert_refused_with_input_kept(&page, 422, "  \n ", "Hello there");
     let error = page.texts("#invite-emails-error").join(" ");
     assert!(
         error.contains("Enter at least one email address"),

@@ -36,6 +36,7 @@ use crate::domain::invitation::{
 };
 use crate::domain::{Permission, Plan, Role};
 use crate::web::csrf::{self, CsrfForm, HasCsrfToken, TokenOnly};
+use crate::web::error::Rejection;
 use crate::web::error::error_response;
 use crate::web::extractors::OrgMember;
 use crate::web::request_meta::Meta;
@@ -487,7 +488,7 @@ pub async fn upload(
     if let Err(denied @ (InviteDenied::NotPermitted | InviteDenied::TrialPlan)) =
         authorize_invitation(member.inviter(), member.org.plan, Role::Viewer)
     {
-        return show(layout, denied.to_string(), StatusCode::UNPROCESSABLE_ENTITY);
+        return show(layout, denied.to_string(), Rejection::Forbidden.status());
     }
     if !upload.has_file || (upload.bytes.is_empty() && upload.file_name.is_empty()) {
         return show(
@@ -619,15 +620,15 @@ async fn over_hourly_limit(
 enum Refusal {
     /// The re-plan differs from the preview that was confirmed (409).
     PlanChanged,
-    /// Sending would exceed the hourly limit (422).
+    /// Sending would exceed the hourly limit (429 with `Retry-After`).
     OverLimit(OverHourlyLimit),
 }
 
 impl Refusal {
-    fn status(&self) -> StatusCode {
+    fn rejection(&self) -> Rejection {
         match self {
-            Refusal::PlanChanged => StatusCode::CONFLICT,
-            Refusal::OverLimit(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Refusal::PlanChanged => Rejection::FinalState,
+            Refusal::OverLimit(_) => Rejection::RateLimited,
         }
     }
 
@@ -663,7 +664,17 @@ async fn preview_response(
         Some(Refusal::OverLimit(_)) => None,
         _ => over_hourly_limit(state, member, planned).await?,
     };
-    let status = refusal.as_ref().map_or(StatusCode::OK, Refusal::status);
+    let retry_after = match refusal {
+        Some(Refusal::OverLimit(_)) => {
+            let now = state.clock.now();
+            let reopens = state
+                .db
+                .run(move |c| db::invitations::hourly_window_reopens(c, org, now))
+                .await?;
+            Some(reopens.map_or(60, |at| super::seconds_until(at, now)))
+        }
+        _ => None,
+    };
     let notice = refusal.as_ref().map(Refusal::message);
     let expires_minutes = (import.expires_at - state.clock.now()).num_minutes().max(1);
     let page_view = PreviewPage {
@@ -683,7 +694,10 @@ async fn preview_response(
         limit_warning,
         expires_minutes,
     };
-    Ok(no_store(render_with_status(&page_view, status)?))
+    Ok(no_store(match &refusal {
+        Some(refusal) => super::render_refused(&page_view, refusal.rejection(), retry_after)?,
+        None => render_with_status(&page_view, StatusCode::OK)?,
+    }))
 }
 
 /// GET /orgs/{org}/invitations/import/{id} — the preview: for every row what will happen and

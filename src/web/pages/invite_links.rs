@@ -27,6 +27,7 @@ use crate::domain::password::Password;
 use crate::domain::text::PersonName;
 use crate::domain::{EmailAddress, InviteLinkId, Permission, Plan, Role};
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
+use crate::web::error::Rejection;
 use crate::web::extractors::{MaybeUser, OrgMember};
 use crate::web::headers::invitation_page;
 use crate::web::request_meta::Meta;
@@ -149,6 +150,7 @@ pub async fn create(
     form.role = input.role.chars().take(20).collect();
     form.expiry = input.expiry.chars().take(20).collect();
     let offered = super::team::OfferedRole::check(&member, &input.role, "create a link for");
+    let mut rejection = offered.form_rejection();
     let role = offered.role;
     form.role_error = offered.role_error;
     form.form_error = offered.form_error;
@@ -161,21 +163,26 @@ pub async fn create(
     };
     let now = state.clock.now();
     let org = member.org.id;
-    let form_page = |form| -> Result<HttpResponse, AppError> {
+    if expiry.is_none() && offered.rejection.is_none() {
+        // An expiry that the form's list does not offer.
+        rejection = Rejection::Malformed;
+    }
+    let form_page = |form, rejection, retry_after| -> Result<HttpResponse, AppError> {
         let layout = Layout::new(&state, &session, "Create invite link", Some(&member.user))?
             .in_org(&member);
-        super::render_with_status(
+        super::render_refused(
             &NewLinkPage {
                 layout,
                 team_path: paths::team(org),
                 trial_message: trial_message(member.org.plan),
                 form,
             },
-            StatusCode::UNPROCESSABLE_ENTITY,
+            rejection,
+            retry_after,
         )
     };
     let (Some(role), Some(expiry), false) = (role, expiry, form.has_errors()) else {
-        return form_page(form);
+        return form_page(form, rejection, None);
     };
     let ctx = member.audit(meta);
     let creator = member.user.id;
@@ -188,7 +195,12 @@ pub async fn create(
         Ok(created) => created,
         Err(over) => {
             form.form_error = Some(over.to_string());
-            return form_page(form);
+            let reopens = state
+                .db
+                .run(move |c| db::invite_links::hourly_window_reopens(c, org, now))
+                .await?;
+            let wait = reopens.map_or(60, |at| super::seconds_until(at, now));
+            return form_page(form, Rejection::RateLimited, Some(wait));
         }
     };
     let layout =
@@ -291,7 +303,12 @@ pub async fn revoke(
                 role.label()
             ),
         ),
-        Err(why) => flash::error(&session, format!("{why}: nothing to revoke.")),
+        Err(why) => {
+            return Err(
+                AppError::Conflict(format!("{why}: nothing to revoke.").into())
+                    .back_to(paths::team(member.org.id), "Back to Team Management"),
+            );
+        }
     }
     Ok(see_other(&paths::team(member.org.id)))
 }

@@ -211,9 +211,7 @@ pub async fn leave(
             Ok(see_other("/"))
         }
         Err(MemberError::NotFound) => Err(AppError::NotFound),
-        Err(MemberError::Denied(why)) => {
-            flash::error(&session, why.to_string());
-            Ok(see_other(&paths::dashboard(org)))
-        }
+        Err(MemberError::Denied(why)) => Err(AppError::Forbidden(why.to_string().into())
+            .back_to(paths::dashboard(org), "Back to the dashboard")),
     }
 }

@@ -24,6 +24,7 @@ use actix_web::http::{StatusCode, header};
 use askama::Template;
 
 use super::AppError;
+use super::error::Rejection;
 
 /// Paths of pages that handlers link or redirect to (the route table is `web::routes`).
 pub mod paths {
@@ -160,6 +161,32 @@ pub fn render_with_status(
     Ok(HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .body(page.render()?))
+}
+
+/// Renders `page` — a form re-shown with its input kept and why it was refused — with the
+/// status of `rejection` (the status policy, `web::error::Rejection`), and for a rate limit
+/// `Retry-After: retry_after` seconds (at least 1).
+///
+/// # Errors
+/// [`AppError::Internal`] if the template fails.
+pub fn render_refused(
+    page: &impl Template,
+    rejection: Rejection,
+    retry_after: Option<u64>,
+) -> Result<HttpResponse, AppError> {
+    let mut response = render_with_status(page, rejection.status())?;
+    if let Some(seconds) = retry_after {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(seconds.max(1)),
+        );
+    }
+    Ok(response)
+}
+
+/// Seconds from `now` until `at`, at least 1 (for `Retry-After`).
+pub fn seconds_until(at: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> u64 {
+    u64::try_from((at - now).num_seconds()).unwrap_or(0).max(1)
 }
 
 /// Renders `page` as a 200 HTML response.

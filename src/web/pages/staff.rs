@@ -14,7 +14,7 @@ use crate::db::audit::AuditContext;
 use crate::db::organizations::Organization;
 use crate::db::tenant_invitations::{TenantInvitation, TenantOffer};
 use crate::db::{self};
-use crate::domain::invitation::{ResendError, ResendPlan};
+use crate::domain::invitation::ResendPlan;
 use crate::domain::text::{MAX_MESSAGE_CHARS, PersonalMessage};
 use crate::domain::{EmailAddress, OrganizationId, Plan};
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
@@ -251,8 +251,10 @@ pub async fn set_plan(
 ) -> Result<HttpResponse, AppError> {
     let org: OrganizationId = path.parse().map_err(|_| AppError::NotFound)?;
     let Ok(plan) = form.plan.parse::<Plan>() else {
-        flash::error(&session, "Choose one of the plans listed.");
-        return Ok(see_other("/staff"));
+        return Err(
+            AppError::BadRequest("Choose one of the plans listed.".into())
+                .back_to("/staff", "Back to the staff console"),
+        );
     };
     let audit = staff_audit(&staff, meta);
     let now = state.clock.now();
@@ -430,14 +432,10 @@ pub async fn resend(
                 format!("The invitation to {email} had expired; a new one was sent."),
             );
         }
-        Err(ResendError::TooSoon { available_at }) => flash::error(
-            &session,
-            format!(
-                "The invitation to {email} was sent again less than a minute ago. You can resend it in {} seconds.",
-                (available_at - now).num_seconds().max(1)
-            ),
-        ),
-        Err(e) => flash::error(&session, e.to_string()),
+        Err(refused) => {
+            return Err(super::team::resend_refused(refused, &email, now)
+                .back_to("/staff", "Back to the staff console"));
+        }
     }
     Ok(see_other("/staff"))
 }
@@ -487,7 +485,10 @@ pub async fn revoke(
                 "The tenant-owner invitation to {email} was revoked; its link no longer works."
             ),
         ),
-        Err(e) => flash::error(&session, e.to_string()),
+        Err(e) => {
+            return Err(AppError::Conflict(e.to_string().into())
+                .back_to("/staff", "Back to the staff console"));
+        }
     }
     Ok(see_other("/staff"))
 }

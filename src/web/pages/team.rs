@@ -4,13 +4,12 @@
 use std::collections::HashSet;
 
 use crate::web::session::Session;
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{paths, render, render_with_status, see_other};
+use super::{paths, render, render_refused, seconds_until, see_other};
 use crate::db::invitations::{AddressOutcome, InvitationListing, InviteBatch, InviteEntry};
 use crate::db::organizations::MemberListing;
 use crate::db::team_listing::{self, HistorySort, LinkSort, MemberSort, PendingSort, TableView};
@@ -22,6 +21,7 @@ use crate::domain::invitation::{
 use crate::domain::text::{MAX_MESSAGE_CHARS, PersonalMessage};
 use crate::domain::{InvitationId, OrganizationId, Permission, Plan, Role};
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
+use crate::web::error::Rejection;
 use crate::web::extractors::OrgMember;
 use crate::web::listing::{Pager, SortColumn, SortHeader, Table, TableLinks, TeamQuery};
 use crate::web::request_meta::Meta;
@@ -672,7 +672,9 @@ pub fn invite_result(listed: &[ListedAddress], outcomes: &[AddressOutcome]) -> I
 }
 
 /// A role typed into an invite form, checked against the sender's ceiling and plan
-/// (`domain::invitation::authorize_invitation`), with the messages the form shows.
+/// (`domain::invitation::authorize_invitation`), with the messages the form shows and the
+/// status the refusal gets (a role no form offers: 400; above the sender's own, a Trial plan or
+/// no right to invite: 403).
 pub struct OfferedRole {
     /// The role, when it names one (even if refused: the form keeps it selected).
     pub role: Option<Role>,
@@ -680,6 +682,8 @@ pub struct OfferedRole {
     pub role_error: Option<String>,
     /// About the whole form: the plan allows no invitations, or the sender may not invite.
     pub form_error: Option<String>,
+    /// The kind of refusal, when the role is refused.
+    pub rejection: Option<Rejection>,
 }
 
 impl OfferedRole {
@@ -691,6 +695,7 @@ impl OfferedRole {
                 role: None,
                 role_error: Some("Choose one of the roles listed.".into()),
                 form_error: None,
+                rejection: Some(Rejection::Malformed),
             };
         };
         let (role_error, form_error) =
@@ -705,11 +710,19 @@ impl OfferedRole {
                 ),
                 Err(denied) => (None, Some(denied.to_string())),
             };
+        let refused = role_error.is_some() || form_error.is_some();
         Self {
             role: Some(role),
             role_error,
             form_error,
+            rejection: refused.then_some(Rejection::Forbidden),
         }
+    }
+
+    /// The status for a form re-shown with errors: this refusal's, else 422 (a field that
+    /// failed validation).
+    pub fn form_rejection(&self) -> Rejection {
+        self.rejection.unwrap_or(Rejection::Invalid)
     }
 }
 
@@ -732,6 +745,7 @@ pub async fn send_invitations(
     form.role = input.role.chars().take(20).collect();
 
     let offered = OfferedRole::check(&member, &input.role, "invite someone as");
+    let rejection = offered.form_rejection();
     let role = offered.role;
     form.role_error = offered.role_error;
     form.form_error = offered.form_error;
@@ -786,7 +800,7 @@ pub async fn send_invitations(
         form,
     };
     let (Some(role), false) = (role, form.has_errors()) else {
-        return render_with_status(&invite_page(layout, form), StatusCode::UNPROCESSABLE_ENTITY);
+        return render_refused(&invite_page(layout, form), rejection, None);
     };
 
     let now = state.clock.now();
@@ -819,9 +833,15 @@ pub async fn send_invitations(
         Ok(outcomes) => outcomes,
         Err(over) => {
             form.form_error = Some(over.to_string());
-            return render_with_status(
+            let reopens = state
+                .db
+                .run(move |c| db::invitations::hourly_window_reopens(c, org, now))
+                .await?;
+            let wait = reopens.map_or(60, |at| seconds_until(at, now));
+            return render_refused(
                 &invite_page(layout, form),
-                StatusCode::UNPROCESSABLE_ENTITY,
+                Rejection::RateLimited,
+                Some(wait),
             );
         }
     };
@@ -873,9 +893,9 @@ pub async fn resend(
     member.require(Permission::UsersInvite)?;
     let inv = load_invitation(&state, &member, &path.1).await?;
     let team = paths::team(member.org.id);
+    let back = |e: AppError| e.back_to(&team, "Back to Team Management");
     if let Err(denied) = authorize_invitation(member.inviter(), member.org.plan, inv.role) {
-        flash::error(&session, denied.to_string());
-        return Ok(see_other(&team));
+        return Err(back(AppError::Forbidden(denied.to_string().into())));
     }
     let now = state.clock.now();
     let ttl = state.settings.invitation_ttl;
@@ -884,6 +904,7 @@ pub async fn resend(
     let resender = member.user.id;
     let email = inv.email.to_string();
     let ctx = member.audit(meta);
+    let org = member.org.id;
     let result = state
         .db
         .run(move |c| db::invitations::resend(c, &ctx, &inv, resender, ttl, per_hour, now, &key))
@@ -905,27 +926,43 @@ pub async fn resend(
                 ),
             );
         }
-        Err(ResendError::TooSoon { available_at }) => {
-            let wait = (available_at - now).num_seconds().max(1);
-            flash::error(
-                &session,
+        Err(ResendError::OverHourlyLimit(over)) => {
+            let reopens = state
+                .db
+                .run(move |c| db::invitations::hourly_window_reopens(c, org, now))
+                .await?;
+            return Err(back(AppError::too_many(
+                format!(
+                    "The invitation to {email} had expired, and a new one would exceed this organization's limit of {} an hour ({} sent in the last hour). Nothing was sent; try again later.",
+                    over.per_hour, over.sent_last_hour
+                ),
+                reopens.map_or(60, |at| seconds_until(at, now)),
+            )));
+        }
+        Err(refused) => return Err(back(resend_refused(refused, &email, now))),
+    }
+    Ok(see_other(&team))
+}
+
+/// The answer to a refused resend of the invitation to `email` (member and tenant-owner
+/// invitations alike): sent again less than a minute ago → 429 with the seconds left; final
+/// or superseded → 409 (DESIGN.md, "Resend"; the status policy).
+pub fn resend_refused(refused: ResendError, email: &str, now: DateTime<Utc>) -> AppError {
+    match refused {
+        ResendError::TooSoon { available_at } => {
+            let wait = seconds_until(available_at, now);
+            AppError::too_many(
                 format!(
                     "The invitation to {email} was sent again less than a minute ago. You can resend it in {wait} seconds."
                 ),
-            );
+                wait,
+            )
         }
-        Err(ResendError::OverHourlyLimit(over)) => flash::error(
-            &session,
-            format!(
-                "The invitation to {email} had expired, and a new one would exceed this organization's limit of {} an hour ({} sent in the last hour). Nothing was sent; try again later.",
-                over.per_hour, over.sent_last_hour
-            ),
-        ),
-        Err(e @ (ResendError::Final(_) | ResendError::Superseded)) => {
-            flash::error(&session, e.to_string())
+        ResendError::OverHourlyLimit(over) => AppError::too_many(over.to_string(), 60),
+        e @ (ResendError::Final(_) | ResendError::Superseded) => {
+            AppError::Conflict(e.to_string().into())
         }
     }
-    Ok(see_other(&team))
 }
 
 /// GET /orgs/{org}/invitations/{id}/revoke — asks for confirmation.
@@ -966,14 +1003,19 @@ pub async fn revoke(
         .db
         .run(move |c| db::invitations::revoke(c, &ctx, &inv, &reason, now))
         .await?;
+    let team = paths::team(member.org.id);
     match result {
         Ok(()) => flash::success(
             &session,
             format!("The invitation to {email} was revoked; its link no longer works."),
         ),
-        Err(e) => flash::error(&session, e.to_string()),
+        Err(e) => {
+            return Err(
+                AppError::Conflict(e.to_string().into()).back_to(&team, "Back to Team Management")
+            );
+        }
     }
-    Ok(see_other(&paths::team(member.org.id)))
+    Ok(see_other(&team))
 }
 
 #[cfg(test)]
