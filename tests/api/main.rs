@@ -20,5 +20,6 @@ mod policy;
 mod renewal;
 mod security;
 mod signup;
+mod statuses;
 mod team;
 mod team_scale;
