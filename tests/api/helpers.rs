@@ -247,16 +247,70 @@ impl TestApp {
         panic!("no email to {to} arrived");
     }
 
-    /// Whether any not-yet-seen email to `to` arrives within `wait`.
-    pub async fn no_email_to(&self, to: &str, wait: StdDuration) -> bool {
-        let deadline = std::time::Instant::now() + wait;
-        while std::time::Instant::now() < deadline {
-            if self.take_email(to).is_some() {
-                return false;
+    /// Waits (up to 10 s) until the outbox has nothing to do at the app's clock: no email
+    /// queued and due, none being sent. Every email the app could have sent by now has then
+    /// been delivered (or given up). Checks that the mailbox holds exactly one file per email
+    /// marked sent, so the mailbox read afterwards is the whole of what was delivered; for
+    /// apps that deliver to the development mailbox, not over SMTP.
+    pub async fn outbox_idle(&self) {
+        use db::schema::outbox_emails::dsl::{next_attempt_at, outbox_emails, status};
+        use diesel::prelude::*;
+        let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
+        loop {
+            let now = self.clock_now().naive_utc();
+            let busy: i64 = self.query(|c| {
+                Ok(outbox_emails
+                    .filter(
+                        status
+                            .eq("sending")
+                            .or(status.eq("queued").and(next_attempt_at.le(now))),
+                    )
+                    .count()
+                    .get_result(c)?)
+            });
+            if busy == 0 {
+                break;
             }
-            tokio::time::sleep(StdDuration::from_millis(50)).await;
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the outbox still has {busy} emails due or in flight after 10 s"
+            );
+            tokio::time::sleep(StdDuration::from_millis(20)).await;
         }
-        true
+        let sent: i64 = self.query(|c| {
+            Ok(outbox_emails
+                .filter(status.eq("sent"))
+                .count()
+                .get_result(c)?)
+        });
+        let files = std::fs::read_dir(&self.mailbox).map_or(0, |entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .count()
+        });
+        assert_eq!(
+            i64::try_from(files).unwrap(),
+            sent,
+            "the mailbox holds one file per email the outbox marked sent"
+        );
+    }
+
+    /// Whether, once the outbox is idle ([`Self::outbox_idle`]), no email to `to` has been
+    /// delivered that [`Self::email_to`] has not already returned, and none is queued for
+    /// later either.
+    pub async fn no_email_to(&self, to: &str) -> bool {
+        use db::schema::outbox_emails::dsl::{outbox_emails, recipient, status};
+        use diesel::prelude::*;
+        self.outbox_idle().await;
+        let to_owned = to.to_owned();
+        let queued_later: i64 = self.query(|c| {
+            Ok(outbox_emails
+                .filter(recipient.eq(to_owned).and(status.eq("queued")))
+                .count()
+                .get_result(c)?)
+        });
+        queued_later == 0 && self.take_email(to).is_none()
     }
 
     fn take_email(&self, to: &str) -> Option<Email> {
