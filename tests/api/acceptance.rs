@@ -2,9 +2,11 @@
 //! use, and what happens after accepting (DESIGN.md, "The acceptance page").
 
 use chrono::Duration;
+use joinery::domain::audit::AuditAction;
 use joinery::domain::{Plan, Role};
 
-use crate::helpers::{PASSWORD, spawn_app};
+use crate::audit::events_of;
+use crate::helpers::{PASSWORD, outcomes, spawn_app, table_names, table_rows};
 
 #[tokio::test]
 async fn new_user_creates_account_and_joins_with_the_invited_role() {
@@ -165,11 +167,52 @@ async fn wrong_account_is_told_plainly_and_uses_nothing_up() {
 #[tokio::test]
 async fn opening_the_link_changes_nothing() {
     let app = spawn_app().await;
-    let (_, _, link) = invited(&app, "scanner@example.com", "viewer").await;
+    let (_, owner, link) = invited(&app, "scanner@example.com", "viewer").await;
+    app.outbox_idle().await; // The invitation email's row is final.
+    let tables: Vec<String> = table_names(&app)
+        .into_iter()
+        .filter(|t| t != "sessions")
+        .collect();
+    let snapshot = || {
+        tables
+            .iter()
+            .map(|t| table_rows(&app, t))
+            .collect::<Vec<_>>()
+    };
+    let before = snapshot();
+    for (table, rows) in [
+        ("invitations", 1),
+        ("audit_events", 1),
+        ("outbox_emails", 1),
+    ] {
+        let at = tables.iter().position(|t| t == table).unwrap();
+        assert_eq!(before[at].len(), rows, "{table}: {:?}", before[at]);
+    }
+    let sessions_before = table_rows(&app, "sessions").len();
     for _ in 0..3 {
         let page = app.browser().get(&link).await;
-        assert!(page.shows("Create account & join"));
+        assert_eq!(page.status, 200);
+        assert!(page.shows("Create account & join"), "{}", page.text());
     }
+    let page = owner.get(&link).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.shows("Invitation email does not match your account"),
+        "{}",
+        page.text()
+    );
+    app.outbox_idle().await; // Anything a GET had queued would be sent by now.
+    for ((table, before), after) in tables.iter().zip(&before).zip(snapshot()) {
+        assert_eq!(&after, before, "a GET changed {table}");
+    }
+    // EXPECTED TO FLIP: today each signed-out GET still writes a session row (for its CSRF
+    // token). Once signed-out visitors get no server-side session (DESIGN.md, "Security
+    // rules"), this becomes `assert_eq!(table_rows(&app, "sessions").len(), sessions_before)`.
+    assert_eq!(
+        table_rows(&app, "sessions").len(),
+        sessions_before + 3,
+        "one session row per signed-out GET, none for the signed-in one"
+    );
     // Still usable after scanners opened it.
     let person = app.browser();
     let page = person.get(&link).await;
@@ -362,19 +405,38 @@ async fn racing_acceptances_have_exactly_one_winner() {
     }
     let results =
         futures::future::join_all(browsers.iter().zip(&forms).map(|(b, f)| b.submit(f))).await;
-    let winners = results
-        .iter()
-        .filter(|p| p.shows("You joined Globex as Editor"))
-        .count();
-    assert_eq!(winners, 1, "exactly one acceptance wins");
-    assert!(
-        results
-            .iter()
-            .filter(|p| !p.shows("You joined"))
-            .all(|p| p.shows("already been used"))
+    assert_eq!(
+        outcomes(
+            &results,
+            &[
+                ("You joined Globex as Editor", "joined"),
+                ("This invitation has already been used", "already used")
+            ]
+        ),
+        [
+            (200, "joined"),
+            (410, "already used"),
+            (410, "already used"),
+            (410, "already used"),
+            (410, "already used"),
+            (410, "already used")
+        ],
+        "exactly one acceptance wins"
     );
     let members = app.query(|c| joinery::db::organizations::member_count(c, org));
     assert_eq!(members, 2, "the owner and the one new member");
+    // The winner's acceptance is recorded and announced once; the losers' leave no trace.
+    for action in [AuditAction::InvitationAccepted, AuditAction::MemberJoined] {
+        let recorded = events_of(&app, action);
+        assert_eq!(recorded.len(), 1, "{recorded:?}");
+    }
+    app.outbox_idle().await;
+    let note = app.email_to("owner@globex.test").await;
+    assert_eq!(note.subject, "Racer joined Globex as Editor");
+    assert!(
+        app.no_email_to("owner@globex.test").await,
+        "one notification"
+    );
 }
 
 #[tokio::test]
@@ -432,22 +494,14 @@ async fn racing_registrations_make_one_account_and_no_errors() {
     }
     let results =
         futures::future::join_all(browsers.iter().zip(&forms).map(|(b, f)| b.submit(f))).await;
-    let mut outcomes: Vec<(u16, &str)> = results
-        .iter()
-        .map(|p| {
-            let shown = if p.shows("You joined Globex as Writer") {
-                "joined"
-            } else if p.shows("This invitation has already been used") {
-                "already used"
-            } else {
-                "something else"
-            };
-            (p.status, shown)
-        })
-        .collect();
-    outcomes.sort_unstable();
     assert_eq!(
-        outcomes,
+        outcomes(
+            &results,
+            &[
+                ("You joined Globex as Writer", "joined"),
+                ("This invitation has already been used", "already used")
+            ]
+        ),
         [
             (200, "joined"),
             (410, "already used"),
