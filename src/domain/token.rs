@@ -147,11 +147,26 @@ mod tests {
     }
 
     #[test]
-    fn lookup_hash_is_not_the_token() {
-        let t = InvitationToken::derive(&key(1), &TokenNonce::generate());
-        let h = t.lookup_hash();
-        assert_eq!(h.len(), 64);
-        assert!(!h.contains(t.expose()));
+    fn lookup_hash_is_the_sha256_of_the_token_not_the_token() {
+        // Known answer, computed outside Rust:
+        // printf %s Tok3n-for_the-lookup-hash-test42 | sha256sum
+        let t = InvitationToken::parse("Tok3n-for_the-lookup-hash-test42").unwrap();
+        assert_eq!(
+            t.lookup_hash(),
+            "17c979b3349192a15ebdeb34ad317d8bcfb0cb7c8fb7bfacbb3737a7534a3eb2"
+        );
+        // One character more or less is another hash: the whole token is hashed.
+        let next = InvitationToken::parse("Tok3n-for_the-lookup-hash-test43").unwrap();
+        assert_eq!(
+            next.lookup_hash(),
+            "e3ae119f81285e2774f06cbf7875466be366f63ba578c2a740f7e85b2515723b"
+        );
+        // A derived token is looked up by the hash of its link text, not of its nonce.
+        let nonce = TokenNonce::generate();
+        let derived = InvitationToken::derive(&key(1), &nonce);
+        let reparsed = InvitationToken::parse(derived.expose()).unwrap();
+        assert_eq!(derived.lookup_hash(), reparsed.lookup_hash());
+        assert!(!derived.lookup_hash().contains(derived.expose()));
     }
 
     #[test]

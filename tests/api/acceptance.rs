@@ -2,9 +2,11 @@
 //! use, and what happens after accepting (DESIGN.md, "The acceptance page").
 
 use chrono::Duration;
+use joinery::domain::audit::AuditAction;
 use joinery::domain::{Plan, Role};
 
-use crate::helpers::{PASSWORD, spawn_app};
+use crate::audit::events_of;
+use crate::helpers::{PASSWORD, outcomes, spawn_app, table_names, table_rows};
 
 #[tokio::test]
 async fn new_user_creates_account_and_joins_with_the_invited_role() {
@@ -165,10 +167,40 @@ async fn wrong_account_is_told_plainly_and_uses_nothing_up() {
 #[tokio::test]
 async fn opening_the_link_changes_nothing() {
     let app = spawn_app().await;
-    let (_, _, link) = invited(&app, "scanner@example.com", "viewer").await;
+    let (_, owner, link) = invited(&app, "scanner@example.com", "viewer").await;
+    app.outbox_idle().await; // The invitation email's row is final.
+    // Every table, sessions included: no server-side session exists before sign-in.
+    let tables: Vec<String> = table_names(&app);
+    let snapshot = || {
+        tables
+            .iter()
+            .map(|t| table_rows(&app, t))
+            .collect::<Vec<_>>()
+    };
+    let before = snapshot();
+    for (table, rows) in [
+        ("invitations", 1),
+        ("audit_events", 1),
+        ("outbox_emails", 1),
+    ] {
+        let at = tables.iter().position(|t| t == table).unwrap();
+        assert_eq!(before[at].len(), rows, "{table}: {:?}", before[at]);
+    }
     for _ in 0..3 {
         let page = app.browser().get(&link).await;
-        assert!(page.shows("Create account & join"));
+        assert_eq!(page.status, 200);
+        assert!(page.shows("Create account & join"), "{}", page.text());
+    }
+    let page = owner.get(&link).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.shows("Invitation email does not match your account"),
+        "{}",
+        page.text()
+    );
+    app.outbox_idle().await; // Anything a GET had queued would be sent by now.
+    for ((table, before), after) in tables.iter().zip(&before).zip(snapshot()) {
+        assert_eq!(&after, before, "a GET changed {table}");
     }
     // Still usable after scanners opened it.
     let person = app.browser();
@@ -362,19 +394,38 @@ async fn racing_acceptances_have_exactly_one_winner() {
     }
     let results =
         futures::future::join_all(browsers.iter().zip(&forms).map(|(b, f)| b.submit(f))).await;
-    let winners = results
-        .iter()
-        .filter(|p| p.shows("You joined Globex as Editor"))
-        .count();
-    assert_eq!(winners, 1, "exactly one acceptance wins");
-    assert!(
-        results
-            .iter()
-            .filter(|p| !p.shows("You joined"))
-            .all(|p| p.shows("already been used"))
+    assert_eq!(
+        outcomes(
+            &results,
+            &[
+                ("You joined Globex as Editor", "joined"),
+                ("This invitation has already been used", "already used")
+            ]
+        ),
+        [
+            (200, "joined"),
+            (410, "already used"),
+            (410, "already used"),
+            (410, "already used"),
+            (410, "already used"),
+            (410, "already used")
+        ],
+        "exactly one acceptance wins"
     );
     let members = app.query(|c| joinery::db::organizations::member_count(c, org));
     assert_eq!(members, 2, "the owner and the one new member");
+    // The winner's acceptance is recorded and announced once; the losers' leave no trace.
+    for action in [AuditAction::InvitationAccepted, AuditAction::MemberJoined] {
+        let recorded = events_of(&app, action);
+        assert_eq!(recorded.len(), 1, "{recorded:?}");
+    }
+    app.outbox_idle().await;
+    let note = app.email_to("owner@globex.test").await;
+    assert_eq!(note.subject, "Racer joined Globex as Editor");
+    assert!(
+        app.no_email_to("owner@globex.test").await,
+        "one notification"
+    );
 }
 
 #[tokio::test]
@@ -411,10 +462,7 @@ async fn the_sweep_writes_expired_and_pages_agree_before_and_after() {
             .any(|t| t.contains("Expired"))
     );
     // Nothing was sent when it expired: the only email to the invitee is the invitation.
-    assert!(
-        app.no_email_to("sweep@example.com", std::time::Duration::from_millis(300))
-            .await
-    );
+    assert!(app.no_email_to("sweep@example.com").await);
 }
 
 #[tokio::test]
@@ -435,16 +483,23 @@ async fn racing_registrations_make_one_account_and_no_errors() {
     }
     let results =
         futures::future::join_all(browsers.iter().zip(&forms).map(|(b, f)| b.submit(f))).await;
-    assert!(
-        results.iter().all(|p| p.status < 500),
-        "{:?}",
-        results.iter().map(|p| p.status).collect::<Vec<_>>()
+    assert_eq!(
+        outcomes(
+            &results,
+            &[
+                ("You joined Globex as Writer", "joined"),
+                ("This invitation has already been used", "already used")
+            ]
+        ),
+        [
+            (200, "joined"),
+            (410, "already used"),
+            (410, "already used"),
+            (410, "already used"),
+            (410, "already used")
+        ],
+        "exactly one registration wins; the others are told the link is used"
     );
-    let joined = results
-        .iter()
-        .filter(|p| p.shows("You joined Globex as Writer"))
-        .count();
-    assert_eq!(joined, 1, "exactly one registration wins");
     assert_eq!(
         app.query(|c| joinery::db::organizations::member_count(c, org)),
         2

@@ -247,16 +247,70 @@ impl TestApp {
         panic!("no email to {to} arrived");
     }
 
-    /// Whether any not-yet-seen email to `to` arrives within `wait`.
-    pub async fn no_email_to(&self, to: &str, wait: StdDuration) -> bool {
-        let deadline = std::time::Instant::now() + wait;
-        while std::time::Instant::now() < deadline {
-            if self.take_email(to).is_some() {
-                return false;
+    /// Waits (up to 10 s) until the outbox has nothing to do at the app's clock: no email
+    /// queued and due, none being sent. Every email the app could have sent by now has then
+    /// been delivered (or given up). Checks that the mailbox holds exactly one file per email
+    /// marked sent, so the mailbox read afterwards is the whole of what was delivered; for
+    /// apps that deliver to the development mailbox, not over SMTP.
+    pub async fn outbox_idle(&self) {
+        use db::schema::outbox_emails::dsl::{next_attempt_at, outbox_emails, status};
+        use diesel::prelude::*;
+        let deadline = std::time::Instant::now() + StdDuration::from_secs(10);
+        loop {
+            let now = self.clock_now().naive_utc();
+            let busy: i64 = self.query(|c| {
+                Ok(outbox_emails
+                    .filter(
+                        status
+                            .eq("sending")
+                            .or(status.eq("queued").and(next_attempt_at.le(now))),
+                    )
+                    .count()
+                    .get_result(c)?)
+            });
+            if busy == 0 {
+                break;
             }
-            tokio::time::sleep(StdDuration::from_millis(50)).await;
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the outbox still has {busy} emails due or in flight after 10 s"
+            );
+            tokio::time::sleep(StdDuration::from_millis(20)).await;
         }
-        true
+        let sent: i64 = self.query(|c| {
+            Ok(outbox_emails
+                .filter(status.eq("sent"))
+                .count()
+                .get_result(c)?)
+        });
+        let files = std::fs::read_dir(&self.mailbox).map_or(0, |entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                .count()
+        });
+        assert_eq!(
+            i64::try_from(files).unwrap(),
+            sent,
+            "the mailbox holds one file per email the outbox marked sent"
+        );
+    }
+
+    /// Whether, once the outbox is idle ([`Self::outbox_idle`]), no email to `to` has been
+    /// delivered that [`Self::email_to`] has not already returned, and none is queued for
+    /// later either.
+    pub async fn no_email_to(&self, to: &str) -> bool {
+        use db::schema::outbox_emails::dsl::{outbox_emails, recipient, status};
+        use diesel::prelude::*;
+        self.outbox_idle().await;
+        let to_owned = to.to_owned();
+        let queued_later: i64 = self.query(|c| {
+            Ok(outbox_emails
+                .filter(recipient.eq(to_owned).and(status.eq("queued")))
+                .count()
+                .get_result(c)?)
+        });
+        queued_later == 0 && self.take_email(to).is_none()
     }
 
     fn take_email(&self, to: &str) -> Option<Email> {
@@ -415,6 +469,23 @@ impl Page {
         }
         Form { action, fields }
     }
+}
+
+/// How each of several racing requests ended, sorted: its status and the label of the first
+/// `(text, label)` whose text its page shows ("something else" when none).
+pub fn outcomes<'a>(pages: &[Page], labels: &[(&str, &'a str)]) -> Vec<(u16, &'a str)> {
+    let mut outcomes: Vec<(u16, &str)> = pages
+        .iter()
+        .map(|p| {
+            let shown = labels
+                .iter()
+                .find(|(text, _)| p.shows(text))
+                .map_or("something else", |(_, label)| label);
+            (p.status, shown)
+        })
+        .collect();
+    outcomes.sort_unstable();
+    outcomes
 }
 
 /// A form read from a page.
@@ -763,58 +834,92 @@ impl TestApp {
     }
 }
 
+#[derive(diesel::QueryableByName)]
+struct Name {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+}
+
+/// Every table of the app's database (migration bookkeeping included), sorted.
+pub fn table_names(app: &TestApp) -> Vec<String> {
+    use diesel::RunQueryDsl as _;
+    let sql = match app.db.backend() {
+        db::Backend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+             ORDER BY name"
+        }
+        db::Backend::Postgres => {
+            "SELECT table_name::text AS name FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY name"
+        }
+    };
+    let names: Vec<Name> = app.query(|c| Ok(diesel::sql_query(sql).load(c)?));
+    names.into_iter().map(|n| n.name).collect()
+}
+
+/// The columns of `table`, in table order.
+pub fn column_names(app: &TestApp, table: &str) -> Vec<String> {
+    use diesel::RunQueryDsl as _;
+    let sql = match app.db.backend() {
+        db::Backend::Sqlite => {
+            format!("SELECT name FROM pragma_table_info('{table}') ORDER BY cid")
+        }
+        db::Backend::Postgres => format!(
+            "SELECT column_name::text AS name FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = '{table}' \
+             ORDER BY ordinal_position"
+        ),
+    };
+    let names: Vec<Name> = app.query(|c| Ok(diesel::sql_query(sql).load(c)?));
+    names.into_iter().map(|n| n.name).collect()
+}
+
+/// Every row of `table` as `column=value, …` over all its columns (NULL as `NULL`), sorted:
+/// a snapshot to compare before and after something that must not write to it.
+pub fn table_rows(app: &TestApp, table: &str) -> Vec<String> {
+    use diesel::RunQueryDsl as _;
+    let row = column_names(app, table)
+        .iter()
+        .map(|c| format!("'{c}=' || COALESCE(CAST(\"{c}\" AS TEXT), 'NULL')"))
+        .collect::<Vec<_>>()
+        .join(" || ', ' || ");
+    let sql = format!("SELECT {row} AS name FROM \"{table}\" ORDER BY 1");
+    let rows: Vec<Name> = app.query(|c| Ok(diesel::sql_query(sql).load(c)?));
+    rows.into_iter().map(|r| r.name).collect()
+}
+
 /// Every `(table, column)` of the database whose text contains `needle`.
 pub fn columns_containing(app: &TestApp, needle: &str) -> Vec<(String, String)> {
     use diesel::prelude::*;
     use diesel::sql_types::{BigInt, Text};
-    use joinery::db::Backend;
-    #[derive(QueryableByName)]
-    struct Name {
-        #[diesel(sql_type = Text)]
-        name: String,
-    }
     #[derive(QueryableByName)]
     struct Count {
         #[diesel(sql_type = BigInt)]
         n: i64,
     }
-    // The catalog and the substring test in each backend's dialect.
-    let (list_tables, list_columns, contains): (&str, &str, &str) = match app.db.backend() {
-        Backend::Sqlite => (
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
-            "SELECT name FROM pragma_table_info('{table}')",
-            "instr(CAST(\"{column}\" AS TEXT), ?) > 0",
-        ),
-        Backend::Postgres => (
-            "SELECT table_name::text AS name FROM information_schema.tables \
-             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
-            "SELECT column_name::text AS name FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = '{table}'",
-            "strpos(CAST(\"{column}\" AS TEXT), $1) > 0",
-        ),
+    // The substring test in each backend's dialect.
+    let contains = match app.db.backend() {
+        db::Backend::Sqlite => "instr(CAST(\"{column}\" AS TEXT), ?) > 0",
+        db::Backend::Postgres => "strpos(CAST(\"{column}\" AS TEXT), $1) > 0",
     };
-    let needle = needle.to_owned();
-    app.query(move |c| {
-        let tables: Vec<Name> = diesel::sql_query(list_tables).load(c)?;
-        let mut hits = Vec::new();
-        for table in tables {
-            let columns: Vec<Name> =
-                diesel::sql_query(list_columns.replace("{table}", &table.name)).load(c)?;
-            for column in columns {
-                let found: Count = diesel::sql_query(format!(
-                    "SELECT count(*) AS n FROM \"{}\" WHERE {}",
-                    table.name,
-                    contains.replace("{column}", &column.name)
-                ))
-                .bind::<Text, _>(&needle)
-                .get_result(c)?;
-                if found.n > 0 {
-                    hits.push((table.name.clone(), column.name));
-                }
+    let mut hits = Vec::new();
+    for table in table_names(app) {
+        for column in column_names(app, &table) {
+            let sql = format!(
+                "SELECT count(*) AS n FROM \"{table}\" WHERE {}",
+                contains.replace("{column}", &column)
+            );
+            let found: Count = app.query(|c| {
+                Ok(diesel::sql_query(sql)
+                    .bind::<Text, _>(needle)
+                    .get_result(c)?)
+            });
+            if found.n > 0 {
+                hits.push((table.clone(), column));
             }
         }
-        Ok(hits)
-    })
+    }
+    hits
 }
 
 /// A POST whose body is still being sent: the server has the request's head (and its session)

@@ -11,7 +11,7 @@ use std::time::{Duration as StdDuration, Instant};
 
 use futures::StreamExt as _;
 
-use crate::helpers::{PASSWORD, SmtpServer, TestDatabase};
+use crate::helpers::{PASSWORD, POSTGRES_ENV, SmtpServer, TestDatabase};
 
 /// A running `joinery serve` process, killed when dropped.
 struct Instance {
@@ -463,12 +463,16 @@ async fn sigterm_stops_accepting_finishes_the_request_in_flight_and_exits_zero()
     );
 }
 
+/// Dropping the database under a running app needs a server to drop it on, so this runs only
+/// in the PostgreSQL pass (`cargo test --test api -- --include-ignored` with
+/// `JOINERY_TEST_POSTGRES_URL` set, as `.ci/run` does); the SQLite pass lists it as ignored.
+/// Run without that variable it fails rather than passing without having checked anything.
 #[tokio::test]
+#[ignore = "needs PostgreSQL; runs in the PostgreSQL pass"]
 async fn readyz_answers_503_when_the_database_is_gone() {
-    let Some(database) = TestDatabase::from_env() else {
-        eprintln!("readyz 503 is checked on PostgreSQL: set JOINERY_TEST_POSTGRES_URL");
-        return;
-    };
+    let database = TestDatabase::from_env().unwrap_or_else(|| {
+        panic!("set {POSTGRES_ENV}: this test drops the app's PostgreSQL database under it")
+    });
     let app = crate::helpers::spawn_app_with(|s| s.database_url = database.url.clone()).await;
     let b = app.browser();
     assert_eq!(b.get("/readyz").await.status, 200);

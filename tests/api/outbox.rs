@@ -276,3 +276,44 @@ async fn the_mailbox_transport_still_serves_development() {
         mailbox.text()
     );
 }
+
+/// What the tests' "no email to …" checks rest on: waiting for an idle outbox waits for every
+/// email due at the app's clock to be delivered, and an email queued for later still counts.
+#[tokio::test]
+async fn waiting_for_an_idle_outbox_waits_for_every_due_email() {
+    let app = spawn_app().await;
+    let to = joinery::domain::EmailAddress::parse("later@example.com").unwrap();
+    let due = app.clock_now() + Duration::minutes(1);
+    app.query(|c| {
+        joinery::db::outbox::enqueue(
+            c,
+            joinery::db::outbox::EmailKind::SignupExisting,
+            None,
+            &to,
+            "{}",
+            due,
+        )
+    });
+    let status = || {
+        app.query(|c| {
+            Ok(outbox_emails::table
+                .select(outbox_emails::status)
+                .first::<String>(c)?)
+        })
+    };
+    app.outbox_idle().await;
+    assert_eq!(status(), "queued", "not due yet, so nothing to wait for");
+    assert!(
+        !app.no_email_to("later@example.com").await,
+        "an email queued for later is an email to come"
+    );
+    // Due now. The worker is not woken; it finds the row on its next poll.
+    app.advance(Duration::minutes(1));
+    app.outbox_idle().await;
+    assert_eq!(status(), "sent", "idle only once the due email went out");
+    assert!(
+        !app.no_email_to("later@example.com").await,
+        "and it is in the mailbox"
+    );
+    assert!(app.no_email_to("later@example.com").await, "only once");
+}

@@ -13,9 +13,6 @@ use joinery::domain::{OrganizationId, Plan, Role};
 
 use crate::helpers::{Browser, PASSWORD, Page, TestApp, spawn_app};
 
-/// How long to watch the mailbox for an email that must not come.
-const QUIET: StdDuration = StdDuration::from_millis(1_500);
-
 /// An invitation as stored, for checking what a request wrote.
 #[derive(Debug, Clone)]
 struct Stored {
@@ -167,7 +164,7 @@ async fn admin_posting_owner_gets_the_form_back_with_an_error_and_nothing_writte
     );
 
     assert_eq!(app.invitation_count(), 0);
-    assert!(app.no_email_to("boss@example.com", QUIET).await);
+    assert!(app.no_email_to("boss@example.com").await);
 }
 
 #[tokio::test]
@@ -253,7 +250,7 @@ async fn editors_writers_and_viewers_cannot_see_or_use_team_management() {
         assert!(post.shows("You cannot do that"), "{}", post.text());
     }
     assert_eq!(app.invitation_count(), 0);
-    assert!(app.no_email_to("friend@example.com", QUIET).await);
+    assert!(app.no_email_to("friend@example.com").await);
 }
 
 // ---- Rule 3: Trial organizations cannot invite -----------------------------------------------
@@ -303,10 +300,11 @@ async fn trial_organizations_see_the_paid_plans_message_and_cannot_invite() {
             ],
         )
         .await;
-    assert!(
-        (400..500).contains(&post.status),
+    assert_eq!(
+        post.status,
+        403,
         "forged POST was not refused: {}",
-        post.status
+        post.text()
     );
     assert!(
         post.shows("Team invitations are available on paid plans"),
@@ -314,7 +312,7 @@ async fn trial_organizations_see_the_paid_plans_message_and_cannot_invite() {
         post.text()
     );
     assert_eq!(app.invitation_count(), 0);
-    assert!(app.no_email_to("friend@example.com", QUIET).await);
+    assert!(app.no_email_to("friend@example.com").await);
 }
 
 #[tokio::test]
@@ -361,7 +359,7 @@ async fn an_organization_moved_to_trial_cannot_resend() {
         "a link back to the Team page: {}",
         page.body
     );
-    assert!(app.no_email_to("friend@example.com", QUIET).await);
+    assert!(app.no_email_to("friend@example.com").await);
     assert_eq!(only_invitation(&app).resend_count, 0);
 }
 
@@ -426,7 +424,7 @@ async fn resend_sends_the_same_link_at_most_once_a_minute() {
         "says when it can be used again: {message}"
     );
     assert!(
-        app.no_email_to("pat@example.com", QUIET).await,
+        app.no_email_to("pat@example.com").await,
         "a refused resend sent email"
     );
     assert_eq!(only_invitation(&app).resend_count, 1);
@@ -593,7 +591,7 @@ async fn a_mixed_list_sends_once_per_invitee_and_reports_invalid_entries() {
     );
     app.email_to("a@x.test").await;
     assert!(
-        app.no_email_to("a@x.test", QUIET).await,
+        app.no_email_to("a@x.test").await,
         "the duplicate got a second email"
     );
 }
@@ -616,7 +614,7 @@ async fn inviting_an_existing_member_is_skipped_as_already_a_member() {
     );
     assert!(pending_rows(&page).is_empty(), "{:?}", pending_rows(&page));
     assert_eq!(app.invitation_count(), 0);
-    assert!(app.no_email_to("mem@example.com", QUIET).await);
+    assert!(app.no_email_to("mem@example.com").await);
 }
 
 // ---- Revoke --------------------------------------------------------------------------------
@@ -742,7 +740,7 @@ async fn another_organizations_invitations_and_pages_are_not_found() {
 
     let after = only_invitation(&app);
     assert_eq!((after.status.as_str(), after.resend_count), ("pending", 0));
-    assert!(app.no_email_to("victim@example.com", QUIET).await);
+    assert!(app.no_email_to("victim@example.com").await);
     let link = app.browser().get(&email.invitation_path()).await;
     assert_eq!(link.status, 200, "B's link still works: {}", link.text());
 
@@ -850,7 +848,7 @@ async fn a_message_over_1000_characters_is_refused_beside_the_field() {
         "the chosen role is kept"
     );
     assert_eq!(app.invitation_count(), 0);
-    assert!(app.no_email_to("ok@example.com", QUIET).await);
+    assert!(app.no_email_to("ok@example.com").await);
 
     let exact = "n".repeat(1_000);
     let page = admin.invite(org, "ok@example.com", "editor", &exact).await;
@@ -881,7 +879,7 @@ async fn an_unknown_role_is_refused_beside_the_role_field() {
         page.text()
     );
     assert_eq!(app.invitation_count(), 0);
-    assert!(app.no_email_to("ok@example.com", QUIET).await);
+    assert!(app.no_email_to("ok@example.com").await);
 }
 
 #[tokio::test]
@@ -919,7 +917,7 @@ async fn more_than_1000_addresses_are_refused_with_a_clear_message() {
     );
     assert!(error.contains("at most 1,000"), "says the limit: {error:?}");
     assert_eq!(app.invitation_count(), 0);
-    assert!(app.no_email_to("person0@example.com", QUIET).await);
+    assert!(app.no_email_to("person0@example.com").await);
 }
 
 // ---- Expiry ------------------------------------------------------------------------------------
@@ -1094,5 +1092,5 @@ async fn a_reinvite_racing_an_acceptance_skips_the_new_member() {
     assert_eq!(rows.len(), 1, "no new invitation: {rows:?}");
     assert_eq!(rows[0].status, "accepted");
     assert_eq!(app.role_of(org, "sam@example.com"), Some(Role::Editor));
-    assert!(app.no_email_to("sam@example.com", QUIET).await);
+    assert!(app.no_email_to("sam@example.com").await);
 }
