@@ -95,7 +95,8 @@ struct SettingsArgs {
         global = true
     )]
     invitations_per_hour: u32,
-    /// Log-in attempts allowed per client IP per minute.
+    /// Log-in attempts allowed per client IP per minute: one budget for every POST that hashes
+    /// or verifies a password (sign-up requests get one of the same size of their own).
     #[arg(
         long,
         env = "JOINERY_LOGIN_ATTEMPTS_PER_MINUTE",
@@ -103,6 +104,16 @@ struct SettingsArgs {
         global = true
     )]
     login_attempts_per_minute: u32,
+    /// Token look-ups (invitation, invite and sign-up links) that find nothing allowed per
+    /// client per minute; past them every token look-up from that client gets 429 until one
+    /// more would be allowed.
+    #[arg(
+        long,
+        env = "JOINERY_TOKEN_LOOKUP_MISSES_PER_MINUTE",
+        default_value_t = 20,
+        global = true
+    )]
+    token_lookup_misses_per_minute: u32,
     /// Database connections in the pool.
     #[arg(long, env = "JOINERY_DB_POOL_SIZE", default_value_t = 8, global = true)]
     db_pool_size: u32,
@@ -219,6 +230,7 @@ impl SettingsArgs {
             invitation_ttl: chrono::Duration::hours(i64::from(self.invitation_ttl_hours.max(1))),
             invitations_per_hour: i64::from(self.invitations_per_hour),
             login_attempts_per_minute: self.login_attempts_per_minute.max(1),
+            token_lookup_misses_per_minute: self.token_lookup_misses_per_minute.max(1),
             db_pool_size: self.db_pool_size.clamp(1, 64),
             outbox_workers: self.outbox_workers.clamp(1, 32),
             password_threads: self

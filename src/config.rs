@@ -36,8 +36,12 @@ pub struct Settings {
     pub invitation_ttl: Duration,
     /// The most invitations one organization may create per rolling hour.
     pub invitations_per_hour: i64,
-    /// Log-in attempts allowed per client IP per minute.
+    /// Log-in attempts allowed per client IP per minute; also the budget of every other POST
+    /// that hashes or verifies a password.
     pub login_attempts_per_minute: u32,
+    /// Token look-ups that find nothing (404) allowed per client per minute; past them every
+    /// token look-up from the client gets 429 for a while (`web::limits::token_lookups`).
+    pub token_lookup_misses_per_minute: u32,
     /// Connections in the database pool.
     pub db_pool_size: u32,
     /// Outbox delivery tasks in this instance (each claims its own batches).
@@ -86,6 +90,7 @@ impl Settings {
             invitation_ttl: crate::domain::invitation::DEFAULT_TTL,
             invitations_per_hour: 1_000,
             login_attempts_per_minute: 10,
+            token_lookup_misses_per_minute: 20,
             db_pool_size: 8,
             outbox_workers: 1,
             password_threads: 8,

@@ -22,6 +22,7 @@ use crate::mail::Mailer;
 use crate::mail::outbox::OutboxWorker;
 use crate::web::error::{AppError, render_429, render_500};
 use crate::web::headers::{default_headers, login_rate_limit};
+use crate::web::limits::Limits;
 use crate::web::request_span::RedactedRootSpan;
 use crate::web::session_store::DbSessionStore;
 use crate::web::{AppState, routes};
@@ -63,6 +64,20 @@ async fn maintenance(db: Db, clock: Arc<dyn Clock>, mut shutdown: watch::Receive
         }
         tokio::select! {
             _ = tokio::time::sleep(MAINTENANCE_INTERVAL) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// How often the in-memory rate limits forget clients and accounts that no longer limit
+/// anything, which bounds their memory by the keys seen in about this long.
+pub const LIMITS_PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Prunes `limits` every [`LIMITS_PRUNE_INTERVAL`] until `shutdown` turns true.
+async fn prune_limits(limits: Limits, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(LIMITS_PRUNE_INTERVAL) => limits.prune(),
             _ = shutdown.changed() => return,
         }
     }
@@ -125,6 +140,11 @@ impl Application {
         let mut background: Vec<_> = (0..settings.outbox_workers.max(1))
             .map(|_| tokio::spawn(outbox.clone().run(shutdown_rx.clone())))
             .collect();
+        let limits = Limits::new(settings.token_lookup_misses_per_minute, clock.clone());
+        background.push(tokio::spawn(prune_limits(
+            limits.clone(),
+            shutdown_rx.clone(),
+        )));
         background.push(tokio::spawn(maintenance(
             db.clone(),
             clock.clone(),
@@ -133,6 +153,7 @@ impl Application {
 
         let https = base_url.starts_with("https://");
         let session_key = settings.session_key.clone();
+        // Log-in shares this budget with the POSTs that hash or verify a password (`routes`).
         let login_limit = login_rate_limit(
             settings.login_attempts_per_minute,
             &settings.trusted_proxies,
@@ -160,6 +181,7 @@ impl Application {
                 password_threads * PASSWORD_QUEUE_PER_THREAD,
             )
             .context("starting the password threads")?,
+            limits,
         });
         let store_db = db.clone();
         let server = HttpServer::new(move || {

@@ -909,6 +909,52 @@ pub fn accept_in_transaction(
     Ok(Ok(Accepted::Joined(current.role)))
 }
 
+/// Why an account cannot be registered through an invitation right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationBlocked {
+    /// The link cannot be used: expired, in a final state, or revoked just now because the
+    /// inviter may no longer grant it.
+    Unusable(Unusable),
+    /// An account has the invited address: its owner logs in to accept instead.
+    AccountExists,
+}
+
+/// The checks of [`register_and_accept`] that need no password hash, made before one is
+/// computed (DESIGN.md, "Security rules": a route that hashes a password checks its cheap
+/// preconditions first, so posts at an old link cost no hashing). Reads `details` as loaded;
+/// an inviter who may no longer grant the invitation makes it Revoked here (recorded, as
+/// acceptance does). [`register_and_accept`] checks all of it again in its transaction.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn registration_blocked(
+    conn: &mut Conn,
+    meta: &audit::RequestMeta,
+    details: &InvitationDetails,
+    now: DateTime<Utc>,
+) -> Result<Option<RegistrationBlocked>, DbError> {
+    let inv = &details.invitation;
+    if let Err(why) = inv.facts.check_usable(now) {
+        return Ok(Some(RegistrationBlocked::Unusable(why)));
+    }
+    if inviter_policy(conn, inv)?.is_err() {
+        let signed_out = AuditContext {
+            actor: invitee_actor(None, &inv.email),
+            meta: meta.clone(),
+        };
+        let revoked = super::write_transaction(conn, |conn| {
+            revoke_if_inviter_lapsed(conn, &signed_out, inv, now)
+        })?;
+        if let Some(why) = revoked {
+            return Ok(Some(RegistrationBlocked::Unusable(why)));
+        }
+    }
+    if super::users::email_exists(conn, &inv.email)? {
+        return Ok(Some(RegistrationBlocked::AccountExists));
+    }
+    Ok(None)
+}
+
 /// Creates an account for the invited email and accepts in the same transaction (acceptance
 /// branch 1); the audit trail records the new account as the actor, from the request in
 /// `meta`. Returns `Ok(Ok(None))` if an account with the email appeared meanwhile.

@@ -1,4 +1,5 @@
-//! Security headers (DESIGN.md, "Security rules") and the log-in rate limiter.
+//! Security headers (DESIGN.md, "Security rules") and the per-client rate limiters (log-in,
+//! sign-up and every route that hashes or verifies a password).
 
 use actix_governor::governor::middleware::NoOpMiddleware;
 use std::net::IpAddr;
@@ -50,25 +51,31 @@ impl KeyExtractor for ClientIpKey {
     type KeyExtractionError = SimpleKeyExtractionError<&'static str>;
 
     fn extract(&self, req: &ServiceRequest) -> Result<IpAddr, Self::KeyExtractionError> {
-        let peer = req.peer_addr().map(|socket| socket.ip()).ok_or_else(|| {
-            SimpleKeyExtractionError::new("Could not determine the client address")
-        })?;
-        let forwarded = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
-        Ok(
-            match super::request_meta::client_ip(peer, forwarded, &self.trusted) {
-                // One budget per /56: IPv6 customers usually get a whole prefix.
-                IpAddr::V6(v6) => {
-                    let mut octets = v6.octets();
-                    octets[7..].fill(0);
-                    IpAddr::V6(octets.into())
-                }
-                v4 => v4,
-            },
-        )
+        client_key(req, &self.trusted)
+            .ok_or_else(|| SimpleKeyExtractionError::new("Could not determine the client address"))
     }
+}
+
+/// The client a request counts against in the rate limiters: the peer address, or the
+/// forwarded one only when the peer is one of `trusted` proxies, with an IPv6 address cut to
+/// its /56. `None` when the peer address is unknown.
+pub fn client_key(req: &ServiceRequest, trusted: &[IpNet]) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    Some(
+        match super::request_meta::client_ip(peer, forwarded, trusted) {
+            // One budget per /56: IPv6 customers usually get a whole prefix.
+            IpAddr::V6(v6) => {
+                let mut octets = v6.octets();
+                octets[7..].fill(0);
+                IpAddr::V6(octets.into())
+            }
+            v4 => v4,
+        },
+    )
 }
 
 /// The rate limiters' configuration type: keyed by [`ClientIpKey`].

@@ -8,6 +8,7 @@ pub mod error;
 pub mod extractors;
 pub mod flash;
 pub mod headers;
+pub mod limits;
 pub mod listing;
 pub mod pages;
 pub mod request_body;
@@ -19,6 +20,7 @@ pub mod session_store;
 use std::sync::Arc;
 
 use crate::web::session::Session;
+use actix_web::middleware::from_fn;
 use actix_web::web;
 
 use crate::config::Settings;
@@ -47,6 +49,8 @@ pub struct AppState {
     pub passwords: crate::password_pool::PasswordPool,
     /// The keys and names of the CSRF and flash cookies.
     pub cookies: Arc<session::CookieConfig>,
+    /// Failed log-ins per account and token misses per client.
+    pub limits: limits::Limits,
 }
 
 /// What a page says when every password thread is busy and the queue is full.
@@ -207,6 +211,14 @@ fn csv_import_routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Registers every route. Page paths live here and in `pages::paths`, nowhere else.
+///
+/// `login_limit` is one per-client budget for log-in and the POSTs that hash or verify a
+/// password (registration through an invitation or a sign-up link, tenant-owner acceptance,
+/// log-in through an invitation or an invite link), so that spreading attempts over routes
+/// gains nothing (DESIGN.md, "Security rules"); `signup_limit` counts sign-up requests (which
+/// send email) and registration through an invite link. Every route
+/// that looks a token up is wrapped in [`limits::token_lookups`], last, so that a refused
+/// look-up spends nothing of the per-client POST budget.
 pub fn routes(
     cfg: &mut web::ServiceConfig,
     login_limit: &headers::LoginRateLimit,
@@ -234,8 +246,13 @@ pub fn routes(
                 .route(web::post().to(pages::signup::request_link))
                 .wrap(headers::limit(signup_limit)),
         )
-        .route("/signup/{token}", web::get().to(pages::signup::show))
-        .route("/signup/{token}", web::post().to(pages::signup::complete))
+        .service(
+            web::resource("/signup/{token}")
+                .route(web::get().to(pages::signup::show))
+                .route(web::post().to(pages::signup::complete))
+                .wrap(headers::limit(login_limit))
+                .wrap(from_fn(limits::token_lookups)),
+        )
         .route("/orgs/{org}", web::get().to(dashboard::dashboard))
         .route("/staff", web::get().to(staff::console_page))
         .route("/staff/orgs/{org}/plan", web::post().to(staff::set_plan))
@@ -299,38 +316,48 @@ pub fn routes(
             "/orgs/{org}/settings/notifications",
             web::post().to(settings::save_notifications),
         )
-        .route(
-            "/invitations/{token}",
-            web::get().to(tenant_acceptance::show),
+        .service(
+            web::resource("/invitations/{token}")
+                .route(web::get().to(tenant_acceptance::show))
+                .wrap(from_fn(limits::token_lookups)),
         )
-        .route(
-            "/invitations/{token}/organization",
-            web::post().to(tenant_acceptance::create_organization),
+        .service(
+            web::resource("/invitations/{token}/organization")
+                .route(web::post().to(tenant_acceptance::create_organization))
+                .wrap(headers::limit(login_limit))
+                .wrap(from_fn(limits::token_lookups)),
         )
-        .route(
-            "/invitations/{token}/decline-organization",
-            web::post().to(tenant_acceptance::decline),
+        .service(
+            web::resource("/invitations/{token}/decline-organization")
+                .route(web::post().to(tenant_acceptance::decline))
+                .wrap(from_fn(limits::token_lookups)),
         )
-        .route(
-            "/invitations/{token}/register",
-            web::post().to(acceptance::register),
+        .service(
+            web::resource("/invitations/{token}/register")
+                .route(web::post().to(acceptance::register))
+                .wrap(headers::limit(login_limit))
+                .wrap(from_fn(limits::token_lookups)),
         )
         .service(
             web::resource("/invitations/{token}/login")
                 .route(web::post().to(acceptance::log_in_and_accept))
-                .wrap(headers::limit(login_limit)),
+                .wrap(headers::limit(login_limit))
+                .wrap(from_fn(limits::token_lookups)),
         )
-        .route(
-            "/invitations/{token}/accept",
-            web::post().to(acceptance::accept),
+        .service(
+            web::resource("/invitations/{token}/accept")
+                .route(web::post().to(acceptance::accept))
+                .wrap(from_fn(limits::token_lookups)),
         )
-        .route(
-            "/invitations/{token}/decline",
-            web::post().to(acceptance::decline),
+        .service(
+            web::resource("/invitations/{token}/decline")
+                .route(web::post().to(acceptance::decline))
+                .wrap(from_fn(limits::token_lookups)),
         )
-        .route(
-            "/invitations/{token}/request-new",
-            web::post().to(acceptance::request_new),
+        .service(
+            web::resource("/invitations/{token}/request-new")
+                .route(web::post().to(acceptance::request_new))
+                .wrap(from_fn(limits::token_lookups)),
         )
         .route(
             "/orgs/{org}/invite-links/new",
@@ -348,7 +375,11 @@ pub fn routes(
             "/orgs/{org}/invite-links/{id}/revoke",
             web::post().to(invite_links::revoke),
         )
-        .route("/join/{token}", web::get().to(invite_links::show))
+        .service(
+            web::resource("/join/{token}")
+                .route(web::get().to(invite_links::show))
+                .wrap(from_fn(limits::token_lookups)),
+        )
         .service(
             web::resource("/join/{token}/register")
                 .route(web::post().to(invite_links::register))
@@ -357,8 +388,13 @@ pub fn routes(
         .service(
             web::resource("/join/{token}/login")
                 .route(web::post().to(invite_links::log_in_and_join))
-                .wrap(headers::limit(login_limit)),
+                .wrap(headers::limit(login_limit))
+                .wrap(from_fn(limits::token_lookups)),
         )
-        .route("/join/{token}/accept", web::post().to(invite_links::accept))
+        .service(
+            web::resource("/join/{token}/accept")
+                .route(web::post().to(invite_links::accept))
+                .wrap(from_fn(limits::token_lookups)),
+        )
         .route("/dev/mailbox", web::get().to(dev::mailbox));
 }

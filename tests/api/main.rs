@@ -16,6 +16,7 @@ mod csv_import;
 mod email;
 mod governance;
 mod invite_links;
+mod limits;
 mod policy;
 mod renewal;
 mod security;

@@ -17,7 +17,9 @@ use super::auth::{LOGIN_FAILED, authenticate};
 use super::team::TimeView;
 use super::{paths, see_other};
 use crate::db::audit::{AuditContext, RequestMeta};
-use crate::db::invitations::{Accepted, InvitationDetails, RenewalRequested, invitee_actor};
+use crate::db::invitations::{
+    Accepted, InvitationDetails, RegistrationBlocked, RenewalRequested, invitee_actor,
+};
 use crate::db::users::User;
 use crate::db::{self};
 use crate::domain::Role;
@@ -268,7 +270,10 @@ impl HasCsrfToken for RegisterForm {
 }
 
 /// POST /invitations/{token}/register — branch 1: the invitation proves the email, so the
-/// account is created and the invitation accepted in one transaction.
+/// account is created and the invitation accepted in one transaction. Whatever can refuse
+/// without the password's hash (an unusable link, a lapsed inviter, an existing account,
+/// invalid input) is checked before it is computed; the route sits behind the per-client
+/// password budget (`web::routes`).
 pub async fn register(
     state: web::Data<AppState>,
     session: Session,
@@ -288,6 +293,19 @@ pub async fn register(
     if user.0.is_some() {
         // Signed in already: the page shows the branch that fits them.
         return Ok(see_other(&view.page("confirm")?.base_path));
+    }
+    // Everything that can refuse without a password hash, before one is computed.
+    let now = state.clock.now();
+    let for_db = details.clone();
+    let check_meta = meta.clone();
+    let blocked = state
+        .db
+        .run(move |c| db::invitations::registration_blocked(c, &check_meta, &for_db, now))
+        .await?;
+    match blocked {
+        None => {}
+        Some(RegistrationBlocked::Unusable(why)) => return unusable(&view, why).await,
+        Some(RegistrationBlocked::AccountExists) => return log_in_instead(&view),
     }
     let name = PersonName::parse(&form.name);
     let password = Password::new_account(&form.password);
@@ -311,15 +329,19 @@ pub async fn register(
     state.outbox.wake();
     match result {
         Ok(Some((user, accepted))) => joined(&session, &user, &details, accepted),
-        Ok(None) => {
-            flash::info(
-                &session,
-                "An account with this email already exists. Log in to accept.",
-            );
-            Ok(see_other(&view.page("login")?.base_path))
-        }
+        Ok(None) => log_in_instead(&view),
         Err(e) => refused(&view, e).await,
     }
+}
+
+/// Registration found an account with the invited address: back to the page, which now asks
+/// its owner to log in.
+fn log_in_instead(view: &View<'_>) -> Result<HttpResponse, AppError> {
+    flash::info(
+        view.session,
+        "An account with this email already exists. Log in to accept.",
+    );
+    Ok(see_other(&view.page("login")?.base_path))
 }
 
 /// The "Log in & accept" form.

@@ -78,6 +78,18 @@ impl HasCsrfToken for LoginForm {
 /// (or malformed) email is verified against [`DUMMY_HASH`], so the answer takes the same time.
 /// Verification runs on the password threads (`AppState::verify_password`).
 ///
+/// Failures are counted per account, keyed by the normalized address typed whether or not an
+/// account has it (DESIGN.md, "Security rules": log-in attempts are limited per account):
+/// past [`LOGIN_FAILURES_PER_ACCOUNT`](crate::web::limits::LOGIN_FAILURES_PER_ACCOUNT) in
+/// [`LOGIN_FAILURE_WINDOW`](crate::web::limits::LOGIN_FAILURE_WINDOW) the address is locked
+/// until governor would take another failure (90 s, then one more try each 90 s). A locked
+/// address gets `None` — the caller's wrong-password page — even with the right password, and
+/// still costs one verification (against the dummy hash), so neither the answer nor its timing
+/// tells a lock from a wrong password, or an account from none. The lock holds for the right
+/// password too: telling its owner apart from the attacker would need a per-device token,
+/// which Joinery does not have, so a lock can keep the owner out for its 90 s as well.
+/// Successes are not counted and do not reset the count.
+///
 /// # Errors
 /// [`AppError::Internal`] on a database failure; [`AppError::TooManyRequests`] when the
 /// password threads are saturated.
@@ -88,7 +100,11 @@ pub async fn authenticate(
 ) -> Result<Option<User>, AppError> {
     let email = EmailAddress::parse(email).ok();
     let password = Password::attempt(password);
-    let credentials = match email {
+    let failures = &state.limits.login_failures;
+    let locked = email
+        .as_ref()
+        .is_some_and(|e| failures.refused(e).is_some());
+    let credentials = match email.clone() {
         Some(email) => {
             state
                 .db
@@ -96,13 +112,19 @@ pub async fn authenticate(
                 .await?
         }
         None => None,
-    };
+    }
+    .filter(|_| !locked);
     let hash = credentials
         .as_ref()
         .map_or(DUMMY_HASH, |c| c.password_hash.as_str())
         .to_owned();
     let ok = state.verify_password(password, hash).await?;
     let user = credentials.filter(|_| ok).map(|c| c.user);
+    if user.is_none()
+        && let Some(email) = &email
+    {
+        failures.spend(email);
+    }
     Ok(user)
 }
 

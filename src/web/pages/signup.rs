@@ -239,6 +239,8 @@ impl HasCsrfToken for CompleteForm {
 
 /// POST /signup/{token} — creates the account and its Trial organization (the person as
 /// Owner) in one transaction, signs in with a new session key and opens the organization.
+/// An unusable link, an address with an account and invalid input are refused before the
+/// password is hashed; the route sits behind the per-client password budget (`web::routes`).
 pub async fn complete(
     state: web::Data<AppState>,
     session: Session,
@@ -249,8 +251,17 @@ pub async fn complete(
 ) -> Result<HttpResponse, AppError> {
     let (token, request) = load(&state, &path).await?;
     let view = LinkPageView::new(&state, &session, &user, &token, &request, "form")?;
+    // Everything that can refuse without the password's hash, before it is computed.
     if let Err(why) = request.facts.check_usable(state.clock.now()) {
         return view.unusable(why).respond(StatusCode::GONE);
+    }
+    let email = request.email.clone();
+    if state
+        .db
+        .run(move |c| db::users::email_exists(c, &email))
+        .await?
+    {
+        return account_exists(view);
     }
     let name = PersonName::parse(&form.name);
     let password = Password::new_account(&form.password);
@@ -295,10 +306,15 @@ pub async fn complete(
             Ok(see_other(&paths::dashboard(done.organization.id)))
         }
         Err(CompleteError::Unusable(why)) => view.unusable(why).respond(StatusCode::GONE),
-        Err(CompleteError::AccountExists) => LinkPageView {
-            branch: "account_exists",
-            ..view
-        }
-        .respond(StatusCode::CONFLICT),
+        Err(CompleteError::AccountExists) => account_exists(view),
     }
+}
+
+/// The address of a sign-up link has an account by now: the page says so (409).
+fn account_exists(view: LinkPageView) -> Result<HttpResponse, AppError> {
+    LinkPageView {
+        branch: "account_exists",
+        ..view
+    }
+    .respond(StatusCode::CONFLICT)
 }

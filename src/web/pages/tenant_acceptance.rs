@@ -211,7 +211,9 @@ fn refused(view: &View<'_>, e: TenantRefused) -> Result<HttpResponse, AppError> 
 
 /// POST /invitations/{token}/organization — creates the organization: for a new user with
 /// Name and Password, for an existing signed-out user with Password, for the signed-in invitee
-/// with just the Company name.
+/// with just the Company name. The link's state, the account's existence and the input are
+/// checked before a password is verified or hashed, and the route sits behind the per-client
+/// password budget (`web::routes`).
 pub async fn create_organization(
     state: web::Data<AppState>,
     session: Session,
