@@ -231,8 +231,14 @@ pub fn routes(
                 .route(web::post().to(pages::signup::request_link))
                 .wrap(headers::limit(signup_limit)),
         )
-        .route("/signup/{token}", web::get().to(pages::signup::show))
-        .route("/signup/{token}", web::post().to(pages::signup::complete))
+        .service(
+            // The POST hashes or verifies a password (a new account, or an account holder
+            // joining through an invite link): the per-client log-in budget applies.
+            web::resource("/signup/{token}")
+                .route(web::get().to(pages::signup::show))
+                .route(web::post().to(pages::signup::complete))
+                .wrap(headers::limit(login_limit)),
+        )
         .route("/orgs/{org}", web::get().to(dashboard::dashboard))
         .route("/staff", web::get().to(staff::console_page))
         .route("/staff/orgs/{org}/plan", web::post().to(staff::set_plan))
@@ -347,8 +353,9 @@ pub fn routes(
         )
         .route("/join/{token}", web::get().to(invite_links::show))
         .service(
+            // "Email me a link": sends email, like sign-up, on sign-up's per-client budget.
             web::resource("/join/{token}/register")
-                .route(web::post().to(invite_links::register))
+                .route(web::post().to(invite_links::request_link))
                 .wrap(headers::limit(signup_limit)),
         )
         .service(
