@@ -1,14 +1,14 @@
 // Bulk invitations and the Team page's tools, with JavaScript on: several addresses at once
 // through the invite dialog (with a repeat and an invalid one) and the per-address result,
 // sorting and filtering the tables, "Export members as CSV", the CSV import (upload, preview,
-// send, result), and invite links (create, copy, join from a fresh browser profile, a used
-// link, revoke with its confirmation). Every page and state goes through lib/checks.js.
+// send, result), and invite links (create, copy, join from a fresh browser profile through the
+// link mailed to prove the address, a used link, revoke with its confirmation). Every page and state goes through lib/checks.js.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, newContext, newPage } from '../lib/browser.js';
 import { startServer } from '../lib/server.js';
 import { Checks } from '../lib/checks.js';
-import { flash, logIn, openTeam } from '../lib/app.js';
+import { flash, logIn, openMailbox, openTeam } from '../lib/app.js';
 
 const ORG = 'Bulk Bakery';
 const OWNER = { email: 'bea@bulk.test', name: 'Bea Baker', password: 'bea-password-123' };
@@ -277,6 +277,7 @@ describe('CSV import', () => {
 
 describe('invite links', () => {
   let editorLink;
+  let mailedLink;
 
   test('"Create invite link" opens the form', async () => {
     await owner.getByRole('link', { name: 'Create invite link' }).click();
@@ -319,7 +320,7 @@ describe('invite links', () => {
     await checks.page(owner, 'Team page: an invite link');
   });
 
-  test('someone signed out follows the link, creates an account and joins', async () => {
+  test('someone signed out follows the link and asks for an email that proves their address', async () => {
     const page = await stranger();
     const res = await page.goto(editorLink);
     assert.equal(res.status(), 200);
@@ -327,11 +328,31 @@ describe('invite links', () => {
     await assertVisible(page.getByText(`invited you to join ${ORG} as Editor`, { exact: false }));
     const form = page.locator('form.register-form');
     await assertVisible(form.getByLabel('Email'));
-    await assertVisible(form.getByLabel('Name'));
-    await assertVisible(form.getByLabel('Password'));
+    assert.equal(await form.getByLabel('Password').count(), 0, 'no password before the address is proved');
     await checks.page(page, 'Join: signed out');
 
     await form.getByLabel('Email').fill(LINKER.email);
+    await form.getByRole('button', { name: 'Email me a link to join' }).click();
+    await assertVisible(page.getByRole('heading', { level: 1, name: 'Check your email' }));
+    await assertVisible(page.getByText(LINKER.email));
+    await checks.page(page, 'Join: check your email');
+
+    const mails = await openMailbox(page, LINKER.email);
+    mailedLink = await mails.first().locator('a[href*="/signup/"]').first().getAttribute('href');
+    assert.match(mailedLink, /\/signup\/[A-Za-z0-9_-]{32}$/);
+    await page.context().close();
+  });
+
+  test('the link from the email asks for a name and a password, creates the account and joins', async () => {
+    const page = await stranger();
+    const res = await page.goto(mailedLink);
+    assert.equal(res.status(), 200);
+    assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), `Join ${ORG}`);
+    await assertVisible(page.getByText('Your email address is confirmed', { exact: false }));
+    const form = page.locator('form.join-new-form');
+    assert.equal(await form.getByLabel('Email').inputValue(), LINKER.email);
+    await checks.page(page, 'Join: the mailed link, a new account');
+
     await form.getByLabel('Name').fill(LINKER.name);
     await form.getByLabel('Password').fill(LINKER.password);
     await form.getByRole('button', { name: 'Create account & join' }).click();
@@ -348,8 +369,13 @@ describe('invite links', () => {
     assert.equal(res.status(), 410);
     await assertVisible(page.getByRole('heading', { level: 1, name: 'This invite link has already been used' }));
     await assertVisible(page.getByText(`Ask ${ORG}'s admin for a new one.`, { exact: false }));
-    assert.equal(await page.getByRole('button', { name: 'Create account & join' }).count(), 0);
+    assert.equal(await page.getByRole('button', { name: 'Email me a link to join' }).count(), 0);
     await checks.page(page, 'Join: link already used');
+
+    const mailed = await page.goto(mailedLink);
+    assert.equal(mailed.status(), 410);
+    await assertVisible(page.getByRole('heading', { level: 1, name: 'This invite link has already been used' }));
+    assert.equal(await page.getByRole('button', { name: 'Create account & join' }).count(), 0);
     await page.context().close();
   });
 

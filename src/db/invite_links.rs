@@ -15,6 +15,7 @@ use super::audit::{self, Actor, AuditContext, RequestMeta};
 use super::organizations::{self, Organization};
 use super::outbox;
 use super::schema::{invite_links, users};
+use super::signups::{self, SignupRequest};
 use super::users::User;
 use super::{Conn, DbError, TxError, from_db, parse_stored, to_db};
 use crate::domain::audit::AuditAction;
@@ -24,7 +25,7 @@ use crate::domain::invite_link::{
     check_link_limit,
 };
 use crate::domain::text::PersonName;
-use crate::domain::{EmailAddress, InviteLinkId, OrganizationId, Role, UserId};
+use crate::domain::{InviteLinkId, OrganizationId, Role, UserId};
 
 /// An `invite_links` row.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -290,6 +291,24 @@ pub fn find_details_in_org(
         .transpose()
 }
 
+/// The link `id` with its organization and creator's name (a mailed link names its invite
+/// link by id).
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn find_details(
+    conn: &mut Conn,
+    id: InviteLinkId,
+) -> Result<Option<InviteLinkDetails>, DbError> {
+    let row: Option<InviteLinkRow> = invite_links::table
+        .find(id.to_string())
+        .select(InviteLinkRow::as_select())
+        .first(conn)
+        .optional()?;
+    row.map(|row| details(conn, InviteLink::try_from(row)?))
+        .transpose()
+}
+
 /// The link whose token is `token`, with its organization and creator's name.
 ///
 /// # Errors
@@ -460,12 +479,15 @@ pub fn revoke_all_by_creator(
 /// Who joins through a link.
 #[derive(Debug, Clone)]
 pub enum Joiner {
-    /// An existing account (signed in, or just logged in).
+    /// An existing account, proved by its session or its password.
     Existing(User),
-    /// A new account to create in the same transaction.
+    /// A new account, created in the same transaction, for the address that `proof` — a
+    /// followed mailed link carrying this invite link — proved (DESIGN.md, Security rules:
+    /// every way in proves the person's email before an account is bound to it). The proof
+    /// is used up in the same transaction too.
     New {
-        /// Its email, normalized.
-        email: EmailAddress,
+        /// The mailed link that proved the address; its email becomes the account's.
+        proof: SignupRequest,
         /// Its name.
         name: PersonName,
         /// Its argon2id hash, computed off the async workers.
@@ -508,7 +530,8 @@ fn actor(user: &User) -> Actor {
 
 /// Joins `details`' organization through its link at `now`, in one write transaction:
 /// re-reads the link (it must be active and unexpired, and its creator must still be able to
-/// grant its role), creates the account for [`Joiner::New`], marks the link Used with a
+/// grant its role), for [`Joiner::New`] uses up its mailed link (one conditional update) and
+/// creates the account with the address it proved, marks the link Used with a
 /// conditional update (of two racing uses exactly one wins), creates the membership with the
 /// link's role and its creator as inviter, queues "member joined" emails to the Owners who
 /// want them, and records `invite_link.used` and `member.joined` as the joiner's, with the
@@ -520,8 +543,8 @@ fn actor(user: &User) -> Actor {
 /// # Errors
 /// Outer [`DbError`] on a failed query (everything rolled back). Inner [`JoinError`] when the
 /// rules refuse: the link is unusable (a lost race included), the existing account is already
-/// a member (the link is not used up), or the new account's email is taken (nothing is
-/// written).
+/// a member (the link is not used up), the new account's mailed link is used or expired, or
+/// its email is taken (nothing is written).
 pub fn use_link(
     conn: &mut Conn,
     meta: &RequestMeta,
@@ -569,14 +592,24 @@ pub fn use_link(
                 user
             }
             Joiner::New {
-                email,
+                proof,
                 name,
                 password_hash,
             } => {
-                if super::users::email_exists(conn, &email)? {
-                    return Ok(Err(JoinError::EmailTaken));
+                if proof.invite_link_id != Some(current.id) {
+                    return Err(
+                        DbError::Corrupt("mailed link for another invite link".into()).into(),
+                    );
                 }
-                let id = match super::users::insert(conn, &email, &name, &password_hash, false, now)
+                if let Err(why) = signups::use_request(conn, &proof, now)? {
+                    return Ok(Err(JoinError::MailedLinkUnusable(why)));
+                }
+                let email = &proof.email;
+                if super::users::email_exists(conn, email)? {
+                    // Rolls the mailed link's use back: it may still log in and join.
+                    return Err(TxError::Refused(JoinError::EmailTaken));
+                }
+                let id = match super::users::insert(conn, email, &name, &password_hash, false, now)
                 {
                     Ok(id) => id,
                     // Another request took the address a moment ago (PostgreSQL, another link).

@@ -20,7 +20,8 @@ pub enum EmailKind {
     /// "Someone joined your organization", for Owners who want it.
     MemberJoined,
     /// A self-serve sign-up link, rendered at delivery from the `signup_requests` row named in
-    /// the payload (so the link is never stored).
+    /// the payload (so the link is never stored) — or, when that request carries an invite
+    /// link, the link that proves an address for joining through it.
     Signup,
     /// "You already have an account — log in", for a sign-up with a registered address.
     SignupExisting,

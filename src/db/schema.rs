@@ -115,6 +115,7 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Timestamp,
         used_at -> Nullable<Timestamp>,
+        invite_link_id -> Nullable<Text>,
     }
 }
 

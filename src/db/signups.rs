@@ -1,5 +1,7 @@
 //! Self-serve sign-up requests: the emailed link that proves an address, and the one
-//! transaction that turns a followed link into an account with its Trial organization.
+//! transaction that turns a followed link into an account with its Trial organization. A
+//! request may instead carry an invite link: then following it joins that link's organization
+//! (`db::invite_links::use_link`, which uses the request in its transaction).
 //!
 //! The table keeps each link's random nonce and the SHA-256 of its token, never the token:
 //! the outbox row names the request, and the worker derives the link at delivery. Using a link
@@ -11,6 +13,7 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::audit::{self, Actor, AuditContext, RequestMeta};
+use super::invite_links::InviteLink;
 use super::organizations::{self, Organization};
 use super::outbox::{self, EmailKind};
 use super::schema::{outbox_emails, signup_requests};
@@ -18,11 +21,12 @@ use super::{Conn, DbError, from_db, parse_stored, to_db, users};
 use crate::domain::audit::AuditAction;
 use crate::domain::ids::SignupRequestId;
 use crate::domain::signup::{
-    CompleteError, LinkUnusable, RATE_WINDOW, SignupEmail, SignupLinkFacts, plan_signup_email,
+    CompleteError, LinkUnusable, RATE_WINDOW, SignupEmail, SignupLinkFacts, plan_join_email,
+    plan_signup_email,
 };
 use crate::domain::text::{OrganizationName, PersonName};
 use crate::domain::token::{InvitationToken, TokenKey, TokenNonce};
-use crate::domain::{EmailAddress, Plan, Role, UserId};
+use crate::domain::{EmailAddress, InviteLinkId, Plan, Role, UserId};
 
 /// A `signup_requests` row.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -36,6 +40,7 @@ struct SignupRequestRow {
     created_at: NaiveDateTime,
     expires_at: NaiveDateTime,
     used_at: Option<NaiveDateTime>,
+    invite_link_id: Option<String>,
 }
 
 /// A new `signup_requests` row.
@@ -48,6 +53,7 @@ struct NewSignupRequest<'a> {
     token_hash: &'a str,
     created_at: NaiveDateTime,
     expires_at: NaiveDateTime,
+    invite_link_id: Option<String>,
 }
 
 /// A sign-up request as read from the database.
@@ -63,6 +69,9 @@ pub struct SignupRequest {
     pub facts: SignupLinkFacts,
     /// When it was requested.
     pub created_at: DateTime<Utc>,
+    /// The invite link it joins through, if it was asked for on an invite link's page (else
+    /// it creates a Trial organization).
+    pub invite_link_id: Option<InviteLinkId>,
 }
 
 impl TryFrom<SignupRequestRow> for SignupRequest {
@@ -78,6 +87,11 @@ impl TryFrom<SignupRequestRow> for SignupRequest {
                 used_at: row.used_at.map(from_db),
             },
             created_at: from_db(row.created_at),
+            invite_link_id: row
+                .invite_link_id
+                .as_deref()
+                .map(|id| parse_stored(id, "invite link id"))
+                .transpose()?,
         })
     }
 }
@@ -89,7 +103,9 @@ pub struct SignupPayload {
     pub signup_request_id: String,
 }
 
-/// How many sign-up emails (either kind) `email` was sent in the [`RATE_WINDOW`] before `now`.
+/// How many sign-up emails (either kind: a link — to sign up or to join through an invite
+/// link — or "you already have an account") `email` was sent in the [`RATE_WINDOW`] before
+/// `now`. One budget for both forms, so neither can be used to flood an address.
 fn emails_in_window(
     conn: &mut Conn,
     email: &EmailAddress,
@@ -137,25 +153,8 @@ pub fn request(
         let decision = plan_signup_email(exists, sent);
         match decision {
             SignupEmail::Link => {
-                let id = SignupRequestId::new();
-                let nonce = TokenNonce::generate();
-                let token_hash = InvitationToken::derive(token_key, &nonce).lookup_hash();
                 let facts = SignupLinkFacts::new_at(now);
-                diesel::insert_into(signup_requests::table)
-                    .values(NewSignupRequest {
-                        id: id.to_string(),
-                        email: email.as_str(),
-                        token_nonce: &nonce.0,
-                        token_hash: &token_hash,
-                        created_at: to_db(now),
-                        expires_at: to_db(facts.expires_at),
-                    })
-                    .execute(conn)?;
-                let payload = serde_json::to_string(&SignupPayload {
-                    signup_request_id: id.to_string(),
-                })
-                .map_err(|e| DbError::Corrupt(format!("sign-up payload: {e}")))?;
-                outbox::enqueue(conn, EmailKind::Signup, None, email, &payload, now)?;
+                insert_request(conn, email, None, facts, token_key, now)?;
             }
             SignupEmail::AlreadyRegistered => {
                 outbox::enqueue(conn, EmailKind::SignupExisting, None, email, "{}", now)?;
@@ -164,6 +163,64 @@ pub fn request(
         }
         Ok(decision)
     })
+}
+
+/// Handles "Email me a link" on invite link `link`'s page for `email` at `now`, in one
+/// transaction: within the per-address limit ([`plan_join_email`]) stores a request carrying
+/// the link, expiring with it at the latest, and queues the email with its link — whether or
+/// not an account has the address (nothing here even looks). The invite link is not touched.
+///
+/// # Errors
+/// [`DbError`] on a failed query (nothing is written).
+pub fn request_to_join(
+    conn: &mut Conn,
+    email: &EmailAddress,
+    link: &InviteLink,
+    token_key: &TokenKey,
+    now: DateTime<Utc>,
+) -> Result<SignupEmail, DbError> {
+    super::write_transaction(conn, |conn| {
+        lock_address(conn, email)?;
+        let decision = plan_join_email(emails_in_window(conn, email, now)?);
+        if decision == SignupEmail::Link {
+            let facts = SignupLinkFacts::new_at(now).expiring_by(link.facts.expires_at);
+            insert_request(conn, email, Some(link.id), facts, token_key, now)?;
+        }
+        Ok(decision)
+    })
+}
+
+/// Stores a new request and queues its email (a sign-up link, or a link to join through
+/// `invite_link`: the outbox renders either from the request). The token is derived from a
+/// fresh nonce; only its hash is stored.
+fn insert_request(
+    conn: &mut Conn,
+    email: &EmailAddress,
+    invite_link: Option<InviteLinkId>,
+    facts: SignupLinkFacts,
+    token_key: &TokenKey,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let id = SignupRequestId::new();
+    let nonce = TokenNonce::generate();
+    let token_hash = InvitationToken::derive(token_key, &nonce).lookup_hash();
+    diesel::insert_into(signup_requests::table)
+        .values(NewSignupRequest {
+            id: id.to_string(),
+            email: email.as_str(),
+            token_nonce: &nonce.0,
+            token_hash: &token_hash,
+            created_at: to_db(now),
+            expires_at: to_db(facts.expires_at),
+            invite_link_id: invite_link.map(|l| l.to_string()),
+        })
+        .execute(conn)?;
+    let payload = serde_json::to_string(&SignupPayload {
+        signup_request_id: id.to_string(),
+    })
+    .map_err(|e| DbError::Corrupt(format!("sign-up payload: {e}")))?;
+    outbox::enqueue(conn, EmailKind::Signup, None, email, &payload, now)?;
+    Ok(())
 }
 
 /// The request whose link carries `token`, if any.
@@ -195,6 +252,36 @@ pub fn find(conn: &mut Conn, id: &str) -> Result<Option<SignupRequest>, DbError>
         .optional()?
         .map(SignupRequest::try_from)
         .transpose()
+}
+
+/// Marks `request` used at `now` with one conditional update (unused and unexpired), so of
+/// two racing submissions exactly one wins. Call it inside the transaction that creates what
+/// the request was for, so a refusal later in it rolls the use back.
+///
+/// # Errors
+/// Outer [`DbError`] on a failed query; inner [`LinkUnusable`] when the request is used (by
+/// a request that won a race, say) or expired, and nothing was written.
+pub fn use_request(
+    conn: &mut Conn,
+    request: &SignupRequest,
+    now: DateTime<Utc>,
+) -> Result<Result<(), LinkUnusable>, DbError> {
+    let used = diesel::update(
+        signup_requests::table
+            .find(request.id.to_string())
+            .filter(signup_requests::used_at.is_null())
+            .filter(signup_requests::expires_at.gt(to_db(now))),
+    )
+    .set(signup_requests::used_at.eq(Some(to_db(now))))
+    .execute(conn)?;
+    if used == 1 {
+        return Ok(Ok(()));
+    }
+    // Report what the winner (or the clock) left.
+    let why = find(conn, &request.id.to_string())?
+        .and_then(|r| r.facts.check_usable(now).err())
+        .unwrap_or(LinkUnusable::AlreadyUsed);
+    Ok(Err(why))
 }
 
 /// What a completed sign-up created.
@@ -251,20 +338,14 @@ pub fn complete(
     meta: &RequestMeta,
     now: DateTime<Utc>,
 ) -> Result<Result<Completed, CompleteError>, DbError> {
+    if request.invite_link_id.is_some() {
+        // Such a link joins its invite link's organization (`invite_links::use_link`).
+        return Err(DbError::Corrupt(
+            "a link to join through an invite link cannot create an organization".into(),
+        ));
+    }
     let result = super::write_transaction(conn, |conn| -> Result<Completed, TxError> {
-        let used = diesel::update(
-            signup_requests::table
-                .find(request.id.to_string())
-                .filter(signup_requests::used_at.is_null())
-                .filter(signup_requests::expires_at.gt(to_db(now))),
-        )
-        .set(signup_requests::used_at.eq(Some(to_db(now))))
-        .execute(conn)?;
-        if used == 0 {
-            // Report what the winner (or the clock) left.
-            let why = find(conn, &request.id.to_string())?
-                .and_then(|r| r.facts.check_usable(now).err())
-                .unwrap_or(LinkUnusable::AlreadyUsed);
+        if let Err(why) = use_request(conn, request, now)? {
             return Err(TxError::Refused(CompleteError::Unusable(why)));
         }
         if users::email_exists(conn, &request.email)? {

@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 
 use super::Role;
 use super::invitation::InviterLapsed;
+use super::signup::{LinkUnusable as SignupLinkUnusable, SignupLinkFacts};
 use super::token::{TOKEN_CHARS, fill_random};
 
 /// How long a new link stays usable: the four choices of the "Create invite link" form.
@@ -217,8 +218,8 @@ pub enum LinkVisitor {
 /// What `/join/{token}` shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JoinPage {
-    /// Signed out: Email, Name, Password → "Create account & join" (and a log-in form for
-    /// those who have an account).
+    /// Signed out: Email → "Email me a link" (the mailed link proves the address before any
+    /// account is bound to it), and a log-in form for those who have an account.
     SignedOut,
     /// Signed in, not a member: "Join {organization} as {role}".
     Confirm,
@@ -226,6 +227,17 @@ pub enum JoinPage {
     AlreadyMember(Role),
     /// The link cannot be used.
     Unusable(LinkUnusable),
+}
+
+/// Whether the link can be used at `now`, given whether its creator may still grant its role
+/// (`policy`). A lapsed creator makes it "revoked" (only a POST writes that).
+fn check_link(
+    facts: &LinkFacts,
+    policy: Result<(), InviterLapsed>,
+    now: DateTime<Utc>,
+) -> Result<(), LinkUnusable> {
+    facts.check_usable(now)?;
+    policy.map_err(|_| LinkUnusable::Revoked)
 }
 
 /// Decides the page for `visitor` at `now`, given whether the creator may still grant the
@@ -238,11 +250,8 @@ pub fn join_page(
     visitor: LinkVisitor,
     now: DateTime<Utc>,
 ) -> JoinPage {
-    if let Err(why) = facts.check_usable(now) {
+    if let Err(why) = check_link(facts, policy, now) {
         return JoinPage::Unusable(why);
-    }
-    if policy.is_err() {
-        return JoinPage::Unusable(LinkUnusable::Revoked);
     }
     match visitor {
         LinkVisitor::SignedOut => JoinPage::SignedOut,
@@ -250,6 +259,73 @@ pub fn join_page(
             membership: Some(role),
         } => JoinPage::AlreadyMember(role),
         LinkVisitor::SignedIn { membership: None } => JoinPage::Confirm,
+    }
+}
+
+/// Who opens the link mailed to prove an address for joining through an invite link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailedVisitor {
+    /// Nobody is signed in.
+    SignedOut {
+        /// Whether an account has the proved address.
+        account_exists: bool,
+    },
+    /// Signed in as the account with the proved address.
+    SignedInAsAddress {
+        /// Their role in the link's organization, if they are a member already.
+        membership: Option<Role>,
+    },
+    /// Signed in as another account.
+    SignedInAsOther,
+}
+
+/// What the page of a mailed link to join shows, and what a POST to it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailedJoinPage {
+    /// No account has the address: Name, Password → "Create account & join".
+    CreateAccount,
+    /// An account has it: "Log in as {email} to join", Password → "Log in & join".
+    LogIn,
+    /// Signed in as the address: "Join {organization} as {role}".
+    Confirm,
+    /// Signed in as the address and a member already: said so; nothing is used.
+    AlreadyMember(Role),
+    /// Signed in as another account: only the address's account may use this link.
+    WrongAccount,
+    /// The invite link can no longer be used.
+    Unusable(LinkUnusable),
+    /// The mailed link itself has expired (or was used).
+    MailedLinkUnusable(SignupLinkUnusable),
+}
+
+/// Decides the page of a mailed link to join at `now`: the invite link first (expired, used,
+/// revoked, or its creator lapsed, as `join_page` decides), then the mailed link's own expiry,
+/// then who is visiting. Pure: opening the link changes nothing.
+pub fn mailed_join_page(
+    link: &LinkFacts,
+    policy: Result<(), InviterLapsed>,
+    mailed: &SignupLinkFacts,
+    visitor: MailedVisitor,
+    now: DateTime<Utc>,
+) -> MailedJoinPage {
+    if let Err(why) = check_link(link, policy, now) {
+        return MailedJoinPage::Unusable(why);
+    }
+    if let Err(why) = mailed.check_usable(now) {
+        return MailedJoinPage::MailedLinkUnusable(why);
+    }
+    match visitor {
+        MailedVisitor::SignedOut {
+            account_exists: false,
+        } => MailedJoinPage::CreateAccount,
+        MailedVisitor::SignedOut {
+            account_exists: true,
+        } => MailedJoinPage::LogIn,
+        MailedVisitor::SignedInAsAddress {
+            membership: Some(role),
+        } => MailedJoinPage::AlreadyMember(role),
+        MailedVisitor::SignedInAsAddress { membership: None } => MailedJoinPage::Confirm,
+        MailedVisitor::SignedInAsOther => MailedJoinPage::WrongAccount,
     }
 }
 
@@ -265,6 +341,10 @@ pub enum JoinError {
     /// A new account was asked for with an email that already has one; nothing was written.
     #[error("An account with this email already exists. Log in to join.")]
     EmailTaken,
+    /// The mailed link that proved the new account's address has expired or was used (by a
+    /// request that won a race, say); nothing was written.
+    #[error("{0}")]
+    MailedLinkUnusable(SignupLinkUnusable),
 }
 
 /// An organization has created as many invite links in the last hour as it may
@@ -469,6 +549,68 @@ mod tests {
                 now()
             ),
             JoinPage::Unusable(LinkUnusable::Expired)
+        );
+    }
+
+    #[test]
+    fn mailed_link_page_branches() {
+        let live = active_for(Duration::hours(1));
+        let mailed = SignupLinkFacts::new_at(now()).expiring_by(live.expires_at);
+        let page = |link: &LinkFacts, policy, mailed: &SignupLinkFacts, visitor| {
+            mailed_join_page(link, policy, mailed, visitor, now())
+        };
+        let out = |account_exists| MailedVisitor::SignedOut { account_exists };
+        assert_eq!(
+            page(&live, Ok(()), &mailed, out(false)),
+            MailedJoinPage::CreateAccount
+        );
+        assert_eq!(
+            page(&live, Ok(()), &mailed, out(true)),
+            MailedJoinPage::LogIn
+        );
+        assert_eq!(
+            page(
+                &live,
+                Ok(()),
+                &mailed,
+                MailedVisitor::SignedInAsAddress { membership: None }
+            ),
+            MailedJoinPage::Confirm
+        );
+        assert_eq!(
+            page(
+                &live,
+                Ok(()),
+                &mailed,
+                MailedVisitor::SignedInAsAddress {
+                    membership: Some(Role::Editor)
+                }
+            ),
+            MailedJoinPage::AlreadyMember(Role::Editor)
+        );
+        assert_eq!(
+            page(&live, Ok(()), &mailed, MailedVisitor::SignedInAsOther),
+            MailedJoinPage::WrongAccount
+        );
+        // The invite link is checked first: a used link says "used", whatever the visitor.
+        let used = LinkFacts {
+            status: LinkStatus::Used,
+            ..live
+        };
+        assert_eq!(
+            page(&used, Ok(()), &mailed, out(false)),
+            MailedJoinPage::Unusable(LinkUnusable::Used)
+        );
+        assert_eq!(
+            page(&live, Err(InviterLapsed::NotAMember), &mailed, out(true)),
+            MailedJoinPage::Unusable(LinkUnusable::Revoked)
+        );
+        // Then the mailed link's own expiry.
+        let old = SignupLinkFacts::new_at(now() - Duration::days(2));
+        let week = active_for(Duration::days(5));
+        assert_eq!(
+            page(&week, Ok(()), &old, out(false)),
+            MailedJoinPage::MailedLinkUnusable(SignupLinkUnusable::Expired)
         );
     }
 

@@ -1,9 +1,14 @@
-//! Self-serve sign-up (DESIGN.md, "Pages → Account"; issue 4, item 5).
+//! Self-serve sign-up (DESIGN.md, "Pages → Account"; issue 4, item 5), and the same mailed
+//! link for joining through an invite link (DESIGN.md, Security rules: "Every way into an
+//! organization … proves the person's email before an account is bound to it").
 //!
 //! Sign-up proves the email first: the form only sends a link, and the account and its Trial
 //! organization are created when the link is followed — so nobody can squat an address that
 //! will later be invited. The form answers the same page whatever the address, so it never
 //! tells whether an account exists; what differs is only the email that address receives.
+//! A request to join through an invite link sends the same kind of link to every address
+//! (its page then asks a new person for a name and password, an account holder for their
+//! password), so there nothing differs at all.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -39,6 +44,18 @@ pub fn plan_signup_email(account_exists: bool, sent_in_window: i64) -> SignupEma
     }
 }
 
+/// Decides what a request to join through an invite link sends, given how many sign-up
+/// emails (of any kind) the address was sent in the last [`RATE_WINDOW`]: a link whether or
+/// not an account has the address — the link's page tells them apart, once the address is
+/// proved — or nothing over the per-address limit.
+pub fn plan_join_email(sent_in_window: i64) -> SignupEmail {
+    if sent_in_window >= MAX_EMAILS_PER_WINDOW {
+        SignupEmail::Throttled
+    } else {
+        SignupEmail::Link
+    }
+}
+
 /// Why a sign-up link cannot be used. The `Display` text is the page's heading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum LinkUnusable {
@@ -62,6 +79,18 @@ impl LinkUnusable {
             }
         }
     }
+
+    /// The advice when the link was mailed to join through an invite link.
+    pub fn advice_for_joining(self) -> &'static str {
+        match self {
+            LinkUnusable::Expired => {
+                "These links work for 24 hours at most. Open the invite link again to get a new one."
+            }
+            LinkUnusable::AlreadyUsed => {
+                "Each of these links works once. If you joined with it, log in."
+            }
+        }
+    }
 }
 
 /// The facts about one sign-up request that its rules depend on.
@@ -79,6 +108,15 @@ impl SignupLinkFacts {
         Self {
             expires_at: now + LINK_TTL,
             used_at: None,
+        }
+    }
+
+    /// These facts, expiring no later than `deadline`: a link to join through an invite link
+    /// need not outlive the invite link.
+    pub fn expiring_by(self, deadline: DateTime<Utc>) -> Self {
+        Self {
+            expires_at: self.expires_at.min(deadline),
+            ..self
         }
     }
 
@@ -159,6 +197,33 @@ mod tests {
             SignupEmail::Throttled
         );
         assert_eq!(plan_signup_email(false, 50), SignupEmail::Throttled);
+    }
+
+    #[test]
+    fn a_request_to_join_sends_a_link_to_every_address_within_the_limit() {
+        assert_eq!(plan_join_email(0), SignupEmail::Link);
+        assert_eq!(
+            plan_join_email(MAX_EMAILS_PER_WINDOW - 1),
+            SignupEmail::Link
+        );
+        assert_eq!(
+            plan_join_email(MAX_EMAILS_PER_WINDOW),
+            SignupEmail::Throttled
+        );
+    }
+
+    #[test]
+    fn a_link_to_join_expires_with_its_invite_link_at_the_latest() {
+        let soon = t0() + Duration::hours(1);
+        assert_eq!(
+            SignupLinkFacts::new_at(t0()).expiring_by(soon).expires_at,
+            soon
+        );
+        let later = t0() + Duration::days(7);
+        assert_eq!(
+            SignupLinkFacts::new_at(t0()).expiring_by(later).expires_at,
+            t0() + LINK_TTL
+        );
     }
 
     #[test]

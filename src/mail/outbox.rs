@@ -195,25 +195,53 @@ impl OutboxWorker {
                 else {
                     return Ok(Rendered::Cancel("unreadable payload"));
                 };
-                let request = self
+                let found = self
                     .db
-                    .run(move |c| db::signups::find(c, &payload.signup_request_id))
+                    .run(move |c| {
+                        let Some(request) = db::signups::find(c, &payload.signup_request_id)?
+                        else {
+                            return Ok(None);
+                        };
+                        let link = match request.invite_link_id {
+                            Some(id) => db::invite_links::find_details(c, id)?,
+                            None => None,
+                        };
+                        Ok(Some((request, link)))
+                    })
                     .await?;
-                let Some(request) = request else {
+                let Some((request, invite_link)) = found else {
                     return Ok(Rendered::Cancel("sign-up request no longer exists"));
                 };
+                let now = self.clock.now();
                 // A link used or expired meanwhile would only lead to an error page.
-                if request.facts.check_usable(self.clock.now()).is_err() {
+                if request.facts.check_usable(now).is_err() {
                     return Ok(Rendered::Cancel("sign-up link is no longer usable"));
                 }
                 let token = InvitationToken::derive(&self.token_key, &request.nonce);
                 let link = format!("{}/signup/{}", self.base_url, token.expose());
-                super::templates::SignupLinkEmail {
-                    to: request.email.as_str(),
-                    link: &link,
-                    expires_at: request.facts.expires_at,
+                match (request.invite_link_id, invite_link) {
+                    (None, _) => super::templates::SignupLinkEmail {
+                        to: request.email.as_str(),
+                        link: &link,
+                        expires_at: request.facts.expires_at,
+                    }
+                    .render(),
+                    (Some(_), None) => return Ok(Rendered::Cancel("invite link no longer exists")),
+                    (Some(_), Some(d)) => {
+                        if d.link.facts.check_usable(now).is_err() {
+                            return Ok(Rendered::Cancel("invite link is no longer usable"));
+                        }
+                        super::templates::JoinLinkEmail {
+                            to: request.email.as_str(),
+                            inviter_name: &d.creator_name,
+                            organization: &d.organization.name,
+                            role: d.link.role,
+                            link: &link,
+                            expires_at: request.facts.expires_at,
+                        }
+                        .render()
+                    }
                 }
-                .render()
             }
             "signup_existing" => super::templates::SignupExistingEmail {
                 to: &row.recipient,

@@ -260,6 +260,67 @@ impl SignupLinkEmail<'_> {
     }
 }
 
+/// What a request to join through an invite link sends: who invited them (the link's
+/// creator) to which organization and as what, like an invitation, and the link that proves
+/// the address before anything is created.
+#[derive(Debug, Clone)]
+pub struct JoinLinkEmail<'a> {
+    /// The address to prove.
+    pub to: &'a str,
+    /// The invite link's creator.
+    pub inviter_name: &'a str,
+    /// The organization's name.
+    pub organization: &'a str,
+    /// The role the invite link grants.
+    pub role: Role,
+    /// The mailed link (from the base URL and the token derived at delivery).
+    pub link: &'a str,
+    /// When the mailed link stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Template)]
+#[template(path = "emails/join_link.txt")]
+struct JoinLinkText<'a> {
+    e: &'a JoinLinkEmail<'a>,
+    expires: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "emails/join_link.html")]
+struct JoinLinkHtml<'a> {
+    e: &'a JoinLinkEmail<'a>,
+    expires: &'a str,
+}
+
+impl JoinLinkEmail<'_> {
+    /// Renders subject, text and HTML.
+    ///
+    /// # Errors
+    /// [`MailError::Template`] if a template fails.
+    pub fn render(&self) -> Result<OutgoingEmail, MailError> {
+        let expires = expiry_text(self.expires_at);
+        Ok(OutgoingEmail {
+            to: self.to.to_owned(),
+            subject: format!(
+                "Confirm your email to join {} as {}",
+                self.organization,
+                self.role.label()
+            ),
+            text: JoinLinkText {
+                e: self,
+                expires: &expires,
+            }
+            .render()?,
+            html: JoinLinkHtml {
+                e: self,
+                expires: &expires,
+            }
+            .render()?,
+        })
+    }
+}
+
 /// What a sign-up with an address that already has an account sends instead of a link.
 #[derive(Debug, Clone)]
 pub struct SignupExistingEmail<'a> {

@@ -247,6 +247,8 @@ pub fn routes(
                 .wrap(headers::limit(signup_limit)),
         )
         .service(
+            // The POST hashes or verifies a password (a new account, or an account holder
+            // joining through an invite link): the per-client log-in budget applies.
             web::resource("/signup/{token}")
                 .route(web::get().to(pages::signup::show))
                 .route(web::post().to(pages::signup::complete))
@@ -381,9 +383,11 @@ pub fn routes(
                 .wrap(from_fn(limits::token_lookups)),
         )
         .service(
+            // "Email me a link": sends email, like sign-up, on sign-up's per-client budget.
             web::resource("/join/{token}/register")
-                .route(web::post().to(invite_links::register))
-                .wrap(headers::limit(signup_limit)),
+                .route(web::post().to(invite_links::request_link))
+                .wrap(headers::limit(signup_limit))
+                .wrap(from_fn(limits::token_lookups)),
         )
         .service(
             web::resource("/join/{token}/login")

@@ -1,12 +1,19 @@
 //! Invite links (DESIGN.md, "Invite link"; issue 5, item 3): the "Create invite link" form and
-//! the page that shows a new link once, revocation with a confirmation page, and `/join/{token}`
-//! where someone follows a link.
+//! the page that shows a new link once, revocation with a confirmation page, `/join/{token}`
+//! where someone follows a link, and the page of the link mailed from there.
 //!
 //! Creating and revoking need `users:invite` (Owner, Admin, staff acting in the organization)
 //! and, like every invitation, a paid plan; the role must be within the creator's ceiling.
 //! Links are built from the configured base URL, never the request's Host header. Opening
 //! `/join/{token}` never changes anything; joining is a POST. Pages that carry a token send
 //! `Referrer-Policy: no-referrer` and `Cache-Control: no-store`.
+//!
+//! A link is bound to no email, so a signed-out person proves theirs before any account is
+//! bound to it (DESIGN.md, Security rules): "Email me a link" sends a sign-up link that
+//! carries the invite link, with the same answer for every address, and the mailed link's page
+//! (at `/signup/{token}`, dispatched here) creates the account or takes the account holder's
+//! password, then joins. Someone with an account can also log in and join on `/join/{token}`
+//! directly (their password proves the account), or join with one click when signed in.
 
 use crate::web::session::Session;
 use actix_web::http::StatusCode;
@@ -18,13 +25,16 @@ use super::auth::{LOGIN_FAILED, authenticate};
 use super::team::TimeView;
 use super::{paths, render, see_other};
 use crate::db::invite_links::{InviteLinkDetails, Joined, Joiner};
+use crate::db::signups::SignupRequest;
 use crate::db::users::User;
 use crate::db::{self};
 use crate::domain::invite_link::{
-    JoinError, JoinPage, LinkExpiry, LinkToken, LinkUnusable, LinkVisitor, join_page,
+    JoinError, JoinPage, LinkExpiry, LinkToken, LinkUnusable, LinkVisitor, MailedJoinPage,
+    MailedVisitor, join_page, mailed_join_page,
 };
 use crate::domain::password::Password;
-use crate::domain::text::PersonName;
+use crate::domain::signup::{LinkUnusable as MailedLinkUnusable, MAX_EMAILS_PER_WINDOW};
+use crate::domain::text::{MAX_NAME_CHARS, PersonName};
 use crate::domain::{EmailAddress, InviteLinkId, Permission, Plan, Role};
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::error::Rejection;
@@ -314,28 +324,34 @@ pub async fn revoke(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Following a link: /join/{token}
+// Following a link: /join/{token}, and the link mailed to prove an address
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Template)]
 #[template(path = "join.html")]
 struct JoinView {
     layout: Layout,
-    /// `signed_out`, `confirm`, `member` or `unusable`.
+    /// On `/join/{token}`: `signed_out`, `sent`, `confirm`, `member` or `unusable`; on a mailed
+    /// link also `create_account`, `log_in` or `wrong_account`.
     branch: &'static str,
     org_name: String,
     creator_name: String,
     role: Role,
     expires: TimeView,
+    /// The page's own path: its forms post there (or under it), and "Log out" comes back.
     base_path: String,
+    /// Where the signed-in one-click "Join" posts.
+    accept_action: String,
     signed_in_email: String,
     /// The role of someone already a member.
     member_role: Option<Role>,
     dashboard_path: String,
-    /// "Create account & join": kept input and errors.
+    /// The address: as typed into "Email me a link" (kept on errors), or proved by the mailed
+    /// link.
     email: String,
-    name: String,
     email_error: Option<String>,
+    /// "Create account & join" on a mailed link: kept input and errors.
+    name: String,
     name_error: Option<String>,
     password_error: Option<String>,
     /// "Log in & join": kept input and error.
@@ -343,6 +359,8 @@ struct JoinView {
     login_error: Option<String>,
     unusable_title: String,
     unusable_advice: String,
+    /// The per-address limit that "Check your email" mentions.
+    max_per_hour: i64,
 }
 
 /// What every join page needs.
@@ -350,11 +368,55 @@ struct Visit<'a> {
     state: &'a AppState,
     session: &'a Session,
     details: &'a InviteLinkDetails,
-    token: &'a LinkToken,
+    /// The page's own path (`/join/{token}`, or the mailed link's `/signup/{token}`).
+    base_path: String,
+    /// Where the one-click "Join" posts.
+    accept_action: String,
+    /// The address a mailed link proved (empty on `/join/{token}`).
+    email: String,
     user: Option<&'a User>,
 }
 
-impl Visit<'_> {
+impl<'a> Visit<'a> {
+    /// A visit to `/join/{token}`.
+    fn link(
+        state: &'a AppState,
+        session: &'a Session,
+        details: &'a InviteLinkDetails,
+        token: &LinkToken,
+        user: Option<&'a User>,
+    ) -> Self {
+        let base_path = paths::join(token.expose());
+        Self {
+            state,
+            session,
+            details,
+            accept_action: format!("{base_path}/accept"),
+            base_path,
+            email: String::new(),
+            user,
+        }
+    }
+
+    /// A visit to a mailed link.
+    fn mailed(
+        state: &'a AppState,
+        session: &'a Session,
+        details: &'a InviteLinkDetails,
+        mailed: &MailedLink<'_>,
+        user: Option<&'a User>,
+    ) -> Self {
+        Self {
+            state,
+            session,
+            details,
+            accept_action: mailed.base_path.clone(),
+            base_path: mailed.base_path.clone(),
+            email: mailed.request.email.to_string(),
+            user,
+        }
+    }
+
     fn page(&self, branch: &'static str) -> Result<JoinView, AppError> {
         let org = &self.details.organization;
         let now = self.state.clock.now();
@@ -370,19 +432,21 @@ impl Visit<'_> {
             creator_name: self.details.creator_name.clone(),
             role: self.details.link.role,
             expires: TimeView::new(self.details.link.facts.expires_at, now),
-            base_path: paths::join(self.token.expose()),
+            base_path: self.base_path.clone(),
+            accept_action: self.accept_action.clone(),
             signed_in_email: self.user.map(|u| u.email.to_string()).unwrap_or_default(),
             member_role: None,
             dashboard_path: paths::dashboard(org.id),
-            email: String::new(),
-            name: String::new(),
+            email: self.email.clone(),
             email_error: None,
+            name: String::new(),
             name_error: None,
             password_error: None,
             login_email: String::new(),
             login_error: None,
             unusable_title: String::new(),
             unusable_advice: String::new(),
+            max_per_hour: MAX_EMAILS_PER_WINDOW,
         })
     }
 
@@ -390,7 +454,15 @@ impl Visit<'_> {
         let mut page = self.page("unusable")?;
         page.unusable_title = why.to_string();
         page.unusable_advice = why.advice(&self.details.organization.name);
-        respond(&page, StatusCode::GONE)
+        respond(&page, Rejection::LinkUnusable.status())
+    }
+
+    /// The mailed link itself expired (or was used).
+    fn mailed_unusable(&self, why: MailedLinkUnusable) -> Result<HttpResponse, AppError> {
+        let mut page = self.page("unusable")?;
+        page.unusable_title = why.to_string();
+        page.unusable_advice = why.advice_for_joining().to_owned();
+        respond(&page, Rejection::LinkUnusable.status())
     }
 
     fn already_member(&self, role: Role, status: StatusCode) -> Result<HttpResponse, AppError> {
@@ -423,10 +495,10 @@ async fn load(state: &AppState, raw: &str) -> Result<(LinkToken, InviteLinkDetai
     Ok((token, details))
 }
 
-/// GET /join/{token} — signed out: create an account (email, name, password) or log in, to
-/// join; signed in: "Join {organization} as {role}"; already a member: says so (the link stays
-/// unused); expired, used or revoked: a page asking for a new link; unknown token: 404.
-/// Reads only.
+/// GET /join/{token} — signed out: "Email me a link" (to join as a new person, or as an
+/// account holder once the address is proved) or log in, to join; signed in: "Join
+/// {organization} as {role}"; already a member: says so (the link stays unused); expired,
+/// used or revoked: a page asking for a new link; unknown token: 404. Reads only.
 pub async fn show(
     state: web::Data<AppState>,
     session: Session,
@@ -434,13 +506,7 @@ pub async fn show(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let (token, details) = load(&state, &path).await?;
-    let visit = Visit {
-        state: &state,
-        session: &session,
-        details: &details,
-        token: &token,
-        user: user.0.as_ref(),
-    };
+    let visit = Visit::link(&state, &session, &details, &token, user.0.as_ref());
     let link = details.link.clone();
     let user_id = user.0.as_ref().map(|u| u.id);
     let (policy, membership) = state
@@ -472,119 +538,86 @@ pub async fn show(
 fn refused(visit: &Visit<'_>, e: JoinError) -> Result<HttpResponse, AppError> {
     match e {
         JoinError::Unusable(why) => visit.unusable(why),
-        JoinError::AlreadyMember(role) => visit.already_member(role, StatusCode::CONFLICT),
+        JoinError::MailedLinkUnusable(why) => visit.mailed_unusable(why),
+        JoinError::AlreadyMember(role) => {
+            visit.already_member(role, Rejection::FinalState.status())
+        }
         JoinError::EmailTaken => {
-            let mut page = visit.page("signed_out")?;
-            page.email_error = Some(e.to_string());
-            respond(&page, StatusCode::UNPROCESSABLE_ENTITY)
+            // An account was made with the address meanwhile: its password joins (as
+            // sign-up's "account exists" answers, 409).
+            let mut page = visit.page("log_in")?;
+            page.login_error = Some(e.to_string());
+            respond(&page, StatusCode::CONFLICT)
         }
     }
 }
 
-/// The "Create account & join" form.
+/// The "Email me a link" form.
 #[derive(Debug, Deserialize)]
-pub struct RegisterForm {
+pub struct EmailForm {
     #[serde(default)]
     csrf_token: String,
     #[serde(default)]
     email: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    password: String,
 }
 
-impl HasCsrfToken for RegisterForm {
+impl HasCsrfToken for EmailForm {
     fn csrf_token(&self) -> &str {
         &self.csrf_token
     }
 }
 
-/// POST /join/{token}/register — a new account (email, name, password) joins through the
-/// link. The account, the used link and the membership are written in one transaction, so a
-/// lost race or a refusal leaves no account behind. An email that already has an account is
-/// told to log in, and nothing is written. Bad input re-shows the form (422) with the input
-/// kept and the message beside the field.
-pub async fn register(
+/// POST /join/{token}/register — "Email me a link": mails the address a link that proves it
+/// (DESIGN.md, Security rules: every way in proves the person's email before an account is
+/// bound to it) and answers "Check your email" — the same page and status whether or not the
+/// address has an account, or has had its hourly emails. Nothing else is created, and the
+/// invite link is not used: that happens when the mailed link's form is completed. An
+/// unusable link says so (410); a malformed address re-shows the form (422).
+pub async fn request_link(
     state: web::Data<AppState>,
     session: Session,
     user: MaybeUser,
-    Meta(meta): Meta,
     path: web::Path<String>,
-    CsrfForm(form): CsrfForm<RegisterForm>,
+    CsrfForm(form): CsrfForm<EmailForm>,
 ) -> Result<HttpResponse, AppError> {
     let (token, details) = load(&state, &path).await?;
-    let visit = Visit {
-        state: &state,
-        session: &session,
-        details: &details,
-        token: &token,
-        user: user.0.as_ref(),
-    };
     if user.0.is_some() {
         // Signed in already: the page shows the branch that fits them.
         return Ok(see_other(&paths::join(token.expose())));
     }
-    if let Err(why) = details.link.facts.check_usable(state.clock.now()) {
+    let visit = Visit::link(&state, &session, &details, &token, None);
+    let link = details.link.clone();
+    let policy = state
+        .db
+        .run(move |c| db::invite_links::creator_policy(c, &link))
+        .await?;
+    let now = state.clock.now();
+    if let JoinPage::Unusable(why) =
+        join_page(&details.link.facts, policy, LinkVisitor::SignedOut, now)
+    {
         return visit.unusable(why);
     }
-    let email = EmailAddress::parse(&form.email);
-    let name = PersonName::parse(&form.name);
-    let password = Password::new_account(&form.password);
-    let taken = match &email {
-        Ok(e) => {
-            let e = e.clone();
-            state
-                .db
-                .run(move |c| db::users::email_exists(c, &e))
-                .await?
-        }
-        Err(_) => false,
-    };
-    let (email, name, password) = match (email, name, password, taken) {
-        (Ok(e), Ok(n), Ok(p), false) => (e, n, p),
-        (email, name, password, taken) => {
+    let email = match EmailAddress::parse(&form.email) {
+        Ok(email) => email,
+        Err(e) => {
             let mut page = visit.page("signed_out")?;
             page.email = form.email.chars().take(254).collect();
-            page.name = form.name.chars().take(200).collect();
-            page.email_error = match email {
-                Err(e) => Some(format!("Email: {e}.")),
-                Ok(_) if taken => Some(JoinError::EmailTaken.to_string()),
-                Ok(_) => None,
-            };
-            if taken {
-                page.login_email = page.email.clone();
-            }
-            page.name_error = name.err().map(|e| format!("Name: {e}."));
-            page.password_error = password.err().map(|e| format!("Password: {e}."));
-            return respond(&page, StatusCode::UNPROCESSABLE_ENTITY);
+            page.email_error = Some(format!("Email: {e}."));
+            return respond(&page, Rejection::Invalid.status());
         }
     };
-    let password_hash = state.hash_password(password).await?;
-    let now = state.clock.now();
-    let for_db = details.clone();
-    let joiner = Joiner::New {
-        email: email.clone(),
-        name,
-        password_hash,
-    };
-    let result = state
+    let key = state.settings.token_key.clone();
+    let (for_db, link) = (email.clone(), details.link.clone());
+    // The decision is deliberately dropped: the page must not depend on it.
+    let _sent = state
         .db
-        .run(move |c| db::invite_links::use_link(c, &meta, &for_db, joiner, now))
+        .run(move |c| db::signups::request_to_join(c, &for_db, &link, &key, now))
         .await?;
     state.outbox.wake();
-    match result {
-        Ok(joined) => visit.joined(&joined),
-        Err(JoinError::EmailTaken) => {
-            let mut page = visit.page("signed_out")?;
-            page.email = email.to_string();
-            page.name = form.name.chars().take(200).collect();
-            page.email_error = Some(JoinError::EmailTaken.to_string());
-            page.login_email = email.to_string();
-            respond(&page, StatusCode::UNPROCESSABLE_ENTITY)
-        }
-        Err(e) => refused(&visit, e),
-    }
+    let mut page = visit.page("sent")?;
+    page.layout.title = "Check your email".into();
+    page.email = email.to_string();
+    respond(&page, StatusCode::OK)
 }
 
 /// The "Log in & join" form.
@@ -615,13 +648,7 @@ pub async fn log_in_and_join(
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
     let (token, details) = load(&state, &path).await?;
-    let visit = Visit {
-        state: &state,
-        session: &session,
-        details: &details,
-        token: &token,
-        user: None,
-    };
+    let visit = Visit::link(&state, &session, &details, &token, None);
     if let Err(why) = details.link.facts.check_usable(state.clock.now()) {
         return visit.unusable(why);
     }
@@ -629,7 +656,7 @@ pub async fn log_in_and_join(
         let mut page = visit.page("signed_out")?;
         page.login_email = form.email.chars().take(254).collect();
         page.login_error = Some(LOGIN_FAILED.into());
-        return respond(&page, StatusCode::UNAUTHORIZED);
+        return respond(&page, Rejection::WrongPassword.status());
     };
     join_as(&state, &visit, user, meta).await
 }
@@ -647,13 +674,7 @@ pub async fn accept(
     let Some(user) = user.0 else {
         return Ok(see_other(&paths::join(token.expose())));
     };
-    let visit = Visit {
-        state: &state,
-        session: &session,
-        details: &details,
-        token: &token,
-        user: Some(&user),
-    };
+    let visit = Visit::link(&state, &session, &details, &token, Some(&user));
     join_as(&state, &visit, user.clone(), meta).await
 }
 
@@ -687,6 +708,181 @@ async fn join_as(
             );
             Ok(see_other(&paths::dashboard(org.id)))
         }
+        Err(e) => refused(visit, e),
+    }
+}
+
+/// A followed link that was mailed to prove an address for joining through an invite link.
+#[derive(Debug)]
+pub(super) struct MailedLink<'a> {
+    /// Its page's path (`/signup/{token}`).
+    pub base_path: String,
+    /// The sign-up request it carries.
+    pub request: &'a SignupRequest,
+    /// The invite link it joins through (the request's).
+    pub invite_link: InviteLinkId,
+}
+
+/// Loads the invite link that `mailed` carries and decides its page for `user` at `now`
+/// (`mailed_join_page`). Reads only, and only cheap queries: a POST decides with it before
+/// any password is hashed or verified.
+async fn decide_mailed(
+    state: &AppState,
+    mailed: &MailedLink<'_>,
+    user: Option<&User>,
+) -> Result<(InviteLinkDetails, MailedJoinPage), AppError> {
+    let (request, link_id) = (mailed.request, mailed.invite_link);
+    let email = request.email.clone();
+    // Only the account with the proved address may use it; only its membership matters.
+    let same_account = user.filter(|u| u.email == request.email).map(|u| u.id);
+    let (details, policy, account_exists, membership) = state
+        .db
+        .run(move |c| {
+            let Some(details) = db::invite_links::find_details(c, link_id)? else {
+                return Ok(None);
+            };
+            let policy = db::invite_links::creator_policy(c, &details.link)?;
+            let account_exists = db::users::email_exists(c, &email)?;
+            let membership = match same_account {
+                Some(id) => db::organizations::membership(c, details.link.organization_id, id)?,
+                None => None,
+            };
+            Ok(Some((details, policy, account_exists, membership)))
+        })
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let visitor = match (user, same_account) {
+        (None, _) => MailedVisitor::SignedOut { account_exists },
+        (Some(_), Some(_)) => MailedVisitor::SignedInAsAddress {
+            membership: membership.map(|m| m.role),
+        },
+        (Some(_), None) => MailedVisitor::SignedInAsOther,
+    };
+    let page = mailed_join_page(
+        &details.link.facts,
+        policy,
+        &request.facts,
+        visitor,
+        state.clock.now(),
+    );
+    Ok((details, page))
+}
+
+/// GET /signup/{token} for a mailed link that carries an invite link: a new person gets Name, Password → "Create account & join"; an
+/// account holder "Log in as {email} to join", Password → "Log in & join"; signed in as the
+/// address, "Join"; signed in as another account, "Log out"; an invite link that expired, was
+/// used or revoked says so (410), as does the mailed link once expired. Reads only.
+pub(super) async fn show_mailed(
+    state: &AppState,
+    session: &Session,
+    user: Option<&User>,
+    mailed: MailedLink<'_>,
+) -> Result<HttpResponse, AppError> {
+    let (details, decision) = decide_mailed(state, &mailed, user).await?;
+    let visit = Visit::mailed(state, session, &details, &mailed, user);
+    match decision {
+        MailedJoinPage::CreateAccount => respond(&visit.page("create_account")?, StatusCode::OK),
+        MailedJoinPage::LogIn => respond(&visit.page("log_in")?, StatusCode::OK),
+        MailedJoinPage::Confirm => respond(&visit.page("confirm")?, StatusCode::OK),
+        MailedJoinPage::AlreadyMember(role) => visit.already_member(role, StatusCode::OK),
+        MailedJoinPage::WrongAccount => respond(&visit.page("wrong_account")?, StatusCode::OK),
+        MailedJoinPage::Unusable(why) => visit.unusable(why),
+        MailedJoinPage::MailedLinkUnusable(why) => visit.mailed_unusable(why),
+    }
+}
+
+/// What the mailed link's forms send.
+#[derive(Debug)]
+pub(super) struct MailedSubmission<'a> {
+    /// "Create account & join": the name.
+    pub name: &'a str,
+    /// The new password, or the account's password.
+    pub password: &'a str,
+}
+
+/// POST /signup/{token} for a mailed link that carries an invite link. Decides as the
+/// page does, before any password is touched (an unusable link is a 410, another account a
+/// 403, a member a 409); then a new person's name and password create the account and join
+/// (bad input re-shows the form with 422), an account holder's password logs in and joins
+/// (a wrong one is a 401), or the signed-in account joins. Creating the account, using up the
+/// mailed link and the invite link, and the membership are one transaction
+/// (`db::invite_links::use_link`), which checks the invite link and its creator again.
+pub(super) async fn complete_mailed(
+    state: &AppState,
+    session: &Session,
+    user: Option<User>,
+    meta: crate::db::audit::RequestMeta,
+    mailed: MailedLink<'_>,
+    form: MailedSubmission<'_>,
+) -> Result<HttpResponse, AppError> {
+    let (details, decision) = decide_mailed(state, &mailed, user.as_ref()).await?;
+    let visit = Visit::mailed(state, session, &details, &mailed, user.as_ref());
+    let request = mailed.request;
+    match (decision, user.as_ref()) {
+        (MailedJoinPage::Unusable(why), _) => visit.unusable(why),
+        (MailedJoinPage::MailedLinkUnusable(why), _) => visit.mailed_unusable(why),
+        (MailedJoinPage::WrongAccount, _) => {
+            respond(&visit.page("wrong_account")?, Rejection::Forbidden.status())
+        }
+        (MailedJoinPage::AlreadyMember(role), _) => {
+            visit.already_member(role, Rejection::FinalState.status())
+        }
+        (MailedJoinPage::Confirm, Some(user)) => join_as(state, &visit, user.clone(), meta).await,
+        (MailedJoinPage::LogIn, _) => {
+            let Some(account) = authenticate(state, request.email.as_str(), form.password).await?
+            else {
+                let mut page = visit.page("log_in")?;
+                page.login_error = Some(LOGIN_FAILED.into());
+                return respond(&page, Rejection::WrongPassword.status());
+            };
+            join_as(state, &visit, account, meta).await
+        }
+        (MailedJoinPage::CreateAccount, _) => {
+            create_account_and_join(state, &visit, meta, request, &details, form).await
+        }
+        // Confirm is only decided for a signed-in visitor.
+        (MailedJoinPage::Confirm, None) => Ok(see_other(&visit.base_path)),
+    }
+}
+
+/// "Create account & join" on a mailed link: checks the name and password (422 with the name
+/// kept), hashes the password off the async workers, then joins as [`Joiner::New`].
+async fn create_account_and_join(
+    state: &AppState,
+    visit: &Visit<'_>,
+    meta: crate::db::audit::RequestMeta,
+    request: &SignupRequest,
+    details: &InviteLinkDetails,
+    form: MailedSubmission<'_>,
+) -> Result<HttpResponse, AppError> {
+    let (name, password) = match (
+        PersonName::parse(form.name),
+        Password::new_account(form.password),
+    ) {
+        (Ok(name), Ok(password)) => (name, password),
+        (name, password) => {
+            let mut page = visit.page("create_account")?;
+            page.name = form.name.chars().take(MAX_NAME_CHARS * 2).collect();
+            page.name_error = name.err().map(|e| format!("Name: {e}."));
+            page.password_error = password.err().map(|e| format!("Password: {e}."));
+            return respond(&page, Rejection::Invalid.status());
+        }
+    };
+    let password_hash = state.hash_password(password).await?;
+    let now = state.clock.now();
+    let joiner = Joiner::New {
+        proof: request.clone(),
+        name,
+        password_hash,
+    };
+    let for_db = details.clone();
+    let result = state
+        .db
+        .run(move |c| db::invite_links::use_link(c, &meta, &for_db, joiner, now))
+        .await?;
+    state.outbox.wake();
+    match result {
+        Ok(joined) => visit.joined(&joined),
         Err(e) => refused(visit, e),
     }
 }

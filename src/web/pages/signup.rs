@@ -6,6 +6,10 @@
 //! or over the per-address limit — so it never tells whether an account exists. Pages under
 //! `/signup/{token}` carry the token in their URL, so they send the invitation pages'
 //! `no-referrer` and `no-store` headers.
+//!
+//! A link asked for on an invite link's page (`/join/{token}`) is the same kind of link and
+//! lives at the same address; its page joins that invite link's organization instead
+//! (`invite_links::show_mailed` and `complete_mailed`).
 
 use crate::web::session::Session;
 use actix_web::http::StatusCode;
@@ -201,6 +205,14 @@ pub async fn show(
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let (token, request) = load(&state, &path).await?;
+    if let Some(link) = request.invite_link_id {
+        let mailed = super::invite_links::MailedLink {
+            base_path: link_path(&token),
+            request: &request,
+            invite_link: link,
+        };
+        return super::invite_links::show_mailed(&state, &session, user.0.as_ref(), mailed).await;
+    }
     let email = request.email.clone();
     let exists = state
         .db
@@ -250,6 +262,21 @@ pub async fn complete(
     CsrfForm(form): CsrfForm<CompleteForm>,
 ) -> Result<HttpResponse, AppError> {
     let (token, request) = load(&state, &path).await?;
+    if let Some(link) = request.invite_link_id {
+        let submitted = super::invite_links::MailedSubmission {
+            name: &form.name,
+            password: &form.password,
+        };
+        let mailed = super::invite_links::MailedLink {
+            base_path: link_path(&token),
+            request: &request,
+            invite_link: link,
+        };
+        return super::invite_links::complete_mailed(
+            &state, &session, user.0, meta, mailed, submitted,
+        )
+        .await;
+    }
     let view = LinkPageView::new(&state, &session, &user, &token, &request, "form")?;
     // Everything that can refuse without the password's hash, before it is computed.
     if let Err(why) = request.facts.check_usable(state.clock.now()) {
