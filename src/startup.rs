@@ -83,6 +83,21 @@ async fn prune_limits(limits: Limits, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
+/// The answer to a form body that could not be read: 413 when it is over its limit (DESIGN.md,
+/// the status policy), 400 otherwise.
+fn form_error(e: &actix_web::error::UrlencodedError) -> AppError {
+    match e {
+        actix_web::error::UrlencodedError::Overflow { .. } => AppError::PayloadTooLarge(
+            format!(
+                "That form is too large (at most {} KiB). Send fewer addresses at a time.",
+                MAX_FORM_BYTES / 1024
+            )
+            .into(),
+        ),
+        other => AppError::BadRequest(format!("The form could not be read: {other}").into()),
+    }
+}
+
 /// A built application, bound to its port and ready to run.
 pub struct Application {
     port: u16,
@@ -211,10 +226,7 @@ impl Application {
                 .app_data(
                     web::FormConfig::default()
                         .limit(MAX_FORM_BYTES)
-                        .error_handler(|e, _| {
-                            AppError::BadRequest(format!("The form could not be read: {e}").into())
-                                .into()
-                        }),
+                        .error_handler(|e, _| form_error(&e).into()),
                 )
                 .app_data(
                     web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()),

@@ -45,19 +45,19 @@ impl<T> FromRequest for CsrfForm<T>
 where
     T: DeserializeOwned + HasCsrfToken + 'static,
 {
-    type Error = AppError;
-    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let form = web::Form::<T>::from_request(req, payload);
         let session = Session::of(req);
         Box::pin(async move {
             let session = session?;
-            let form = form.await.map_err(|e| {
-                AppError::BadRequest(format!("The form could not be read: {e}").into())
-            })?;
+            // An unreadable or oversized body keeps the answer the app's `FormConfig` gave it
+            // (400 or 413).
+            let form = form.await?;
             if !verify(&session, form.csrf_token()) {
-                return Err(AppError::Csrf);
+                return Err(AppError::Csrf.into());
             }
             Ok(CsrfForm(form.into_inner()))
         })

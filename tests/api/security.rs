@@ -834,7 +834,7 @@ async fn malformed_and_foreign_ids_are_styled_404s() {
 }
 
 #[tokio::test]
-async fn an_oversized_form_body_gets_a_styled_400_page() {
+async fn an_oversized_form_body_gets_a_styled_413_page() {
     let app = spawn_app().await;
     let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
     let csrf = owner.get(&format!("/orgs/{org}/team")).await.csrf();
@@ -845,7 +845,7 @@ async fn an_oversized_form_body_gets_a_styled_400_page() {
             &[("csrf_token", &csrf), ("role", "viewer"), ("emails", &huge)],
         )
         .await;
-    assert_eq!(page.status, 400, "{}", page.text());
+    assert_eq!(page.status, 413, "{}", page.text());
     assert!(
         page.header("content-type")
             .unwrap()
@@ -853,7 +853,7 @@ async fn an_oversized_form_body_gets_a_styled_400_page() {
     );
     assert_eq!(
         page.texts("p.status-code"),
-        vec!["Error 400"],
+        vec!["Error 413"],
         "{}",
         page.body
     );
@@ -863,10 +863,10 @@ async fn an_oversized_form_body_gets_a_styled_400_page() {
         .browser()
         .post_oversized("/login", &[("email", "x@example.com"), ("password", &huge)])
         .await;
-    assert_eq!(page.status, 400, "{}", page.text());
+    assert_eq!(page.status, 413, "{}", page.text());
     assert_eq!(
         page.texts("p.status-code"),
-        vec!["Error 400"],
+        vec!["Error 413"],
         "{}",
         page.body
     );
