@@ -350,6 +350,14 @@ impl Db {
         PoolWatch(self.pool_alive.clone())
     }
 
+    /// How many of the pool's connections are checked out at this moment (a diagnostic: the
+    /// tests use it to see a request waiting for SQLite's write lock, which SQLite does not
+    /// show anywhere else).
+    pub fn connections_in_use(&self) -> u32 {
+        let state = self.pool.state();
+        state.connections.saturating_sub(state.idle_connections)
+    }
+
     /// The backend in use.
     pub fn backend(&self) -> Backend {
         self.backend
