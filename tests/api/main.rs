@@ -11,6 +11,7 @@ mod outbox;
 mod acceptance;
 mod audit;
 mod auth;
+mod ceiling;
 mod cli;
 mod csv_import;
 mod email;

@@ -345,8 +345,9 @@ async fn an_organization_moved_to_trial_cannot_resend() {
         "Revoke stays"
     );
     let page = owner.submit(&resend).await;
+    assert_eq!(page.status, 403, "{}", page.text());
     assert!(
-        flash(&page).contains("Team invitations are available on paid plans"),
+        page.shows("Team invitations are available on paid plans"),
         "{}",
         page.text()
     );
