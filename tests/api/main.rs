@@ -16,6 +16,7 @@ mod cli;
 mod csv_import;
 mod email;
 mod governance;
+mod input_rules;
 mod invite_links;
 mod policy;
 mod renewal;
