@@ -194,6 +194,7 @@ fn main() -> anyhow::Result<()> {
             c,
             &db::audit::AuditContext::system(),
             &batch,
+            joinery::domain::invitation::Inviter::Member(Role::Owner),
             &entries,
             i64::MAX, // no hourly limit for seeding
             &key,

@@ -93,6 +93,7 @@ async fn main() -> anyhow::Result<()> {
                 c,
                 &db::audit::AuditContext::system(),
                 &batch,
+                joinery::domain::invitation::Inviter::Member(Role::Owner),
                 &entries,
                 i64::MAX, // no hourly limit for seeding
                 &key,

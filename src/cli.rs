@@ -29,7 +29,7 @@ pub struct Cli {
 struct SettingsArgs {
     /// Database URL: `postgres://user:pass@host/db` for PostgreSQL, or `sqlite://PATH` or a file
     /// path for SQLite. Default: `joinery.db` in the data directory.
-    #[arg(long, env = "DATABASE_URL", global = true)]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     database_url: Option<String>,
     /// Address and port to listen on.
     #[arg(
@@ -343,7 +343,10 @@ pub fn run() -> anyhow::Result<()> {
             let settings = cli.settings.resolve(true)?;
             let db = Db::connect(&settings.database_url, 1)?;
             let ran = db.migrate()?;
-            println!("Applied {ran} migration(s) to {}", settings.database_url);
+            println!(
+                "Applied {ran} migration(s) to {}",
+                db::redacted_url(&settings.database_url)
+            );
             Ok(())
         }
         Command::Sweep => {

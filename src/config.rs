@@ -59,7 +59,7 @@ pub struct Settings {
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Settings")
-            .field("database_url", &self.database_url)
+            .field("database_url", &crate::db::redacted_url(&self.database_url))
             .field("bind", &self.bind)
             .field("base_url", &self.base_url)
             .field("data_dir", &self.data_dir)
@@ -190,6 +190,19 @@ pub fn load_or_create_key_file(data_dir: &Path, file: &str, len: usize) -> anyho
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_hides_the_database_password() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut settings = Settings::for_tests(dir.path());
+        settings.database_url = "postgres://joinery:s3cret@db.internal/joinery".into();
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("postgres://joinery:***@db.internal/joinery"),
+            "{shown}"
+        );
+    }
 
     #[test]
     fn base_url_is_checked_and_trimmed() {

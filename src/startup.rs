@@ -120,8 +120,12 @@ impl Application {
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating {}", settings.data_dir.display()))?;
-        let db = Db::connect(&settings.database_url, settings.db_pool_size)
-            .with_context(|| format!("opening database {}", settings.database_url))?;
+        let db = Db::connect(&settings.database_url, settings.db_pool_size).with_context(|| {
+            format!(
+                "opening database {}",
+                crate::db::redacted_url(&settings.database_url)
+            )
+        })?;
         let ran = {
             let db = db.clone();
             tokio::task::spawn_blocking(move || db.migrate()).await??
@@ -242,7 +246,7 @@ impl Application {
                         .handler(StatusCode::INTERNAL_SERVER_ERROR, render_500)
                         .handler(StatusCode::TOO_MANY_REQUESTS, render_429),
                 )
-                .wrap(default_headers())
+                .wrap(default_headers(https))
                 .wrap(actix_web::middleware::from_fn(
                     crate::web::request_body::read_small_bodies,
                 ))

@@ -181,19 +181,31 @@ fn standing(conn: &mut Conn, org: OrganizationId, emails: &[&str]) -> Result<Sta
 impl Standing {
     /// The plan for one address (DESIGN.md, "Inviting an address that already has a live
     /// pending invitation"), and its live pending invitation if it has one.
-    fn plan(&self, email: &EmailAddress, role: Role, now: DateTime<Utc>) -> InvitePlan {
+    fn plan(
+        &self,
+        email: &EmailAddress,
+        role: Role,
+        inviter: Inviter,
+        now: DateTime<Utc>,
+    ) -> InvitePlan {
         let live = self.pending.get(email.as_str()).map(|inv| LivePending {
             id: inv.id,
             role: inv.role,
             facts: inv.facts,
         });
-        plan_invitation(self.members.contains(email.as_str()), live, role, now)
+        plan_invitation(
+            self.members.contains(email.as_str()),
+            live,
+            role,
+            inviter,
+            now,
+        )
     }
 }
 
-/// What inviting each of `entries` into `org` would do at `now`, in order, without writing
-/// anything: the CSV import's preview. The same rules as [`invite_many`], which checks again
-/// when the submission is confirmed.
+/// What inviting each of `entries` into `org` by `inviter` would do at `now`, in order,
+/// without writing anything: the CSV import's preview. The same rules as [`invite_many`],
+/// which checks again when the submission is confirmed.
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
@@ -201,13 +213,14 @@ pub fn preview_many(
     conn: &mut Conn,
     org: OrganizationId,
     entries: &[(EmailAddress, Role)],
+    inviter: Inviter,
     now: DateTime<Utc>,
 ) -> Result<Vec<InvitePlan>, DbError> {
     let emails: Vec<&str> = entries.iter().map(|(e, _)| e.as_str()).collect();
     let standing = standing(conn, org, &emails)?;
     Ok(entries
         .iter()
-        .map(|(email, role)| standing.plan(email, *role, now))
+        .map(|(email, role)| standing.plan(email, *role, inviter, now))
         .collect())
 }
 
@@ -494,8 +507,9 @@ pub fn hourly_window_reopens(
 
 /// Invites every entry in one transaction, following DESIGN.md's re-invite rules per address
 /// (a member is skipped; a live invitation with the same role gets its original link again,
-/// at most once a minute; one with another role is replaced), and records each outcome in the
-/// audit trail as `ctx`'s. Returns one outcome per entry, in order.
+/// at most once a minute; one with another role is replaced; one whose role is above what
+/// `inviter` may give is left alone and skipped), and records each outcome in the audit
+/// trail as `ctx`'s. Returns one outcome per entry, in order.
 ///
 /// The hourly limit ([`check_hourly_limit`]) is checked in the same transaction, after locking
 /// the organization, counting only the invitations this submission creates; so two submissions
@@ -513,6 +527,7 @@ pub fn invite_many(
     conn: &mut Conn,
     ctx: &AuditContext,
     batch: &InviteBatch,
+    inviter: Inviter,
     entries: &[InviteEntry],
     per_hour: i64,
     token_key: &TokenKey,
@@ -525,7 +540,7 @@ pub fn invite_many(
         let mut standing = standing(conn, org, &emails)?;
         let creating = entries
             .iter()
-            .filter(|e| standing.plan(&e.email, e.role, now).creates())
+            .filter(|e| standing.plan(&e.email, e.role, inviter, now).creates())
             .count();
         if creating > 0 {
             let sent_last_hour = created_since(conn, org, now - Duration::hours(1))?;
@@ -561,7 +576,7 @@ pub fn invite_many(
             let email = &entry.email;
             let role = entry.role;
             let live = standing.pending.get(email.as_str());
-            let outcome = match standing.plan(email, role, now) {
+            let outcome = match standing.plan(email, role, inviter, now) {
                 InvitePlan::New => AddressOutcome::Sent,
                 InvitePlan::ResendExisting(_) => match live {
                     Some(inv) if mark_resent(conn, inv, now)? => {

@@ -2,7 +2,8 @@
 //!
 //! Each change runs in one write transaction that first locks the organization (PostgreSQL:
 //! `SELECT … FOR UPDATE` on its row; SQLite: `BEGIN IMMEDIATE` already admits one writer), then
-//! counts its Owners, asks the domain, writes, revokes the member's invitations when policy
+//! reads the actor's role again (the one their request saw may have changed while it waited
+//! for the lock), counts its Owners, asks the domain, writes, revokes the member's invitations when policy
 //! says so, and records the audit event. Two Owners demoting each other at the same moment are
 //! therefore serialized, and the second sees one Owner left and is refused.
 
@@ -15,7 +16,8 @@ use super::schema::{memberships, users};
 use super::{Conn, DbError, TxError, parse_stored, write_transaction};
 use crate::domain::audit::AuditAction;
 use crate::domain::membership::{
-    Manager, MemberDenied, check_leave, check_removal, check_role_change, loses_invite_right,
+    Manager, MemberDenied, acting_role, check_leave, check_removal, check_role_change,
+    loses_invite_right,
 };
 use crate::domain::{MembershipId, OrganizationId, Role, UserId};
 
@@ -28,15 +30,6 @@ pub enum MemberError {
     /// A rule refused it.
     #[error(transparent)]
     Denied(#[from] MemberDenied),
-}
-
-/// Who makes a membership change: their account and the role they act with (staff: Owner).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ActingMember {
-    /// Their account.
-    pub user: UserId,
-    /// The role they act with.
-    pub role: Role,
 }
 
 type Tx = TxError<MemberError>;
@@ -52,6 +45,14 @@ fn owner_count(conn: &mut Conn, org: OrganizationId) -> Result<usize, DbError> {
         .count()
         .get_result(conn)?;
     Ok(usize::try_from(n).unwrap_or(0))
+}
+
+/// The role `user` acts with in `org` now, read under the organization lock: their
+/// membership's, or Owner for staff ([`acting_role`]); refused when they are neither.
+fn actor_role(conn: &mut Conn, org: OrganizationId, user: UserId) -> Result<Role, Tx> {
+    let is_staff = super::users::find(conn, user)?.is_some_and(|u| u.is_staff);
+    let membership = super::organizations::membership(conn, org, user)?.map(|m| m.role);
+    acting_role(membership, is_staff).ok_or(TxError::Refused(MemberDenied::NotAMember.into()))
 }
 
 /// A membership of `org` with its person's label ("Name <email>").
@@ -83,28 +84,30 @@ fn end_sessions_if_orphaned(conn: &mut Conn, user_id: &str) -> Result<(), DbErro
     Ok(())
 }
 
-/// Changes the role of membership `id` of `org` to `to`, as `by`.
-/// Returns the previous role. Changing to the same role is a no-op.
+/// Changes the role of membership `id` of `org` to `to`, as the person `by` (with the role
+/// they have when the organization is locked). Returns the previous role. Changing to the
+/// same role is a no-op.
 ///
 /// # Errors
 /// Outer [`DbError`] on a failed query; inner [`MemberError`] when there is no such member or a
-/// rule refuses (nothing is written).
+/// rule refuses, [`MemberDenied::NotAMember`] included (nothing is written).
 pub fn change_role(
     conn: &mut Conn,
     ctx: &AuditContext,
     org: OrganizationId,
-    by: ActingMember,
+    by: UserId,
     id: MembershipId,
     to: Role,
     now: DateTime<Utc>,
 ) -> Result<Result<Role, MemberError>, DbError> {
     finish(write_transaction(conn, |c| -> Result<Role, Tx> {
         super::organizations::lock(c, org)?;
+        let role_now = actor_role(c, org, by)?;
         let (row, label) = target(c, org, id)?.ok_or(TxError::Refused(MemberError::NotFound))?;
         let from: Role = parse_stored(&row.role, "role")?;
         let manager = Manager {
-            role: by.role,
-            is_target: row.user_id == by.user.to_string(),
+            role: role_now,
+            is_target: row.user_id == by.to_string(),
         };
         check_role_change(manager, from, to, owner_count(c, org)?)
             .map_err(|e| TxError::Refused(e.into()))?;
@@ -134,7 +137,8 @@ pub fn change_role(
     }))
 }
 
-/// Removes membership `id` from `org`, as `by`. Their pending
+/// Removes membership `id` from `org`, as the person `by` (with the role they have when the
+/// organization is locked). Their pending
 /// invitations are revoked; if it was their last organization, their sessions end.
 ///
 /// # Errors
@@ -143,17 +147,18 @@ pub fn remove(
     conn: &mut Conn,
     ctx: &AuditContext,
     org: OrganizationId,
-    by: ActingMember,
+    by: UserId,
     id: MembershipId,
     now: DateTime<Utc>,
 ) -> Result<Result<String, MemberError>, DbError> {
     finish(write_transaction(conn, |c| -> Result<String, Tx> {
         super::organizations::lock(c, org)?;
+        let role_now = actor_role(c, org, by)?;
         let (row, label) = target(c, org, id)?.ok_or(TxError::Refused(MemberError::NotFound))?;
         let role: Role = parse_stored(&row.role, "role")?;
         let manager = Manager {
-            role: by.role,
-            is_target: row.user_id == by.user.to_string(),
+            role: role_now,
+            is_target: row.user_id == by.to_string(),
         };
         check_removal(manager, role, owner_count(c, org)?)
             .map_err(|e| TxError::Refused(e.into()))?;

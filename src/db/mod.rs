@@ -181,6 +181,61 @@ impl CustomizeConnection<PooledConn, diesel::r2d2::Error> for ConnectionSetup {
     }
 }
 
+/// A database URL fit to log or print: the password of a PostgreSQL URL (in its user
+/// information or a `password=` query parameter) is replaced by `***`
+/// (`postgres://user:secret@host/db` → `postgres://user:***@host/db`). A URL without a
+/// password, and any SQLite path, comes back unchanged. Every place that shows a database URL
+/// (settings' `Debug`, start-up errors, the CLI) goes through this.
+pub fn redacted_url(database_url: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    if Backend::of(database_url) != Backend::Postgres {
+        return Cow::Borrowed(database_url);
+    }
+    let Some(scheme_end) = database_url.find("://").map(|i| i + 3) else {
+        return Cow::Borrowed(database_url);
+    };
+    let (scheme, rest) = database_url.split_at(scheme_end);
+    // The authority ends where the path, query or fragment begins (as libpq reads it); the
+    // user information is what precedes its last `@`.
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rfind('@') {
+        Some(at) => match authority[..at].find(':') {
+            Some(colon) => Cow::Owned(format!("{}:***{}", &authority[..colon], &authority[at..])),
+            None => Cow::Borrowed(authority),
+        },
+        None => Cow::Borrowed(authority),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) if query.split(['&', '#']).any(is_password_param) => {
+            let (query, fragment) = match query.split_once('#') {
+                Some((q, f)) => (q, Some(f)),
+                None => (query, None),
+            };
+            let query: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if is_password_param(pair) => format!("{key}=***"),
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            let fragment = fragment.map(|f| format!("#{f}")).unwrap_or_default();
+            Cow::Owned(format!("{path}?{}{fragment}", query.join("&")))
+        }
+        _ => Cow::Borrowed(tail),
+    };
+    match (authority, tail) {
+        (Cow::Borrowed(_), Cow::Borrowed(_)) => Cow::Borrowed(database_url),
+        (authority, tail) => Cow::Owned(format!("{scheme}{authority}{tail}")),
+    }
+}
+
+/// Whether a query pair (`key=value`) gives a password.
+fn is_password_param(pair: &str) -> bool {
+    pair.split_once('=')
+        .is_some_and(|(key, _)| key.eq_ignore_ascii_case("password"))
+}
+
 /// Turns a `DATABASE_URL` into the path SQLite opens: `sqlite://path`, `sqlite:path` and a bare
 /// path are all accepted.
 pub fn sqlite_path(database_url: &str) -> &str {
@@ -350,6 +405,14 @@ impl Db {
         PoolWatch(self.pool_alive.clone())
     }
 
+    /// How many of the pool's connections are checked out at this moment (a diagnostic: the
+    /// tests use it to see a request waiting for SQLite's write lock, which SQLite does not
+    /// show anywhere else).
+    pub fn connections_in_use(&self) -> u32 {
+        let state = self.pool.state();
+        state.connections.saturating_sub(state.idle_connections)
+    }
+
     /// The backend in use.
     pub fn backend(&self) -> Backend {
         self.backend
@@ -429,6 +492,45 @@ pub fn parse_stored<T: FromStr>(value: &str, what: &str) -> Result<T, DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn database_urls_are_shown_without_their_password() {
+        let cases = [
+            (
+                "postgres://user:secret@host/db",
+                "postgres://user:***@host/db",
+            ),
+            (
+                "postgresql://u:p%40ss@h1:5432,h2:5433/db?sslmode=require",
+                "postgresql://u:***@h1:5432,h2:5433/db?sslmode=require",
+            ),
+            // An unencoded `@` in the password: libpq takes the last one.
+            ("postgres://u:p@ss@host/db", "postgres://u:***@host/db"),
+            (
+                "postgres://host/db?user=u&Password=secret&sslmode=disable",
+                "postgres://host/db?user=u&Password=***&sslmode=disable",
+            ),
+            ("postgres://user:@host", "postgres://user:***@host"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(redacted_url(url), shown);
+        }
+        for unchanged in [
+            "postgres://user@host/db",
+            "postgres://host:5432/db?sslmode=require",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+            "sqlite:///var/lib/joinery/joinery.db",
+            "sqlite://user:secret@odd-but-a-path.db",
+            "/data/joinery.db",
+            "joinery.db",
+        ] {
+            assert_eq!(redacted_url(unchanged), unchanged);
+            assert!(matches!(
+                redacted_url(unchanged),
+                std::borrow::Cow::Borrowed(_)
+            ));
+        }
+    }
 
     /// The watch stays open while anything can still use a connection — a handle, or a
     /// connection checked out after the last handle went — and closes once both are gone (an

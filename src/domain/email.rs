@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::text::is_invisible_format;
+
 /// The longest address accepted, in characters (RFC 5321 path limit less the angle brackets).
 pub const MAX_EMAIL_CHARS: usize = 254;
 /// The longest local part (before the `@`) accepted, in characters.
@@ -30,12 +32,20 @@ pub enum EmailError {
     /// Not of the form `name@example.com`.
     #[error("this is not a valid email address")]
     Invalid,
+    /// The domain has characters outside ASCII. It is refused rather than converted with
+    /// IDNA, whose mapping folds look-alikes (the Kelvin sign becomes `k`) into ASCII letters,
+    /// which the ASCII-only folding of addresses exists to prevent (DESIGN.md, "Email
+    /// normalization").
+    #[error(
+        "the domain (after the @) can only use ASCII letters, digits, hyphens and dots; write an international domain in its xn-- form"
+    )]
+    NonAsciiDomain,
 }
 
 impl EmailAddress {
     /// Normalizes and checks `input`: trims white space, lowercases ASCII letters, then checks
     /// length (at most 254 characters, local part at most 64) and syntax (one `@`, a dotted
-    /// domain, no quoting, spaces or control characters).
+    /// ASCII domain, no quoting, spaces, control or invisible formatting characters).
     ///
     /// # Errors
     /// [`EmailError`] saying what is wrong; nothing is changed by a failed parse.
@@ -52,14 +62,21 @@ impl EmailAddress {
         if local.chars().count() > MAX_LOCAL_PART_CHARS {
             return Err(EmailError::LocalPartTooLong);
         }
-        let plain =
-            |c: char| !c.is_whitespace() && !c.is_control() && !"\"()<>[],;:\\@".contains(c);
+        if !domain.is_ascii() {
+            return Err(EmailError::NonAsciiDomain);
+        }
+        let plain = |c: char| {
+            !c.is_whitespace()
+                && !c.is_control()
+                && !is_invisible_format(c)
+                && !"\"()<>[],;:\\@".contains(c)
+        };
         let domain_ok = domain.contains('.')
             && domain.split('.').all(|label| {
                 !label.is_empty()
                     && !label.starts_with('-')
                     && !label.ends_with('-')
-                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             });
         let local_ok = !local.is_empty()
             && local.chars().all(plain)
@@ -163,6 +180,39 @@ mod tests {
         let ascii = EmailAddress::parse("kim@example.com").unwrap();
         assert_ne!(kelvin, ascii);
         assert!(kelvin.as_str().starts_with('\u{212A}'));
+    }
+
+    #[test]
+    fn refuses_domains_that_are_not_ascii_instead_of_folding_them() {
+        for idn in [
+            "ann@exämple.com",
+            "ann@\u{212A}iwi.example", // Kelvin sign, which IDNA would map to k
+            "ann@bücher.example",
+            "ann@example.\u{0441}om", // Cyrillic es
+            "ann@ｅxample.com",       // full-width e
+        ] {
+            assert_eq!(
+                EmailAddress::parse(idn),
+                Err(EmailError::NonAsciiDomain),
+                "{idn:?}"
+            );
+        }
+        assert!(EmailAddress::parse("ann@xn--bcher-kva.example").is_ok());
+        assert_eq!(
+            EmailError::NonAsciiDomain.to_string(),
+            "the domain (after the @) can only use ASCII letters, digits, hyphens and dots; write an international domain in its xn-- form"
+        );
+    }
+
+    #[test]
+    fn refuses_invisible_formatting_characters_in_the_local_part() {
+        for disguised in ["ann\u{200B}@example.com", "\u{202E}nna@example.com"] {
+            assert_eq!(
+                EmailAddress::parse(disguised),
+                Err(EmailError::Invalid),
+                "{disguised:?}"
+            );
+        }
     }
 
     #[test]

@@ -372,6 +372,39 @@ pub fn authorize_invitation(inviter: Inviter, plan: Plan, role: Role) -> Result<
     Ok(())
 }
 
+/// Why someone may not act on an existing invitation or invite link (resend, revoke, replace).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ActOnDenied {
+    /// Rule 2: the actor lacks `users:invite`.
+    #[error("You do not have permission to manage invitations in this organization")]
+    NotPermitted,
+    /// Rule 1: its role is above the actor's own.
+    #[error(
+        "It is for the {0} role, above your own role: you may act only on invitations and links at or below your role"
+    )]
+    AboveCeiling(Role),
+}
+
+/// Rule 1 for what exists already: `actor` may resend, revoke or replace (by inviting the
+/// address again) an invitation, or revoke an invite link, whose role is `role` only if they
+/// hold `users:invite` and could have given that role themselves (DESIGN.md, "Security
+/// rules": "Acting on an invitation or link (resend, revoke, re-invite) obeys the role ceiling
+/// of its role"). An Admin may not touch an Owner's invitation; staff and Owners may act on
+/// any.
+///
+/// # Errors
+/// [`ActOnDenied`] naming the rule.
+pub fn check_acting_on(actor: Inviter, role: Role) -> Result<(), ActOnDenied> {
+    let own = actor.role();
+    if !own.has(Permission::UsersInvite) {
+        return Err(ActOnDenied::NotPermitted);
+    }
+    if !own.may_assign(role) {
+        return Err(ActOnDenied::AboveCeiling(role));
+    }
+    Ok(())
+}
+
 /// A live (pending, unexpired) invitation already addressed to someone being invited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LivePending {
@@ -392,6 +425,10 @@ pub enum SkipReason {
     /// Pending with the same role and resent less than a minute ago.
     #[error("invitation sent again less than a minute ago")]
     ResentRecently,
+    /// Its live invitation has a role above the inviter's own, so they may neither replace
+    /// nor resend it ([`check_acting_on`]).
+    #[error("pending invitation as {0}, above your role")]
+    AboveYourRole(Role),
 }
 
 /// What inviting one address will do (DESIGN.md, "Inviting an address that already has a live
@@ -408,12 +445,14 @@ pub enum InvitePlan {
     Skip(SkipReason),
 }
 
-/// Plans the invitation of one address with `role` at `now`, given whether it belongs to a
-/// member and its live pending invitation, if any.
+/// Plans the invitation of one address with `role` at `now` by `inviter`, given whether it
+/// belongs to a member and its live pending invitation, if any. A live invitation whose role
+/// is above the inviter's own is neither replaced nor resent ([`check_acting_on`]).
 pub fn plan_invitation(
     is_member: bool,
     live: Option<LivePending>,
     role: Role,
+    inviter: Inviter,
     now: DateTime<Utc>,
 ) -> InvitePlan {
     if is_member {
@@ -421,7 +460,9 @@ pub fn plan_invitation(
     }
     match live {
         Some(p) if p.facts.effective_status(now) == InvitationStatus::Pending => {
-            if p.role != role {
+            if check_acting_on(inviter, p.role).is_err() {
+                InvitePlan::Skip(SkipReason::AboveYourRole(p.role))
+            } else if p.role != role {
                 InvitePlan::ReplaceExisting(p.id)
             } else if p.facts.resend_available_at(now).is_some() {
                 InvitePlan::Skip(SkipReason::ResentRecently)
@@ -857,20 +898,21 @@ mod tests {
             facts: pending(),
         };
         let now = t0();
+        const OWNER: Inviter = Inviter::Member(Role::Owner);
         assert_eq!(
-            plan_invitation(true, Some(live), Role::Editor, now),
+            plan_invitation(true, Some(live), Role::Editor, OWNER, now),
             InvitePlan::Skip(SkipReason::AlreadyMember)
         );
         assert_eq!(
-            plan_invitation(false, None, Role::Editor, now),
+            plan_invitation(false, None, Role::Editor, OWNER, now),
             InvitePlan::New
         );
         assert_eq!(
-            plan_invitation(false, Some(live), Role::Editor, now),
+            plan_invitation(false, Some(live), Role::Editor, OWNER, now),
             InvitePlan::ResendExisting(id)
         );
         assert_eq!(
-            plan_invitation(false, Some(live), Role::Viewer, now),
+            plan_invitation(false, Some(live), Role::Viewer, OWNER, now),
             InvitePlan::ReplaceExisting(id)
         );
         let recently = LivePending {
@@ -885,13 +927,62 @@ mod tests {
                 false,
                 Some(recently),
                 Role::Editor,
+                OWNER,
                 now + Duration::seconds(10)
             ),
             InvitePlan::Skip(SkipReason::ResentRecently)
         );
         // An expired one does not block a fresh invitation.
         assert_eq!(
-            plan_invitation(false, Some(live), Role::Editor, now + DEFAULT_TTL),
+            plan_invitation(false, Some(live), Role::Editor, OWNER, now + DEFAULT_TTL),
+            InvitePlan::New
+        );
+    }
+
+    #[test]
+    fn acting_on_an_invitation_or_link_obeys_the_ceiling_of_its_role() {
+        use Role::*;
+        assert_eq!(check_acting_on(Inviter::Member(Owner), Owner), Ok(()));
+        assert_eq!(check_acting_on(Inviter::Staff, Owner), Ok(()));
+        assert_eq!(check_acting_on(Inviter::Member(Admin), Admin), Ok(()));
+        assert_eq!(check_acting_on(Inviter::Member(Admin), Viewer), Ok(()));
+        assert_eq!(
+            check_acting_on(Inviter::Member(Admin), Owner),
+            Err(ActOnDenied::AboveCeiling(Owner))
+        );
+        assert_eq!(
+            check_acting_on(Inviter::Member(Editor), Viewer),
+            Err(ActOnDenied::NotPermitted)
+        );
+    }
+
+    #[test]
+    fn reinviting_skips_a_live_invitation_above_the_inviters_role() {
+        let id = InvitationId::new();
+        let live = LivePending {
+            id,
+            role: Role::Owner,
+            facts: pending(),
+        };
+        let admin = Inviter::Member(Role::Admin);
+        let now = t0();
+        for role in [Role::Viewer, Role::Admin] {
+            assert_eq!(
+                plan_invitation(false, Some(live), role, admin, now),
+                InvitePlan::Skip(SkipReason::AboveYourRole(Role::Owner))
+            );
+        }
+        assert_eq!(
+            SkipReason::AboveYourRole(Role::Owner).to_string(),
+            "pending invitation as Owner, above your role"
+        );
+        assert_eq!(
+            plan_invitation(false, Some(live), Role::Viewer, Inviter::Staff, now),
+            InvitePlan::ReplaceExisting(id)
+        );
+        // Expired, it is not live: a fresh invitation is no action on it.
+        assert_eq!(
+            plan_invitation(false, Some(live), Role::Viewer, admin, now + DEFAULT_TTL),
             InvitePlan::New
         );
     }

@@ -2,7 +2,9 @@
 //!
 //! The database layer calls these inside a transaction that has locked the organization, with
 //! the Owner count it just read, so two Owners demoting each other at once can never leave the
-//! organization without an Owner (rule 4, "also when two requests race").
+//! organization without an Owner (rule 4, "also when two requests race"). The actor's own role
+//! is read again in that transaction ([`acting_role`]): an Owner demoted while their request
+//! waited for the lock acts with the role they have now.
 
 use super::role::{Permission, Role};
 
@@ -12,6 +14,9 @@ pub enum MemberDenied {
     /// The actor lacks `members:manage`.
     #[error("You do not have permission to manage the members of this organization")]
     NotPermitted,
+    /// The actor was removed from the organization (or left it) before their change was made.
+    #[error("You are no longer a member of this organization")]
+    NotAMember,
     /// Rule 5: nobody changes their own role.
     #[error("You cannot change your own role")]
     OwnRole,
@@ -36,6 +41,17 @@ pub struct Manager {
     pub role: Role,
     /// Whether the target is the actor themselves.
     pub is_target: bool,
+}
+
+/// The role a person acts with in an organization: platform staff act as an Owner whatever
+/// their membership (DESIGN.md, rule 6); anyone else with their membership's role. `None` for
+/// someone who is neither staff nor a member.
+pub fn acting_role(membership: Option<Role>, is_staff: bool) -> Option<Role> {
+    if is_staff {
+        Some(Role::Owner)
+    } else {
+        membership
+    }
 }
 
 const THE_ORGANIZATION: &str = "The organization";
@@ -187,6 +203,14 @@ mod tests {
         ));
         assert_eq!(check_leave(Owner, 2), Ok(()));
         assert_eq!(check_leave(Viewer, 1), Ok(()));
+    }
+
+    #[test]
+    fn staff_act_as_owners_and_non_members_not_at_all() {
+        assert_eq!(acting_role(Some(Admin), false), Some(Admin));
+        assert_eq!(acting_role(Some(Viewer), true), Some(Owner));
+        assert_eq!(acting_role(None, true), Some(Owner));
+        assert_eq!(acting_role(None, false), None);
     }
 
     #[test]

@@ -1,6 +1,9 @@
-//! Passwords: bounds on what people type, and argon2id hashing with OWASP's parameters
-//! (DESIGN.md, "Security rules"). Hashing is slow on purpose: callers run it on the blocking
-//! pool, never on an async worker.
+//! Passwords: bounds on what people type, a list of common and breached passwords that are
+//! refused, and argon2id hashing with OWASP's parameters (DESIGN.md, "Security rules").
+//! Hashing is slow on purpose: callers run it on the blocking pool, never on an async worker.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -20,6 +23,30 @@ pub enum PasswordError {
     /// Longer than [`MAX_PASSWORD_CHARS`].
     #[error("use at most 128 characters")]
     TooLong,
+    /// On the list of common and breached passwords ([`is_common_password`]).
+    #[error(
+        "this password is too common: it appears in lists of breached passwords. Choose another"
+    )]
+    TooCommon,
+}
+
+/// The 20,000 most common passwords, lowercased, one per line: Django's list, made by Royce
+/// Williams from breach corpuses (`data/README.md` says where it comes from; licence in
+/// `data/common-passwords.LICENSE`).
+const COMMON_PASSWORDS: &str = include_str!("../../data/common-passwords.txt");
+
+/// Whether `input` is a common or known-breached password (NIST SP 800-63B §5.1.1.2: new
+/// passwords are checked against such a list). Compared trimmed and lowercased, so
+/// `Password1` and ` password1 ` count as `password1`.
+pub fn is_common_password(input: &str) -> bool {
+    static LIST: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+        COMMON_PASSWORDS
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect()
+    });
+    LIST.contains(input.trim().to_lowercase().as_str())
 }
 
 /// A password a person typed, checked for length. Never logged: `Debug` hides it.
@@ -33,16 +60,19 @@ impl std::fmt::Debug for Password {
 }
 
 impl Password {
-    /// Checks a new password: 8 to 128 characters.
+    /// Checks a new password: 8 to 128 characters, and not a common or breached one
+    /// ([`is_common_password`]).
     ///
     /// # Errors
-    /// [`PasswordError`] when outside those bounds.
+    /// [`PasswordError`] when outside those bounds or on the list.
     pub fn new_account(input: &str) -> Result<Self, PasswordError> {
         let n = input.chars().count();
         if n < MIN_PASSWORD_CHARS {
             Err(PasswordError::TooShort)
         } else if n > MAX_PASSWORD_CHARS {
             Err(PasswordError::TooLong)
+        } else if is_common_password(input) {
+            Err(PasswordError::TooCommon)
         } else {
             Ok(Self(input.to_owned()))
         }
@@ -129,6 +159,55 @@ mod tests {
             Some(PasswordError::TooLong)
         );
         assert_eq!(Password::attempt(&"p".repeat(500)).expose().len(), 128);
+    }
+
+    #[test]
+    fn common_and_breached_passwords_are_refused_in_any_case_or_padding() {
+        for common in [
+            "password",
+            "password123",
+            "Password123",
+            "  qwertyuiop ",
+            "ILOVEYOU1",
+            "baseball1",
+            "12345678",
+        ] {
+            assert_eq!(
+                Password::new_account(common).err(),
+                Some(PasswordError::TooCommon),
+                "{common:?}"
+            );
+        }
+        assert_eq!(
+            PasswordError::TooCommon.to_string(),
+            "this password is too common: it appears in lists of breached passwords. Choose another"
+        );
+        // Shorter ones are refused for their length first.
+        assert_eq!(
+            Password::new_account("123456").err(),
+            Some(PasswordError::TooShort)
+        );
+        // Log-in attempts are never judged: an old password still works.
+        assert_eq!(Password::attempt("password123").expose(), "password123");
+    }
+
+    #[test]
+    fn the_passwords_the_tests_examples_and_benchmarks_use_are_not_common() {
+        // tests/api/helpers.rs, the integration and CLI tests, e2e/, examples/ and bench/.
+        for used in [
+            "correct horse battery staple",
+            "a good long password",
+            "long enough pw",
+            "bob-password-12",
+            "sam-password-123",
+            "olive-password-1",
+            "bench-password-1",
+        ] {
+            assert!(Password::new_account(used).is_ok(), "{used:?}");
+        }
+        for line in COMMON_PASSWORDS.lines().take(5) {
+            assert!(is_common_password(line), "{line:?}");
+        }
     }
 
     #[test]

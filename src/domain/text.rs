@@ -23,6 +23,45 @@ pub enum TextError {
     /// Holds line breaks or other control characters where they are not allowed.
     #[error("this cannot contain line breaks or control characters")]
     ControlCharacters,
+    /// Holds invisible formatting characters ([`is_invisible_format`]) that could make it
+    /// show as something else.
+    #[error(
+        "this cannot contain invisible formatting characters (such as text-direction overrides or zero-width spaces)"
+    )]
+    InvisibleCharacters,
+}
+
+/// Whether `c` is an invisible formatting character: Unicode's format characters (general
+/// category Cf). They include the bidirectional embeddings, overrides and isolates
+/// (U+202A–U+202E, U+2066–U+2069) and marks (U+200E, U+200F, U+061C) that reorder what is
+/// shown — "Ann \u{202E}fdp.exe" shows as "Ann exe.pdf" — and the zero-width characters
+/// (U+200B–U+200D, U+2060, U+FEFF) and tags that hide inside a name, so two names that look
+/// the same differ. Names and organization names refuse them; email local parts too.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
 fn single_line(input: &str, max: usize) -> Result<String, TextError> {
@@ -36,10 +75,14 @@ fn single_line(input: &str, max: usize) -> Result<String, TextError> {
     if trimmed.chars().any(char::is_control) {
         return Err(TextError::ControlCharacters);
     }
+    if trimmed.chars().any(is_invisible_format) {
+        return Err(TextError::InvisibleCharacters);
+    }
     Ok(trimmed.to_owned())
 }
 
-/// A person's display name: 1 to 100 characters on one line. Safe to put in an email header.
+/// A person's display name: 1 to 100 characters on one line, without invisible formatting
+/// characters. Safe to put in an email header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PersonName(String);
 
@@ -47,7 +90,8 @@ impl PersonName {
     /// Trims and checks a name.
     ///
     /// # Errors
-    /// [`TextError`] when empty, longer than [`MAX_NAME_CHARS`], or holding control characters.
+    /// [`TextError`] when empty, longer than [`MAX_NAME_CHARS`], or holding control or
+    /// invisible formatting characters.
     pub fn parse(input: &str) -> Result<Self, TextError> {
         single_line(input, MAX_NAME_CHARS).map(Self)
     }
@@ -64,7 +108,8 @@ impl fmt::Display for PersonName {
     }
 }
 
-/// An organization's name: 1 to 100 characters on one line.
+/// An organization's name: 1 to 100 characters on one line, without invisible formatting
+/// characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrganizationName(String);
 
@@ -72,7 +117,8 @@ impl OrganizationName {
     /// Trims and checks an organization name.
     ///
     /// # Errors
-    /// [`TextError`] when empty, longer than [`MAX_NAME_CHARS`], or holding control characters.
+    /// [`TextError`] when empty, longer than [`MAX_NAME_CHARS`], or holding control or
+    /// invisible formatting characters.
     pub fn parse(input: &str) -> Result<Self, TextError> {
         single_line(input, MAX_NAME_CHARS).map(Self)
     }
@@ -178,6 +224,62 @@ mod tests {
         assert_eq!(
             PersonName::parse(&"x".repeat(101)),
             Err(TextError::TooLong { max: 100 })
+        );
+    }
+
+    #[test]
+    fn names_refuse_direction_overrides_isolates_and_invisible_characters() {
+        for disguised in [
+            "Ann \u{202E}fdp.exe",      // right-to-left override
+            "\u{202A}Ann",              // left-to-right embedding
+            "Ann\u{202C}",              // pop directional formatting
+            "Acme\u{2066}Bank\u{2069}", // isolates
+            "Ann\u{2067}x",
+            "Ann\u{2068}x",
+            "Ann\u{200B}Example", // zero-width space
+            "Ann\u{200C}x",       // zero-width non-joiner
+            "Ann\u{200D}x",       // zero-width joiner
+            "Ann\u{200E}x",       // left-to-right mark
+            "Ann\u{200F}x",       // right-to-left mark
+            "Ann\u{061C}x",       // Arabic letter mark
+            "\u{FEFF}Acme",       // byte order mark
+            "Ann\u{2060}x",       // word joiner
+            "Ann\u{00AD}x",       // soft hyphen
+            "Ann\u{E0041}x",      // tag
+        ] {
+            assert_eq!(
+                PersonName::parse(disguised),
+                Err(TextError::InvisibleCharacters),
+                "{disguised:?}"
+            );
+            assert_eq!(
+                OrganizationName::parse(disguised),
+                Err(TextError::InvisibleCharacters),
+                "{disguised:?}"
+            );
+        }
+        for broken in ["Ann\u{85}x", "Ann\u{1B}[31m"] {
+            assert_eq!(
+                PersonName::parse(broken),
+                Err(TextError::ControlCharacters),
+                "{broken:?}"
+            );
+        }
+        // Letters and marks of every script stay welcome.
+        for fine in [
+            "Zoë Ødegård",
+            "محمد علي",
+            "שרה כהן",
+            "李小龙",
+            "Nguyễn Văn A",
+            "Acme & Co.",
+        ] {
+            assert!(PersonName::parse(fine).is_ok(), "{fine:?}");
+            assert!(OrganizationName::parse(fine).is_ok(), "{fine:?}");
+        }
+        assert_eq!(
+            TextError::InvisibleCharacters.to_string(),
+            "this cannot contain invisible formatting characters (such as text-direction overrides or zero-width spaces)"
         );
     }
 

@@ -14,6 +14,7 @@ use crate::db::organizations::{Membership, Organization};
 use crate::db::users::User;
 use crate::db::{self};
 use crate::domain::invitation::Inviter;
+use crate::domain::membership::acting_role;
 use crate::domain::{OrganizationId, Permission, Role};
 
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
@@ -208,12 +209,10 @@ impl FromRequest for OrgMember {
                     role,
                 })
                 .collect();
-            let (role, as_staff) = match (&membership, user.is_staff) {
-                (Some(m), false) => (m.role, false),
-                (Some(m), true) if m.role == Role::Owner => (Role::Owner, false),
-                (_, true) => (Role::Owner, true),
-                (None, false) => return Err(AppError::NotFound),
-            };
+            let own_role = membership.as_ref().map(|m| m.role);
+            let role = acting_role(own_role, user.is_staff).ok_or(AppError::NotFound)?;
+            // Staff who are an Owner here act through their own membership.
+            let as_staff = user.is_staff && own_role != Some(Role::Owner);
             Ok(OrgMember {
                 user,
                 org,

@@ -19,14 +19,32 @@ use ipnet::IpNet;
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
-/// Headers every response carries unless the handler set its own.
-pub fn default_headers() -> DefaultHeaders {
-    DefaultHeaders::new()
+/// The Permissions-Policy of every response: Joinery uses no device or sensor, no payment
+/// request and no screen capture, so no page (nor anything injected into one) may ask for
+/// them. Only features Chromium knows are named: an unknown one is a console error.
+pub const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), display-capture=(), \
+     geolocation=(), gyroscope=(), hid=(), magnetometer=(), microphone=(), midi=(), payment=(), \
+     serial=(), usb=()";
+
+/// Strict-Transport-Security when the base URL is https: browsers then use https only, for two
+/// years, on this host and its subdomains (no `preload`: that is the operator's choice).
+pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=63072000; includeSubDomains";
+
+/// Headers every response carries unless the handler set its own (DESIGN.md, "Security
+/// rules"); with `https` (the base URL is https) also [`STRICT_TRANSPORT_SECURITY`].
+pub fn default_headers(https: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
         .add((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .add((header::X_FRAME_OPTIONS, "DENY"))
         .add((header::REFERRER_POLICY, "same-origin"))
         .add(("Cross-Origin-Opener-Policy", "same-origin"))
+        .add(("Permissions-Policy", PERMISSIONS_POLICY));
+    if https {
+        headers.add((header::STRICT_TRANSPORT_SECURITY, STRICT_TRANSPORT_SECURITY))
+    } else {
+        headers
+    }
 }
 
 /// Marks a response as an invitation page: the token in the URL must not leak through a

@@ -343,3 +343,34 @@ fn serve_without_dev_needs_the_session_key() {
         stderr(&out)
     );
 }
+
+/// A PostgreSQL URL with a password, for a server that is not there (an unused loopback port).
+const SECRET: &str = "Hunter2-never-shown";
+
+#[test]
+fn a_start_up_failure_never_prints_the_database_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::helpers::unused_port();
+    let url = format!("postgres://joinery:{SECRET}@127.0.0.1:{port}/joinery");
+    let out = run(joinery(dir.path())
+        .args(["serve", "--dev"])
+        .env("DATABASE_URL", &url)
+        .env("JOINERY_LOG", "debug"));
+    assert!(!out.status.success());
+    let (printed, errors) = (stdout(&out), stderr(&out));
+    assert!(
+        !printed.contains(SECRET) && !errors.contains(SECRET),
+        "the password was printed:\n{printed}\n{errors}"
+    );
+    assert!(
+        errors.contains(&format!(
+            "opening database postgres://joinery:***@127.0.0.1:{port}/joinery"
+        )),
+        "{errors}"
+    );
+
+    // Nor does `--help` show the variable's value.
+    let help = run(joinery(dir.path()).arg("--help").env("DATABASE_URL", &url));
+    assert!(help.status.success(), "{}", stderr(&help));
+    assert!(!stdout(&help).contains(SECRET), "{}", stdout(&help));
+}

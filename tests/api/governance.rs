@@ -10,6 +10,22 @@ fn flash(page: &crate::helpers::Page) -> String {
     page.texts(".flash p").join(" ")
 }
 
+/// A role change or removal refused by a rule: a 403 page that says why, with a link back to
+/// the Team page.
+fn refused(page: &crate::helpers::Page, why: &str) {
+    assert_eq!(page.status, 403, "{}", page.text());
+    assert!(page.shows(why), "{}", page.text());
+    assert_eq!(
+        page.texts("a")
+            .iter()
+            .filter(|a| *a == "Back to Team Management")
+            .count(),
+        1,
+        "{}",
+        page.text()
+    );
+}
+
 /// Owner of a fresh Starter org, plus one member of `role` with email `{role}@member.test`.
 async fn org_with_member(
     app: &crate::helpers::TestApp,
@@ -71,11 +87,7 @@ async fn rule_1_admins_cannot_make_owners() {
                 .set("role", "owner"),
         )
         .await;
-    assert!(
-        flash(&forged).contains("You cannot make someone Owner"),
-        "{}",
-        forged.text()
-    );
+    refused(&forged, "You cannot make someone Owner");
     assert_eq!(app.role_of(org, &viewer), Some(Role::Viewer));
 }
 
@@ -98,22 +110,14 @@ async fn rule_5_nobody_changes_their_own_role_and_admins_leave_owners_alone() {
             &[("csrf_token", &csrf), ("role", "viewer")],
         )
         .await;
-    assert!(
-        flash(&forged).contains("You cannot change your own role"),
-        "{}",
-        forged.text()
-    );
+    refused(&forged, "You cannot change your own role");
     let forged = owner
         .post(
             &format!("/orgs/{org}/members/{own}/remove"),
             &[("csrf_token", &csrf)],
         )
         .await;
-    assert!(
-        flash(&forged).contains("You cannot remove yourself"),
-        "{}",
-        forged.text()
-    );
+    refused(&forged, "You cannot remove yourself");
     assert_eq!(app.role_of(org, "owner@acme.test"), Some(Role::Owner));
 
     let b = app.logged_in("admin@member.test").await;
@@ -133,22 +137,14 @@ async fn rule_5_nobody_changes_their_own_role_and_admins_leave_owners_alone() {
             &[("csrf_token", &csrf), ("role", "viewer")],
         )
         .await;
-    assert!(
-        flash(&forged).contains("Admins cannot change the role of an Owner"),
-        "{}",
-        forged.text()
-    );
+    refused(&forged, "Admins cannot change the role of an Owner");
     let forged = b
         .post(
             &format!("/orgs/{org}/members/{own}/remove"),
             &[("csrf_token", &csrf)],
         )
         .await;
-    assert!(
-        flash(&forged).contains("Admins cannot"),
-        "{}",
-        forged.text()
-    );
+    refused(&forged, "Admins cannot");
     assert_eq!(app.role_of(org, "owner@acme.test"), Some(Role::Owner));
 }
 
@@ -202,22 +198,14 @@ async fn rule_4_the_last_owner_cannot_be_demoted_removed_or_leave() {
             &[("csrf_token", &csrf), ("role", "viewer")],
         )
         .await;
-    assert!(
-        flash(&forged).contains("needs at least one Owner"),
-        "{}",
-        forged.text()
-    );
+    refused(&forged, "needs at least one Owner");
     let forged = staff
         .post(
             &format!("/orgs/{org}/members/{last}/remove"),
             &[("csrf_token", &csrf)],
         )
         .await;
-    assert!(
-        flash(&forged).contains("needs at least one Owner"),
-        "{}",
-        forged.text()
-    );
+    refused(&forged, "needs at least one Owner");
     assert_eq!(app.role_of(org, "second@member.test"), Some(Role::Owner));
 }
 
@@ -804,4 +792,299 @@ async fn an_existing_user_logs_in_to_create_and_a_wrong_account_is_told() {
         done.text()
     );
     assert_eq!(organizations_named(&app, "Known Ltd").len(), 1);
+}
+
+// ---- The actor's role is read under the organization lock -----------------------------------
+
+/// Waits until a request of the app is waiting for the organization's write lock, which the
+/// test holds. PostgreSQL shows it in `pg_stat_activity`. SQLite shows it nowhere, so the test
+/// watches the pool: besides the test's own connection, one more stays checked out (a request
+/// reads its session and membership in a few milliseconds, then waits at `BEGIN IMMEDIATE`).
+async fn wait_until_a_request_waits_for_the_lock(app: &crate::helpers::TestApp) {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    let mut steady = 0;
+    while std::time::Instant::now() < deadline {
+        let waiting = match app.db.backend() {
+            joinery::db::Backend::Postgres => {
+                let waiting: Count = app.query(|c| {
+                    Ok(diesel::sql_query(
+                        "SELECT count(*) AS n FROM pg_stat_activity \
+                         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    )
+                    .get_result(c)?)
+                });
+                waiting.n >= 1
+            }
+            joinery::db::Backend::Sqlite => {
+                steady = if app.db.connections_in_use() >= 2 {
+                    steady + 1
+                } else {
+                    0
+                };
+                steady >= 40 // 200 ms in a row
+            }
+        };
+        if waiting {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("no request came to wait for the organization lock");
+}
+
+/// Holds the organization's write lock on a connection of its own (PostgreSQL: the row lock
+/// every membership change takes; SQLite: `BEGIN IMMEDIATE`), runs `change` in that
+/// transaction, and commits when told to.
+fn hold_the_lock(
+    app: &crate::helpers::TestApp,
+    org: joinery::domain::OrganizationId,
+    change: impl FnOnce(&mut joinery::db::Conn) + Send + 'static,
+) -> (
+    tokio::sync::oneshot::Receiver<()>,
+    std::sync::mpsc::Sender<()>,
+    std::thread::JoinHandle<()>,
+) {
+    use diesel::connection::SimpleConnection as _;
+    let (locked_tx, locked) = tokio::sync::oneshot::channel();
+    let (commit, commit_rx) = std::sync::mpsc::channel::<()>();
+    let db = app.db.clone();
+    let thread = std::thread::spawn(move || {
+        db.with_conn(|c| {
+            match c {
+                joinery::db::Conn::Sqlite(_) => c.batch_execute("BEGIN IMMEDIATE")?,
+                joinery::db::Conn::Postgresql(_) => {
+                    c.batch_execute("BEGIN")?;
+                    joinery::db::organizations::lock(c, org)?;
+                }
+            }
+            change(c);
+            locked_tx.send(()).unwrap();
+            commit_rx.recv().unwrap();
+            c.batch_execute("COMMIT")?;
+            Ok(())
+        })
+        .unwrap();
+    });
+    (locked, commit, thread)
+}
+
+fn set_role(c: &mut joinery::db::Conn, id: joinery::domain::MembershipId, role: Role) {
+    use diesel::prelude::*;
+    use joinery::db::schema::memberships;
+    diesel::update(memberships::table.find(id.to_string()))
+        .set(memberships::role.eq(role.as_str()))
+        .execute(c)
+        .unwrap();
+}
+
+#[tokio::test]
+async fn rule_1_an_owner_demoted_while_their_promotion_waits_is_refused() {
+    // No outbox polling: on SQLite its claim would queue for the test's lock as well.
+    let app =
+        crate::helpers::spawn_app_with(|s| s.outbox_poll_interval = std::time::Duration::MAX).await;
+    let (org, _first) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    let b = app.create_user("b@acme.test", "Bea Owner");
+    app.add_member(org, b, Role::Owner);
+    let c = app.create_user("c@acme.test", "Cal Viewer");
+    app.add_member(org, c, Role::Viewer);
+    let bea = app.logged_in("b@acme.test").await;
+    let team = bea.get(&format!("/orgs/{org}/team")).await;
+    let (bid, cid) = (
+        app.membership_id(org, "b@acme.test"),
+        app.membership_id(org, "c@acme.test"),
+    );
+    let promote = team
+        .form(&format!("form[action='/orgs/{org}/members/{cid}/role']"))
+        .set("role", "owner");
+    let audited = app.audit_actions(org).len();
+
+    // Bea is demoted in a transaction that holds the lock while her promotion is sent: the
+    // request reads her (committed) role as Owner, then waits for the lock.
+    let (locked, commit, holder) = hold_the_lock(&app, org, move |c| set_role(c, bid, Role::Admin));
+    locked.await.unwrap();
+    let (page, ()) = futures::join!(bea.submit(&promote), async {
+        wait_until_a_request_waits_for_the_lock(&app).await;
+        commit.send(()).unwrap();
+    });
+    holder.join().unwrap();
+
+    assert_eq!(page.status, 403, "{}", page.text());
+    assert!(
+        page.shows("You cannot make someone Owner"),
+        "{}",
+        page.text()
+    );
+    assert_eq!(
+        page.attrs(&format!("a[href='/orgs/{org}/team']"), "href")
+            .len(),
+        1,
+        "a link back to the Team page: {}",
+        page.body
+    );
+    assert_eq!(app.role_of(org, "c@acme.test"), Some(Role::Viewer));
+    assert_eq!(app.role_of(org, "b@acme.test"), Some(Role::Admin));
+    assert_eq!(app.audit_actions(org).len(), audited, "nothing recorded");
+}
+
+#[tokio::test]
+async fn the_actor_removed_while_their_removal_of_another_waits_is_refused() {
+    let app =
+        crate::helpers::spawn_app_with(|s| s.outbox_poll_interval = std::time::Duration::MAX).await;
+    let (org, _first) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    let b = app.create_user("b@acme.test", "Bea Admin");
+    app.add_member(org, b, Role::Admin);
+    let c = app.create_user("c@acme.test", "Cal Viewer");
+    app.add_member(org, c, Role::Viewer);
+    let bea = app.logged_in("b@acme.test").await;
+    let (bid, cid) = (
+        app.membership_id(org, "b@acme.test"),
+        app.membership_id(org, "c@acme.test"),
+    );
+    let confirm = bea.get(&format!("/orgs/{org}/members/{cid}/remove")).await;
+    let remove = confirm.form(&format!("form[action='/orgs/{org}/members/{cid}/remove']"));
+
+    let (locked, commit, holder) = hold_the_lock(&app, org, move |c| {
+        use diesel::prelude::*;
+        use joinery::db::schema::memberships;
+        diesel::delete(memberships::table.find(bid.to_string()))
+            .execute(c)
+            .unwrap();
+    });
+    locked.await.unwrap();
+    let (page, ()) = futures::join!(bea.submit(&remove), async {
+        wait_until_a_request_waits_for_the_lock(&app).await;
+        commit.send(()).unwrap();
+    });
+    holder.join().unwrap();
+
+    assert_eq!(app.role_of(org, "c@acme.test"), Some(Role::Viewer));
+    assert_eq!(page.status, 403, "{}", page.text());
+    assert!(
+        page.shows("You are no longer a member of this organization"),
+        "{}",
+        page.text()
+    );
+    assert_eq!(app.role_of(org, "c@acme.test"), Some(Role::Viewer));
+}
+
+/// The role changes of `org`, in the order they were recorded: `(target, details)`.
+fn role_changes_in_order(
+    app: &crate::helpers::TestApp,
+    org: joinery::domain::OrganizationId,
+) -> Vec<(String, String)> {
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+    #[derive(QueryableByName)]
+    struct Change {
+        #[diesel(sql_type = Text)]
+        target: String,
+        #[diesel(sql_type = Text)]
+        details: String,
+    }
+    // SQLite numbers rows as they are inserted (`rowid`); on PostgreSQL the test added a
+    // sequence column (see the race test). Both count in commit order: every role change
+    // inserts its event while it holds the organization lock.
+    let order = match app.db.backend() {
+        joinery::db::Backend::Sqlite => "rowid",
+        joinery::db::Backend::Postgres => "test_order",
+    };
+    let sql = format!(
+        "SELECT target, details FROM audit_events \
+         WHERE organization_id = '{org}' AND action = 'member.role_changed' ORDER BY {order}"
+    );
+    app.query(|c| Ok(diesel::sql_query(sql).load::<Change>(c)?))
+        .into_iter()
+        .map(|e| (e.target, e.details))
+        .collect()
+}
+
+#[tokio::test]
+async fn rule_1_a_promotion_racing_the_promoters_demotion_is_serialized() {
+    use diesel::connection::SimpleConnection as _;
+    let app = crate::helpers::spawn_app_with(|s| s.login_attempts_per_minute = 1000).await;
+    if app.db.backend() == joinery::db::Backend::Postgres {
+        // The audit trail has no order within one (manual clock) instant: number its rows as
+        // they are inserted, for this test only.
+        app.query(|c| {
+            Ok(c.batch_execute("ALTER TABLE audit_events ADD COLUMN test_order BIGSERIAL")?)
+        });
+    }
+    let org = app.create_org("Race", Plan::Starter);
+    for (email, name, role) in [
+        ("a@race.test", "Ada Owner", Role::Owner),
+        ("b@race.test", "Bea Owner", Role::Owner),
+        ("c@race.test", "Cal Viewer", Role::Viewer),
+    ] {
+        let id = app.create_user(email, name);
+        app.add_member(org, id, role);
+    }
+    let (ada, bea) = futures::join!(app.logged_in("a@race.test"), app.logged_in("b@race.test"));
+    let (bid, cid) = (
+        app.membership_id(org, "b@race.test"),
+        app.membership_id(org, "c@race.test"),
+    );
+    let team = format!("/orgs/{org}/team");
+    let (ta, tb) = futures::join!(ada.get(&team), bea.get(&team));
+    let (ca, cb) = (ta.csrf(), tb.csrf());
+    let (demote, promote) = (
+        format!("/orgs/{org}/members/{bid}/role"),
+        format!("/orgs/{org}/members/{cid}/role"),
+    );
+    let (b_label, c_label) = ("Bea Owner <b@race.test>", "Cal Viewer <c@race.test>");
+    let mut promoted_first = 0;
+    for round in 0..25 {
+        app.query(|c| {
+            set_role(c, bid, Role::Owner);
+            set_role(c, cid, Role::Viewer);
+            Ok(())
+        });
+        let seen = role_changes_in_order(&app, org).len();
+        let (to_admin, to_owner) = (
+            [("csrf_token", ca.as_str()), ("role", "admin")],
+            [("csrf_token", cb.as_str()), ("role", "owner")],
+        );
+        let (demotion, promotion) =
+            futures::join!(ada.post(&demote, &to_admin), bea.post(&promote, &to_owner),);
+        assert_eq!(demotion.status, 200, "round {round}: {}", demotion.text());
+        assert!(
+            flash(&demotion).contains("Role changed from Owner to Admin"),
+            "round {round}: {}",
+            demotion.text()
+        );
+        let changes = role_changes_in_order(&app, org).split_off(seen);
+        let demoted = (b_label.to_owned(), "Owner → Admin".to_owned());
+        let promoted = (c_label.to_owned(), "Viewer → Owner".to_owned());
+        if app.role_of(org, "c@race.test") == Some(Role::Owner) {
+            // The promotion was made: it must have been made while Bea was still an Owner,
+            // that is before her demotion.
+            assert_eq!(
+                changes,
+                vec![promoted, demoted],
+                "round {round}: a promotion by a demoted Owner"
+            );
+            assert_eq!(promotion.status, 200, "round {round}: {}", promotion.text());
+            assert!(
+                flash(&promotion).contains("Role changed from Viewer to Owner"),
+                "round {round}: {}",
+                promotion.text()
+            );
+            promoted_first += 1;
+        } else {
+            assert_eq!(changes, vec![demoted], "round {round}");
+            assert_eq!(promotion.status, 403, "round {round}: {}", promotion.text());
+            assert!(
+                promotion.shows("You cannot make someone Owner"),
+                "round {round}: {}",
+                promotion.text()
+            );
+        }
+        assert_eq!(app.role_of(org, "b@race.test"), Some(Role::Admin));
+    }
+    eprintln!("promotion first in {promoted_first} of 25 rounds");
 }

@@ -424,6 +424,90 @@ async fn on_https_the_session_cookie_is_host_prefixed_and_secure() {
     }
 }
 
+/// Plain GETs (no cookie jar, no redirects followed) of a page, a redirect, a 404, the health
+/// check and a static file, and a POST refused for its CSRF token: every kind of response.
+async fn responses_of_every_kind(base: &str) -> Vec<(String, reqwest::header::HeaderMap)> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut seen = Vec::new();
+    for path in [
+        "/login",
+        "/",
+        "/no/such/page",
+        "/healthz",
+        "/static/app.css",
+    ] {
+        let resp = client.get(format!("{base}{path}")).send().await.unwrap();
+        seen.push((
+            format!("GET {path} {}", resp.status()),
+            resp.headers().clone(),
+        ));
+    }
+    let resp = client
+        .post(format!("{base}/logout"))
+        .form(&[("csrf_token", "forged")])
+        .send()
+        .await
+        .unwrap();
+    seen.push((
+        format!("POST /logout {}", resp.status()),
+        resp.headers().clone(),
+    ));
+    seen
+}
+
+#[tokio::test]
+async fn every_response_sends_a_permissions_policy_and_no_hsts_over_http() {
+    let app = spawn_app().await;
+    let responses = responses_of_every_kind(&app.address).await;
+    let statuses: Vec<&str> = responses.iter().map(|(what, _)| what.as_str()).collect();
+    assert!(
+        statuses.iter().any(|s| s.ends_with("303 See Other"))
+            && statuses.iter().any(|s| s.ends_with("404 Not Found"))
+            && statuses.iter().any(|s| s.ends_with("403 Forbidden")),
+        "{statuses:?}"
+    );
+    for (what, headers) in &responses {
+        let policy = headers
+            .get("permissions-policy")
+            .unwrap_or_else(|| panic!("no Permissions-Policy on {what}"))
+            .to_str()
+            .unwrap();
+        for feature in ["camera", "microphone", "geolocation", "payment", "usb"] {
+            assert!(
+                policy.split(", ").any(|d| d == format!("{feature}=()")),
+                "{what}: {feature} not denied in {policy}"
+            );
+        }
+        assert!(
+            headers.get("strict-transport-security").is_none(),
+            "{what}: HSTS over plain http"
+        );
+    }
+}
+
+#[tokio::test]
+async fn on_https_every_response_sends_strict_transport_security() {
+    let port = free_port();
+    let _app = spawn_app_with(|s| {
+        s.base_url = Some("https://joinery.example".into());
+        s.bind = format!("127.0.0.1:{port}");
+    })
+    .await;
+    for (what, headers) in responses_of_every_kind(&format!("http://127.0.0.1:{port}")).await {
+        assert_eq!(
+            headers
+                .get("strict-transport-security")
+                .map(|v| v.to_str().unwrap()),
+            Some("max-age=63072000; includeSubDomains"),
+            "{what}"
+        );
+        assert!(headers.get("permissions-policy").is_some(), "{what}");
+    }
+}
+
 #[tokio::test]
 async fn invitation_tokens_are_never_stored_in_plaintext() {
     let app = spawn_app().await;

@@ -78,6 +78,7 @@ enum Action {
     Replace,
     SkipMember,
     SkipRecent,
+    SkipAboveRole(Role),
     Invalid,
 }
 
@@ -89,6 +90,7 @@ impl Action {
             InvitePlan::ReplaceExisting(_) => Action::Replace,
             InvitePlan::Skip(SkipReason::AlreadyMember) => Action::SkipMember,
             InvitePlan::Skip(SkipReason::ResentRecently) => Action::SkipRecent,
+            InvitePlan::Skip(SkipReason::AboveYourRole(role)) => Action::SkipAboveRole(role),
         }
     }
 
@@ -110,6 +112,7 @@ impl Action {
             Action::Replace => 'p',
             Action::SkipMember => 'm',
             Action::SkipRecent => 's',
+            Action::SkipAboveRole(_) => 'o',
             Action::Invalid => 'x',
         }
     }
@@ -120,7 +123,7 @@ impl Action {
             Action::Send => "send",
             Action::Resend => "resend",
             Action::Replace => "replace",
-            Action::SkipMember | Action::SkipRecent => "skip",
+            Action::SkipMember | Action::SkipRecent | Action::SkipAboveRole(_) => "skip",
             Action::Invalid => "invalid",
         }
     }
@@ -131,7 +134,7 @@ impl Action {
             Action::Send => "Will send",
             Action::Resend => "Will send the same link again",
             Action::Replace => "Will replace the pending invitation",
-            Action::SkipMember | Action::SkipRecent => "Skip",
+            Action::SkipMember | Action::SkipRecent | Action::SkipAboveRole(_) => "Skip",
             Action::Invalid => "Invalid",
         }
     }
@@ -241,11 +244,11 @@ async fn plan(
         .valid()
         .map(|(_, e)| (e.email.clone(), e.role))
         .collect();
-    let org = member.org.id;
+    let (org, inviter) = (member.org.id, member.inviter());
     let now = state.clock.now();
     let plans = state
         .db
-        .run(move |c| db::invitations::preview_many(c, org, &valid, now))
+        .run(move |c| db::invitations::preview_many(c, org, &valid, inviter, now))
         .await?;
     let mut plans = plans.into_iter();
     let mut counts = Counts {
@@ -274,6 +277,9 @@ async fn plan(
                     ),
                     Action::SkipMember => "Already a member".to_owned(),
                     Action::SkipRecent => "Sent less than a minute ago".to_owned(),
+                    Action::SkipAboveRole(role) => {
+                        capitalized(&SkipReason::AboveYourRole(role).to_string())
+                    }
                     Action::Invalid => String::new(),
                 };
                 (action, why)
@@ -283,7 +289,7 @@ async fn plan(
             Action::Send => counts.send += 1,
             Action::Resend => counts.resend += 1,
             Action::Replace => counts.replace += 1,
-            Action::SkipMember | Action::SkipRecent => counts.skip += 1,
+            Action::SkipMember | Action::SkipRecent | Action::SkipAboveRole(_) => counts.skip += 1,
             Action::Invalid => counts.invalid += 1,
         }
         fingerprint.update(format!("{}:{}:{};", row.line, action.code(), why));
@@ -844,6 +850,7 @@ pub async fn confirm(
     };
     let per_hour = state.settings.invitations_per_hour;
     let token_key = state.settings.token_key.clone();
+    let inviter = member.inviter();
     let planned = std::sync::Arc::new(planned);
     let (for_result, claimed) = (planned.clone(), import.clone());
     let sent = state
@@ -853,7 +860,11 @@ pub async fn confirm(
                 c,
                 &claimed,
                 now,
-                |c| db::invitations::invite_many(c, &ctx, &batch, &entries, per_hour, &token_key),
+                |c| {
+                    db::invitations::invite_many(
+                        c, &ctx, &batch, inviter, &entries, per_hour, &token_key,
+                    )
+                },
                 |outcomes| {
                     // Plain strings and numbers: serializing cannot fail.
                     serde_json::to_string(&ImportResult::new(&for_result, outcomes))

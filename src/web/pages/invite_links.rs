@@ -22,12 +22,13 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::auth::{LOGIN_FAILED, authenticate};
-use super::team::TimeView;
+use super::team::{TimeView, act_on_refused};
 use super::{paths, render, see_other};
 use crate::db::invite_links::{InviteLinkDetails, Joined, Joiner};
 use crate::db::signups::SignupRequest;
 use crate::db::users::User;
 use crate::db::{self};
+use crate::domain::invitation::check_acting_on;
 use crate::domain::invite_link::{
     JoinError, JoinPage, LinkExpiry, LinkToken, LinkUnusable, LinkVisitor, MailedJoinPage,
     MailedVisitor, join_page, mailed_join_page,
@@ -270,6 +271,8 @@ pub async fn revoke_confirm(
 ) -> Result<HttpResponse, AppError> {
     member.require(Permission::UsersInvite)?;
     let details = load_in_org(&state, &member, &path.1).await?;
+    check_acting_on(member.inviter(), details.link.role)
+        .map_err(|denied| act_on_refused(denied, "revoke an invite link for", member.org.id))?;
     let now = state.clock.now();
     let link = &details.link;
     render(&RevokePage {
@@ -297,6 +300,8 @@ pub async fn revoke(
 ) -> Result<HttpResponse, AppError> {
     member.require(Permission::UsersInvite)?;
     let details = load_in_org(&state, &member, &path.1).await?;
+    check_acting_on(member.inviter(), details.link.role)
+        .map_err(|denied| act_on_refused(denied, "revoke an invite link for", member.org.id))?;
     let now = state.clock.now();
     let ctx = member.audit(meta);
     let link = details.link.clone();

@@ -7,10 +7,10 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{paths, render, see_other};
-use crate::db::members::{ActingMember, MemberError};
+use crate::db::members::MemberError;
 use crate::db::{self};
-use crate::domain::membership::check_leave;
-use crate::domain::{MembershipId, Permission, Role};
+use crate::domain::membership::{MemberDenied, check_leave};
+use crate::domain::{MembershipId, OrganizationId, Permission, Role};
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::extractors::OrgMember;
 use crate::web::request_meta::Meta;
@@ -18,6 +18,13 @@ use crate::web::{AppError, AppState, Layout, flash};
 
 fn membership_id(raw: &str) -> Result<MembershipId, AppError> {
     raw.parse().map_err(|_| AppError::NotFound)
+}
+
+/// A role change or removal that a rule refused: a 403 page saying which rule, with a link
+/// back to the Team page (DESIGN.md, "Security rules": refused by permission or role ceiling).
+fn refused(why: MemberDenied, org: OrganizationId) -> AppError {
+    AppError::Forbidden(format!("{why}.").into())
+        .back_to(paths::team(org), "Back to Team Management")
 }
 
 /// The role form.
@@ -51,11 +58,7 @@ pub async fn change_role(
         flash::error(&session, "Choose one of the roles listed.");
         return Ok(see_other(&team));
     };
-    let (org, now) = (member.org.id, state.clock.now());
-    let by = ActingMember {
-        user: member.user.id,
-        role: member.role,
-    };
+    let (org, by, now) = (member.org.id, member.user.id, state.clock.now());
     let audit = member.audit(meta);
     let result = state
         .db
@@ -71,7 +74,7 @@ pub async fn change_role(
             format!("Role changed from {} to {}.", from.label(), to.label()),
         ),
         Err(MemberError::NotFound) => return Err(AppError::NotFound),
-        Err(MemberError::Denied(why)) => flash::error(&session, why.to_string()),
+        Err(MemberError::Denied(why)) => return Err(refused(why, org)),
     }
     Ok(see_other(&team))
 }
@@ -125,11 +128,7 @@ pub async fn remove(
 ) -> Result<HttpResponse, AppError> {
     member.require(Permission::MembersManage)?;
     let id = membership_id(&path.1)?;
-    let (org, now) = (member.org.id, state.clock.now());
-    let by = ActingMember {
-        user: member.user.id,
-        role: member.role,
-    };
+    let (org, by, now) = (member.org.id, member.user.id, state.clock.now());
     let audit = member.audit(meta);
     let result = state
         .db
@@ -141,7 +140,7 @@ pub async fn remove(
             format!("{label} was removed from {}.", member.org.name),
         ),
         Err(MemberError::NotFound) => return Err(AppError::NotFound),
-        Err(MemberError::Denied(why)) => flash::error(&session, why.to_string()),
+        Err(MemberError::Denied(why)) => return Err(refused(why, org)),
     }
     Ok(see_other(&paths::team(org)))
 }

@@ -16,7 +16,8 @@ use crate::db::team_listing::{self, HistorySort, LinkSort, MemberSort, PendingSo
 use crate::db::{self};
 use crate::domain::email::{EmailAddress, ListedAddress, parse_address_list};
 use crate::domain::invitation::{
-    InviteDenied, ResendError, ResendPlan, SkipReason, authorize_invitation,
+    ActOnDenied, InviteDenied, Inviter, ResendError, ResendPlan, SkipReason, authorize_invitation,
+    check_acting_on,
 };
 use crate::domain::text::{MAX_MESSAGE_CHARS, PersonalMessage};
 use crate::domain::{InvitationId, OrganizationId, Permission, Plan, Role};
@@ -201,12 +202,13 @@ pub struct PendingRow {
     pub delivery: String,
     /// The last delivery error, if any.
     pub delivery_error: Option<String>,
-    /// POST here to resend.
-    pub resend_path: String,
+    /// POST here to resend; `None` when the viewer may not act on it (its role is above
+    /// theirs).
+    pub resend_path: Option<String>,
     /// When Resend can be used again, if not now, and the seconds until then.
     pub resend_available: Option<(TimeView, i64)>,
-    /// GET here to confirm revoking.
-    pub revoke_path: String,
+    /// GET here to confirm revoking; `None` as for `resend_path`.
+    pub revoke_path: Option<String>,
 }
 
 /// A row of "Invitation history".
@@ -251,8 +253,8 @@ pub struct LinkRow {
     pub created: TimeView,
     /// When it stops working.
     pub expires: TimeView,
-    /// GET here to confirm revoking it.
-    pub revoke_path: String,
+    /// GET here to confirm revoking it; `None` when its role is above the viewer's.
+    pub revoke_path: Option<String>,
 }
 
 /// The outcome of one entry of the last invite submission, kept in the session for the Team
@@ -324,8 +326,15 @@ fn trial_message(plan: Plan) -> Option<&'static str> {
     (!plan.allows_invitations()).then_some(Plan::TRIAL_MESSAGE)
 }
 
-fn pending_row(p: InvitationListing, org: OrganizationId, now: DateTime<Utc>) -> PendingRow {
+fn pending_row(
+    p: InvitationListing,
+    org: OrganizationId,
+    viewer: Inviter,
+    now: DateTime<Utc>,
+) -> PendingRow {
     let inv = &p.invitation;
+    // Offer only what the viewer may do (the server checks again on submit).
+    let may_act = check_acting_on(viewer, inv.role).is_ok();
     let (delivery, delivery_error) = match p.delivery {
         Some(d) => {
             let label = match d.status.as_str() {
@@ -348,18 +357,19 @@ fn pending_row(p: InvitationListing, org: OrganizationId, now: DateTime<Utc>) ->
         expires: TimeView::new(inv.facts.expires_at, now),
         delivery,
         delivery_error,
-        resend_path: paths::resend(org, inv.id),
+        resend_path: may_act.then(|| paths::resend(org, inv.id)),
         resend_available: inv
             .facts
             .resend_available_at(now)
             .map(|t| (TimeView::new(t, now), (t - now).num_seconds().max(1))),
-        revoke_path: paths::revoke(org, inv.id),
+        revoke_path: may_act.then(|| paths::revoke(org, inv.id)),
     }
 }
 
 fn history_row(
     h: InvitationListing,
     org: OrganizationId,
+    viewer: Inviter,
     live: &HashSet<String>,
     now: DateTime<Utc>,
 ) -> HistoryRow {
@@ -367,8 +377,10 @@ fn history_row(
     let status = inv.facts.effective_status(now);
     let when = inv.decided_at.unwrap_or(inv.facts.expires_at);
     // An expired invitation whose address already has a newer pending one offers no resend.
+    // Nor one whose role is above the viewer's own.
     let resend_path = (status == crate::domain::InvitationStatus::Expired
-        && !live.contains(inv.email.as_str()))
+        && !live.contains(inv.email.as_str())
+        && check_acting_on(viewer, inv.role).is_ok())
     .then(|| paths::resend(org, inv.id));
     HistoryRow {
         email: inv.email.to_string(),
@@ -453,6 +465,7 @@ pub async fn team_page(
     let layout = Layout::new(&state, &session, "Team", Some(&member.user))?.in_org(&member);
     let form = InviteForm::empty(&member, layout.csrf.clone());
     let team_path = paths::team(org);
+    let viewer = member.inviter();
 
     let table = |table| TableLinks {
         base: &team_path,
@@ -486,7 +499,7 @@ pub async fn team_page(
         query.pending,
         |q, v| q.pending = v,
         pending,
-        |row| pending_row(row, org, now),
+        |row| pending_row(row, org, viewer, now),
     );
     let history = table_section(
         &table(Table::History),
@@ -500,7 +513,7 @@ pub async fn team_page(
         query.history,
         |q, v| q.history = v,
         history,
-        |row| history_row(row, org, &live, now),
+        |row| history_row(row, org, viewer, &live, now),
     );
     let links = table_section(
         &table(Table::Links),
@@ -518,7 +531,9 @@ pub async fn team_page(
             created_by: link.created_by_name,
             created: TimeView::new(link.created_at, now),
             expires: TimeView::new(link.expires_at, now),
-            revoke_path: paths::revoke_invite_link(org, link.id),
+            revoke_path: check_acting_on(viewer, link.role)
+                .is_ok()
+                .then(|| paths::revoke_invite_link(org, link.id)),
         },
     );
 
@@ -622,6 +637,7 @@ pub fn invite_result(listed: &[ListedAddress], outcomes: &[AddressOutcome]) -> I
                             "Skipped: pending with the same role, and sent again less than a minute ago"
                                 .to_owned()
                         }
+                        SkipReason::AboveYourRole(_) => format!("Skipped: {reason}"),
                     };
                     (email.to_string(), "skipped", why)
                 }
@@ -807,7 +823,7 @@ pub async fn send_invitations(
     let token_key = state.settings.token_key.clone();
     let ttl = state.settings.invitation_ttl;
     let org = member.org.id;
-    let inviter = member.user.id;
+    let inviter = member.inviter();
     let entries: Vec<InviteEntry> = valid
         .into_iter()
         .map(|email| InviteEntry {
@@ -820,14 +836,16 @@ pub async fn send_invitations(
     let ctx = member.audit(meta);
     let batch = InviteBatch {
         organization: org,
-        inviter,
+        inviter: member.user.id,
         ttl,
         now,
     };
     let per_hour = state.settings.invitations_per_hour;
     let outcomes = match state
         .db
-        .run(move |c| db::invitations::invite_many(c, &ctx, &batch, &entries, per_hour, &token_key))
+        .run(move |c| {
+            db::invitations::invite_many(c, &ctx, &batch, inviter, &entries, per_hour, &token_key)
+        })
         .await?
     {
         Ok(outcomes) => outcomes,
@@ -845,6 +863,10 @@ pub async fn send_invitations(
             );
         }
     };
+    if let Some(refusal) = all_above_your_role(&listed, &outcomes) {
+        return Err(AppError::Forbidden(refusal.into())
+            .back_to(paths::team(org), "Back to Team Management"));
+    }
     state.outbox.wake();
     let result = invite_result(&listed, &outcomes);
     let any_sent = outcomes
@@ -860,6 +882,55 @@ pub async fn send_invitations(
         session.insert(RESULT_KEY, &result)?;
     }
     Ok(see_other(&paths::team(member.org.id)))
+}
+
+/// When every address of a submission was skipped because its live invitation's role is above
+/// the sender's own (nothing was written), the refusal that says so: the submission as a
+/// whole is refused by the role ceiling (DESIGN.md, "Security rules": re-invite obeys the
+/// ceiling of the invitation's role), a 403.
+fn all_above_your_role(listed: &[ListedAddress], outcomes: &[AddressOutcome]) -> Option<String> {
+    let valid = listed
+        .iter()
+        .filter(|e| matches!(e, ListedAddress::Valid(_)));
+    let mut refused = Vec::new();
+    for (entry, outcome) in valid.zip(outcomes) {
+        match (entry, outcome) {
+            (
+                ListedAddress::Valid(email),
+                AddressOutcome::Skipped(why @ SkipReason::AboveYourRole(_)),
+            ) => {
+                refused.push(format!("{email} ({why})"));
+            }
+            _ => return None,
+        }
+    }
+    if refused.is_empty() {
+        return None;
+    }
+    const SHOWN: usize = 20;
+    let more = refused.len().saturating_sub(SHOWN);
+    refused.truncate(SHOWN);
+    let mut text = format!("Nothing was sent: {}", refused.join(", "));
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text.push_str(
+        ". You may replace or resend only invitations at or below your own role; ask an Owner.",
+    );
+    Some(text)
+}
+
+/// A refusal to act on an invitation or invite link (resend, revoke) by the role ceiling of
+/// its role ([`check_acting_on`]): a 403 page with a link back to the Team page. `doing`
+/// completes "You cannot {doing} Owner", e.g. "revoke an invitation as".
+pub fn act_on_refused(denied: ActOnDenied, doing: &str, org: OrganizationId) -> AppError {
+    let text = match denied {
+        ActOnDenied::AboveCeiling(role) => format!(
+            "You cannot {doing} {role}: it is above your own role. You may act only on invitations and links at or below your role."
+        ),
+        ActOnDenied::NotPermitted => format!("{denied}."),
+    };
+    AppError::Forbidden(text.into()).back_to(paths::team(org), "Back to Team Management")
 }
 
 fn parse_invitation_id(raw: &str) -> Result<InvitationId, AppError> {
@@ -894,8 +965,10 @@ pub async fn resend(
     let inv = load_invitation(&state, &member, &path.1).await?;
     let team = paths::team(member.org.id);
     let back = |e: AppError| e.back_to(&team, "Back to Team Management");
-    if let Err(denied) = authorize_invitation(member.inviter(), member.org.plan, inv.role) {
-        return Err(back(AppError::Forbidden(denied.to_string().into())));
+    check_acting_on(member.inviter(), inv.role)
+        .map_err(|denied| act_on_refused(denied, "resend an invitation as", member.org.id))?;
+    if !member.org.plan.allows_invitations() {
+        return Err(back(AppError::Forbidden(Plan::TRIAL_MESSAGE.into())));
     }
     let now = state.clock.now();
     let ttl = state.settings.invitation_ttl;
@@ -974,6 +1047,8 @@ pub async fn revoke_confirm(
 ) -> Result<HttpResponse, AppError> {
     member.require(Permission::UsersInvite)?;
     let inv = load_invitation(&state, &member, &path.1).await?;
+    check_acting_on(member.inviter(), inv.role)
+        .map_err(|denied| act_on_refused(denied, "revoke an invitation as", member.org.id))?;
     render(&RevokeConfirmPage {
         layout: Layout::new(&state, &session, "Revoke invitation", Some(&member.user))?
             .in_org(&member),
@@ -995,6 +1070,8 @@ pub async fn revoke(
 ) -> Result<HttpResponse, AppError> {
     member.require(Permission::UsersInvite)?;
     let inv = load_invitation(&state, &member, &path.1).await?;
+    check_acting_on(member.inviter(), inv.role)
+        .map_err(|denied| act_on_refused(denied, "revoke an invitation as", member.org.id))?;
     let now = state.clock.now();
     let email = inv.email.to_string();
     let reason = format!("revoked by {}", member.user.name);
