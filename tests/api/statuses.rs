@@ -181,3 +181,30 @@ async fn a_trial_csv_upload_is_a_403() {
     assert_eq!(page.status, 403, "{}", page.text());
     assert!(page.shows("Team invitations are available on paid plans"));
 }
+
+/// A role that no form offers, posted to a member's role selector, is a 400 with a link back,
+/// and the role is unchanged.
+#[tokio::test]
+async fn an_unknown_role_on_the_role_selector_is_a_400() {
+    let app = spawn_app().await;
+    let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    let user = app.create_user("pat@example.com", "Pat");
+    app.add_member(org, user, Role::Viewer);
+    let id = app.membership_id(org, "pat@example.com");
+    let team = format!("/orgs/{org}/team");
+    let csrf = owner.get(&team).await.csrf();
+    let page = owner
+        .post(
+            &format!("/orgs/{org}/members/{id}/role"),
+            &[("csrf_token", &csrf), ("role", "emperor")],
+        )
+        .await;
+    assert_eq!(page.status, 400, "{}", page.text());
+    assert!(
+        page.shows("Choose one of the roles listed"),
+        "{}",
+        page.text()
+    );
+    assert!(links_back_to(&page, &team), "{}", page.body);
+    assert_eq!(app.role_of(org, "pat@example.com"), Some(Role::Viewer));
+}

@@ -7,6 +7,7 @@
 //! the next accept or decline POST writes that state. An expired link offers "Request a new
 //! invitation", which emails the inviter at most once a day.
 
+use crate::web::error::Rejection;
 use crate::web::session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -155,7 +156,7 @@ async fn unusable(view: &View<'_>, why: Unusable) -> Result<HttpResponse, AppErr
 fn unusable_status(why: Unusable) -> StatusCode {
     match why {
         Unusable::Expired | Unusable::Revoked | Unusable::AlreadyUsed | Unusable::Declined => {
-            StatusCode::GONE
+            Rejection::LinkUnusable.status()
         }
     }
 }
@@ -248,7 +249,9 @@ fn joined(
 async fn refused(view: &View<'_>, e: AcceptError) -> Result<HttpResponse, AppError> {
     match e {
         AcceptError::Unusable(why) => unusable(view, why).await,
-        AcceptError::WrongAccount => respond(&view.page("wrong_account")?, StatusCode::FORBIDDEN),
+        AcceptError::WrongAccount => {
+            respond(&view.page("wrong_account")?, Rejection::Forbidden.status())
+        }
     }
 }
 
@@ -316,7 +319,7 @@ pub async fn register(
             page.name = form.name.chars().take(200).collect();
             page.name_error = name.err().map(|e| format!("Name: {e}."));
             page.password_error = password.err().map(|e| format!("Password: {e}."));
-            return respond(&page, StatusCode::UNPROCESSABLE_ENTITY);
+            return respond(&page, Rejection::Invalid.status());
         }
     };
     let hash = state.hash_password(password).await?;
@@ -383,7 +386,7 @@ pub async fn log_in_and_accept(
     else {
         let mut page = view.page("login")?;
         page.password_error = Some(LOGIN_FAILED.into());
-        return respond(&page, StatusCode::UNAUTHORIZED);
+        return respond(&page, Rejection::WrongPassword.status());
     };
     accept_as(&state, &session, &view, user, meta).await
 }
@@ -459,7 +462,7 @@ pub async fn decline(
     if let Some(u) = &user.0
         && u.email != details.invitation.email
     {
-        return respond(&view.page("wrong_account")?, StatusCode::FORBIDDEN);
+        return respond(&view.page("wrong_account")?, Rejection::Forbidden.status());
     }
     if let Err(why) = details.invitation.facts.check_usable(now) {
         return unusable(&view, why).await;

@@ -1,7 +1,7 @@
 //! Log in and log out.
 
+use crate::web::error::Rejection;
 use crate::web::session::Session;
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
@@ -147,7 +147,7 @@ pub async fn login(
                 next,
                 error: Some(LOGIN_FAILED),
             },
-            StatusCode::UNAUTHORIZED,
+            Rejection::WrongPassword.status(),
         ),
     }
 }

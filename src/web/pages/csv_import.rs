@@ -332,7 +332,7 @@ fn no_store(mut response: HttpResponse) -> HttpResponse {
 /// The 404 for an import that is not (or no longer) there for this person.
 fn import_not_found() -> HttpResponse {
     error_response(
-        StatusCode::NOT_FOUND,
+        Rejection::NotFound.status(),
         "Import not found",
         "There is no import here for you. It may have been cancelled, or it expired (an upload is kept for one hour, and a sent import's result for an hour after sending). Upload the file again to start over.",
         None,
@@ -474,12 +474,12 @@ pub async fn upload(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_DRAINED_BYTES) {
-        return show(layout, too_large.into(), StatusCode::PAYLOAD_TOO_LARGE);
+        return show(layout, too_large.into(), Rejection::TooLarge.status());
     }
     let upload = match read_upload(payload).await {
         Ok(upload) => upload,
         Err(ReadError::WayTooLarge) => {
-            return show(layout, too_large.into(), StatusCode::PAYLOAD_TOO_LARGE);
+            return show(layout, too_large.into(), Rejection::TooLarge.status());
         }
         Err(ReadError::Unreadable(why)) => {
             return Err(AppError::BadRequest(
@@ -500,11 +500,11 @@ pub async fn upload(
         return show(
             layout,
             "Choose a CSV file to upload.".into(),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            Rejection::Invalid.status(),
         );
     }
     if upload.too_large {
-        return show(layout, too_large.into(), StatusCode::PAYLOAD_TOO_LARGE);
+        return show(layout, too_large.into(), Rejection::TooLarge.status());
     }
     let checked = csv_import::decode(&upload.bytes)
         .and_then(|text| csv_import::parse(text, member.inviter(), member.org.plan).map(|_| text));
@@ -512,9 +512,9 @@ pub async fn upload(
         Ok(text) => text.to_owned(),
         Err(e) => {
             let status = if e == FileError::TooLarge {
-                StatusCode::PAYLOAD_TOO_LARGE
+                Rejection::TooLarge.status()
             } else {
-                StatusCode::UNPROCESSABLE_ENTITY
+                Rejection::Invalid.status()
             };
             return show(layout, e.to_string(), status);
         }
@@ -753,7 +753,7 @@ fn stored_file_unusable(
         Layout::new(state, session, "Import invitations", Some(&member.user))?.in_org(member);
     render_with_status(
         &upload_view(layout, member, Some(e.to_string())),
-        StatusCode::UNPROCESSABLE_ENTITY,
+        Rejection::Invalid.status(),
     )
 }
 

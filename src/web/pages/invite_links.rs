@@ -552,7 +552,7 @@ fn refused(visit: &Visit<'_>, e: JoinError) -> Result<HttpResponse, AppError> {
             // sign-up's "account exists" answers, 409).
             let mut page = visit.page("log_in")?;
             page.login_error = Some(e.to_string());
-            respond(&page, StatusCode::CONFLICT)
+            respond(&page, Rejection::FinalState.status())
         }
     }
 }

@@ -55,8 +55,10 @@ pub async fn change_role(
     let id = membership_id(&path.1)?;
     let team = paths::team(member.org.id);
     let Ok(to) = form.role.parse::<Role>() else {
-        flash::error(&session, "Choose one of the roles listed.");
-        return Ok(see_other(&team));
+        return Err(
+            AppError::BadRequest("Choose one of the roles listed.".into())
+                .back_to(team, "Back to Team Management"),
+        );
     };
     let (org, by, now) = (member.org.id, member.user.id, state.clock.now());
     let audit = member.audit(meta);

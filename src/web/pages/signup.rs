@@ -11,6 +11,7 @@
 //! lives at the same address; its page joins that invite link's organization instead
 //! (`invite_links::show_mailed` and `complete_mailed`).
 
+use crate::web::error::Rejection;
 use crate::web::session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -101,7 +102,7 @@ pub async fn request_link(
                     email: form.email.chars().take(254).collect(),
                     email_error: Some(format!("Email: {e}.")),
                 },
-                StatusCode::UNPROCESSABLE_ENTITY,
+                Rejection::Invalid.status(),
             );
         }
     };
@@ -221,7 +222,7 @@ pub async fn show(
     let view = LinkPageView::new(&state, &session, &user, &token, &request, "form")?;
     match link_page(&request.facts, exists, state.clock.now()) {
         LinkPage::Form => view.respond(StatusCode::OK),
-        LinkPage::Unusable(why) => view.unusable(why).respond(StatusCode::GONE),
+        LinkPage::Unusable(why) => view.unusable(why).respond(Rejection::LinkUnusable.status()),
         LinkPage::AccountExists => LinkPageView {
             branch: "account_exists",
             ..view
@@ -280,7 +281,7 @@ pub async fn complete(
     let view = LinkPageView::new(&state, &session, &user, &token, &request, "form")?;
     // Everything that can refuse without the password's hash, before it is computed.
     if let Err(why) = request.facts.check_usable(state.clock.now()) {
-        return view.unusable(why).respond(StatusCode::GONE);
+        return view.unusable(why).respond(Rejection::LinkUnusable.status());
     }
     let email = request.email.clone();
     if state
@@ -304,7 +305,7 @@ pub async fn complete(
                 organization_error: organization.err().map(|e| format!("Company name: {e}.")),
                 ..view
             }
-            .respond(StatusCode::UNPROCESSABLE_ENTITY);
+            .respond(Rejection::Invalid.status());
         }
     };
     let password_hash = state.hash_password(password).await?;
@@ -332,7 +333,9 @@ pub async fn complete(
             );
             Ok(see_other(&paths::dashboard(done.organization.id)))
         }
-        Err(CompleteError::Unusable(why)) => view.unusable(why).respond(StatusCode::GONE),
+        Err(CompleteError::Unusable(why)) => {
+            view.unusable(why).respond(Rejection::LinkUnusable.status())
+        }
         Err(CompleteError::AccountExists) => account_exists(view),
     }
 }
@@ -343,5 +346,5 @@ fn account_exists(view: LinkPageView) -> Result<HttpResponse, AppError> {
         branch: "account_exists",
         ..view
     }
-    .respond(StatusCode::CONFLICT)
+    .respond(Rejection::FinalState.status())
 }

@@ -2,6 +2,7 @@
 //! plan and member count (search, paging), set plan, send tenant-owner invitations, and the
 //! list of tenant-owner invitations with resend and revoke. Staff only; 404 for everyone else.
 
+use crate::web::error::Rejection;
 use crate::web::session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -329,7 +330,7 @@ pub async fn send(
             &staff,
             &ConsoleQuery::default(),
             form,
-            StatusCode::UNPROCESSABLE_ENTITY,
+            Rejection::Invalid.status(),
         )
         .await;
     };
@@ -379,7 +380,7 @@ pub async fn send(
                 &staff,
                 &ConsoleQuery::default(),
                 form,
-                StatusCode::UNPROCESSABLE_ENTITY,
+                Rejection::Invalid.status(),
             )
             .await
         }

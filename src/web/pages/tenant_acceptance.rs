@@ -4,6 +4,7 @@
 //! member invitation page. Accepting creates the organization on the plan staff chose, with
 //! the invitee as Owner — exactly one, however often the form is submitted.
 
+use crate::web::error::Rejection;
 use crate::web::session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -155,7 +156,9 @@ pub async fn show(
         AcceptancePage::LogInToAccept => respond(&view.page("login")?, StatusCode::OK),
         AcceptancePage::Confirm => respond(&view.page("confirm")?, StatusCode::OK),
         AcceptancePage::WrongAccount => respond(&view.page("wrong_account")?, StatusCode::OK),
-        AcceptancePage::Unusable(why) => respond(&view.unusable(why)?, StatusCode::GONE),
+        AcceptancePage::Unusable(why) => {
+            respond(&view.unusable(why)?, Rejection::LinkUnusable.status())
+        }
     }
 }
 
@@ -194,10 +197,10 @@ fn welcome(session: &Session, user: &User, org: &Organization) -> Result<HttpRes
 fn refused(view: &View<'_>, e: TenantRefused) -> Result<HttpResponse, AppError> {
     match e {
         TenantRefused::Refused(AcceptError::Unusable(why)) => {
-            respond(&view.unusable(why)?, StatusCode::GONE)
+            respond(&view.unusable(why)?, Rejection::LinkUnusable.status())
         }
         TenantRefused::Refused(AcceptError::WrongAccount) => {
-            respond(&view.page("wrong_account")?, StatusCode::FORBIDDEN)
+            respond(&view.page("wrong_account")?, Rejection::Forbidden.status())
         }
         TenantRefused::AccountExists => {
             flash::info(
@@ -232,7 +235,7 @@ pub async fn create_organization(
     };
     let now = state.clock.now();
     if let Err(why) = inv.facts.check_usable(now) {
-        return respond(&view.unusable(why)?, StatusCode::GONE);
+        return respond(&view.unusable(why)?, Rejection::LinkUnusable.status());
     }
     let company = OrganizationName::parse(&form.company);
     let keep = |page: &mut TenantPage| {
@@ -242,7 +245,7 @@ pub async fn create_organization(
     match &user.0 {
         Some(signed_in) => {
             if signed_in.email != inv.email {
-                return respond(&view.page("wrong_account")?, StatusCode::FORBIDDEN);
+                return respond(&view.page("wrong_account")?, Rejection::Forbidden.status());
             }
             let company = match company {
                 Ok(c) => c,
@@ -250,7 +253,7 @@ pub async fn create_organization(
                     let mut page = view.page("confirm")?;
                     keep(&mut page);
                     page.company_error = Some(format!("Company name: {e}."));
-                    return respond(&page, StatusCode::UNPROCESSABLE_ENTITY);
+                    return respond(&page, Rejection::Invalid.status());
                 }
             };
             let ctx = AuditContext {
@@ -283,7 +286,7 @@ pub async fn create_organization(
                         let mut page = view.page("login")?;
                         keep(&mut page);
                         page.company_error = Some(format!("Company name: {e}."));
-                        return respond(&page, StatusCode::UNPROCESSABLE_ENTITY);
+                        return respond(&page, Rejection::Invalid.status());
                     }
                 };
                 let Some(acceptor) =
@@ -292,7 +295,7 @@ pub async fn create_organization(
                     let mut page = view.page("login")?;
                     keep(&mut page);
                     page.password_error = Some(LOGIN_FAILED.into());
-                    return respond(&page, StatusCode::UNAUTHORIZED);
+                    return respond(&page, Rejection::WrongPassword.status());
                 };
                 let ctx = AuditContext {
                     actor: actor_of(&acceptor, false),
@@ -320,7 +323,7 @@ pub async fn create_organization(
                         page.name_error = name.err().map(|e| format!("Name: {e}."));
                         page.password_error = password.err().map(|e| format!("Password: {e}."));
                         page.company_error = company.err().map(|e| format!("Company name: {e}."));
-                        return respond(&page, StatusCode::UNPROCESSABLE_ENTITY);
+                        return respond(&page, Rejection::Invalid.status());
                     }
                 };
                 let hash = state.hash_password(password).await?;
@@ -360,11 +363,11 @@ pub async fn decline(
         user: user.0.as_ref(),
     };
     if user.0.as_ref().is_some_and(|u| u.email != inv.email) {
-        return respond(&view.page("wrong_account")?, StatusCode::FORBIDDEN);
+        return respond(&view.page("wrong_account")?, Rejection::Forbidden.status());
     }
     let now = state.clock.now();
     if let Err(why) = inv.facts.check_usable(now) {
-        return respond(&view.unusable(why)?, StatusCode::GONE);
+        return respond(&view.unusable(why)?, Rejection::LinkUnusable.status());
     }
     let tenant = inv.clone();
     if state
@@ -374,6 +377,9 @@ pub async fn decline(
     {
         respond(&view.page("declined")?, StatusCode::OK)
     } else {
-        respond(&view.unusable(Unusable::AlreadyUsed)?, StatusCode::GONE)
+        respond(
+            &view.unusable(Unusable::AlreadyUsed)?,
+            Rejection::LinkUnusable.status(),
+        )
     }
 }
