@@ -196,7 +196,8 @@ describe('Export members as CSV', () => {
     const page = await stranger();
     const href = await owner.getByRole('link', { name: 'Export members as CSV' }).getAttribute('href');
     const res = await page.request.get(new URL(href, server.base).toString(), { maxRedirects: 0 });
-    assert.notEqual(res.status(), 200);
+    assert.equal(res.status(), 303, 'sent to log in');
+    assert.match(res.headers().location ?? '', /^\/login\?next=/);
     assert.doesNotMatch(res.headers()['content-type'] ?? '', /text\/csv/);
     await page.context().close();
   });

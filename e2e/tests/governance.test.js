@@ -124,6 +124,28 @@ describe('members and roles (an Owner)', () => {
     await checks.page(page, 'Team page: role changed');
   });
 
+  test('an Admin who opens the revoke page of an Owner invitation gets a 403 page that links back', async () => {
+    const OWEN = 'owen@example.test';
+    await page.getByRole('button', { name: 'Invite Team Member' }).click();
+    await page.getByLabel('Email addresses').fill(OWEN);
+    await page.getByRole('dialog').getByLabel('Role').selectOption('owner');
+    await page.getByRole('dialog').getByRole('button', { name: 'Send Invitation' }).click();
+    await page.waitForURL(/\/team$/);
+    const href = await page.getByRole('link', { name: `Revoke invitation for ${OWEN}` }).getAttribute('href');
+    const rita = await stranger();
+    await logIn(rita, server.base, RITA.email, RITA.password);
+    await openTeam(rita);
+    assert.equal(await rita.getByRole('link', { name: `Revoke invitation for ${OWEN}` }).count(), 0,
+      'the Admin is offered no Revoke for an Owner invitation');
+    const res = await rita.goto(new URL(href, server.base).toString());
+    assert.equal(res.status(), 403);
+    await assertVisible(rita.getByRole('heading', { name: 'You cannot do that' }));
+    await checks.page(rita, 'Error page: above your role (403)');
+    await rita.getByRole('link', { name: 'Back to Team Management' }).click();
+    await rita.waitForURL(/\/team$/);
+    await rita.context().close();
+  });
+
   test('"Remove" asks first, then removes', async () => {
     await page.getByRole('link', { name: `Remove ${RITA.name}` }).click();
     await page.waitForURL(/\/members\/[^/]+\/remove$/);

@@ -407,6 +407,53 @@ describe('revoke and resend', () => {
   });
 });
 
+describe('refusals in a second tab', () => {
+  const GINA = 'gina@example.test';
+  let second; // another tab of the owner's browser, opened before the first one acts
+
+  const rowIn = (page, email) => page.locator('section', { has: page.getByRole('heading', { name: /Pending invitations/ }) })
+    .getByRole('row').filter({ hasText: email });
+
+  test('a resend within the minute, from a tab opened before the first: a 429 page with the wait', async () => {
+    await owner.getByRole('button', { name: 'Invite Team Member' }).click();
+    await owner.getByLabel('Email addresses').fill(GINA);
+    await owner.getByRole('dialog').getByRole('button', { name: 'Send Invitation' }).click();
+    await owner.waitForURL(/\/team$/);
+    second = await owner.context().newPage();
+    await second.goto(owner.url());
+    await rowIn(owner, GINA).getByRole('button', { name: 'Resend' }).click();
+    await owner.waitForURL(/\/team$/);
+    assert.match(await flash(owner).textContent(), new RegExp(`Invitation sent again to ${GINA}`));
+    const [res] = await Promise.all([
+      second.waitForResponse((r) => r.request().method() === 'POST'),
+      rowIn(second, GINA).getByRole('button', { name: 'Resend' }).click(),
+    ]);
+    assert.equal(res.status(), 429);
+    assert.match(res.headers()['retry-after'] ?? '', /^\d+$/);
+    await assertVisible(second.getByRole('heading', { name: 'Too many attempts' }));
+    await assertVisible(second.getByText('less than a minute ago'));
+    await checks.page(second, 'Error page: resend too soon (429)');
+    await second.getByRole('link', { name: 'Back to Team Management' }).click();
+    await second.waitForURL(/\/team$/);
+  });
+
+  test('revoking from a stale confirmation page after it was revoked: a 409 page', async () => {
+    await rowIn(second, GINA).getByRole('link', { name: `Revoke invitation for ${GINA}` }).click();
+    await assertVisible(second.getByRole('heading', { name: 'Revoke invitation?' }));
+    await rowIn(owner, GINA).getByRole('link', { name: `Revoke invitation for ${GINA}` }).click();
+    await owner.getByRole('button', { name: 'Revoke invitation' }).click();
+    await owner.waitForURL(/\/team$/);
+    const [res] = await Promise.all([
+      second.waitForResponse((r) => r.request().method() === 'POST'),
+      second.getByRole('button', { name: 'Revoke invitation' }).click(),
+    ]);
+    assert.equal(res.status(), 409);
+    await assertVisible(second.getByText('already Revoked'));
+    await checks.page(second, 'Error page: already revoked (409)');
+    await second.close();
+  });
+});
+
 describe('other pages', () => {
   test('Notification settings save with a message', async () => {
     await owner.getByRole('link', { name: ORG }).click();
