@@ -12,5 +12,6 @@ pub mod db;
 pub mod domain;
 pub mod mail;
 pub mod password_pool;
+pub mod paths;
 pub mod startup;
 pub mod web;

@@ -167,7 +167,11 @@ impl OutboxWorker {
                     return Ok(Rendered::Cancel("invitation is no longer pending"));
                 }
                 let token = InvitationToken::derive(&self.token_key, &d.invitation.nonce);
-                let link = format!("{}/invitations/{}", self.base_url, token.expose());
+                let link = format!(
+                    "{}{}",
+                    self.base_url,
+                    crate::paths::invitation(token.expose())
+                );
                 InvitationEmail {
                     to: d.invitation.email.as_str(),
                     inviter_name: &d.inviter_name,
@@ -218,7 +222,11 @@ impl OutboxWorker {
                     return Ok(Rendered::Cancel("sign-up link is no longer usable"));
                 }
                 let token = InvitationToken::derive(&self.token_key, &request.nonce);
-                let link = format!("{}/signup/{}", self.base_url, token.expose());
+                let link = format!(
+                    "{}{}",
+                    self.base_url,
+                    crate::paths::signup_link(token.expose())
+                );
                 match (request.invite_link_id, invite_link) {
                     (None, _) => super::templates::SignupLinkEmail {
                         to: request.email.as_str(),
@@ -266,7 +274,11 @@ impl OutboxWorker {
                     return Ok(Rendered::Cancel("tenant invitation is no longer pending"));
                 }
                 let token = InvitationToken::derive(&self.token_key, &inv.nonce);
-                let link = format!("{}/invitations/{}", self.base_url, token.expose());
+                let link = format!(
+                    "{}{}",
+                    self.base_url,
+                    crate::paths::invitation(token.expose())
+                );
                 super::templates::TenantInvitationEmail {
                     to: inv.email.as_str(),
                     inviter_name: &inv.inviter_name,

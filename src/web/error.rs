@@ -303,7 +303,8 @@ impl ResponseError for AppError {
             }
             AppError::LoginRequired { next } => {
                 let location = format!(
-                    "/login?next={}",
+                    "{}?next={}",
+                    crate::paths::login(),
                     url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
                 );
                 HttpResponse::SeeOther()

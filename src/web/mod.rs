@@ -179,38 +179,34 @@ pub fn is_local_path(next: &str) -> bool {
 
 /// The CSV import's routes (issue 5, feature 2). `example.csv` comes before `{id}`.
 fn csv_import_routes(cfg: &mut web::ServiceConfig) {
+    use crate::paths as P;
     use pages::csv_import;
-    cfg.route(
-        "/orgs/{org}/invitations/import",
-        web::get().to(csv_import::upload_page),
-    )
-    .route(
-        "/orgs/{org}/invitations/import",
-        web::post().to(csv_import::upload),
-    )
-    .route(
-        "/orgs/{org}/invitations/import/example.csv",
-        web::get().to(csv_import::example),
-    )
-    .route(
-        "/orgs/{org}/invitations/import/{id}",
-        web::get().to(csv_import::preview),
-    )
-    .route(
-        "/orgs/{org}/invitations/import/{id}",
-        web::post().to(csv_import::confirm),
-    )
-    .route(
-        "/orgs/{org}/invitations/import/{id}/cancel",
-        web::post().to(csv_import::cancel),
-    )
-    .route(
-        "/orgs/{org}/invitations/import/{id}/result",
-        web::get().to(csv_import::result),
-    );
+    cfg.route(P::IMPORT.pattern(), web::get().to(csv_import::upload_page))
+        .route(P::IMPORT.pattern(), web::post().to(csv_import::upload))
+        .route(
+            P::IMPORT_EXAMPLE.pattern(),
+            web::get().to(csv_import::example),
+        )
+        .route(
+            P::IMPORT_PREVIEW.pattern(),
+            web::get().to(csv_import::preview),
+        )
+        .route(
+            P::IMPORT_PREVIEW.pattern(),
+            web::post().to(csv_import::confirm),
+        )
+        .route(
+            P::IMPORT_CANCEL.pattern(),
+            web::post().to(csv_import::cancel),
+        )
+        .route(
+            P::IMPORT_RESULT.pattern(),
+            web::get().to(csv_import::result),
+        );
 }
 
-/// Registers every route. Page paths live here and in `pages::paths`, nowhere else.
+/// Registers every route, each at its pattern in [`crate::paths`] (where pages, emails and tests
+/// build the same paths).
 ///
 /// `login_limit` is one per-client budget for log-in and the POSTs that hash or verify a
 /// password (registration through an invitation or a sign-up link, tenant-owner acceptance,
@@ -224,24 +220,25 @@ pub fn routes(
     login_limit: &headers::LoginRateLimit,
     signup_limit: &headers::LoginRateLimit,
 ) {
+    use crate::paths as P;
     use pages::{
         acceptance, assets, auth, billing, dashboard, dev, health, invite_links, members, settings,
         staff, team, tenant_acceptance,
     };
-    cfg.route("/", web::get().to(dashboard::home))
-        .route("/static/app.css", web::get().to(assets::app_css))
-        .route("/static/app.js", web::get().to(assets::app_js))
-        .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz))
+    cfg.route(P::HOME.pattern(), web::get().to(dashboard::home))
+        .route(P::APP_CSS.pattern(), web::get().to(assets::app_css))
+        .route(P::APP_JS.pattern(), web::get().to(assets::app_js))
+        .route(P::HEALTHZ.pattern(), web::get().to(health::healthz))
+        .route(P::READYZ.pattern(), web::get().to(health::readyz))
         .service(
-            web::resource("/login")
+            web::resource(P::LOGIN.pattern())
                 .route(web::get().to(auth::login_page))
                 .route(web::post().to(auth::login))
                 .wrap(headers::limit(login_limit)),
         )
-        .route("/logout", web::post().to(auth::logout))
+        .route(P::LOGOUT.pattern(), web::post().to(auth::logout))
         .service(
-            web::resource("/signup")
+            web::resource(P::SIGNUP.pattern())
                 .route(web::get().to(pages::signup::signup_page))
                 .route(web::post().to(pages::signup::request_link))
                 .wrap(headers::limit(signup_limit)),
@@ -249,156 +246,138 @@ pub fn routes(
         .service(
             // The POST hashes or verifies a password (a new account, or an account holder
             // joining through an invite link): the per-client log-in budget applies.
-            web::resource("/signup/{token}")
+            web::resource(P::SIGNUP_LINK.pattern())
                 .route(web::get().to(pages::signup::show))
                 .route(web::post().to(pages::signup::complete))
                 .wrap(headers::limit(login_limit))
                 .wrap(from_fn(limits::token_lookups)),
         )
-        .route("/orgs/{org}", web::get().to(dashboard::dashboard))
-        .route("/staff", web::get().to(staff::console_page))
-        .route("/staff/orgs/{org}/plan", web::post().to(staff::set_plan))
-        .route("/staff/tenant-invitations", web::post().to(staff::send))
+        .route(P::DASHBOARD.pattern(), web::get().to(dashboard::dashboard))
+        .route(P::STAFF.pattern(), web::get().to(staff::console_page))
+        .route(P::STAFF_PLAN.pattern(), web::post().to(staff::set_plan))
+        .route(P::TENANT_INVITATIONS.pattern(), web::post().to(staff::send))
+        .route(P::TENANT_RESEND.pattern(), web::post().to(staff::resend))
         .route(
-            "/staff/tenant-invitations/{id}/resend",
-            web::post().to(staff::resend),
-        )
-        .route(
-            "/staff/tenant-invitations/{id}/revoke",
+            P::TENANT_REVOKE.pattern(),
             web::get().to(staff::revoke_confirm),
         )
+        .route(P::TENANT_REVOKE.pattern(), web::post().to(staff::revoke))
+        .route(P::TEAM.pattern(), web::get().to(team::team_page))
         .route(
-            "/staff/tenant-invitations/{id}/revoke",
-            web::post().to(staff::revoke),
-        )
-        .route("/orgs/{org}/team", web::get().to(team::team_page))
-        .route(
-            "/orgs/{org}/team/members.csv",
+            P::EXPORT_MEMBERS.pattern(),
             web::get().to(pages::member_export::export_members),
         )
-        .route("/orgs/{org}/audit", web::get().to(pages::audit::audit_page))
+        .route(P::AUDIT.pattern(), web::get().to(pages::audit::audit_page))
         .route(
-            "/orgs/{org}/members/{id}/role",
+            P::MEMBER_ROLE.pattern(),
             web::post().to(members::change_role),
         )
         .route(
-            "/orgs/{org}/members/{id}/remove",
+            P::REMOVE_MEMBER.pattern(),
             web::get().to(members::remove_confirm),
         )
+        .route(P::REMOVE_MEMBER.pattern(), web::post().to(members::remove))
+        .route(P::LEAVE.pattern(), web::get().to(members::leave_confirm))
+        .route(P::LEAVE.pattern(), web::post().to(members::leave))
+        .route(P::BILLING.pattern(), web::get().to(billing::billing_page))
+        .route(P::INVITE.pattern(), web::get().to(team::invite_page))
         .route(
-            "/orgs/{org}/members/{id}/remove",
-            web::post().to(members::remove),
-        )
-        .route("/orgs/{org}/leave", web::get().to(members::leave_confirm))
-        .route("/orgs/{org}/leave", web::post().to(members::leave))
-        .route("/orgs/{org}/billing", web::get().to(billing::billing_page))
-        .route("/orgs/{org}/team/invite", web::get().to(team::invite_page))
-        .route(
-            "/orgs/{org}/invitations",
+            P::SEND_INVITATIONS.pattern(),
             web::post().to(team::send_invitations),
         )
         .configure(csv_import_routes)
+        .route(P::RESEND.pattern(), web::post().to(team::resend))
+        .route(P::REVOKE.pattern(), web::get().to(team::revoke_confirm))
+        .route(P::REVOKE.pattern(), web::post().to(team::revoke))
         .route(
-            "/orgs/{org}/invitations/{id}/resend",
-            web::post().to(team::resend),
-        )
-        .route(
-            "/orgs/{org}/invitations/{id}/revoke",
-            web::get().to(team::revoke_confirm),
-        )
-        .route(
-            "/orgs/{org}/invitations/{id}/revoke",
-            web::post().to(team::revoke),
-        )
-        .route(
-            "/orgs/{org}/settings/notifications",
+            P::NOTIFICATIONS.pattern(),
             web::get().to(settings::notifications_page),
         )
         .route(
-            "/orgs/{org}/settings/notifications",
+            P::NOTIFICATIONS.pattern(),
             web::post().to(settings::save_notifications),
         )
         .service(
-            web::resource("/invitations/{token}")
+            web::resource(P::INVITATION.pattern())
                 .route(web::get().to(tenant_acceptance::show))
                 .wrap(from_fn(limits::token_lookups)),
         )
         .service(
-            web::resource("/invitations/{token}/organization")
+            web::resource(P::INVITATION_ORGANIZATION.pattern())
                 .route(web::post().to(tenant_acceptance::create_organization))
                 .wrap(headers::limit(login_limit))
                 .wrap(from_fn(limits::token_lookups)),
         )
         .service(
-            web::resource("/invitations/{token}/decline-organization")
+            web::resource(P::INVITATION_DECLINE_ORGANIZATION.pattern())
                 .route(web::post().to(tenant_acceptance::decline))
                 .wrap(from_fn(limits::token_lookups)),
         )
         .service(
-            web::resource("/invitations/{token}/register")
+            web::resource(P::INVITATION_REGISTER.pattern())
                 .route(web::post().to(acceptance::register))
                 .wrap(headers::limit(login_limit))
                 .wrap(from_fn(limits::token_lookups)),
         )
         .service(
-            web::resource("/invitations/{token}/login")
+            web::resource(P::INVITATION_LOGIN.pattern())
                 .route(web::post().to(acceptance::log_in_and_accept))
                 .wrap(headers::limit(login_limit))
                 .wrap(from_fn(limits::token_lookups)),
         )
         .service(
-            web::resource("/invitations/{token}/accept")
+            web::resource(P::INVITATION_ACCEPT.pattern())
                 .route(web::post().to(acceptance::accept))
                 .wrap(from_fn(limits::token_lookups)),
         )
         .service(
-            web::resource("/invitations/{token}/decline")
+            web::resource(P::INVITATION_DECLINE.pattern())
                 .route(web::post().to(acceptance::decline))
                 .wrap(from_fn(limits::token_lookups)),
         )
         .service(
-            web::resource("/invitations/{token}/request-new")
+            web::resource(P::INVITATION_REQUEST_NEW.pattern())
                 .route(web::post().to(acceptance::request_new))
                 .wrap(from_fn(limits::token_lookups)),
         )
         .route(
-            "/orgs/{org}/invite-links/new",
+            P::NEW_INVITE_LINK.pattern(),
             web::get().to(invite_links::new_page),
         )
         .route(
-            "/orgs/{org}/invite-links",
+            P::CREATE_INVITE_LINK.pattern(),
             web::post().to(invite_links::create),
         )
         .route(
-            "/orgs/{org}/invite-links/{id}/revoke",
+            P::REVOKE_INVITE_LINK.pattern(),
             web::get().to(invite_links::revoke_confirm),
         )
         .route(
-            "/orgs/{org}/invite-links/{id}/revoke",
+            P::REVOKE_INVITE_LINK.pattern(),
             web::post().to(invite_links::revoke),
         )
         .service(
-            web::resource("/join/{token}")
+            web::resource(P::JOIN.pattern())
                 .route(web::get().to(invite_links::show))
                 .wrap(from_fn(limits::token_lookups)),
         )
         .service(
             // "Email me a link": sends email, like sign-up, on sign-up's per-client budget.
-            web::resource("/join/{token}/register")
+            web::resource(P::JOIN_REGISTER.pattern())
                 .route(web::post().to(invite_links::request_link))
                 .wrap(headers::limit(signup_limit))
                 .wrap(from_fn(limits::token_lookups)),
         )
         .service(
-            web::resource("/join/{token}/login")
+            web::resource(P::JOIN_LOGIN.pattern())
                 .route(web::post().to(invite_links::log_in_and_join))
                 .wrap(headers::limit(login_limit))
                 .wrap(from_fn(limits::token_lookups)),
         )
         .service(
-            web::resource("/join/{token}/accept")
+            web::resource(P::JOIN_ACCEPT.pattern())
                 .route(web::post().to(invite_links::accept))
                 .wrap(from_fn(limits::token_lookups)),
         )
-        .route("/dev/mailbox", web::get().to(dev::mailbox));
+        .route(P::DEV_MAILBOX.pattern(), web::get().to(dev::mailbox));
 }

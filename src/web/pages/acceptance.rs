@@ -15,8 +15,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::auth::{LOGIN_FAILED, authenticate};
+use super::see_other;
 use super::team::TimeView;
-use super::{paths, see_other};
 use crate::db::audit::{AuditContext, RequestMeta};
 use crate::db::invitations::{
     Accepted, InvitationDetails, RegistrationBlocked, RenewalRequested, invitee_actor,
@@ -30,6 +30,7 @@ use crate::domain::invitation::{
 use crate::domain::password::Password;
 use crate::domain::text::PersonName;
 use crate::domain::token::InvitationToken;
+use crate::paths;
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::extractors::MaybeUser;
 use crate::web::headers::invitation_page;
@@ -89,7 +90,7 @@ impl View<'_> {
             role: inv.role,
             message: inv.message.clone(),
             expires: Some(TimeView::new(inv.facts.expires_at, now)),
-            base_path: format!("/invitations/{}", self.token),
+            base_path: paths::invitation(self.token),
             signed_in_email: self.user.map(|u| u.email.to_string()).unwrap_or_default(),
             name: String::new(),
             name_error: None,
@@ -427,7 +428,7 @@ pub async fn accept(
 ) -> Result<HttpResponse, AppError> {
     let (token, details) = load(&state, &path).await?;
     let Some(user) = user.0 else {
-        return Ok(see_other(&format!("/invitations/{}", token.expose())));
+        return Ok(see_other(&paths::invitation(token.expose())));
     };
     let view = View {
         state: &state,

@@ -9,12 +9,13 @@ use crate::web::session::Session;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
+use super::render;
 use super::team::TimeView;
-use super::{paths, render};
 use crate::db::audit::AuditRow;
 use crate::db::{self};
 use crate::domain::audit::AuditAction;
 use crate::domain::{OrganizationId, Permission, UserId};
+use crate::paths;
 use crate::web::extractors::OrgMember;
 use crate::web::{AppError, AppState, Layout};
 

@@ -1,5 +1,6 @@
 //! Log in and log out.
 
+use crate::paths;
 use crate::web::error::Rejection;
 use crate::web::session::Session;
 use actix_web::{HttpResponse, web};
@@ -158,5 +159,5 @@ pub async fn logout(session: Session, CsrfForm(form): CsrfForm<TokenOnly>) -> Ht
     session.sign_out();
     let next = form.next.filter(|n| is_local_path(n));
     flash::info(&session, "You are logged out.");
-    see_other(next.as_deref().unwrap_or("/login"))
+    see_other(next.as_deref().unwrap_or(paths::LOGIN.pattern()))
 }

@@ -24,7 +24,7 @@ use futures_util::StreamExt as _;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
-use super::{paths, render_with_status, see_other};
+use super::{render_with_status, see_other};
 use crate::db::imports::{IMPORT_TTL, Import, OwnImport};
 use crate::db::invitations::{AddressOutcome, InviteBatch, InviteEntry};
 use crate::db::{self};
@@ -35,6 +35,7 @@ use crate::domain::invitation::{
     InviteDenied, InvitePlan, OverHourlyLimit, SkipReason, authorize_invitation, check_hourly_limit,
 };
 use crate::domain::{Permission, Plan, Role};
+use crate::paths;
 use crate::web::csrf::{self, CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::error::Rejection;
 use crate::web::error::error_response;

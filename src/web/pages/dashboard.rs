@@ -4,9 +4,10 @@ use crate::web::session::Session;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 
-use super::{paths, render, see_other};
+use super::{render, see_other};
 use crate::db;
 use crate::domain::{Permission, Plan, Role};
+use crate::paths;
 use crate::web::extractors::{MaybeUser, OrgMember};
 use crate::web::{AppError, AppState, Layout};
 
@@ -48,7 +49,7 @@ pub async fn home(
     user: MaybeUser,
 ) -> Result<HttpResponse, AppError> {
     let Some(user) = user.0 else {
-        return Ok(see_other("/login"));
+        return Ok(see_other(&paths::login()));
     };
     let user_id = user.id;
     let orgs = state

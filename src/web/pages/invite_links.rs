@@ -23,7 +23,7 @@ use serde::Deserialize;
 
 use super::auth::{LOGIN_FAILED, authenticate};
 use super::team::{TimeView, act_on_refused};
-use super::{paths, render, see_other};
+use super::{render, see_other};
 use crate::db::invite_links::{InviteLinkDetails, Joined, Joiner};
 use crate::db::signups::SignupRequest;
 use crate::db::users::User;
@@ -37,6 +37,7 @@ use crate::domain::password::Password;
 use crate::domain::signup::{LinkUnusable as MailedLinkUnusable, MAX_EMAILS_PER_WINDOW};
 use crate::domain::text::{MAX_NAME_CHARS, PersonName};
 use crate::domain::{EmailAddress, InviteLinkId, Permission, Plan, Role};
+use crate::paths;
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::error::Rejection;
 use crate::web::extractors::{MaybeUser, OrgMember};

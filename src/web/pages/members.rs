@@ -6,11 +6,12 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{paths, render, see_other};
+use super::{render, see_other};
 use crate::db::members::MemberError;
 use crate::db::{self};
 use crate::domain::membership::{MemberDenied, check_leave};
 use crate::domain::{MembershipId, OrganizationId, Permission, Role};
+use crate::paths;
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::extractors::OrgMember;
 use crate::web::request_meta::Meta;

@@ -5,10 +5,11 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{paths, render, see_other};
+use super::{render, see_other};
 use crate::db;
 use crate::domain::Role;
 use crate::domain::audit::AuditAction;
+use crate::paths;
 use crate::web::csrf::{CsrfForm, HasCsrfToken};
 use crate::web::extractors::OrgMember;
 use crate::web::request_meta::Meta;

@@ -18,7 +18,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{paths, render, render_with_status, see_other};
+use super::{render, render_with_status, see_other};
 use crate::db::signups::{NewAccount, SignupRequest};
 use crate::db::{self};
 use crate::domain::EmailAddress;
@@ -26,18 +26,16 @@ use crate::domain::password::Password;
 use crate::domain::signup::{CompleteError, LinkPage, LinkUnusable, link_page};
 use crate::domain::text::{MAX_NAME_CHARS, OrganizationName, PersonName};
 use crate::domain::token::InvitationToken;
+use crate::paths;
 use crate::web::csrf::{CsrfForm, HasCsrfToken};
 use crate::web::extractors::MaybeUser;
 use crate::web::headers::invitation_page;
 use crate::web::request_meta::Meta;
 use crate::web::{AppError, AppState, Layout, flash};
 
-/// Where the sign-up form lives and posts.
-pub const SIGNUP_PATH: &str = "/signup";
-
 /// The page of one sign-up link.
 fn link_path(token: &InvitationToken) -> String {
-    format!("{SIGNUP_PATH}/{}", token.expose())
+    paths::signup_link(token.expose())
 }
 
 #[derive(Template)]

@@ -2,6 +2,7 @@
 //! plan and member count (search, paging), set plan, send tenant-owner invitations, and the
 //! list of tenant-owner invitations with resend and revoke. Staff only; 404 for everyone else.
 
+use crate::paths;
 use crate::web::error::Rejection;
 use crate::web::session::Session;
 use actix_web::http::StatusCode;
@@ -116,7 +117,7 @@ pub struct ConsoleQuery {
 
 fn page_link(q: &str, page: i64) -> String {
     let q: String = url::form_urlencoded::byte_serialize(q.as_bytes()).collect();
-    format!("/staff?q={q}&page={page}")
+    format!("{}?q={q}&page={page}", paths::staff())
 }
 
 async fn console(
@@ -149,8 +150,8 @@ async fn console(
     let orgs = orgs
         .into_iter()
         .map(|(org, members)| OrgRow {
-            team_path: super::paths::team(org.id),
-            plan_path: format!("/staff/orgs/{}/plan", org.id),
+            team_path: crate::paths::team(org.id),
+            plan_path: paths::staff_plan(org.id),
             org,
             members,
         })
@@ -169,10 +170,10 @@ async fn console(
                     crate::domain::InvitationStatus::Pending
                         | crate::domain::InvitationStatus::Expired
                 )
-                .then(|| format!("/staff/tenant-invitations/{id}/resend")),
+                .then(|| paths::tenant_resend(id)),
                 revoke_path: (status == crate::domain::InvitationStatus::Pending)
-                    .then(|| format!("/staff/tenant-invitations/{id}/revoke")),
-                org_path: inv.organization_id.map(super::paths::dashboard),
+                    .then(|| paths::tenant_revoke(id)),
+                org_path: inv.organization_id.map(crate::paths::dashboard),
                 inv,
             }
         })
@@ -254,7 +255,7 @@ pub async fn set_plan(
     let Ok(plan) = form.plan.parse::<Plan>() else {
         return Err(
             AppError::BadRequest("Choose one of the plans listed.".into())
-                .back_to("/staff", "Back to the staff console"),
+                .back_to(paths::staff(), "Back to the staff console"),
         );
     };
     let audit = staff_audit(&staff, meta);
@@ -275,7 +276,7 @@ pub async fn set_plan(
             format!("Plan changed from {} to {}.", before.label(), plan.label()),
         );
     }
-    Ok(see_other("/staff"))
+    Ok(see_other(&paths::staff()))
 }
 
 /// The "Send tenant owner invitation" form.
@@ -370,7 +371,7 @@ pub async fn send(
                     plan.label()
                 ),
             );
-            Ok(see_other("/staff"))
+            Ok(see_other(&paths::staff()))
         }
         Err(refused) => {
             form.email_error = Some(refused.to_string());
@@ -435,10 +436,10 @@ pub async fn resend(
         }
         Err(refused) => {
             return Err(super::team::resend_refused(refused, &email, now)
-                .back_to("/staff", "Back to the staff console"));
+                .back_to(paths::staff(), "Back to the staff console"));
         }
     }
-    Ok(see_other("/staff"))
+    Ok(see_other(&paths::staff()))
 }
 
 /// GET /staff/tenant-invitations/{id}/revoke — asks for confirmation.
@@ -458,7 +459,7 @@ pub async fn revoke_confirm(
         )?,
         email: inv.email.to_string(),
         plan: inv.plan,
-        action: format!("/staff/tenant-invitations/{}/revoke", inv.id),
+        action: paths::tenant_revoke(inv.id),
     })
 }
 
@@ -488,8 +489,8 @@ pub async fn revoke(
         ),
         Err(e) => {
             return Err(AppError::Conflict(e.to_string().into())
-                .back_to("/staff", "Back to the staff console"));
+                .back_to(paths::staff(), "Back to the staff console"));
         }
     }
-    Ok(see_other("/staff"))
+    Ok(see_other(&paths::staff()))
 }

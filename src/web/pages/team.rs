@@ -9,7 +9,7 @@ use askama::Template;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{paths, render, render_refused, seconds_until, see_other};
+use super::{render, render_refused, seconds_until, see_other};
 use crate::db::invitations::{AddressOutcome, InvitationListing, InviteBatch, InviteEntry};
 use crate::db::organizations::MemberListing;
 use crate::db::team_listing::{self, HistorySort, LinkSort, MemberSort, PendingSort, TableView};
@@ -21,6 +21,7 @@ use crate::domain::invitation::{
 };
 use crate::domain::text::{MAX_MESSAGE_CHARS, PersonalMessage};
 use crate::domain::{InvitationId, OrganizationId, Permission, Plan, Role};
+use crate::paths;
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::error::Rejection;
 use crate::web::extractors::OrgMember;

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::auth::{LOGIN_FAILED, authenticate};
 use super::team::TimeView;
-use super::{acceptance, paths, see_other};
+use super::{acceptance, see_other};
 use crate::db::audit::AuditContext;
 use crate::db::organizations::Organization;
 use crate::db::tenant_invitations::{TenantInvitation, TenantRefused};
@@ -24,6 +24,7 @@ use crate::domain::invitation::{AcceptError, AcceptancePage, Unusable, Visitor, 
 use crate::domain::password::Password;
 use crate::domain::text::{OrganizationName, PersonName};
 use crate::domain::token::InvitationToken;
+use crate::paths;
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::extractors::{MaybeUser, actor_of};
 use crate::web::headers::invitation_page;
@@ -76,7 +77,7 @@ impl View<'_> {
             plan: self.inv.plan,
             message: self.inv.message.clone(),
             expires: Some(TimeView::new(self.inv.facts.expires_at, now)),
-            base_path: format!("/invitations/{}", self.token),
+            base_path: paths::invitation(self.token),
             signed_in_email: self.user.map(|u| u.email.to_string()).unwrap_or_default(),
             name: String::new(),
             company: String::new(),
@@ -207,7 +208,7 @@ fn refused(view: &View<'_>, e: TenantRefused) -> Result<HttpResponse, AppError> 
                 view.session,
                 "An account with this email already exists. Log in to continue.",
             );
-            Ok(see_other(&format!("/invitations/{}", view.token)))
+            Ok(see_other(&paths::invitation(view.token)))
         }
     }
 }
