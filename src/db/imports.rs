@@ -4,6 +4,7 @@
 //! can be reloaded. An import belongs to the person who uploaded it, in one organization, and
 //! lives [`IMPORT_TTL`] after its upload (unsent) or after sending.
 
+use crate::domain::csv_import::Import;
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
@@ -40,25 +41,6 @@ struct NewImport<'a> {
     content: &'a str,
     created_at: NaiveDateTime,
     expires_at: NaiveDateTime,
-}
-
-/// An uploaded import as read back.
-#[derive(Debug, Clone)]
-pub struct Import {
-    /// Its id.
-    pub id: ImportId,
-    /// The organization it invites into.
-    pub organization_id: OrganizationId,
-    /// Who uploaded it (the only person who may see or confirm it).
-    pub created_by: UserId,
-    /// The uploaded file's name, as the browser gave it (display only).
-    pub file_name: String,
-    /// The file's text (UTF-8, already size-checked).
-    pub content: String,
-    /// When it was uploaded.
-    pub created_at: DateTime<Utc>,
-    /// When it stops being usable.
-    pub expires_at: DateTime<Utc>,
 }
 
 impl TryFrom<ImportRow> for Import {

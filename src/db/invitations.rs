@@ -11,16 +11,17 @@
 //! replaced, or because the inviter may no longer grant it), declined, accepted (with
 //! member.joined), expired (by the system) and renewal requested.
 
+use crate::domain::invitation::{Invitation, InvitationDetails};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
 use super::audit::{self, AuditContext};
 use super::models::{InvitationRow, NewInvitation};
-use super::organizations::{self, Organization};
+use super::organizations;
 use super::outbox::{self, EmailKind};
 use super::schema::{invitations, users};
-use super::users::User;
 use super::{Conn, DbError, TxError, from_db, parse_stored, to_db};
+use crate::domain::User;
 use crate::domain::audit::AuditAction;
 use crate::domain::invitation::{
     AcceptError, InvitationFacts, InvitePlan, Inviter, InviterLapsed, LivePending, NotPending,
@@ -31,37 +32,6 @@ use crate::domain::invitation::{
 use crate::domain::text::{Department, PersonalMessage};
 use crate::domain::token::{InvitationToken, TokenKey, TokenNonce};
 use crate::domain::{EmailAddress, InvitationId, InvitationStatus, OrganizationId, Role, UserId};
-
-/// An invitation as read from the database.
-#[derive(Debug, Clone)]
-pub struct Invitation {
-    /// Its id.
-    pub id: InvitationId,
-    /// The organization it invites into.
-    pub organization_id: OrganizationId,
-    /// The invited address, normalized.
-    pub email: EmailAddress,
-    /// The role it grants.
-    pub role: Role,
-    /// The inviter's personal message.
-    pub message: Option<String>,
-    /// Who sent it.
-    pub invited_by: UserId,
-    /// The nonce its token is derived from.
-    pub nonce: TokenNonce,
-    /// Status, expiry and last resend.
-    pub facts: InvitationFacts,
-    /// Why it reached its final state (e.g. "replaced"), if recorded.
-    pub status_reason: Option<String>,
-    /// When it was sent.
-    pub created_at: DateTime<Utc>,
-    /// When it reached its final state, if it has.
-    pub decided_at: Option<DateTime<Utc>>,
-    /// When the invitee of the expired link last asked for a new invitation, if ever.
-    pub renewal_requested_at: Option<DateTime<Utc>>,
-    /// The department from a CSV import, carried onto the membership.
-    pub department: Option<String>,
-}
 
 impl TryFrom<InvitationRow> for Invitation {
     type Error = DbError;
@@ -87,19 +57,6 @@ impl TryFrom<InvitationRow> for Invitation {
             department: row.department,
         })
     }
-}
-
-/// An invitation with the names its pages and emails show.
-#[derive(Debug, Clone)]
-pub struct InvitationDetails {
-    /// The invitation.
-    pub invitation: Invitation,
-    /// The organization it invites into.
-    pub organization: Organization,
-    /// The inviter's name.
-    pub inviter_name: String,
-    /// The inviter's email.
-    pub inviter_email: String,
 }
 
 /// What one address of an invite submission came to.

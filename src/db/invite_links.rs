@@ -8,22 +8,24 @@
 //! Owners' "member joined" emails and the audit events — so a lost race or a refusal leaves
 //! nothing behind.
 
+use crate::domain::invite_link::{InviteLink, InviteLinkDetails};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::audit::{self, Actor, AuditContext, RequestMeta};
-use super::organizations::{self, Organization};
+use super::organizations;
 use super::outbox;
 use super::schema::{invite_links, users};
-use super::signups::{self, SignupRequest};
-use super::users::User;
+use super::signups;
 use super::{Conn, DbError, TxError, from_db, parse_stored, to_db};
+use crate::domain::User;
 use crate::domain::audit::AuditAction;
 use crate::domain::invitation::{Inviter, InviterLapsed, check_inviter_may_still_assign};
 use crate::domain::invite_link::{
     JoinError, LinkExpiry, LinkFacts, LinkStatus, LinkToken, LinkUnusable, OverLinkLimit,
     check_link_limit,
 };
+use crate::domain::signup::SignupRequest;
 use crate::domain::text::PersonName;
 use crate::domain::{InviteLinkId, OrganizationId, Role, UserId};
 
@@ -56,27 +58,6 @@ struct NewInviteLink<'a> {
     expires_at: NaiveDateTime,
 }
 
-/// An invite link as read from the database (never its token: that is not stored).
-#[derive(Debug, Clone)]
-pub struct InviteLink {
-    /// Its id.
-    pub id: InviteLinkId,
-    /// The organization it lets someone join.
-    pub organization_id: OrganizationId,
-    /// The role it grants.
-    pub role: Role,
-    /// Who created it.
-    pub created_by: UserId,
-    /// Status and expiry.
-    pub facts: LinkFacts,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-    /// Who joined through it, once used.
-    pub used_by: Option<UserId>,
-    /// When it was used or revoked.
-    pub decided_at: Option<DateTime<Utc>>,
-}
-
 impl TryFrom<InviteLinkRow> for InviteLink {
     type Error = DbError;
 
@@ -99,17 +80,6 @@ impl TryFrom<InviteLinkRow> for InviteLink {
             decided_at: row.decided_at.map(from_db),
         })
     }
-}
-
-/// A link with the names its pages show.
-#[derive(Debug, Clone)]
-pub struct InviteLinkDetails {
-    /// The link.
-    pub link: InviteLink,
-    /// The organization it lets someone join.
-    pub organization: Organization,
-    /// Its creator's name.
-    pub creator_name: String,
 }
 
 /// A row of the Team page's "Invite links": an active, unexpired link.

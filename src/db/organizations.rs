@@ -1,5 +1,6 @@
 //! Organizations and their memberships.
 
+use crate::domain::{MemberListing, Membership, Organization};
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -11,17 +12,6 @@ use super::{Conn, DbError, from_db, parse_stored, to_db};
 use crate::domain::text::OrganizationName;
 use crate::domain::{EmailAddress, MembershipId, OrganizationId, Plan, Role, UserId};
 
-/// An organization (tenant).
-#[derive(Debug, Clone)]
-pub struct Organization {
-    /// Its id.
-    pub id: OrganizationId,
-    /// Its name.
-    pub name: String,
-    /// Its plan.
-    pub plan: Plan,
-}
-
 impl TryFrom<OrganizationRow> for Organization {
     type Error = DbError;
 
@@ -32,21 +22,6 @@ impl TryFrom<OrganizationRow> for Organization {
             plan: parse_stored(&row.plan, "plan")?,
         })
     }
-}
-
-/// One person's membership of one organization.
-#[derive(Debug, Clone)]
-pub struct Membership {
-    /// Its id.
-    pub id: MembershipId,
-    /// The organization.
-    pub organization_id: OrganizationId,
-    /// The member.
-    pub user_id: UserId,
-    /// The member's role, read from the database on every request.
-    pub role: Role,
-    /// "Notify me when team members join".
-    pub notify_on_join: bool,
 }
 
 impl TryFrom<MembershipRow> for Membership {
@@ -61,27 +36,6 @@ impl TryFrom<MembershipRow> for Membership {
             notify_on_join: row.notify_on_join,
         })
     }
-}
-
-/// A row of the Team page's Members table.
-#[derive(Debug, Clone)]
-pub struct MemberListing {
-    /// The membership.
-    pub membership_id: MembershipId,
-    /// The member's account.
-    pub user_id: UserId,
-    /// Name.
-    pub name: String,
-    /// Email.
-    pub email: String,
-    /// Role.
-    pub role: Role,
-    /// When they joined.
-    pub joined_at: DateTime<Utc>,
-    /// Who invited them, by name, if anyone.
-    pub invited_by: Option<String>,
-    /// Their department, from the CSV import that invited them, if any.
-    pub department: Option<String>,
 }
 
 /// Serializes writes that must see one organization's latest state (its Owner count, its

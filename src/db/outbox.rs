@@ -112,7 +112,7 @@ pub fn enqueue_invitations(
 #[derive(Debug, Clone, Copy)]
 pub struct JoinedMember<'a> {
     /// The organization.
-    pub organization: &'a super::organizations::Organization,
+    pub organization: &'a crate::domain::Organization,
     /// The new member's name.
     pub name: &'a str,
     /// The new member's email.

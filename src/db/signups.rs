@@ -8,18 +8,20 @@
 //! is one conditional `UPDATE … WHERE used_at IS NULL AND expires_at > now`, so of two racing
 //! submissions exactly one creates the account.
 
+use crate::domain::signup::SignupRequest;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::audit::{self, Actor, AuditContext, RequestMeta};
-use super::invite_links::InviteLink;
-use super::organizations::{self, Organization};
+use super::organizations;
 use super::outbox::{self, EmailKind};
 use super::schema::{outbox_emails, signup_requests};
 use super::{Conn, DbError, from_db, parse_stored, to_db, users};
+use crate::domain::Organization;
 use crate::domain::audit::AuditAction;
 use crate::domain::ids::SignupRequestId;
+use crate::domain::invite_link::InviteLink;
 use crate::domain::signup::{
     CompleteError, LinkUnusable, RATE_WINDOW, SignupEmail, SignupLinkFacts, plan_join_email,
     plan_signup_email,
@@ -54,24 +56,6 @@ struct NewSignupRequest<'a> {
     created_at: NaiveDateTime,
     expires_at: NaiveDateTime,
     invite_link_id: Option<String>,
-}
-
-/// A sign-up request as read from the database.
-#[derive(Debug, Clone)]
-pub struct SignupRequest {
-    /// Its id.
-    pub id: SignupRequestId,
-    /// The address it proves, normalized.
-    pub email: EmailAddress,
-    /// The nonce its token is derived from.
-    pub nonce: TokenNonce,
-    /// Expiry and use.
-    pub facts: SignupLinkFacts,
-    /// When it was requested.
-    pub created_at: DateTime<Utc>,
-    /// The invite link it joins through, if it was asked for on an invite link's page (else
-    /// it creates a Trial organization).
-    pub invite_link_id: Option<InviteLinkId>,
 }
 
 impl TryFrom<SignupRequestRow> for SignupRequest {

@@ -8,13 +8,14 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Integer, Text};
 
-use super::invitations::{Invitation, InvitationListing};
+use super::invitations::InvitationListing;
 use super::invite_links::InviteLinkListing;
 use super::models::{InvitationRow, MembershipRow};
-use super::organizations::MemberListing;
 use super::outbox;
 use super::schema::{invitations, memberships, users};
 use super::{Conn, DbError, from_db, parse_stored, to_db};
+use crate::domain::MemberListing;
+use crate::domain::invitation::Invitation;
 use crate::domain::{InvitationStatus, OrganizationId};
 
 /// Rows per page of every Team page table.

@@ -6,15 +6,17 @@
 //! concurrently: the conditional `pending → accepted` update is the transaction's first write,
 //! so a second submission updates nothing and rolls back before creating anything.
 
+use crate::domain::tenant::TenantInvitation;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
 use super::audit::{self, AuditContext};
-use super::organizations::{self, Organization};
+use super::organizations;
 use super::outbox::{self, EmailKind};
 use super::schema::{tenant_invitations, users};
-use super::users::User;
 use super::{Conn, DbError, TxError, from_db, parse_stored, to_db, write_transaction};
+use crate::domain::Organization;
+use crate::domain::User;
 use crate::domain::audit::AuditAction;
 use crate::domain::invitation::{
     AcceptError, InvitationFacts, NotPending, RESEND_INTERVAL, ResendError, ResendPlan,
@@ -22,36 +24,7 @@ use crate::domain::invitation::{
 };
 use crate::domain::text::{OrganizationName, PersonName};
 use crate::domain::token::{InvitationToken, TokenKey, TokenNonce};
-use crate::domain::{
-    EmailAddress, InvitationId, InvitationStatus, OrganizationId, Plan, Role, UserId,
-};
-
-/// A tenant-owner invitation with its sender's name.
-#[derive(Debug, Clone)]
-pub struct TenantInvitation {
-    /// Its id.
-    pub id: InvitationId,
-    /// The invited address.
-    pub email: EmailAddress,
-    /// The plan of the organization to be created.
-    pub plan: Plan,
-    /// The staff member's personal message.
-    pub message: Option<String>,
-    /// The staff member who sent it.
-    pub invited_by: UserId,
-    /// Their name.
-    pub inviter_name: String,
-    /// The nonce its token is derived from.
-    pub nonce: TokenNonce,
-    /// Status, expiry and last resend.
-    pub facts: InvitationFacts,
-    /// Why it was revoked, if recorded.
-    pub status_reason: Option<String>,
-    /// When it was sent.
-    pub created_at: DateTime<Utc>,
-    /// The organization created on acceptance.
-    pub organization_id: Option<OrganizationId>,
-}
+use crate::domain::{EmailAddress, InvitationId, InvitationStatus, Plan, Role, UserId};
 
 type Row = (
     String,

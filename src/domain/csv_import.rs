@@ -15,6 +15,8 @@
 //! Parsing is the `csv` crate's (RFC 4180 quoting, multi-line quoted cells); this module only
 //! checks what the rows say.
 
+use super::{OrganizationId, UserId};
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
 use super::email::{EmailAddress, EmailError};
@@ -394,6 +396,25 @@ impl std::str::FromStr for ImportId {
 pub const EXAMPLE: &str = "email,role,department,message\r\n\
 ada@example.com,editor,Research,\"Welcome aboard, Ada!\"\r\n\
 grace@example.com,viewer,,\r\n";
+
+/// An uploaded import as read back.
+#[derive(Debug, Clone)]
+pub struct Import {
+    /// Its id.
+    pub id: ImportId,
+    /// The organization it invites into.
+    pub organization_id: OrganizationId,
+    /// Who uploaded it (the only person who may see or confirm it).
+    pub created_by: UserId,
+    /// The uploaded file's name, as the browser gave it (display only).
+    pub file_name: String,
+    /// The file's text (UTF-8, already size-checked).
+    pub content: String,
+    /// When it was uploaded.
+    pub created_at: DateTime<Utc>,
+    /// When it stops being usable.
+    pub expires_at: DateTime<Utc>,
+}
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@
 //! current policy like invitations do: a creator who may no longer grant the role (left,
 //! removed, or demoted) makes the link unusable.
 
+use super::{InviteLinkId, Organization, OrganizationId, UserId};
 use std::fmt;
 use std::str::FromStr;
 
@@ -430,6 +431,38 @@ impl LinkToken {
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+/// An invite link as read from the database (never its token: that is not stored).
+#[derive(Debug, Clone)]
+pub struct InviteLink {
+    /// Its id.
+    pub id: InviteLinkId,
+    /// The organization it lets someone join.
+    pub organization_id: OrganizationId,
+    /// The role it grants.
+    pub role: Role,
+    /// Who created it.
+    pub created_by: UserId,
+    /// Status and expiry.
+    pub facts: LinkFacts,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// Who joined through it, once used.
+    pub used_by: Option<UserId>,
+    /// When it was used or revoked.
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+/// A link with the names its pages show.
+#[derive(Debug, Clone)]
+pub struct InviteLinkDetails {
+    /// The link.
+    pub link: InviteLink,
+    /// The organization it lets someone join.
+    pub organization: Organization,
+    /// Its creator's name.
+    pub creator_name: String,
 }
 
 #[cfg(test)]

@@ -10,6 +10,9 @@
 //! (its page then asks a new person for a name and password, an account holder for their
 //! password), so there nothing differs at all.
 
+use super::ids::SignupRequestId;
+use super::token::TokenNonce;
+use super::{EmailAddress, InviteLinkId};
 use chrono::{DateTime, Duration, Utc};
 
 /// How long a sign-up link stays usable.
@@ -166,6 +169,24 @@ pub fn link_page(facts: &SignupLinkFacts, account_exists: bool, now: DateTime<Ut
         Ok(()) if account_exists => LinkPage::AccountExists,
         Ok(()) => LinkPage::Form,
     }
+}
+
+/// A sign-up request as read from the database.
+#[derive(Debug, Clone)]
+pub struct SignupRequest {
+    /// Its id.
+    pub id: SignupRequestId,
+    /// The address it proves, normalized.
+    pub email: EmailAddress,
+    /// The nonce its token is derived from.
+    pub nonce: TokenNonce,
+    /// Expiry and use.
+    pub facts: SignupLinkFacts,
+    /// When it was requested.
+    pub created_at: DateTime<Utc>,
+    /// The invite link it joins through, if it was asked for on an invite link's page (else
+    /// it creates a Trial organization).
+    pub invite_link_id: Option<InviteLinkId>,
 }
 
 #[cfg(test)]

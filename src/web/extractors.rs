@@ -10,11 +10,11 @@ use super::AppState;
 use super::error::AppError;
 use super::session::Session;
 use crate::db::audit::{Actor, AuditContext, RequestMeta};
-use crate::db::organizations::{Membership, Organization};
-use crate::db::users::User;
 use crate::db::{self};
+use crate::domain::User;
 use crate::domain::invitation::Inviter;
 use crate::domain::membership::acting_role;
+use crate::domain::{Membership, Organization};
 use crate::domain::{OrganizationId, Permission, Role};
 
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {

@@ -25,8 +25,8 @@ use actix_web::web;
 
 use crate::config::Settings;
 use crate::db::Db;
-use crate::db::users::User;
 use crate::domain::Clock;
+use crate::domain::User;
 use crate::mail::Mailer;
 use crate::mail::outbox::OutboxWorker;
 pub use error::AppError;

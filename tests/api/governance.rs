@@ -668,7 +668,7 @@ async fn tenant_link(app: &crate::helpers::TestApp, email: &str, plan: &str) -> 
 fn organizations_named(
     app: &crate::helpers::TestApp,
     name: &str,
-) -> Vec<joinery::db::organizations::Organization> {
+) -> Vec<joinery::domain::Organization> {
     use diesel::prelude::*;
     use joinery::db::schema::organizations;
     let ids: Vec<String> = app.query(|c| {

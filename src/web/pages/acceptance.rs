@@ -18,12 +18,11 @@ use super::auth::{LOGIN_FAILED, authenticate};
 use super::see_other;
 use super::team::TimeView;
 use crate::db::audit::{AuditContext, RequestMeta};
-use crate::db::invitations::{
-    Accepted, InvitationDetails, RegistrationBlocked, RenewalRequested, invitee_actor,
-};
-use crate::db::users::User;
+use crate::db::invitations::{Accepted, RegistrationBlocked, RenewalRequested, invitee_actor};
 use crate::db::{self};
 use crate::domain::Role;
+use crate::domain::User;
+use crate::domain::invitation::InvitationDetails;
 use crate::domain::invitation::{
     AcceptError, AcceptancePage, RenewalRefused, Unusable, Visitor, acceptance_page,
 };

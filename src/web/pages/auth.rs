@@ -8,8 +8,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{render, render_with_status, see_other};
-use crate::db::{self, users::User};
+use crate::db;
 use crate::domain::EmailAddress;
+use crate::domain::User;
 use crate::domain::password::{DUMMY_HASH, Password};
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::extractors::MaybeUser;

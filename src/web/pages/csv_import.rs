@@ -25,9 +25,10 @@ use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
 use super::{render_with_status, see_other};
-use crate::db::imports::{IMPORT_TTL, Import, OwnImport};
+use crate::db::imports::{IMPORT_TTL, OwnImport};
 use crate::db::invitations::{AddressOutcome, InviteBatch, InviteEntry};
 use crate::db::{self};
+use crate::domain::csv_import::Import;
 use crate::domain::csv_import::{
     self, FileError, ImportEntry, ImportId, MAX_FILE_BYTES, MAX_ROWS, ParsedImport,
 };

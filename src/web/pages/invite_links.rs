@@ -24,16 +24,17 @@ use serde::Deserialize;
 use super::auth::{LOGIN_FAILED, authenticate};
 use super::team::{TimeView, act_on_refused};
 use super::{render, see_other};
-use crate::db::invite_links::{InviteLinkDetails, Joined, Joiner};
-use crate::db::signups::SignupRequest;
-use crate::db::users::User;
+use crate::db::invite_links::{Joined, Joiner};
 use crate::db::{self};
+use crate::domain::User;
 use crate::domain::invitation::check_acting_on;
+use crate::domain::invite_link::InviteLinkDetails;
 use crate::domain::invite_link::{
     JoinError, JoinPage, LinkExpiry, LinkToken, LinkUnusable, LinkVisitor, MailedJoinPage,
     MailedVisitor, join_page, mailed_join_page,
 };
 use crate::domain::password::Password;
+use crate::domain::signup::SignupRequest;
 use crate::domain::signup::{LinkUnusable as MailedLinkUnusable, MAX_EMAILS_PER_WINDOW};
 use crate::domain::text::{MAX_NAME_CHARS, PersonName};
 use crate::domain::{EmailAddress, InviteLinkId, Permission, Plan, Role};

@@ -26,7 +26,7 @@ struct NotificationsPage {
 
 /// The person's own membership: notification settings belong to members, not to staff acting
 /// in an organization they do not belong to.
-fn own_membership(member: &OrgMember) -> Result<&crate::db::organizations::Membership, AppError> {
+fn own_membership(member: &OrgMember) -> Result<&crate::domain::Membership, AppError> {
     member.membership.as_ref().ok_or_else(|| {
         AppError::Forbidden(
             "Notification settings belong to members; you are acting here as platform staff."

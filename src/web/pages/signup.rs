@@ -19,10 +19,11 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{render, render_with_status, see_other};
-use crate::db::signups::{NewAccount, SignupRequest};
+use crate::db::signups::NewAccount;
 use crate::db::{self};
 use crate::domain::EmailAddress;
 use crate::domain::password::Password;
+use crate::domain::signup::SignupRequest;
 use crate::domain::signup::{CompleteError, LinkPage, LinkUnusable, link_page};
 use crate::domain::text::{MAX_NAME_CHARS, OrganizationName, PersonName};
 use crate::domain::token::InvitationToken;

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{render, render_refused, seconds_until, see_other};
 use crate::db::invitations::{AddressOutcome, InvitationListing, InviteBatch, InviteEntry};
-use crate::db::organizations::MemberListing;
 use crate::db::team_listing::{self, HistorySort, LinkSort, MemberSort, PendingSort, TableView};
 use crate::db::{self};
+use crate::domain::MemberListing;
 use crate::domain::email::{EmailAddress, ListedAddress, parse_address_list};
 use crate::domain::invitation::{
     ActOnDenied, InviteDenied, Inviter, ResendError, ResendPlan, SkipReason, authorize_invitation,
@@ -942,7 +942,7 @@ async fn load_invitation(
     state: &AppState,
     member: &OrgMember,
     raw_id: &str,
-) -> Result<crate::db::invitations::Invitation, AppError> {
+) -> Result<crate::domain::invitation::Invitation, AppError> {
     let id = parse_invitation_id(raw_id)?;
     let org = member.org.id;
     state

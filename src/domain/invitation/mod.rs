@@ -8,15 +8,20 @@
 //! update (`… WHERE status = 'pending' AND expires_at > now`) and checks the row count, which is
 //! what makes single use hold when two requests race.
 
+mod acceptance;
+mod sending;
+
+pub use acceptance::*;
+pub use sending::*;
+
+use super::token::TokenNonce;
+use super::{EmailAddress, Organization, OrganizationId, Role, UserId};
 use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::email::EmailAddress;
 use super::ids::InvitationId;
-use super::plan::Plan;
-use super::role::{Permission, Role};
 
 /// How long a member invitation stays usable by default: 7 days (DESIGN.md).
 pub const DEFAULT_TTL: Duration = Duration::days(7);
@@ -234,403 +239,56 @@ impl InvitationFacts {
 }
 
 /// Who is looking at an acceptance page.
-#[derive(Debug, Clone, Copy)]
-pub enum Visitor<'a> {
-    /// Nobody is signed in; `account_exists` says whether an account has the invited email.
-    SignedOut {
-        /// Whether an account with the invited email exists.
-        account_exists: bool,
-    },
-    /// Someone is signed in with this email.
-    SignedIn {
-        /// The signed-in account's (normalized) email.
-        email: &'a EmailAddress,
-    },
-}
-
-/// Which one of the acceptance page's branches to show (DESIGN.md, "The acceptance page").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AcceptancePage {
-    /// 1. No account has the invited email: Name, Password → "Create account & join".
-    NewUser,
-    /// 2. An account exists, nobody signed in: Password → "Log in & accept".
-    LogInToAccept,
-    /// 3. Signed in as the invited email: "Accept invitation" / "Decline".
-    Confirm,
-    /// 4. Signed in as someone else: "Invitation email does not match your account".
-    WrongAccount,
-    /// The link cannot be used any more.
-    Unusable(Unusable),
-}
-
-/// Decides the acceptance page for `visitor` at `now`, given whether the inviter may still
-/// grant the invitation (`policy`, from [`check_inviter_may_still_assign`]). Pure: showing the
-/// page changes nothing — a lapsed inviter shows "revoked" here, and only an accept or decline
-/// POST writes that state.
-pub fn acceptance_page(
-    facts: &InvitationFacts,
-    invited: &EmailAddress,
-    policy: Result<(), InviterLapsed>,
-    visitor: Visitor<'_>,
-    now: DateTime<Utc>,
-) -> AcceptancePage {
-    if let Err(unusable) = facts.check_usable(now) {
-        return AcceptancePage::Unusable(unusable);
-    }
-    if policy.is_err() {
-        return AcceptancePage::Unusable(Unusable::Revoked);
-    }
-    match visitor {
-        Visitor::SignedOut {
-            account_exists: false,
-        } => AcceptancePage::NewUser,
-        Visitor::SignedOut {
-            account_exists: true,
-        } => AcceptancePage::LogInToAccept,
-        Visitor::SignedIn { email } if email == invited => AcceptancePage::Confirm,
-        Visitor::SignedIn { .. } => AcceptancePage::WrongAccount,
-    }
-}
-
-/// Why an acceptance is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum AcceptError {
-    /// The link cannot be used.
-    #[error(transparent)]
-    Unusable(#[from] Unusable),
-    /// The signed-in account's email differs from the invited one. Nothing is used up.
-    #[error("Invitation email does not match your account")]
-    WrongAccount,
-}
-
-/// Checks that `acceptor` may accept at `now`: the link is usable and the emails match after
-/// normalization (DESIGN.md, "Accept").
-///
-/// # Errors
-/// [`AcceptError`] saying which check failed.
-pub fn check_accept(
-    facts: &InvitationFacts,
-    invited: &EmailAddress,
-    acceptor: &EmailAddress,
-    now: DateTime<Utc>,
-) -> Result<(), AcceptError> {
-    facts.check_usable(now)?;
-    if invited != acceptor {
-        return Err(AcceptError::WrongAccount);
-    }
-    Ok(())
-}
-
-/// Who is sending an invitation, as the policy sees them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Inviter {
-    /// A member of the organization with this role.
-    Member(Role),
-    /// Platform staff, who act as an Owner would (rule 6).
-    Staff,
-}
-
-impl Inviter {
-    fn role(self) -> Role {
-        match self {
-            Inviter::Member(role) => role,
-            Inviter::Staff => Role::Owner,
-        }
-    }
-}
-
-/// Why someone may not send an invitation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum InviteDenied {
-    /// Rule 2: the inviter lacks `users:invite`.
-    #[error("You do not have permission to invite people to this organization")]
-    NotPermitted,
-    /// Rule 3: the organization is on the Trial plan.
-    #[error("Team invitations are available on paid plans")]
-    TrialPlan,
-    /// Rule 1: the role is above the inviter's ceiling.
-    #[error("You cannot invite someone as {0}: you may only assign roles at or below your own")]
-    AboveCeiling(Role),
-}
-
-/// Rules 1–3 for one invitation: `inviter` may invite into an organization on `plan` with
-/// `role`. The same check runs for resends and the invite dialog's role list.
-///
-/// # Errors
-/// [`InviteDenied`] naming the rule that refused it, checked in the order 2, 3, 1.
-pub fn authorize_invitation(inviter: Inviter, plan: Plan, role: Role) -> Result<(), InviteDenied> {
-    let inviter_role = inviter.role();
-    if !inviter_role.has(Permission::UsersInvite) {
-        return Err(InviteDenied::NotPermitted);
-    }
-    if !plan.allows_invitations() {
-        return Err(InviteDenied::TrialPlan);
-    }
-    if !inviter_role.may_assign(role) {
-        return Err(InviteDenied::AboveCeiling(role));
-    }
-    Ok(())
-}
-
-/// Why someone may not act on an existing invitation or invite link (resend, revoke, replace).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum ActOnDenied {
-    /// Rule 2: the actor lacks `users:invite`.
-    #[error("You do not have permission to manage invitations in this organization")]
-    NotPermitted,
-    /// Rule 1: its role is above the actor's own.
-    #[error(
-        "It is for the {0} role, above your own role: you may act only on invitations and links at or below your role"
-    )]
-    AboveCeiling(Role),
-}
-
-/// Rule 1 for what exists already: `actor` may resend, revoke or replace (by inviting the
-/// address again) an invitation, or revoke an invite link, whose role is `role` only if they
-/// hold `users:invite` and could have given that role themselves (DESIGN.md, "Security
-/// rules": "Acting on an invitation or link (resend, revoke, re-invite) obeys the role ceiling
-/// of its role"). An Admin may not touch an Owner's invitation; staff and Owners may act on
-/// any.
-///
-/// # Errors
-/// [`ActOnDenied`] naming the rule.
-pub fn check_acting_on(actor: Inviter, role: Role) -> Result<(), ActOnDenied> {
-    let own = actor.role();
-    if !own.has(Permission::UsersInvite) {
-        return Err(ActOnDenied::NotPermitted);
-    }
-    if !own.may_assign(role) {
-        return Err(ActOnDenied::AboveCeiling(role));
-    }
-    Ok(())
-}
-
-/// A live (pending, unexpired) invitation already addressed to someone being invited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LivePending {
+/// An invitation as read from the database.
+#[derive(Debug, Clone)]
+pub struct Invitation {
     /// Its id.
     pub id: InvitationId,
-    /// Its role.
+    /// The organization it invites into.
+    pub organization_id: OrganizationId,
+    /// The invited address, normalized.
+    pub email: EmailAddress,
+    /// The role it grants.
     pub role: Role,
-    /// Its status, expiry and last resend.
+    /// The inviter's personal message.
+    pub message: Option<String>,
+    /// Who sent it.
+    pub invited_by: UserId,
+    /// The nonce its token is derived from.
+    pub nonce: TokenNonce,
+    /// Status, expiry and last resend.
     pub facts: InvitationFacts,
+    /// Why it reached its final state (e.g. "replaced"), if recorded.
+    pub status_reason: Option<String>,
+    /// When it was sent.
+    pub created_at: DateTime<Utc>,
+    /// When it reached its final state, if it has.
+    pub decided_at: Option<DateTime<Utc>>,
+    /// When the invitee of the expired link last asked for a new invitation, if ever.
+    pub renewal_requested_at: Option<DateTime<Utc>>,
+    /// The department from a CSV import, carried onto the membership.
+    pub department: Option<String>,
 }
 
-/// Why an address in an invite submission was skipped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SkipReason {
-    /// The address belongs to a member already.
-    #[error("already a member")]
-    AlreadyMember,
-    /// Pending with the same role and resent less than a minute ago.
-    #[error("invitation sent again less than a minute ago")]
-    ResentRecently,
-    /// Its live invitation has a role above the inviter's own, so they may neither replace
-    /// nor resend it ([`check_acting_on`]).
-    #[error("pending invitation as {0}, above your role")]
-    AboveYourRole(Role),
-}
-
-/// What inviting one address will do (DESIGN.md, "Inviting an address that already has a live
-/// pending invitation").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InvitePlan {
-    /// No live invitation: create one.
-    New,
-    /// A live invitation with the same role: send its original link again.
-    ResendExisting(InvitationId),
-    /// A live invitation with another role: revoke it (reason: replaced) and create a new one.
-    ReplaceExisting(InvitationId),
-    /// Nothing to send.
-    Skip(SkipReason),
-}
-
-/// Plans the invitation of one address with `role` at `now` by `inviter`, given whether it
-/// belongs to a member and its live pending invitation, if any. A live invitation whose role
-/// is above the inviter's own is neither replaced nor resent ([`check_acting_on`]).
-pub fn plan_invitation(
-    is_member: bool,
-    live: Option<LivePending>,
-    role: Role,
-    inviter: Inviter,
-    now: DateTime<Utc>,
-) -> InvitePlan {
-    if is_member {
-        return InvitePlan::Skip(SkipReason::AlreadyMember);
-    }
-    match live {
-        Some(p) if p.facts.effective_status(now) == InvitationStatus::Pending => {
-            if check_acting_on(inviter, p.role).is_err() {
-                InvitePlan::Skip(SkipReason::AboveYourRole(p.role))
-            } else if p.role != role {
-                InvitePlan::ReplaceExisting(p.id)
-            } else if p.facts.resend_available_at(now).is_some() {
-                InvitePlan::Skip(SkipReason::ResentRecently)
-            } else {
-                InvitePlan::ResendExisting(p.id)
-            }
-        }
-        _ => InvitePlan::New,
-    }
-}
-
-/// A submission would take an organization past its hourly limit on new invitations. `Display`
-/// is the message the form shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub struct OverHourlyLimit {
-    /// The limit: new invitations per organization per hour.
-    pub per_hour: i64,
-    /// New invitations the organization created in the last hour.
-    pub sent_last_hour: i64,
-    /// New invitations the submission would create.
-    pub creating: i64,
-}
-
-impl std::fmt::Display for OverHourlyLimit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let invitations = |n: i64| if n == 1 { "invitation" } else { "invitations" };
-        write!(
-            f,
-            "Sending this would create {} new {}, but this organization may send at most {} {} an hour and has sent {} in the last hour. Try again later, or send fewer.",
-            self.creating,
-            invitations(self.creating),
-            self.per_hour,
-            invitations(self.per_hour),
-            self.sent_last_hour
-        )
-    }
-}
-
-/// Checks the per-organization limit on new invitations (DESIGN.md, security rules: "rate
-/// limits on … invitations sent per organization"): an organization that created
-/// `sent_last_hour` invitations in the last hour may create `creating` more if the sum stays
-/// within `per_hour`. Only new invitations count — an address that is skipped or gets its
-/// original link again creates nothing — so a submission that creates none always passes.
-///
-/// # Errors
-/// [`OverHourlyLimit`] when the sum would exceed `per_hour`.
-pub fn check_hourly_limit(
-    sent_last_hour: i64,
-    creating: i64,
-    per_hour: i64,
-) -> Result<(), OverHourlyLimit> {
-    if creating > 0 && sent_last_hour.saturating_add(creating) > per_hour {
-        return Err(OverHourlyLimit {
-            per_hour,
-            sent_last_hour,
-            creating,
-        });
-    }
-    Ok(())
-}
-
-impl InvitePlan {
-    /// Whether carrying out this plan creates a new invitation (what the hourly limit counts).
-    pub fn creates(self) -> bool {
-        matches!(self, InvitePlan::New | InvitePlan::ReplaceExisting(_))
-    }
-}
-
-/// Why an invitation stopped following current policy: its inviter may no longer grant it
-/// (DESIGN.md, "Invitations follow current policy"). `Display` is the reason recorded on the
-/// invitation when acceptance revokes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum InviterLapsed {
-    /// The inviter left the organization or was removed.
-    #[error("inviter is no longer a member")]
-    NotAMember,
-    /// The inviter's current role lacks `users:invite`.
-    #[error("inviter may no longer invite (now {0})")]
-    MayNotInvite(Role),
-    /// The inviter's current role may not assign the invited role (rule 1).
-    #[error("inviter may no longer assign {0}")]
-    MayNotAssign(Role),
-}
-
-/// Whether an invitation for `role` still follows policy, given who its inviter is *now*:
-/// `None` when they are no longer a member, [`Inviter::Staff`] for platform staff (who may
-/// assign any role), else their current role. Checked again at acceptance, so a demotion or a
-/// removal after sending takes effect on invitations already out.
-///
-/// # Errors
-/// [`InviterLapsed`] naming what the inviter lost.
-pub fn check_inviter_may_still_assign(
-    inviter: Option<Inviter>,
-    role: Role,
-) -> Result<(), InviterLapsed> {
-    let inviter_role = match inviter {
-        None => return Err(InviterLapsed::NotAMember),
-        Some(inviter) => inviter.role(),
-    };
-    if !inviter_role.has(Permission::UsersInvite) {
-        return Err(InviterLapsed::MayNotInvite(inviter_role));
-    }
-    if !inviter_role.may_assign(role) {
-        return Err(InviterLapsed::MayNotAssign(role));
-    }
-    Ok(())
-}
-
-/// The least time between two "Request a new invitation" emails for one invitation.
-pub const RENEWAL_REQUEST_INTERVAL: Duration = Duration::days(1);
-
-/// Why "Request a new invitation" does nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum RenewalRefused {
-    /// Only an expired invitation can be renewed; this one is in another state.
-    #[error(transparent)]
-    NotExpired(Unusable),
-    /// Still pending and usable: there is nothing to renew.
-    #[error("This invitation can still be used")]
-    StillUsable,
-    /// The inviter may no longer send it, so asking them would be pointless.
-    #[error("The person who invited you can no longer send this invitation")]
-    InviterLapsed(InviterLapsed),
-    /// A newer invitation is pending for the address, or it belongs to a member already.
-    #[error("A newer invitation has been sent, or you are already a member")]
-    Superseded,
-    /// Asked already within the last day; `at` is when.
-    #[error("A new invitation was already requested")]
-    AlreadyRequested {
-        /// When the earlier request was made.
-        at: DateTime<Utc>,
-    },
-}
-
-/// Whether the holder of an expired link may ask its inviter for a new one at `now`
-/// (DESIGN.md, "Request a new invitation": at most once a day per invitation). `superseded`
-/// says whether a newer invitation is pending for the address, or it is a member's already.
-///
-/// # Errors
-/// [`RenewalRefused`] saying why not, checked in the order: expired, inviter, superseded,
-/// once a day.
-pub fn check_renewal_request(
-    facts: &InvitationFacts,
-    policy: Result<(), InviterLapsed>,
-    superseded: bool,
-    last_requested_at: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> Result<(), RenewalRefused> {
-    match facts.check_usable(now) {
-        Ok(()) => return Err(RenewalRefused::StillUsable),
-        Err(Unusable::Expired) => {}
-        Err(other) => return Err(RenewalRefused::NotExpired(other)),
-    }
-    policy.map_err(RenewalRefused::InviterLapsed)?;
-    if superseded {
-        return Err(RenewalRefused::Superseded);
-    }
-    match last_requested_at {
-        Some(at) if now < at + RENEWAL_REQUEST_INTERVAL => {
-            Err(RenewalRefused::AlreadyRequested { at })
-        }
-        _ => Ok(()),
-    }
+/// An invitation with the names its pages and emails show.
+#[derive(Debug, Clone)]
+pub struct InvitationDetails {
+    /// The invitation.
+    pub invitation: Invitation,
+    /// The organization it invites into.
+    pub organization: Organization,
+    /// The inviter's name.
+    pub inviter_name: String,
+    /// The inviter's email.
+    pub inviter_email: String,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::email::EmailAddress;
+    use crate::domain::plan::Plan;
+    use crate::domain::role::Role;
     use chrono::TimeZone;
 
     fn t0() -> DateTime<Utc> {

@@ -1,0 +1,52 @@
+//! Organizations (tenants) and their memberships, and the Members table's rows.
+
+use chrono::{DateTime, Utc};
+
+use super::{MembershipId, OrganizationId, Plan, Role, UserId};
+
+/// An organization (tenant).
+#[derive(Debug, Clone)]
+pub struct Organization {
+    /// Its id.
+    pub id: OrganizationId,
+    /// Its name.
+    pub name: String,
+    /// Its plan.
+    pub plan: Plan,
+}
+
+/// One person's membership of one organization.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    /// Its id.
+    pub id: MembershipId,
+    /// The organization.
+    pub organization_id: OrganizationId,
+    /// The member.
+    pub user_id: UserId,
+    /// The member's role, read from the database on every request.
+    pub role: Role,
+    /// "Notify me when team members join".
+    pub notify_on_join: bool,
+}
+
+/// A row of the Team page's Members table.
+#[derive(Debug, Clone)]
+pub struct MemberListing {
+    /// The membership.
+    pub membership_id: MembershipId,
+    /// The member's account.
+    pub user_id: UserId,
+    /// Name.
+    pub name: String,
+    /// Email.
+    pub email: String,
+    /// Role.
+    pub role: Role,
+    /// When they joined.
+    pub joined_at: DateTime<Utc>,
+    /// Who invited them, by name, if anyone.
+    pub invited_by: Option<String>,
+    /// Their department, from the CSV import that invited them, if any.
+    pub department: Option<String>,
+}
