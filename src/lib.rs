@@ -13,5 +13,6 @@ pub mod domain;
 pub mod mail;
 pub mod password_pool;
 pub mod paths;
+pub mod service;
 pub mod startup;
 pub mod web;

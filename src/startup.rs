@@ -187,6 +187,17 @@ impl Application {
             &settings.session_key,
             https,
         ));
+        let passwords = crate::password_pool::PasswordPool::new(
+            password_threads,
+            password_threads * PASSWORD_QUEUE_PER_THREAD,
+        )
+        .context("starting the password threads")?;
+        let services = crate::service::Services {
+            db: db.clone(),
+            passwords: passwords.clone(),
+            settings: Arc::new(settings.clone()),
+            outbox: outbox.signal(),
+        };
         let state = web::Data::new(AppState {
             db: db.clone(),
             clock,
@@ -195,12 +206,9 @@ impl Application {
             outbox,
             mailer,
             cookies,
-            passwords: crate::password_pool::PasswordPool::new(
-                password_threads,
-                password_threads * PASSWORD_QUEUE_PER_THREAD,
-            )
-            .context("starting the password threads")?,
+            passwords,
             limits,
+            services,
         });
         let store_db = db.clone();
         let server = HttpServer::new(move || {

@@ -329,6 +329,9 @@ impl<E> TxError<E> {
     }
 }
 
+/// A connection checked out of the pool; it goes back when dropped. Dereferences to [`Conn`].
+pub type Pooled = diesel::r2d2::PooledConnection<Manager>;
+
 /// A cloneable handle on the connection pool.
 #[derive(Clone)]
 pub struct Db {
@@ -433,6 +436,14 @@ impl Db {
                 .map(|v| v.len()),
         };
         ran.map_err(|e| DbError::Migration(e.to_string()))
+    }
+
+    /// A connection from the pool, for code already on a blocking thread (the service layer).
+    ///
+    /// # Errors
+    /// [`DbError::Pool`] when no connection is available in time.
+    pub fn get(&self) -> Result<Pooled, DbError> {
+        Ok(self.pool.get()?)
     }
 
     /// Runs `f` with a pooled connection on the current thread. For the CLI and for code that

@@ -256,6 +256,45 @@ pub fn list_members(conn: &mut Conn, org: OrganizationId) -> Result<Vec<MemberLi
     Ok(members)
 }
 
+/// Membership `id` of `org` as the Members table shows it, if there is one.
+///
+/// # Errors
+/// [`DbError`] on a failed query or a stored value that does not parse.
+pub fn member_listing(
+    conn: &mut Conn,
+    org: OrganizationId,
+    id: MembershipId,
+) -> Result<Option<MemberListing>, DbError> {
+    let row: Option<(MembershipRow, String, String)> = memberships::table
+        .inner_join(users::table.on(users::id.eq(memberships::user_id)))
+        .filter(memberships::organization_id.eq(org.to_string()))
+        .filter(memberships::id.eq(id.to_string()))
+        .select((MembershipRow::as_select(), users::name, users::email))
+        .first(conn)
+        .optional()?;
+    let Some((m, name, email)) = row else {
+        return Ok(None);
+    };
+    let invited_by = match &m.invited_by {
+        Some(inviter) => users::table
+            .find(inviter)
+            .select(users::name)
+            .first::<String>(conn)
+            .optional()?,
+        None => None,
+    };
+    Ok(Some(MemberListing {
+        membership_id: parse_stored(&m.id, "membership id")?,
+        user_id: parse_stored(&m.user_id, "user id")?,
+        role: parse_stored(&m.role, "role")?,
+        joined_at: from_db(m.created_at),
+        invited_by,
+        department: m.department,
+        name,
+        email,
+    }))
+}
+
 /// The Owners of `org` whose "Notify me when team members join" is on: (name, email).
 ///
 /// # Errors

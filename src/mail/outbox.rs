@@ -62,6 +62,12 @@ impl OutboxWorker {
         }
     }
 
+    /// The signal [`OutboxWorker::wake`] sends, for code that only needs to wake the workers
+    /// (the service layer).
+    pub fn signal(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake)
+    }
+
     /// Asks the worker to look for due rows now (called after a commit that queued email).
     pub fn wake(&self) {
         self.wake.notify_one();

@@ -153,6 +153,12 @@ pub enum AppError {
     /// A body over its limit.
     #[error("{0}")]
     PayloadTooLarge(Explained),
+    /// Input that failed validation, where no form can show it beside a field.
+    #[error("{0}")]
+    Unprocessable(Explained),
+    /// A wrong password, where no form can show it.
+    #[error("{0}")]
+    Unauthorized(Explained),
     /// Anything else: logged with its cause; the person sees a request id.
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -180,6 +186,8 @@ impl AppError {
             | AppError::Conflict(e)
             | AppError::Gone(e)
             | AppError::PayloadTooLarge(e)
+            | AppError::Unprocessable(e)
+            | AppError::Unauthorized(e)
             | AppError::TooManyRequests { why: e, .. } => e.back = Some(link),
             AppError::NotFound
             | AppError::Csrf
@@ -199,8 +207,33 @@ impl AppError {
             AppError::Gone(_) => Rejection::LinkUnusable,
             AppError::TooManyRequests { .. } => Rejection::RateLimited,
             AppError::PayloadTooLarge(_) => Rejection::TooLarge,
+            AppError::Unprocessable(_) => Rejection::Invalid,
+            AppError::Unauthorized(_) => Rejection::WrongPassword,
             AppError::LoginRequired { .. } | AppError::Internal(_) => return None,
         })
+    }
+}
+
+impl AppError {
+    /// The error for a refusal of kind `rejection` saying `why` (for a rate limit, retryable
+    /// after `retry_after` seconds, else after a minute).
+    pub fn rejected(
+        rejection: Rejection,
+        why: impl Into<Explained>,
+        retry_after: Option<u64>,
+    ) -> Self {
+        let why = why.into();
+        match rejection {
+            Rejection::Forbidden => AppError::Forbidden(why),
+            Rejection::Malformed => AppError::BadRequest(why),
+            Rejection::Invalid => AppError::Unprocessable(why),
+            Rejection::NotFound => AppError::NotFound,
+            Rejection::LinkUnusable => AppError::Gone(why),
+            Rejection::FinalState => AppError::Conflict(why),
+            Rejection::RateLimited => AppError::too_many(why, retry_after.unwrap_or(60)),
+            Rejection::TooLarge => AppError::PayloadTooLarge(why),
+            Rejection::WrongPassword => AppError::Unauthorized(why),
+        }
     }
 }
 
@@ -295,6 +328,8 @@ impl ResponseError for AppError {
             AppError::Conflict(why) => page(Rejection::FinalState, why),
             AppError::Gone(why) => page(Rejection::LinkUnusable, why),
             AppError::PayloadTooLarge(why) => page(Rejection::TooLarge, why),
+            AppError::Unprocessable(why) => page(Rejection::Invalid, why),
+            AppError::Unauthorized(why) => page(Rejection::WrongPassword, why),
             AppError::TooManyRequests { why, retry_after } => {
                 let mut res = page(Rejection::RateLimited, why);
                 res.headers_mut()

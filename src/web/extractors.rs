@@ -135,6 +135,14 @@ impl OrgMember {
         }
     }
 
+    /// This person as the service layer's actor, with the request's origin.
+    pub fn actor(&self, origin: RequestMeta) -> crate::service::Actor {
+        crate::service::Actor {
+            user: self.user.clone(),
+            origin,
+        }
+    }
+
     /// The audit trail's view of this person, with the request's origin.
     pub fn audit(&self, meta: RequestMeta) -> AuditContext {
         AuditContext {

@@ -11,6 +11,7 @@ pub mod headers;
 pub mod limits;
 pub mod listing;
 pub mod pages;
+pub mod refusals;
 pub mod request_body;
 pub mod request_meta;
 pub mod request_span;
@@ -51,13 +52,35 @@ pub struct AppState {
     pub cookies: Arc<session::CookieConfig>,
     /// Failed log-ins per account and token misses per client.
     pub limits: limits::Limits,
+    /// The service layer, which every operation goes through.
+    pub services: crate::service::Services,
 }
 
-/// What a page says when every password thread is busy and the queue is full.
-const PASSWORDS_BUSY: &str =
-    "Too many sign-ins are being checked right now. Wait a moment and try again.";
+use refusals::PASSWORDS_BUSY;
 
 impl AppState {
+    /// Runs one service operation on the blocking thread pool: the request's one hand-off for
+    /// its work (database and password hashing alike stay off the async workers).
+    ///
+    /// # Errors
+    /// Whatever `op` returns; [`ServiceError::Storage`](crate::service::ServiceError) if the
+    /// blocking task failed.
+    pub async fn call<T, R>(
+        &self,
+        op: impl FnOnce(&crate::service::Services) -> Result<T, crate::service::ServiceError<R>>
+        + Send
+        + 'static,
+    ) -> Result<T, crate::service::ServiceError<R>>
+    where
+        T: Send + 'static,
+        R: Send + 'static,
+    {
+        let services = self.services.clone();
+        tokio::task::spawn_blocking(move || op(&services))
+            .await
+            .map_err(|e| crate::db::DbError::Task(e.to_string()))?
+    }
+
     /// Hashes a new account's password on the password threads.
     ///
     /// # Errors

@@ -1,31 +1,27 @@
 //! Member governance on the Team page: change a member's role, remove a member (with
-//! confirmation), and leave an organization from the dashboard (DESIGN.md, rules 1, 4, 5, 6).
+//! confirmation), and leave an organization from the dashboard. The rules are the service's
+//! (`service::members`); these handlers parse, call it once and render.
 
-use crate::web::session::Session;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
 use super::{render, see_other};
-use crate::db::members::MemberError;
-use crate::db::{self};
-use crate::domain::membership::{MemberDenied, check_leave};
 use crate::domain::{MembershipId, OrganizationId, Permission, Role};
 use crate::paths;
+use crate::service::members::{self as service, ChangeRole};
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::extractors::OrgMember;
 use crate::web::request_meta::Meta;
+use crate::web::session::Session;
 use crate::web::{AppError, AppState, Layout, flash};
 
-fn membership_id(raw: &str) -> Result<MembershipId, AppError> {
-    raw.parse().map_err(|_| AppError::NotFound)
-}
+/// A membership in an organization, from the path `/orgs/{org}/members/{id}/…` (a malformed
+/// id is a 404).
+type MemberPath = web::Path<(OrganizationId, MembershipId)>;
 
-/// A role change or removal that a rule refused: a 403 page saying which rule, with a link
-/// back to the Team page (DESIGN.md, "Security rules": refused by permission or role ceiling).
-fn refused(why: MemberDenied, org: OrganizationId) -> AppError {
-    AppError::Forbidden(format!("{why}.").into())
-        .back_to(paths::team(org), "Back to Team Management")
+fn back_to_team(org: OrganizationId) -> impl FnOnce(AppError) -> AppError {
+    move |e| e.back_to(paths::team(org), "Back to Team Management")
 }
 
 /// The role form.
@@ -43,43 +39,44 @@ impl HasCsrfToken for RoleForm {
     }
 }
 
-/// POST /orgs/{org}/members/{id}/role — change a member's role.
+/// POST /orgs/{org}/members/{id}/role — change a member's role; back to the Team page with
+/// what changed, or a 403 page naming the rule that refused it.
 pub async fn change_role(
     state: web::Data<AppState>,
     session: Session,
     member: OrgMember,
-    path: web::Path<(String, String)>,
+    path: MemberPath,
     Meta(meta): Meta,
     CsrfForm(form): CsrfForm<RoleForm>,
 ) -> Result<HttpResponse, AppError> {
     member.require(Permission::MembersManage)?;
-    let id = membership_id(&path.1)?;
-    let team = paths::team(member.org.id);
-    let Ok(to) = form.role.parse::<Role>() else {
-        return Err(
-            AppError::BadRequest("Choose one of the roles listed.".into())
-                .back_to(team, "Back to Team Management"),
-        );
-    };
-    let (org, by, now) = (member.org.id, member.user.id, state.clock.now());
-    let audit = member.audit(meta);
-    let result = state
-        .db
-        .run(move |c| db::members::change_role(c, &audit, org, by, id, to, now))
-        .await?;
-    match result {
-        Ok(from) if from == to => flash::info(
+    let (org, membership) = path.into_inner();
+    let to = form.role.parse::<Role>().map_err(|_| {
+        back_to_team(org)(AppError::BadRequest(
+            "Choose one of the roles listed.".into(),
+        ))
+    })?;
+    let (actor, now) = (member.actor(meta), state.clock.now());
+    let changed = state
+        .call(move |svc| service::change_role(svc, &actor, org, ChangeRole { membership, to }, now))
+        .await
+        .map_err(|e| back_to_team(org)(e.into()))?;
+    if changed.from == changed.to {
+        flash::info(
             &session,
             format!("Nothing changed: the role was already {}.", to.label()),
-        ),
-        Ok(from) => flash::success(
+        );
+    } else {
+        flash::success(
             &session,
-            format!("Role changed from {} to {}.", from.label(), to.label()),
-        ),
-        Err(MemberError::NotFound) => return Err(AppError::NotFound),
-        Err(MemberError::Denied(why)) => return Err(refused(why, org)),
+            format!(
+                "Role changed from {} to {}.",
+                changed.from.label(),
+                to.label()
+            ),
+        );
     }
-    Ok(see_other(&team))
+    Ok(see_other(&paths::team(org)))
 }
 
 #[derive(Template)]
@@ -98,24 +95,21 @@ pub async fn remove_confirm(
     state: web::Data<AppState>,
     session: Session,
     member: OrgMember,
-    path: web::Path<(String, String)>,
+    path: MemberPath,
+    Meta(meta): Meta,
 ) -> Result<HttpResponse, AppError> {
     member.require(Permission::MembersManage)?;
-    let id = membership_id(&path.1)?;
-    let org = member.org.id;
+    let (org, membership) = path.into_inner();
+    let actor = member.actor(meta);
     let listing = state
-        .db
-        .run(move |c| db::organizations::list_members(c, org))
-        .await?
-        .into_iter()
-        .find(|m| m.membership_id == id)
-        .ok_or(AppError::NotFound)?;
+        .call(move |svc| service::find(svc, &actor, org, membership))
+        .await?;
     render(&RemovePage {
         layout: Layout::new(&state, &session, "Remove member", Some(&member.user))?.in_org(&member),
         name: listing.name,
         email: listing.email,
         role: listing.role,
-        action: paths::remove_member(org, id),
+        action: paths::remove_member(org, membership),
         team_path: paths::team(org),
     })
 }
@@ -125,26 +119,21 @@ pub async fn remove(
     state: web::Data<AppState>,
     session: Session,
     member: OrgMember,
-    path: web::Path<(String, String)>,
+    path: MemberPath,
     Meta(meta): Meta,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
     member.require(Permission::MembersManage)?;
-    let id = membership_id(&path.1)?;
-    let (org, by, now) = (member.org.id, member.user.id, state.clock.now());
-    let audit = member.audit(meta);
-    let result = state
-        .db
-        .run(move |c| db::members::remove(c, &audit, org, by, id, now))
-        .await?;
-    match result {
-        Ok(label) => flash::success(
-            &session,
-            format!("{label} was removed from {}.", member.org.name),
-        ),
-        Err(MemberError::NotFound) => return Err(AppError::NotFound),
-        Err(MemberError::Denied(why)) => return Err(refused(why, org)),
-    }
+    let (org, membership) = path.into_inner();
+    let (actor, now) = (member.actor(meta), state.clock.now());
+    let label = state
+        .call(move |svc| service::remove(svc, &actor, org, membership, now))
+        .await
+        .map_err(|e| back_to_team(org)(e.into()))?;
+    flash::success(
+        &session,
+        format!("{label} was removed from {}.", member.org.name),
+    );
     Ok(see_other(&paths::team(org)))
 }
 
@@ -164,22 +153,18 @@ pub async fn leave_confirm(
     state: web::Data<AppState>,
     session: Session,
     member: OrgMember,
+    Meta(meta): Meta,
 ) -> Result<HttpResponse, AppError> {
-    let Some(membership) = member.membership.as_ref() else {
-        return Err(AppError::Forbidden(
-            "You are not a member of this organization.".into(),
-        ));
-    };
-    let org = member.org.id;
-    let owners = state.db.run(move |c| db::members::owners(c, org)).await?;
+    let (org, actor) = (member.org.id, member.actor(meta));
+    let (role, may_leave) = state
+        .call(move |svc| service::leave_standing(svc, &actor, org))
+        .await?;
     render(&LeavePage {
         layout: Layout::new(&state, &session, "Leave organization", Some(&member.user))?
             .in_org(&member),
         org_name: member.org.name.clone(),
-        role: membership.role,
-        refusal: check_leave(membership.role, owners)
-            .err()
-            .map(|e| e.to_string()),
+        role,
+        refusal: may_leave.err().map(|e| e.to_string()),
         action: paths::leave(org),
         dashboard_path: paths::dashboard(org),
     })
@@ -193,27 +178,11 @@ pub async fn leave(
     Meta(meta): Meta,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
-    if member.membership.is_none() {
-        return Err(AppError::Forbidden(
-            "You are not a member of this organization.".into(),
-        ));
-    }
-    let (org, user, now) = (member.org.id, member.user.id, state.clock.now());
-    let audit = crate::db::audit::AuditContext {
-        actor: crate::web::extractors::actor_of(&member.user, false),
-        meta,
-    };
-    let result = state
-        .db
-        .run(move |c| db::members::leave(c, &audit, org, user, now))
-        .await?;
-    match result {
-        Ok(()) => {
-            flash::success(&session, format!("You left {}.", member.org.name));
-            Ok(see_other("/"))
-        }
-        Err(MemberError::NotFound) => Err(AppError::NotFound),
-        Err(MemberError::Denied(why)) => Err(AppError::Forbidden(why.to_string().into())
-            .back_to(paths::dashboard(org), "Back to the dashboard")),
-    }
+    let (org, actor, now) = (member.org.id, member.actor(meta), state.clock.now());
+    state
+        .call(move |svc| service::leave(svc, &actor, org, now))
+        .await
+        .map_err(|e| AppError::from(e).back_to(paths::dashboard(org), "Back to the dashboard"))?;
+    flash::success(&session, format!("You left {}.", member.org.name));
+    Ok(see_other(&paths::home()))
 }

@@ -1,0 +1,55 @@
+//! Where the service layer's refusals become statuses and pages: each refusal type says which
+//! kind of [`Rejection`] it is (the status policy of DESIGN.md, "Security rules"), and
+//! [`AppError`] renders that kind. Pages that show a refusal beside a form field match the
+//! refusal first and fall back to this.
+
+use super::error::{AppError, Rejection};
+use crate::service::members::MemberRefusal;
+use crate::service::{NoStanding, ServiceError};
+
+/// What the password threads' refusal says (every thread busy, the queue full).
+pub const PASSWORDS_BUSY: &str =
+    "Too many sign-ins are being checked right now. Wait a moment and try again.";
+
+/// A refusal of the service layer, as the status policy classifies it.
+pub trait Refusal: std::fmt::Display {
+    /// The kind of refusal: its status and page.
+    fn rejection(&self) -> Rejection;
+
+    /// For a rate limit: seconds until a retry may succeed.
+    fn retry_after(&self) -> Option<u64> {
+        None
+    }
+}
+
+impl<R: Refusal> From<ServiceError<R>> for AppError {
+    fn from(e: ServiceError<R>) -> Self {
+        match e {
+            ServiceError::Refused(r) => {
+                AppError::rejected(r.rejection(), r.to_string(), r.retry_after())
+            }
+            ServiceError::Storage(e) => AppError::Internal(e.into()),
+            ServiceError::PasswordsBusy => AppError::too_many(PASSWORDS_BUSY, 1),
+        }
+    }
+}
+
+impl Refusal for NoStanding {
+    fn rejection(&self) -> Rejection {
+        match self {
+            // Never say whether the organization exists (DESIGN.md: a 404).
+            NoStanding::NoSuchOrganization => Rejection::NotFound,
+            NoStanding::NotAMember => Rejection::Forbidden,
+        }
+    }
+}
+
+impl Refusal for MemberRefusal {
+    fn rejection(&self) -> Rejection {
+        match self {
+            MemberRefusal::NoStanding(e) => e.rejection(),
+            MemberRefusal::NotFound => Rejection::NotFound,
+            MemberRefusal::NotAMember | MemberRefusal::Denied(_) => Rejection::Forbidden,
+        }
+    }
+}
