@@ -22,7 +22,7 @@ use joinery::db::invitations::{InviteBatch, InviteEntry, invite_many};
 use joinery::db::{self, Db, DbError};
 use joinery::domain::password::{Password, hash_password};
 use joinery::domain::text::{OrganizationName, PersonName};
-use joinery::domain::token::{InvitationToken, TokenKey, TokenNonce};
+use joinery::domain::token::{LinkToken, TokenKey, TokenNonce};
 use joinery::domain::{Clock, EmailAddress, OrganizationId, Plan, Role, SystemClock, UserId};
 
 #[derive(Parser)]
@@ -209,7 +209,7 @@ fn main() -> anyhow::Result<()> {
             .first(c)?;
         Ok(nonce)
     })?;
-    let token = InvitationToken::derive(&key, &TokenNonce(nonce));
+    let token = LinkToken::derive(&key, &TokenNonce(nonce));
     eprintln!(
         "seeded {} + {} members and {} pending invitations in {:.2}s",
         args.members_a,

@@ -9,6 +9,7 @@
 //! nothing behind.
 
 use crate::domain::invite_link::{InviteLink, InviteLinkDetails};
+use crate::domain::token::LinkToken;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
@@ -22,8 +23,7 @@ use crate::domain::User;
 use crate::domain::audit::AuditAction;
 use crate::domain::invitation::{Inviter, InviterLapsed, check_inviter_may_still_assign};
 use crate::domain::invite_link::{
-    JoinError, LinkExpiry, LinkFacts, LinkStatus, LinkToken, LinkUnusable, OverLinkLimit,
-    check_link_limit,
+    JoinError, LinkExpiry, LinkFacts, LinkStatus, LinkUnusable, OverLinkLimit, check_link_limit,
 };
 use crate::domain::signup::SignupRequest;
 use crate::domain::text::PersonName;

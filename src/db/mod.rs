@@ -8,6 +8,7 @@ pub mod audit;
 pub mod imports;
 pub mod invitations;
 pub mod invite_links;
+pub mod links;
 pub mod members;
 pub mod models;
 pub mod organizations;

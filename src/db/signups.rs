@@ -27,7 +27,7 @@ use crate::domain::signup::{
     plan_signup_email,
 };
 use crate::domain::text::{OrganizationName, PersonName};
-use crate::domain::token::{InvitationToken, TokenKey, TokenNonce};
+use crate::domain::token::{LinkToken, TokenKey, TokenNonce};
 use crate::domain::{EmailAddress, InviteLinkId, Plan, Role, UserId};
 
 /// A `signup_requests` row.
@@ -187,7 +187,7 @@ fn insert_request(
 ) -> Result<(), DbError> {
     let id = SignupRequestId::new();
     let nonce = TokenNonce::generate();
-    let token_hash = InvitationToken::derive(token_key, &nonce).lookup_hash();
+    let token_hash = LinkToken::derive(token_key, &nonce).lookup_hash();
     diesel::insert_into(signup_requests::table)
         .values(NewSignupRequest {
             id: id.to_string(),
@@ -211,10 +211,7 @@ fn insert_request(
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
-pub fn find_by_token(
-    conn: &mut Conn,
-    token: &InvitationToken,
-) -> Result<Option<SignupRequest>, DbError> {
+pub fn find_by_token(conn: &mut Conn, token: &LinkToken) -> Result<Option<SignupRequest>, DbError> {
     signup_requests::table
         .filter(signup_requests::token_hash.eq(token.lookup_hash()))
         .select(SignupRequestRow::as_select())

@@ -23,7 +23,7 @@ use crate::domain::invitation::{
     check_accept,
 };
 use crate::domain::text::{OrganizationName, PersonName};
-use crate::domain::token::{InvitationToken, TokenKey, TokenNonce};
+use crate::domain::token::{LinkToken, TokenKey, TokenNonce};
 use crate::domain::{EmailAddress, InvitationId, InvitationStatus, Plan, Role, UserId};
 
 type Row = (
@@ -112,7 +112,7 @@ pub fn find(conn: &mut Conn, id: &str) -> Result<Option<TenantInvitation>, DbErr
 /// [`DbError`] on a failed query.
 pub fn find_by_token(
     conn: &mut Conn,
-    token: &InvitationToken,
+    token: &LinkToken,
 ) -> Result<Option<TenantInvitation>, DbError> {
     tenant_invitations::table
         .inner_join(users::table.on(users::id.eq(tenant_invitations::invited_by)))
@@ -187,7 +187,7 @@ fn insert(
             tenant_invitations::plan.eq(plan.as_str()),
             tenant_invitations::message.eq(message),
             tenant_invitations::invited_by.eq(staff.to_string()),
-            tenant_invitations::token_hash.eq(InvitationToken::derive(key, &nonce).lookup_hash()),
+            tenant_invitations::token_hash.eq(LinkToken::derive(key, &nonce).lookup_hash()),
             tenant_invitations::token_nonce.eq(&nonce.0),
             tenant_invitations::status.eq(InvitationStatus::Pending.as_str()),
             tenant_invitations::created_at.eq(to_db(now)),

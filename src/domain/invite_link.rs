@@ -14,15 +14,11 @@ use super::{InviteLinkId, Organization, OrganizationId, UserId};
 use std::fmt;
 use std::str::FromStr;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
-use sha2::{Digest, Sha256};
 
 use super::Role;
 use super::invitation::InviterLapsed;
 use super::signup::{LinkUnusable as SignupLinkUnusable, SignupLinkFacts};
-use super::token::{TOKEN_CHARS, fill_random};
 
 /// How long a new link stays usable: the four choices of the "Create invite link" form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -381,58 +377,6 @@ pub fn check_link_limit(created_last_hour: i64, per_hour: i64) -> Result<(), Ove
     Ok(())
 }
 
-/// An invite link's token as it appears in `/join/{token}`: 32 base64url characters carrying
-/// 192 random bits from the operating system's CSPRNG (DESIGN.md, "Tokens"). Only its
-/// SHA-256 is stored; `Debug` hides it so it never reaches logs.
-#[derive(Clone, PartialEq, Eq)]
-pub struct LinkToken(String);
-
-impl fmt::Debug for LinkToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("LinkToken(<redacted>)")
-    }
-}
-
-/// The error for a string that cannot be a link token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("not an invite link token")]
-pub struct MalformedLinkToken;
-
-impl LinkToken {
-    /// A fresh random token.
-    pub fn generate() -> Self {
-        let mut bytes = [0u8; TOKEN_CHARS * 3 / 4];
-        fill_random(&mut bytes);
-        Self(URL_SAFE_NO_PAD.encode(bytes))
-    }
-
-    /// Accepts a token from a URL: exactly 32 characters of the base64url alphabet.
-    ///
-    /// # Errors
-    /// [`MalformedLinkToken`] otherwise; the caller answers 404 without touching the database.
-    pub fn parse(input: &str) -> Result<Self, MalformedLinkToken> {
-        let ok = input.len() == TOKEN_CHARS
-            && input
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if ok {
-            Ok(Self(input.to_owned()))
-        } else {
-            Err(MalformedLinkToken)
-        }
-    }
-
-    /// The SHA-256 of the token, hex: the only form the database holds.
-    pub fn lookup_hash(&self) -> String {
-        hex::encode(Sha256::digest(self.0.as_bytes()))
-    }
-
-    /// The token text, for building the link shown once.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
 /// An invite link as read from the database (never its token: that is not stored).
 #[derive(Debug, Clone)]
 pub struct InviteLink {
@@ -468,6 +412,7 @@ pub struct InviteLinkDetails {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::token::{LinkToken, TOKEN_CHARS};
     use chrono::TimeZone;
 
     fn now() -> DateTime<Utc> {

@@ -11,6 +11,7 @@ pub mod email;
 pub mod ids;
 pub mod invitation;
 pub mod invite_link;
+pub mod link;
 pub mod membership;
 pub mod organization;
 pub mod password;

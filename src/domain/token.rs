@@ -1,10 +1,13 @@
-//! Invitation tokens (DESIGN.md, "Tokens").
+//! Link tokens (DESIGN.md, "Tokens"): one type for every kind of link (`domain::link`), parsed
+//! in one place, 32 base64url characters carrying 192 bits. The database stores only a token's
+//! SHA-256 (for look-up), never the token. Two schemes make them:
 //!
-//! Each invitation gets a 256-bit random nonce from the operating system's CSPRNG. Its token is
-//! `base64url(HMAC-SHA256(token_key, nonce)[..24])`: 32 characters carrying 192 bits. The
-//! database stores the nonce and the token's SHA-256 (for look-up), never the token, so a copy
-//! of the database without the server's token key cannot produce a working link — yet a resend
-//! recomputes the *original* link from the nonce.
+//! - **Derived** (invitations, tenant-owner invitations, sign-up links): each gets a 256-bit
+//!   random nonce from the operating system's CSPRNG, and its token is
+//!   `base64url(HMAC-SHA256(token_key, nonce)[..24])`. A copy of the database without the
+//!   server's token key cannot produce a working link, yet a resend recomputes the *original*
+//!   link from the nonce.
+//! - **Random** (invite links): 24 random bytes, shown once to their creator.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -59,22 +62,31 @@ impl TokenNonce {
     }
 }
 
-/// An invitation token as it appears in a link. `Debug` hides it so it never reaches logs.
+/// A link's token as it appears in its URL: 32 base64url characters. `Debug` hides it so it
+/// never reaches logs.
 #[derive(Clone, PartialEq, Eq)]
-pub struct InvitationToken(String);
+pub struct LinkToken(String);
 
-impl std::fmt::Debug for InvitationToken {
+impl std::fmt::Debug for LinkToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("InvitationToken(<redacted>)")
+        f.write_str("LinkToken(<redacted>)")
     }
 }
 
 /// The error for a string that cannot be a token (wrong length or alphabet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("not an invitation token")]
+#[error("not a link token")]
 pub struct MalformedToken;
 
-impl InvitationToken {
+impl LinkToken {
+    /// A fresh random token (192 bits), for links whose token is shown once and never
+    /// recomputed (invite links).
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; TOKEN_BYTES];
+        fill_random(&mut bytes);
+        Self(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
     /// Derives the token for `nonce` under `key`; the same inputs always give the same token.
     pub fn derive(key: &TokenKey, nonce: &TokenNonce) -> Self {
         // HMAC accepts keys of any length, so this cannot fail.
@@ -122,21 +134,21 @@ mod tests {
 
     #[test]
     fn tokens_are_32_url_safe_characters() {
-        let t = InvitationToken::derive(&key(1), &TokenNonce::generate());
+        let t = LinkToken::derive(&key(1), &TokenNonce::generate());
         assert_eq!(t.expose().len(), TOKEN_CHARS);
-        assert!(InvitationToken::parse(t.expose()).is_ok());
+        assert!(LinkToken::parse(t.expose()).is_ok());
     }
 
     #[test]
     fn derivation_is_stable_for_resend_and_keyed() {
         let nonce = TokenNonce::generate();
         assert_eq!(
-            InvitationToken::derive(&key(1), &nonce),
-            InvitationToken::derive(&key(1), &nonce)
+            LinkToken::derive(&key(1), &nonce),
+            LinkToken::derive(&key(1), &nonce)
         );
         assert_ne!(
-            InvitationToken::derive(&key(1), &nonce),
-            InvitationToken::derive(&key(2), &nonce)
+            LinkToken::derive(&key(1), &nonce),
+            LinkToken::derive(&key(2), &nonce)
         );
     }
 
@@ -150,36 +162,36 @@ mod tests {
     fn lookup_hash_is_the_sha256_of_the_token_not_the_token() {
         // Known answer, computed outside Rust:
         // printf %s Tok3n-for_the-lookup-hash-test42 | sha256sum
-        let t = InvitationToken::parse("Tok3n-for_the-lookup-hash-test42").unwrap();
+        let t = LinkToken::parse("Tok3n-for_the-lookup-hash-test42").unwrap();
         assert_eq!(
             t.lookup_hash(),
             "17c979b3349192a15ebdeb34ad317d8bcfb0cb7c8fb7bfacbb3737a7534a3eb2"
         );
         // One character more or less is another hash: the whole token is hashed.
-        let next = InvitationToken::parse("Tok3n-for_the-lookup-hash-test43").unwrap();
+        let next = LinkToken::parse("Tok3n-for_the-lookup-hash-test43").unwrap();
         assert_eq!(
             next.lookup_hash(),
             "e3ae119f81285e2774f06cbf7875466be366f63ba578c2a740f7e85b2515723b"
         );
         // A derived token is looked up by the hash of its link text, not of its nonce.
         let nonce = TokenNonce::generate();
-        let derived = InvitationToken::derive(&key(1), &nonce);
-        let reparsed = InvitationToken::parse(derived.expose()).unwrap();
+        let derived = LinkToken::derive(&key(1), &nonce);
+        let reparsed = LinkToken::parse(derived.expose()).unwrap();
         assert_eq!(derived.lookup_hash(), reparsed.lookup_hash());
         assert!(!derived.lookup_hash().contains(derived.expose()));
     }
 
     #[test]
     fn parse_rejects_wrong_shapes() {
-        assert!(InvitationToken::parse("short").is_err());
-        assert!(InvitationToken::parse(&"a".repeat(33)).is_err());
-        assert!(InvitationToken::parse(&format!("{}/", "a".repeat(31))).is_err());
-        assert!(InvitationToken::parse(&"a".repeat(32)).is_ok());
+        assert!(LinkToken::parse("short").is_err());
+        assert!(LinkToken::parse(&"a".repeat(33)).is_err());
+        assert!(LinkToken::parse(&format!("{}/", "a".repeat(31))).is_err());
+        assert!(LinkToken::parse(&"a".repeat(32)).is_ok());
     }
 
     #[test]
     fn debug_redacts() {
-        let t = InvitationToken::parse(&"b".repeat(32)).unwrap();
+        let t = LinkToken::parse(&"b".repeat(32)).unwrap();
         assert!(!format!("{t:?}").contains("bbbb"));
     }
 }

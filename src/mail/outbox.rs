@@ -12,7 +12,7 @@ use super::templates::{InvitationEmail, MemberJoinedEmail};
 use super::{MailError, Mailer, OutgoingEmail};
 use crate::db::models::OutboxRow;
 use crate::db::{self, Db, DbError};
-use crate::domain::token::{InvitationToken, TokenKey};
+use crate::domain::token::{LinkToken, TokenKey};
 use crate::domain::{Clock, InvitationStatus};
 
 /// Attempts before a row is marked failed for good.
@@ -172,7 +172,7 @@ impl OutboxWorker {
                 {
                     return Ok(Rendered::Cancel("invitation is no longer pending"));
                 }
-                let token = InvitationToken::derive(&self.token_key, &d.invitation.nonce);
+                let token = LinkToken::derive(&self.token_key, &d.invitation.nonce);
                 let link = format!(
                     "{}{}",
                     self.base_url,
@@ -227,7 +227,7 @@ impl OutboxWorker {
                 if request.facts.check_usable(now).is_err() {
                     return Ok(Rendered::Cancel("sign-up link is no longer usable"));
                 }
-                let token = InvitationToken::derive(&self.token_key, &request.nonce);
+                let token = LinkToken::derive(&self.token_key, &request.nonce);
                 let link = format!(
                     "{}{}",
                     self.base_url,
@@ -279,7 +279,7 @@ impl OutboxWorker {
                 if inv.facts.effective_status(self.clock.now()) != InvitationStatus::Pending {
                     return Ok(Rendered::Cancel("tenant invitation is no longer pending"));
                 }
-                let token = InvitationToken::derive(&self.token_key, &inv.nonce);
+                let token = LinkToken::derive(&self.token_key, &inv.nonce);
                 let link = format!(
                     "{}{}",
                     self.base_url,

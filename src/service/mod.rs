@@ -82,6 +82,26 @@ impl Actor {
     }
 }
 
+/// Who opens or uses a link: whoever is signed in (if anyone), and where the request came
+/// from. Link flows (invitations, invite links, sign-up links) are open to signed-out visitors.
+#[derive(Debug, Clone)]
+pub struct Visitor {
+    /// The signed-in person, if any.
+    pub user: Option<User>,
+    /// Their request's client address and user agent (for the audit trail).
+    pub origin: RequestMeta,
+}
+
+impl Visitor {
+    /// The signed-in visitor as an actor, if someone is signed in.
+    pub fn actor(&self) -> Option<Actor> {
+        self.user.clone().map(|user| Actor {
+            user,
+            origin: self.origin.clone(),
+        })
+    }
+}
+
 /// An actor's standing in an organization, read under the organization's lock.
 #[derive(Debug, Clone)]
 pub struct Acting {

@@ -9,6 +9,7 @@ pub mod extractors;
 pub mod flash;
 pub mod headers;
 pub mod limits;
+pub mod links;
 pub mod listing;
 pub mod pages;
 pub mod refusals;

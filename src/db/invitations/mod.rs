@@ -36,7 +36,7 @@ use crate::domain::invitation::{
     check_renewal_request, plan_invitation,
 };
 use crate::domain::text::{Department, PersonalMessage};
-use crate::domain::token::{InvitationToken, TokenKey, TokenNonce};
+use crate::domain::token::{LinkToken, TokenKey, TokenNonce};
 use crate::domain::{EmailAddress, InvitationId, InvitationStatus, OrganizationId, Role, UserId};
 
 impl TryFrom<InvitationRow> for Invitation {
@@ -261,7 +261,7 @@ pub fn find_in_org(
 /// [`DbError`] on a failed query.
 pub fn find_by_token(
     conn: &mut Conn,
-    token: &InvitationToken,
+    token: &LinkToken,
 ) -> Result<Option<InvitationDetails>, DbError> {
     let row: Option<InvitationRow> = invitations::table
         .filter(invitations::token_hash.eq(token.lookup_hash()))

@@ -166,7 +166,7 @@ fn create_all(
         .iter()
         .map(|_| {
             let nonce = TokenNonce::generate();
-            let hash = InvitationToken::derive(token_key, &nonce).lookup_hash();
+            let hash = LinkToken::derive(token_key, &nonce).lookup_hash();
             (InvitationId::new(), nonce, hash)
         })
         .collect();

@@ -28,7 +28,7 @@ use crate::domain::invitation::{
 };
 use crate::domain::password::Password;
 use crate::domain::text::PersonName;
-use crate::domain::token::InvitationToken;
+use crate::domain::token::LinkToken;
 use crate::paths;
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::extractors::MaybeUser;
@@ -164,8 +164,8 @@ fn unusable_status(why: Unusable) -> StatusCode {
 async fn load(
     state: &AppState,
     raw_token: &str,
-) -> Result<(InvitationToken, InvitationDetails), AppError> {
-    let token = InvitationToken::parse(raw_token).map_err(|_| AppError::NotFound)?;
+) -> Result<(LinkToken, InvitationDetails), AppError> {
+    let token = LinkToken::parse(raw_token).map_err(|_| AppError::NotFound)?;
     let lookup = token.clone();
     let details = state
         .db

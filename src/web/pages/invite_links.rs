@@ -30,13 +30,14 @@ use crate::domain::User;
 use crate::domain::invitation::check_acting_on;
 use crate::domain::invite_link::InviteLinkDetails;
 use crate::domain::invite_link::{
-    JoinError, JoinPage, LinkExpiry, LinkToken, LinkUnusable, LinkVisitor, MailedJoinPage,
-    MailedVisitor, join_page, mailed_join_page,
+    JoinError, JoinPage, LinkExpiry, LinkUnusable, LinkVisitor, MailedJoinPage, MailedVisitor,
+    join_page, mailed_join_page,
 };
 use crate::domain::password::Password;
 use crate::domain::signup::SignupRequest;
 use crate::domain::signup::{LinkUnusable as MailedLinkUnusable, MAX_EMAILS_PER_WINDOW};
 use crate::domain::text::{MAX_NAME_CHARS, PersonName};
+use crate::domain::token::LinkToken;
 use crate::domain::{EmailAddress, InviteLinkId, Permission, Plan, Role};
 use crate::paths;
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};

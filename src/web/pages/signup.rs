@@ -26,7 +26,7 @@ use crate::domain::password::Password;
 use crate::domain::signup::SignupRequest;
 use crate::domain::signup::{CompleteError, LinkPage, LinkUnusable, link_page};
 use crate::domain::text::{MAX_NAME_CHARS, OrganizationName, PersonName};
-use crate::domain::token::InvitationToken;
+use crate::domain::token::LinkToken;
 use crate::paths;
 use crate::web::csrf::{CsrfForm, HasCsrfToken};
 use crate::web::extractors::MaybeUser;
@@ -35,7 +35,7 @@ use crate::web::request_meta::Meta;
 use crate::web::{AppError, AppState, Layout, flash};
 
 /// The page of one sign-up link.
-fn link_path(token: &InvitationToken) -> String {
+fn link_path(token: &LinkToken) -> String {
     paths::signup_link(token.expose())
 }
 
@@ -146,7 +146,7 @@ impl LinkPageView {
         state: &AppState,
         session: &Session,
         user: &MaybeUser,
-        token: &InvitationToken,
+        token: &LinkToken,
         request: &SignupRequest,
         branch: &'static str,
     ) -> Result<Self, AppError> {
@@ -182,11 +182,8 @@ impl LinkPageView {
 
 /// A malformed token and an unknown one are both a 404, and a malformed one never reaches
 /// the database.
-async fn load(
-    state: &AppState,
-    raw_token: &str,
-) -> Result<(InvitationToken, SignupRequest), AppError> {
-    let token = InvitationToken::parse(raw_token).map_err(|_| AppError::NotFound)?;
+async fn load(state: &AppState, raw_token: &str) -> Result<(LinkToken, SignupRequest), AppError> {
+    let token = LinkToken::parse(raw_token).map_err(|_| AppError::NotFound)?;
     let lookup = token.clone();
     let request = state
         .db

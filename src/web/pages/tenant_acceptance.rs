@@ -24,7 +24,7 @@ use crate::domain::invitation::{AcceptError, AcceptancePage, Unusable, Visitor, 
 use crate::domain::password::Password;
 use crate::domain::tenant::TenantInvitation;
 use crate::domain::text::{OrganizationName, PersonName};
-use crate::domain::token::InvitationToken;
+use crate::domain::token::LinkToken;
 use crate::paths;
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::extractors::{MaybeUser, actor_of};
@@ -109,8 +109,8 @@ fn respond(page: &TenantPage, status: StatusCode) -> Result<HttpResponse, AppErr
 async fn lookup(
     state: &AppState,
     raw: &str,
-) -> Result<Option<(InvitationToken, TenantInvitation)>, AppError> {
-    let Ok(token) = InvitationToken::parse(raw) else {
+) -> Result<Option<(LinkToken, TenantInvitation)>, AppError> {
+    let Ok(token) = LinkToken::parse(raw) else {
         return Ok(None);
     };
     let lookup = token.clone();
