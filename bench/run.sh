@@ -15,7 +15,9 @@
 # Usage: bash bench/run.sh
 # Environment: BENCH_DURATION (10s), BENCH_CONNECTIONS (32), BENCH_THREADS (2),
 #   BENCH_BULK_RUNS (5), BENCH_PORT (18080; +1 and +2 are used too), BENCH_KEEP=1 keeps the
-#   temporary directory (database, server logs, raw wrk output).
+#   temporary directory (database, server logs, raw wrk output), BENCH_PREBUILT=DIR uses the
+#   release binaries in DIR instead of building (bench/compare.sh), BENCH_RESULTS_JSON=FILE
+#   copies the raw results (one JSON object per scenario) there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -43,10 +45,17 @@ command -v wrk >/dev/null || die "wrk is not installed and could not be installe
 command -v curl >/dev/null || die "curl is required"
 command -v python3 >/dev/null || die "python3 is required (standard library only)"
 
-log "building release (joinery, examples bench_seed and static_ceiling)"
-cargo build --release --bin joinery --example bench_seed --example static_ceiling
-bin="$root/target/release/joinery"
-examples="$root/target/release/examples"
+if [[ -n "${BENCH_PREBUILT:-}" ]]; then
+  # bench/compare.sh: binaries built from another commit (joinery, examples/…).
+  bin="$BENCH_PREBUILT/joinery"
+  examples="$BENCH_PREBUILT/examples"
+  log "using the binaries in $BENCH_PREBUILT"
+else
+  log "building release (joinery, examples bench_seed and static_ceiling)"
+  cargo build --release --bin joinery --example bench_seed --example static_ceiling
+  bin="$root/target/release/joinery"
+  examples="$root/target/release/examples"
+fi
 
 # --- fresh database ------------------------------------------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/joinery-bench.XXXXXX")
@@ -132,7 +141,11 @@ sign_in() {
     "http://127.0.0.1:$p/login")
   [[ "$code" == 303 ]] || die "log-in answered $code, not 303"
 }
-cookie_of() { awk '$6 == "joinery_session" {print $6 "=" $7}' "$1"; }
+# cookie_of JAR — a Cookie header value with every cookie of Joinery's in a curl jar: the
+# session's (once signed in) and the CSRF seed's (the token on a page is bound to it).
+cookie_of() {
+  awk '$6 ~ /^(__Host-)?joinery_/ {printf "%s%s=%s", sep, $6, $7; sep = "; "} END {print ""}' "$1"
+}
 
 # fetch URL OUT JAR|"" EXPECT_STATUS MARKER — a curl pre-check of a scenario's response.
 fetch() {
@@ -209,7 +222,7 @@ pid1=$server_pid
 jar="$work/admin.jar"
 sign_in "$port" "$jar"
 cookie=$(cookie_of "$jar")
-[[ -n "$cookie" ]] || die "no session cookie after log-in"
+[[ "$cookie" == *joinery_session=* ]] || die "no session cookie after log-in"
 base="http://127.0.0.1:$port"
 team_a="$base/orgs/$ORG_A/team"
 team_b="$base/orgs/$ORG_B/team"
@@ -408,6 +421,7 @@ mkdir -p bench/results
 } >bench/results/latest.md
 echo
 cat bench/results/latest.md
+[[ -z "${BENCH_RESULTS_JSON:-}" ]] || cp "$results" "$BENCH_RESULTS_JSON"
 if ((failed)); then
   die "some scenarios returned errors (marked ERROR above); they are not results"
 fi

@@ -1,7 +1,7 @@
 -- wrk script for the invite POST: a unique address on every request (per-thread counter,
 -- thread id and a per-run tag), the CSRF token and the session cookie from the environment.
 -- Counts response statuses so the bench can refuse a run that was not all 303s.
---   BENCH_CSRF, BENCH_COOKIE (name=value), BENCH_TAG (unique per run)
+--   BENCH_CSRF, BENCH_COOKIE (a Cookie header value: name=value; …), BENCH_TAG (unique per run)
 local threads = {}
 local csrf = os.getenv("BENCH_CSRF") or ""
 local cookie = os.getenv("BENCH_COOKIE") or ""

@@ -1,7 +1,7 @@
 -- wrk script for the log-in flood: POST /login with a wrong password (a real account, so
 -- every attempt that gets past the rate limiter costs one argon2id verification). Counts
 -- response statuses: 401 = hashed and refused, 429 = refused by the per-IP limiter.
---   BENCH_CSRF, BENCH_COOKIE (name=value), BENCH_EMAIL
+--   BENCH_CSRF, BENCH_COOKIE (a Cookie header value: name=value; …), BENCH_EMAIL
 local threads = {}
 local csrf = os.getenv("BENCH_CSRF") or ""
 local cookie = os.getenv("BENCH_COOKIE") or ""
