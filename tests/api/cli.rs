@@ -374,3 +374,42 @@ fn a_start_up_failure_never_prints_the_database_password() {
     assert!(help.status.success(), "{}", stderr(&help));
     assert!(!stdout(&help).contains(SECRET), "{}", stdout(&help));
 }
+
+/// The systemd unit in `deploy/` (README, "Deploy") runs commands and flags that exist: every
+/// `Exec…=` line names a `joinery` subcommand whose `--help` lists each flag the line passes.
+#[test]
+fn the_systemd_unit_names_commands_and_flags_that_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/joinery.service"
+    ))
+    .unwrap();
+    let lines: Vec<&str> = unit
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("ExecStart=")
+                .or_else(|| l.strip_prefix("ExecStartPre="))
+        })
+        .collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "ExecStartPre (migrate) and ExecStart (serve): {unit}"
+    );
+    for line in lines {
+        let mut words = line.split_whitespace();
+        assert_eq!(words.next(), Some("/usr/local/bin/joinery"), "{line}");
+        let command = words.next().unwrap();
+        let help = run(joinery(dir.path()).args([command, "--help"]));
+        assert!(help.status.success(), "{command}: {}", stderr(&help));
+        let help = stdout(&help);
+        let flags: Vec<&str> = words.filter(|w| w.starts_with("--")).collect();
+        for flag in &flags {
+            assert!(
+                help.contains(&format!("{flag} <")) || help.contains(&format!("{flag}\n")),
+                "`joinery {command}` has no flag {flag}:\n{help}"
+            );
+        }
+    }
+}
