@@ -26,3 +26,4 @@ mod signup;
 mod statuses;
 mod team;
 mod team_scale;
+mod upgrade;
