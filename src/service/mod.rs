@@ -16,7 +16,11 @@
 //! (`web::AppState::call`). Nothing here knows about HTTP; the web layer maps refusals to
 //! statuses and pages in one place (`web::refusals`).
 
+pub mod accounts;
+pub mod audit;
+pub mod maintenance;
 pub mod members;
+pub mod organizations;
 
 #[cfg(test)]
 pub(crate) mod testing;
@@ -24,7 +28,7 @@ pub(crate) mod testing;
 use std::sync::Arc;
 
 use crate::config::Settings;
-use crate::db::audit::{self, AuditContext, RequestMeta};
+use crate::db::audit::{AuditContext, RequestMeta};
 use crate::db::{self, Conn, Db, DbError};
 use crate::domain::membership::acting_role;
 use crate::domain::{EmailAddress, Membership, Organization, OrganizationId, Role, User, UserId};
@@ -85,7 +89,7 @@ impl Actor {
     /// The audit trail's record of this actor: "Name <email>", marked when acting as staff.
     pub fn audit(&self, as_staff: bool) -> AuditContext {
         AuditContext {
-            actor: audit::Actor {
+            actor: crate::db::audit::Actor {
                 user_id: Some(self.user.id),
                 label: format!("{} <{}>", self.user.name, self.user.email),
                 is_staff: as_staff,
