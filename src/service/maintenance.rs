@@ -29,3 +29,25 @@ pub fn sweep(svc: &Services, now: DateTime<Utc>) -> Result<Swept, ServiceError<I
         imports: db::imports::delete_expired(&mut conn, now)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::imports::IMPORT_TTL;
+    use crate::domain::{Plan, Role};
+    use crate::service::testing::Fixture;
+
+    #[test]
+    fn a_sweep_deletes_what_has_expired_and_a_second_finds_nothing() {
+        let f = Fixture::new();
+        let org = f.org("Acme", Plan::Starter);
+        let owner = f.member(org, "owner@acme.test", Role::Owner);
+        f.with(|c| db::imports::insert(c, org, owner.user.id, "a.csv", "email,role", f.now));
+        let before = sweep(&f.svc, f.now + IMPORT_TTL - chrono::Duration::seconds(1)).unwrap();
+        assert_eq!(before.imports, 0, "not yet expired");
+        let later = f.now + IMPORT_TTL;
+        let swept = sweep(&f.svc, later).unwrap();
+        assert_eq!((swept.invitations, swept.imports), (0, 1));
+        assert_eq!(sweep(&f.svc, later).unwrap().imports, 0);
+    }
+}
