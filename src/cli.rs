@@ -10,10 +10,16 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Settings, decode_key, load_or_create_key_file, normalize_base_url};
 use crate::db::{self, Db};
-use crate::domain::password::{Password, hash_password};
+use crate::domain::password::Password;
 use crate::domain::text::{OrganizationName, PersonName};
 use crate::domain::token::{TokenKey, fill_random};
-use crate::domain::{Clock, EmailAddress, Plan, Role, SystemClock};
+use crate::domain::{Clock, EmailAddress, OrganizationId, Plan, Role, SystemClock};
+use crate::password_pool::PasswordPool;
+use crate::service::Services;
+use crate::service::accounts::{self, AccountSet, AccountSetup};
+use crate::service::maintenance;
+use crate::service::organizations::{self, OrganizationSetup};
+use crate::web::limits::Limits;
 
 /// Team membership and invitations for multi-tenant products.
 #[derive(Debug, Parser)]
@@ -274,60 +280,35 @@ fn open_db(settings: &Settings) -> anyhow::Result<Db> {
     Ok(db)
 }
 
-/// Creates or updates an account, an organization and its Owner membership; idempotent on
-/// the organization's name. Returns the organization's id.
-fn ensure_org_with_owner(
-    db: &Db,
-    org_name: &OrganizationName,
-    plan: Plan,
-    owner_email: &EmailAddress,
-    owner_name: &PersonName,
-    password: Option<&Password>,
-) -> anyhow::Result<crate::domain::OrganizationId> {
-    let hash = password
-        .map(hash_password)
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let now = SystemClock.now();
-    let id = db.with_conn(|c| {
-        db::write_transaction(c, |c| {
-            let user_id = match db::users::find_credentials(c, owner_email)? {
-                Some(existing) => {
-                    if let Some(hash) = &hash {
-                        db::users::set_password_hash(c, existing.user.id, hash)?;
-                    }
-                    existing.user.id
-                }
-                None => {
-                    let Some(hash) = &hash else {
-                        return Err(db::DbError::Corrupt("a new owner needs a password".into()));
-                    };
-                    db::users::insert(c, owner_email, owner_name, hash, false, now)?
-                }
-            };
-            let org = match db::organizations::find_by_name(c, org_name.as_str())? {
-                Some(org) => org,
-                None => db::organizations::insert(c, org_name, plan, now)?,
-            };
-            match db::organizations::membership(c, org.id, user_id)? {
-                Some(m) if m.role == Role::Owner => {}
-                Some(m) => db::organizations::set_role(c, m.id, Role::Owner)?,
-                None => {
-                    db::organizations::add_member(
-                        c,
-                        org.id,
-                        user_id,
-                        Role::Owner,
-                        None,
-                        None,
-                        now,
-                    )?;
-                }
-            }
-            Ok(org.id)
-        })
-    })?;
-    Ok(id)
+/// The service layer over `db`, for the commands that set things up: one password thread, no
+/// outbox worker (these commands queue no email), and log-in limits nobody here uses.
+fn services(settings: &Settings, db: Db) -> anyhow::Result<Services> {
+    Ok(Services {
+        db,
+        passwords: PasswordPool::new(1, 1).context("starting a password thread")?,
+        settings: Arc::new(settings.clone()),
+        outbox: Arc::new(tokio::sync::Notify::new()),
+        login_failures: Limits::new(1, Arc::new(SystemClock)).login_failures,
+    })
+}
+
+/// The account `email` asks for: its password read only when the account is new (an existing
+/// account keeps its password).
+fn account_setup(
+    svc: &Services,
+    email: EmailAddress,
+    name: PersonName,
+) -> anyhow::Result<AccountSetup> {
+    let password = if accounts::exists(svc, &email)? {
+        None
+    } else {
+        Some(read_new_password(email.as_str())?)
+    };
+    Ok(AccountSetup {
+        email,
+        name,
+        password,
+    })
 }
 
 /// Parses the command line and runs it; the process's exit status follows the result.
@@ -351,12 +332,10 @@ pub fn run() -> anyhow::Result<()> {
         }
         Command::Sweep => {
             let settings = cli.settings.resolve(true)?;
-            let db = open_db(&settings)?;
-            let now = SystemClock.now();
-            let n = db.with_conn(|c| db::invitations::expire_all_overdue(c, now))?;
-            println!("Marked {n} invitation(s) as expired");
-            let imports = db.with_conn(|c| db::imports::delete_expired(c, now))?;
-            println!("Deleted {imports} expired CSV import(s)");
+            let svc = services(&settings, open_db(&settings)?)?;
+            let swept = maintenance::sweep(&svc, SystemClock.now())?;
+            println!("Marked {} invitation(s) as expired", swept.invitations);
+            println!("Deleted {} expired CSV import(s)", swept.imports);
             Ok(())
         }
         Command::CreateOrg {
@@ -373,20 +352,18 @@ pub fn run() -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("--owner-email: {e}"))?;
             let owner =
                 PersonName::parse(&owner_name).map_err(|e| anyhow::anyhow!("--owner-name: {e}"))?;
-            let db = open_db(&settings)?;
-            let exists = db.with_conn(|c| db::users::email_exists(c, &email))?;
-            let password = if exists {
-                None
-            } else {
-                Some(read_new_password(email.as_str())?)
+            let svc = services(&settings, open_db(&settings)?)?;
+            let cmd = OrganizationSetup {
+                name: org_name,
+                plan,
+                owner: account_setup(&svc, email, owner)?,
             };
-            let id =
-                ensure_org_with_owner(&db, &org_name, plan, &email, &owner, password.as_ref())?;
+            let id = organizations::create_with_owner(&svc, &cmd, SystemClock.now())?.org;
             println!(
-                "Organization {:?} ({}) on {} with Owner {email}",
-                org_name.as_str(),
-                id,
-                plan.label()
+                "Organization {:?} ({id}) on {} with Owner {}",
+                cmd.name.as_str(),
+                plan.label(),
+                cmd.owner.email
             );
             Ok(())
         }
@@ -394,45 +371,24 @@ pub fn run() -> anyhow::Result<()> {
             let settings = cli.settings.resolve(true)?;
             let email = EmailAddress::parse(&email).map_err(|e| anyhow::anyhow!("--email: {e}"))?;
             let name = PersonName::parse(&name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
-            let db = open_db(&settings)?;
-            match db.with_conn(|c| db::users::find_credentials(c, &email))? {
-                Some(existing) => {
-                    db.with_conn(|c| db::users::set_staff(c, existing.user.id, true))?;
-                    println!("{email} is now staff");
-                }
-                None => {
-                    let password = read_new_password(email.as_str())?;
-                    let hash = hash_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
-                    let now = SystemClock.now();
-                    db.with_conn(|c| db::users::insert(c, &email, &name, &hash, true, now))?;
-                    println!("Created staff account {email}");
-                }
+            let svc = services(&settings, open_db(&settings)?)?;
+            let cmd = account_setup(&svc, email, name)?;
+            match accounts::create_staff(&svc, &cmd, SystemClock.now())? {
+                AccountSet::Existed => println!("{} is now staff", cmd.email),
+                AccountSet::Created => println!("Created staff account {}", cmd.email),
             }
             Ok(())
         }
         Command::Demo => {
             let settings = cli.settings.resolve(true)?;
-            let db = open_db(&settings)?;
+            let svc = services(&settings, open_db(&settings)?)?;
             let mut bytes = [0u8; 12];
             fill_random(&mut bytes);
             let password_text = hex::encode(bytes);
             let password =
                 Password::new_account(&password_text).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let email = EmailAddress::parse("owner@demo.example.com")
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let org =
-                OrganizationName::parse("Demo Company").map_err(|e| anyhow::anyhow!("{e}"))?;
-            let name = PersonName::parse("Olivia Owner").map_err(|e| anyhow::anyhow!("{e}"))?;
-            let id = ensure_org_with_owner(
-                &db,
-                &org,
-                Plan::Professional,
-                &email,
-                &name,
-                Some(&password),
-            )?;
-            let second = ensure_demo_extras(&db, &email, &password)?;
-            drop(db);
+            let (id, second) = seed_demo(&svc, &password)?;
+            drop(svc);
             let base = settings
                 .base_url
                 .clone()
@@ -443,7 +399,7 @@ pub fn run() -> anyhow::Result<()> {
             println!(
                 "  Second org:   Demo Labs (Trial plan, you are its Admin), {base}/orgs/{second}"
             );
-            println!("  Log in as:    {email}");
+            println!("  Log in as:    {DEMO_OWNER_EMAIL}");
             println!("  Staff:        {DEMO_STAFF_EMAIL} (staff console at {base}/staff)");
             println!(
                 "  Password:     {password_text}   (both accounts; new on every run of `joinery demo`)"
@@ -455,70 +411,69 @@ pub fn run() -> anyhow::Result<()> {
     }
 }
 
+/// The demo's Owner of Demo Company.
+const DEMO_OWNER_EMAIL: &str = "owner@demo.example.com";
 /// The demo's platform staff account.
 const DEMO_STAFF_EMAIL: &str = "staff@demo.example.com";
 
-/// The rest of the demo, idempotently: a second organization ("Demo Labs", Trial, owned by
-/// labs-owner@demo.example.com) in which the demo owner is an Admin, and a staff account; both
-/// new accounts get the demo password. Returns the second
-/// organization's id.
-fn ensure_demo_extras(
-    db: &Db,
-    owner_email: &EmailAddress,
+/// An account of the demo: `password` becomes its password unless `keep_password` and it
+/// exists already.
+fn demo_account(
+    svc: &Services,
+    email: &str,
+    name: &str,
     password: &Password,
-) -> anyhow::Result<crate::domain::OrganizationId> {
-    let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("{e}");
-    let hash = hash_password(password).map_err(|e| err(&e))?;
-    let staff_email = EmailAddress::parse(DEMO_STAFF_EMAIL).map_err(|e| err(&e))?;
-    let staff_name = PersonName::parse("Sam Staff").map_err(|e| err(&e))?;
-    let labs = OrganizationName::parse("Demo Labs").map_err(|e| err(&e))?;
-    let labs_owner_email =
-        EmailAddress::parse("labs-owner@demo.example.com").map_err(|e| err(&e))?;
-    let labs_owner_name = PersonName::parse("Lena Labs").map_err(|e| err(&e))?;
+    keep_password: bool,
+) -> anyhow::Result<AccountSetup> {
+    let email = EmailAddress::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let keep = keep_password && accounts::exists(svc, &email)?;
+    Ok(AccountSetup {
+        email,
+        name: PersonName::parse(name).map_err(|e| anyhow::anyhow!("{e}"))?,
+        password: (!keep).then(|| password.clone()),
+    })
+}
+
+/// The demo, idempotently, through the service layer: "Demo Company" (Professional) owned by
+/// the demo owner; a second organization, "Demo Labs" (Trial), with its own Owner
+/// (labs-owner@demo.example.com; every organization has one — rule 4) and the demo owner as
+/// an Admin; and a staff account. The demo owner and staff get `password` on every run; the
+/// Labs owner gets it when created. Returns both organizations' ids.
+fn seed_demo(
+    svc: &Services,
+    password: &Password,
+) -> anyhow::Result<(OrganizationId, OrganizationId)> {
     let now = SystemClock.now();
-    Ok(db.with_conn(|c| {
-        db::write_transaction(c, |c| {
-            match db::users::find_credentials(c, &staff_email)? {
-                Some(existing) => {
-                    db::users::set_password_hash(c, existing.user.id, &hash)?;
-                    db::users::set_staff(c, existing.user.id, true)?;
-                }
-                None => {
-                    db::users::insert(c, &staff_email, &staff_name, &hash, true, now)?;
-                }
-            }
-            let org = match db::organizations::find_by_name(c, labs.as_str())? {
-                Some(org) => org,
-                None => db::organizations::insert(c, &labs, Plan::Trial, now)?,
-            };
-            // Its own Owner (every organization has one — rule 4), and the demo owner as Admin.
-            let labs_owner = match db::users::find_credentials(c, &labs_owner_email)? {
-                Some(existing) => existing.user.id,
-                None => {
-                    db::users::insert(c, &labs_owner_email, &labs_owner_name, &hash, false, now)?
-                }
-            };
-            if db::organizations::membership(c, org.id, labs_owner)?.is_none() {
-                db::organizations::add_member(c, org.id, labs_owner, Role::Owner, None, None, now)?;
-            }
-            let owner = db::users::find_credentials(c, owner_email)?
-                .ok_or_else(|| db::DbError::Corrupt("demo owner missing".into()))?
-                .user
-                .id;
-            if db::organizations::membership(c, org.id, owner)?.is_none() {
-                db::organizations::add_member(
-                    c,
-                    org.id,
-                    owner,
-                    Role::Admin,
-                    Some(labs_owner),
-                    None,
-                    now,
-                )?;
-            }
-            Ok(org.id)
-        })
-    })?)
+    let org_name = |name: &str| OrganizationName::parse(name).map_err(|e| anyhow::anyhow!("{e}"));
+    let company = OrganizationSetup {
+        name: org_name("Demo Company")?,
+        plan: Plan::Professional,
+        owner: demo_account(svc, DEMO_OWNER_EMAIL, "Olivia Owner", password, false)?,
+    };
+    let company = organizations::create_with_owner(svc, &company, now)?;
+    let staff = demo_account(svc, DEMO_STAFF_EMAIL, "Sam Staff", password, false)?;
+    accounts::create_staff(svc, &staff, now)?;
+    let labs = OrganizationSetup {
+        name: org_name("Demo Labs")?,
+        plan: Plan::Trial,
+        owner: demo_account(
+            svc,
+            "labs-owner@demo.example.com",
+            "Lena Labs",
+            password,
+            true,
+        )?,
+    };
+    let labs = organizations::create_with_owner(svc, &labs, now)?;
+    organizations::add_member_if_absent(
+        svc,
+        labs.org,
+        company.owner,
+        Role::Admin,
+        Some(labs.owner),
+        now,
+    )?;
+    Ok((company.org, labs.org))
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -1,6 +1,8 @@
 //! Who is asking. Handlers take these instead of reading session keys: a handler that takes
 //! [`OrgMember`] cannot forget the membership check. Roles are read from the database on every
-//! request, never cached in the session, so a demotion takes effect on the next click.
+//! request, never cached in the session, so a demotion takes effect on the next click. Each
+//! extractor asks the service layer once (`service::accounts::signed_in`,
+//! `service::organizations::member_context`): one hand-off to a blocking thread.
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
@@ -10,12 +12,11 @@ use super::AppState;
 use super::error::AppError;
 use super::session::Session;
 use crate::db::audit::{Actor, AuditContext, RequestMeta};
-use crate::db::{self};
-use crate::domain::User;
 use crate::domain::invitation::Inviter;
-use crate::domain::membership::acting_role;
-use crate::domain::{Membership, Organization};
-use crate::domain::{OrganizationId, Permission, Role};
+use crate::domain::{Membership, Organization, OrganizationId, Permission, Role, User};
+use crate::service::ServiceError;
+use crate::service::accounts;
+use crate::service::organizations::{self, MemberContext};
 
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
     req.app_data::<web::Data<AppState>>()
@@ -46,7 +47,7 @@ impl FromRequest for MaybeUser {
             let Some(id) = session.user_id() else {
                 return Ok(MaybeUser(None));
             };
-            let user = state.db.run(move |c| db::users::find(c, id)).await?;
+            let user = state.call(move |svc| accounts::signed_in(svc, id)).await?;
             if user.is_none() {
                 session.sign_out();
             }
@@ -178,56 +179,40 @@ impl FromRequest for OrgMember {
             let Some(user_id) = session.user_id() else {
                 return Err(AppError::LoginRequired { next });
             };
-            let org_id = match org_id {
-                Some(Ok(id)) => Some(id),
-                _ => None,
+            let org_id = org_id.and_then(Result::ok);
+            // The person, their standing and their organizations in one hand-off.
+            let context = state
+                .call(move |svc| organizations::member_context(svc, user_id, org_id))
+                .await;
+            let MemberContext {
+                user,
+                acting,
+                organizations,
+            } = match context {
+                Ok(Some(context)) => context,
+                Ok(None) => {
+                    // A session whose account is gone counts as signed out.
+                    session.sign_out();
+                    return Err(AppError::LoginRequired { next });
+                }
+                // Neither an unknown organization nor someone else's is admitted to exist.
+                Err(ServiceError::Refused(_)) => return Err(AppError::NotFound),
+                Err(e) => return Err(e.into()),
             };
-            // The person, the organization, their membership and their organizations in one
-            // trip to the database (each trip is a hand-off to a blocking thread).
-            let found = state
-                .db
-                .run(move |c| {
-                    let Some(user) = db::users::find(c, user_id)? else {
-                        return Ok(None);
-                    };
-                    let Some(org_id) = org_id else {
-                        return Ok(Some((user, None)));
-                    };
-                    let Some(org) = db::organizations::find(c, org_id)? else {
-                        return Ok(Some((user, None)));
-                    };
-                    let membership = db::organizations::membership(c, org_id, user_id)?;
-                    let organizations = db::organizations::for_user(c, user_id)?;
-                    Ok(Some((user, Some((org, membership, organizations)))))
-                })
-                .await?;
-            let Some((user, found)) = found else {
-                // A session whose account is gone counts as signed out.
-                session.sign_out();
-                return Err(AppError::LoginRequired { next });
-            };
-            let Some((org, membership, organizations)) = found else {
-                return Err(AppError::NotFound);
-            };
-            let organizations = organizations
-                .into_iter()
-                .map(|(o, role)| OrgLink {
-                    id: o.id,
-                    name: o.name,
-                    role,
-                })
-                .collect();
-            let own_role = membership.as_ref().map(|m| m.role);
-            let role = acting_role(own_role, user.is_staff).ok_or(AppError::NotFound)?;
-            // Staff who are an Owner here act through their own membership.
-            let as_staff = user.is_staff && own_role != Some(Role::Owner);
             Ok(OrgMember {
                 user,
-                org,
-                membership,
-                role,
-                as_staff,
-                organizations,
+                org: acting.org,
+                membership: acting.membership,
+                role: acting.role,
+                as_staff: acting.as_staff,
+                organizations: organizations
+                    .into_iter()
+                    .map(|(o, role)| OrgLink {
+                        id: o.id,
+                        name: o.name,
+                        role,
+                    })
+                    .collect(),
             })
         })
     }

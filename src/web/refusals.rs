@@ -5,6 +5,7 @@
 
 use super::error::{AppError, Rejection};
 use crate::service::members::MemberRefusal;
+use crate::service::organizations::OrgRefusal;
 use crate::service::{NoStanding, ServiceError};
 
 /// What the password threads' refusal says (every thread busy, the queue full).
@@ -34,6 +35,13 @@ impl<R: Refusal> From<ServiceError<R>> for AppError {
     }
 }
 
+/// An operation that refuses nothing (a read): only its machinery can fail.
+impl Refusal for std::convert::Infallible {
+    fn rejection(&self) -> Rejection {
+        match *self {}
+    }
+}
+
 impl Refusal for NoStanding {
     fn rejection(&self) -> Rejection {
         match self {
@@ -50,6 +58,17 @@ impl Refusal for MemberRefusal {
             MemberRefusal::NoStanding(e) => e.rejection(),
             MemberRefusal::NotFound => Rejection::NotFound,
             MemberRefusal::NotAMember | MemberRefusal::Denied(_) => Rejection::Forbidden,
+        }
+    }
+}
+
+impl Refusal for OrgRefusal {
+    fn rejection(&self) -> Rejection {
+        match self {
+            OrgRefusal::NoStanding(e) => e.rejection(),
+            OrgRefusal::NotPermitted(_) | OrgRefusal::StaffWithoutMembership => {
+                Rejection::Forbidden
+            }
         }
     }
 }

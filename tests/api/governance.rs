@@ -440,6 +440,40 @@ async fn billing_is_for_owners_and_trial_says_why_invitations_are_off() {
 }
 
 #[tokio::test]
+async fn notification_settings_belong_to_members_not_to_staff_acting_without_one() {
+    let app = spawn_app().await;
+    let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    app.create_staff("staff@joinery.test", "Sam");
+    let staff = app.logged_in("staff@joinery.test").await;
+    let path = joinery::paths::notifications(org);
+    let refused = staff.get(&path).await;
+    assert_eq!(refused.status, 403);
+    let why = "Notification settings belong to members; you are acting here as platform staff.";
+    assert!(refused.shows(why), "{}", refused.text());
+    let csrf = staff.get(&joinery::paths::dashboard(org)).await.csrf();
+    let post = staff
+        .post(&path, &[("csrf_token", &csrf), ("notify_on_join", "on")])
+        .await;
+    assert_eq!((post.status, post.shows(why)), (403, true));
+    assert!(
+        app.audit_actions(org).is_empty(),
+        "a refusal records nothing"
+    );
+    // The Owner turns the email off; the change is audited as theirs.
+    let form = owner
+        .get(&path)
+        .await
+        .form(&format!("form[action='{path}']"));
+    let saved = owner.submit(&form.unset("notify_on_join")).await;
+    assert_eq!(saved.status, 200);
+    assert!(saved.shows("Saved: you will not get an email when someone joins."));
+    assert_eq!(
+        app.audit_actions(org),
+        [("settings.changed".to_owned(), false)]
+    );
+}
+
+#[tokio::test]
 async fn people_in_several_organizations_choose_and_switch() {
     let app = spawn_app().await;
     let (org_a, _) = app.org_with("Alpha", Plan::Starter, Role::Owner).await;

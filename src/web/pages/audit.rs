@@ -1,146 +1,102 @@
-//! The audit log `/orgs/{org}/audit` (DESIGN.md, "Audit log"; issue 4, item 10): every
-//! recorded event of one organization, newest first, filtered by action and by actor with a
-//! plain GET form (works without JavaScript), 50 to a page.
+//! The audit log `/orgs/{org}/audit` (DESIGN.md, "Audit log"): every recorded event of one
+//! organization, newest first, filtered by action and by actor with a plain GET form (works
+//! without JavaScript), 50 to a page.
 //!
 //! Owners and Admins (`members:manage`) and staff may read it; other members get 403 and
-//! non-members 404. The page only reads: the trail is append-only.
+//! non-members 404. The rule and the reading are `service::audit`'s; this page parses the
+//! query string, asks once and renders.
 
-use crate::web::session::Session;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
+use askama_web::WebTemplate;
+use chrono::{DateTime, Utc};
 
 use super::render;
 use super::team::TimeView;
-use crate::db::audit::AuditRow;
-use crate::db::{self};
 use crate::domain::audit::AuditAction;
-use crate::domain::{OrganizationId, Permission, UserId};
+use crate::domain::{OrganizationId, Permission};
 use crate::paths;
+use crate::service::audit::{self as service, AuditEvent, AuditFilter, AuditLog, PAGE_SIZE};
 use crate::web::extractors::OrgMember;
+use crate::web::request_meta::Meta;
+use crate::web::session::Session;
 use crate::web::{AppError, AppState, Layout};
 
-/// Events per page.
-pub const PAGE_SIZE: i64 = 50;
 /// The highest page number accepted (far beyond any real trail; keeps the offset small).
 pub const MAX_PAGE: i64 = 1_000_000;
 
-/// The filters and page asked for in the query string, parsed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AuditQuery {
-    /// Only this action, if chosen.
-    pub action: Option<AuditAction>,
-    /// Only this actor, if chosen.
-    pub actor: Option<UserId>,
-    /// 1-based page number.
-    pub page: i64,
-}
-
-impl AuditQuery {
-    /// Parses `action`, `actor` and `page` from a query string. An empty value means "all"
-    /// (or page 1); other keys are ignored; a repeated key keeps its last value.
-    ///
-    /// # Errors
-    /// A sentence for the 400 page naming the parameter that is wrong.
-    pub fn parse(query: &str) -> Result<Self, String> {
-        let mut parsed = AuditQuery {
-            action: None,
-            actor: None,
-            page: 1,
-        };
-        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            let value = value.trim();
-            match key.as_ref() {
-                "action" => {
-                    parsed.action = if value.is_empty() {
-                        None
-                    } else {
-                        Some(value.parse().map_err(|_| {
-                            "The action filter is not one of the actions listed on the audit page."
-                                .to_owned()
-                        })?)
-                    }
+/// Parses `action`, `actor` and `page` from a query string. An empty value means "all" (or
+/// page 1); other keys are ignored; a repeated key keeps its last value.
+///
+/// # Errors
+/// A sentence for the 400 page naming the parameter that is wrong.
+pub fn parse_query(query: &str) -> Result<AuditFilter, String> {
+    let mut parsed = AuditFilter {
+        action: None,
+        actor: None,
+        page: 1,
+    };
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        let value = value.trim();
+        match key.as_ref() {
+            "action" => {
+                parsed.action = if value.is_empty() {
+                    None
+                } else {
+                    Some(value.parse().map_err(|_| {
+                        "The action filter is not one of the actions listed on the audit page."
+                            .to_owned()
+                    })?)
                 }
-                "actor" => {
-                    parsed.actor = if value.is_empty() {
-                        None
-                    } else {
-                        Some(value.parse().map_err(|_| {
-                            "The actor filter is not one of the people listed on the audit page."
-                                .to_owned()
-                        })?)
-                    }
-                }
-                "page" => {
-                    parsed.page = if value.is_empty() {
-                        1
-                    } else {
-                        value
-                            .parse::<i64>()
-                            .ok()
-                            .filter(|p| (1..=MAX_PAGE).contains(p))
-                            .ok_or_else(|| {
-                                "The page number must be a whole number, 1 or more.".to_owned()
-                            })?
-                    }
-                }
-                _ => {}
             }
+            "actor" => {
+                parsed.actor = if value.is_empty() {
+                    None
+                } else {
+                    Some(value.parse().map_err(|_| {
+                        "The actor filter is not one of the people listed on the audit page."
+                            .to_owned()
+                    })?)
+                }
+            }
+            "page" => {
+                parsed.page = if value.is_empty() {
+                    1
+                } else {
+                    value
+                        .parse::<i64>()
+                        .ok()
+                        .filter(|p| (1..=MAX_PAGE).contains(p))
+                        .ok_or_else(|| {
+                            "The page number must be a whole number, 1 or more.".to_owned()
+                        })?
+                }
+            }
+            _ => {}
         }
-        Ok(parsed)
     }
-
-    /// The query string for `page` with these filters (empty filters left out).
-    fn with_page(&self, page: i64) -> String {
-        let mut query = url::form_urlencoded::Serializer::new(String::new());
-        if let Some(action) = self.action {
-            query.append_pair("action", action.as_str());
-        }
-        if let Some(actor) = self.actor {
-            query.append_pair("actor", &actor.to_string());
-        }
-        query.append_pair("page", &page.to_string());
-        query.finish()
-    }
+    Ok(parsed)
 }
 
-/// One row of the table.
+/// The query string for `page` with `filter`'s filters (empty filters left out).
+fn query_string(filter: &AuditFilter, page: i64) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(action) = filter.action {
+        query.append_pair("action", action.as_str());
+    }
+    if let Some(actor) = filter.actor {
+        query.append_pair("actor", &actor.to_string());
+    }
+    query.append_pair("page", &page.to_string());
+    query.finish()
+}
+
+/// One row of the table: the event and when it happened, as the page shows times.
 pub struct EventRow {
     /// When.
     pub when: TimeView,
-    /// The action's label ("Invitation sent"), or its stored name if unknown to this version.
-    pub action: String,
-    /// Who, as recorded ("Name <email>", or "system").
-    pub actor: String,
-    /// Whether they acted as platform staff.
-    pub actor_is_staff: bool,
-    /// Whom or what it was about.
-    pub target: String,
-    /// More about it.
-    pub details: String,
-    /// The client IP recorded.
-    pub ip: String,
-    /// The user agent recorded.
-    pub user_agent: String,
-}
-
-impl EventRow {
-    fn new(row: AuditRow, now: chrono::DateTime<chrono::Utc>) -> Self {
-        let action = row
-            .action
-            .parse::<AuditAction>()
-            .map(|a| a.label().to_owned())
-            .unwrap_or_else(|_| row.action.clone());
-        Self {
-            when: TimeView::new(row.at(), now),
-            action,
-            actor: row.actor_label,
-            actor_is_staff: row.actor_is_staff,
-            target: row.target.unwrap_or_default(),
-            details: row.details.unwrap_or_default(),
-            ip: row.ip.unwrap_or_default(),
-            user_agent: row.user_agent.unwrap_or_default(),
-        }
-    }
+    /// The event.
+    pub event: AuditEvent,
 }
 
 /// An `<option>` of a filter.
@@ -163,7 +119,7 @@ pub struct PageLink {
     pub current: bool,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "audit.html")]
 struct AuditPage {
     layout: Layout,
@@ -179,6 +135,60 @@ struct AuditPage {
     pages: Vec<PageLink>,
     previous: Option<String>,
     next: Option<String>,
+}
+
+impl AuditPage {
+    /// The page of `log` that `filter` asked for, in `org`, with times relative to `now`.
+    fn new(
+        layout: Layout,
+        org: OrganizationId,
+        filter: AuditFilter,
+        log: AuditLog,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let path = paths::audit(org);
+        let page_count = log.page_count();
+        let link = |p: i64| format!("{path}?{}", query_string(&filter, p));
+        let chosen_actor = filter.actor.map(|a| a.to_string());
+        let offset = filter.offset();
+        Self {
+            layout,
+            team_path: paths::team(org),
+            pages: page_links(filter.page, page_count, &link),
+            previous: (filter.page > 1).then(|| link((filter.page - 1).min(page_count))),
+            next: (filter.page < page_count).then(|| link(filter.page + 1)),
+            events: log
+                .events
+                .into_iter()
+                .map(|event| EventRow {
+                    when: TimeView::new(event.at, now),
+                    event,
+                })
+                .collect(),
+            actions: AuditAction::ALL
+                .into_iter()
+                .map(|a| FilterOption {
+                    value: a.as_str().into(),
+                    label: a.label().into(),
+                    selected: filter.action == Some(a),
+                })
+                .collect(),
+            actors: log
+                .actors
+                .into_iter()
+                .map(|(id, label)| FilterOption {
+                    selected: chosen_actor.as_deref() == Some(id.as_str()),
+                    value: id,
+                    label,
+                })
+                .collect(),
+            filtered: filter.action.is_some() || filter.actor.is_some(),
+            total: log.total,
+            first: (offset + 1).min(log.total),
+            last: (offset + PAGE_SIZE).min(log.total),
+            path,
+        }
+    }
 }
 
 /// The page numbers to link: the first, the last, and two either side of `page`, with `None`
@@ -199,46 +209,15 @@ fn page_numbers(page: i64, page_count: i64) -> Vec<Option<i64>> {
     shown
 }
 
-/// GET /orgs/{org}/audit — the organization's audit log, newest first.
-pub async fn audit_page(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
-    req: HttpRequest,
-) -> Result<HttpResponse, AppError> {
-    member.require(Permission::MembersManage)?;
-    let query =
-        AuditQuery::parse(req.query_string()).map_err(|e| AppError::BadRequest(e.into()))?;
-    let org: OrganizationId = member.org.id;
-    let offset = (query.page - 1) * PAGE_SIZE;
-    let actor_filter = query.actor.map(|a| a.to_string());
-    let ((rows, total), actors) = state
-        .db
-        .run(move |c| {
-            Ok((
-                db::audit::list(
-                    c,
-                    org,
-                    query.action,
-                    actor_filter.as_deref(),
-                    PAGE_SIZE,
-                    offset,
-                )?,
-                db::audit::actors(c, org)?,
-            ))
-        })
-        .await?;
-    let now = state.clock.now();
-    let path = paths::audit(org);
-    let page_count = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let link = |p: i64| format!("{path}?{}", query.with_page(p));
-    let pages = page_numbers(query.page.min(page_count), page_count)
+/// The navigation links around `page` of `page_count`, each page's address from `link`.
+fn page_links(page: i64, page_count: i64, link: &impl Fn(i64) -> String) -> Vec<PageLink> {
+    page_numbers(page.min(page_count), page_count)
         .into_iter()
         .map(|p| match p {
             Some(p) => PageLink {
                 label: p.to_string(),
-                href: (p != query.page).then(|| link(p)),
-                current: p == query.page,
+                href: (p != page).then(|| link(p)),
+                current: p == page,
             },
             None => PageLink {
                 label: "…".into(),
@@ -246,37 +225,25 @@ pub async fn audit_page(
                 current: false,
             },
         })
-        .collect();
-    let chosen_actor = query.actor.map(|a| a.to_string());
-    render(&AuditPage {
-        layout: Layout::new(&state, &session, "Audit log", Some(&member.user))?.in_org(&member),
-        team_path: paths::team(org),
-        events: rows.into_iter().map(|r| EventRow::new(r, now)).collect(),
-        actions: AuditAction::ALL
-            .into_iter()
-            .map(|a| FilterOption {
-                value: a.as_str().into(),
-                label: a.label().into(),
-                selected: query.action == Some(a),
-            })
-            .collect(),
-        actors: actors
-            .into_iter()
-            .map(|(id, label)| FilterOption {
-                selected: chosen_actor.as_deref() == Some(id.as_str()),
-                value: id,
-                label,
-            })
-            .collect(),
-        filtered: query.action.is_some() || query.actor.is_some(),
-        total,
-        first: (offset + 1).min(total),
-        last: (offset + PAGE_SIZE).min(total),
-        pages,
-        previous: (query.page > 1).then(|| link((query.page - 1).min(page_count))),
-        next: (query.page < page_count).then(|| link(query.page + 1)),
-        path,
-    })
+        .collect()
+}
+
+/// GET /orgs/{org}/audit — the organization's audit log, newest first.
+pub async fn audit_page(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+    Meta(meta): Meta,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    member.require(Permission::MembersManage)?;
+    let filter = parse_query(req.query_string()).map_err(|e| AppError::BadRequest(e.into()))?;
+    let (org, actor) = (member.org.id, member.actor(meta));
+    let log = state
+        .call(move |svc| service::read(svc, &actor, org, filter))
+        .await?;
+    let layout = Layout::new(&state, &session, "Audit log", Some(&member.user))?.in_org(&member);
+    render(&AuditPage::new(layout, org, filter, log, state.clock.now()))
 }
 
 #[cfg(test)]
@@ -285,16 +252,16 @@ mod tests {
 
     #[test]
     fn query_parameters_parse_or_say_what_is_wrong() {
-        let q = AuditQuery::parse("action=invitation.sent&page=3&other=x").unwrap();
+        let q = parse_query("action=invitation.sent&page=3&other=x").unwrap();
         assert_eq!(q.action, Some(AuditAction::InvitationSent));
         assert_eq!(q.page, 3);
         assert_eq!(q.actor, None);
-        let all = AuditQuery::parse("action=&actor=&page=").unwrap();
+        let all = parse_query("action=&actor=&page=").unwrap();
         assert_eq!((all.action, all.actor, all.page), (None, None, 1));
-        assert!(AuditQuery::parse("action=invitation.eaten").is_err());
-        assert!(AuditQuery::parse("actor=not-an-id").is_err());
+        assert!(parse_query("action=invitation.eaten").is_err());
+        assert!(parse_query("actor=not-an-id").is_err());
         for bad in ["page=0", "page=-1", "page=x", "page=99999999999999999999"] {
-            assert!(AuditQuery::parse(bad).is_err(), "{bad}");
+            assert!(parse_query(bad).is_err(), "{bad}");
         }
     }
 

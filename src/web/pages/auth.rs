@@ -1,25 +1,28 @@
-//! Log in and log out.
+//! Log in and log out. Checking the password is `service::accounts::authenticate`'s; these
+//! handlers parse the form, ask once, and sign in or show the form again.
 
-use crate::paths;
-use crate::web::error::Rejection;
-use crate::web::session::Session;
+use std::convert::Infallible;
+
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::{render, render_with_status, see_other};
-use crate::db;
-use crate::domain::EmailAddress;
 use crate::domain::User;
-use crate::domain::password::{DUMMY_HASH, Password};
+use crate::domain::password::Password;
+use crate::paths;
+use crate::service::accounts;
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
+use crate::web::error::Rejection;
 use crate::web::extractors::MaybeUser;
+use crate::web::session::Session;
 use crate::web::{AppError, AppState, Layout, flash, is_local_path};
 
 /// The one message for an unknown email and a wrong password alike.
 pub const LOGIN_FAILED: &str = "That email and password do not match an account.";
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "login.html")]
 struct LoginPage {
     layout: Layout,
@@ -76,21 +79,10 @@ impl HasCsrfToken for LoginForm {
     }
 }
 
-/// Checks an email and password the same way whether or not the account exists: an unknown
-/// (or malformed) email is verified against [`DUMMY_HASH`], so the answer takes the same time.
-/// Verification runs on the password threads (`AppState::verify_password`).
-///
-/// Failures are counted per account, keyed by the normalized address typed whether or not an
-/// account has it (DESIGN.md, "Security rules": log-in attempts are limited per account):
-/// past [`LOGIN_FAILURES_PER_ACCOUNT`](crate::web::limits::LOGIN_FAILURES_PER_ACCOUNT) in
-/// [`LOGIN_FAILURE_WINDOW`](crate::web::limits::LOGIN_FAILURE_WINDOW) the address is locked
-/// until governor would take another failure (90 s, then one more try each 90 s). A locked
-/// address gets `None` — the caller's wrong-password page — even with the right password, and
-/// still costs one verification (against the dummy hash), so neither the answer nor its timing
-/// tells a lock from a wrong password, or an account from none. The lock holds for the right
-/// password too: telling its owner apart from the attacker would need a per-device token,
-/// which Joinery does not have, so a lock can keep the owner out for its 90 s as well.
-/// Successes are not counted and do not reset the count.
+/// Checks an email and password in one hand-off to the service layer
+/// (`service::accounts::authenticate`, which keeps the rules: the same answer in the same time
+/// for an unknown email, a wrong password and a locked account; failures counted per
+/// account). For the log-in page and every other page that signs someone in with a password.
 ///
 /// # Errors
 /// [`AppError::Internal`] on a database failure; [`AppError::TooManyRequests`] when the
@@ -100,33 +92,10 @@ pub async fn authenticate(
     email: &str,
     password: &str,
 ) -> Result<Option<User>, AppError> {
-    let email = EmailAddress::parse(email).ok();
-    let password = Password::attempt(password);
-    let failures = &state.limits.login_failures;
-    let locked = email
-        .as_ref()
-        .is_some_and(|e| failures.refused(e).is_some());
-    let credentials = match email.clone() {
-        Some(email) => {
-            state
-                .db
-                .run(move |c| db::users::find_credentials(c, &email))
-                .await?
-        }
-        None => None,
-    }
-    .filter(|_| !locked);
-    let hash = credentials
-        .as_ref()
-        .map_or(DUMMY_HASH, |c| c.password_hash.as_str())
-        .to_owned();
-    let ok = state.verify_password(password, hash).await?;
-    let user = credentials.filter(|_| ok).map(|c| c.user);
-    if user.is_none()
-        && let Some(email) = &email
-    {
-        failures.spend(email);
-    }
+    let (email, password) = (email.to_owned(), Password::attempt(password));
+    let user = state
+        .call(move |svc| accounts::authenticate::<Infallible>(svc, &email, password))
+        .await?;
     Ok(user)
 }
 

@@ -1,16 +1,20 @@
 //! The Billing page: the organization's plan and what it includes (Owner only — `billing`;
-//! staff too). Plans are changed by platform staff in the staff console.
+//! staff too, `service::organizations::billing`). Plans are changed by platform staff in the
+//! staff console.
 
-use crate::web::session::Session;
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use askama_web::WebTemplate;
 
 use super::render;
 use crate::domain::{Permission, Plan};
+use crate::service::organizations as service;
 use crate::web::extractors::OrgMember;
+use crate::web::request_meta::Meta;
+use crate::web::session::Session;
 use crate::web::{AppError, AppState, Layout};
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "billing.html")]
 struct BillingPage {
     layout: Layout,
@@ -34,12 +38,18 @@ pub async fn billing_page(
     state: web::Data<AppState>,
     session: Session,
     member: OrgMember,
+    Meta(meta): Meta,
 ) -> Result<HttpResponse, AppError> {
+    // The page says which permission is missing; the service keeps the rule.
     member.require(Permission::Billing)?;
+    let (org, actor) = (member.org.id, member.actor(meta));
+    let plan = state
+        .call(move |svc| service::billing(svc, &actor, org))
+        .await?;
     render(&BillingPage {
         layout: Layout::new(&state, &session, "Billing", Some(&member.user))?.in_org(&member),
-        plan: member.org.plan,
+        plan,
         plans: Plan::ALL.iter().map(|p| (*p, plan_summary(*p))).collect(),
-        trial_message: (!member.org.plan.allows_invitations()).then_some(Plan::TRIAL_MESSAGE),
+        trial_message: (!plan.allows_invitations()).then_some(Plan::TRIAL_MESSAGE),
     })
 }

@@ -1,17 +1,22 @@
-//! `/` and the organization dashboard.
+//! `/` (the person's organization, a chooser, or the no-organization page) and the
+//! organization dashboard. The facts are `service::organizations`'; these handlers ask once and
+//! render.
 
-use crate::web::session::Session;
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use askama_web::WebTemplate;
 
 use super::{render, see_other};
-use crate::db;
 use crate::domain::{Permission, Plan, Role};
 use crate::paths;
+use crate::service::Actor;
+use crate::service::organizations::{self as service, Dashboard};
 use crate::web::extractors::{MaybeUser, OrgMember};
+use crate::web::request_meta::Meta;
+use crate::web::session::Session;
 use crate::web::{AppError, AppState, Layout};
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "dashboard.html")]
 struct DashboardPage {
     layout: Layout,
@@ -29,32 +34,65 @@ struct DashboardPage {
     leave_path: Option<String>,
 }
 
-#[derive(Template)]
+impl DashboardPage {
+    /// The dashboard of `facts`: what the role may do, as links.
+    fn new(layout: Layout, facts: Dashboard) -> Self {
+        let Dashboard {
+            acting,
+            member_count,
+        } = facts;
+        let (org, role, plan) = (acting.org.id, acting.role, acting.org.plan);
+        let may = |p: Permission| role.has(p);
+        Self {
+            layout,
+            org_name: acting.org.name,
+            role,
+            plan,
+            member_count,
+            permissions: role.permissions(),
+            team_path: may(Permission::MembersManage).then(|| paths::team(org)),
+            audit_path: may(Permission::MembersManage).then(|| paths::audit(org)),
+            notifications_path: paths::notifications(org),
+            invite_path: (may(Permission::UsersInvite) && plan.allows_invitations())
+                .then(|| paths::invite(org)),
+            trial_message: (may(Permission::UsersInvite) && !plan.allows_invitations())
+                .then_some(Plan::TRIAL_MESSAGE),
+            billing_path: may(Permission::Billing).then(|| paths::billing(org)),
+            leave_path: acting.membership.is_some().then(|| paths::leave(org)),
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
 #[template(path = "no_organization.html")]
 struct NoOrganizationPage {
     layout: Layout,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "choose_organization.html")]
 struct ChooserPage {
     layout: Layout,
     organizations: Vec<(String, String, Role, Plan)>,
 }
 
-/// GET / — your organization's dashboard, or the log-in page.
+/// GET / — your organization's dashboard, a chooser of your organizations, the page for
+/// someone in none, or the log-in page.
 pub async fn home(
     state: web::Data<AppState>,
     session: Session,
     user: MaybeUser,
+    Meta(origin): Meta,
 ) -> Result<HttpResponse, AppError> {
     let Some(user) = user.0 else {
         return Ok(see_other(&paths::login()));
     };
-    let user_id = user.id;
+    let actor = Actor {
+        user: user.clone(),
+        origin,
+    };
     let orgs = state
-        .db
-        .run(move |c| db::organizations::for_user(c, user_id))
+        .call(move |svc| service::organizations_of(svc, &actor))
         .await?;
     match orgs.as_slice() {
         [] => render(&NoOrganizationPage {
@@ -76,34 +114,12 @@ pub async fn dashboard(
     state: web::Data<AppState>,
     session: Session,
     member: OrgMember,
+    Meta(meta): Meta,
 ) -> Result<HttpResponse, AppError> {
-    let org_id = member.org.id;
-    let member_count = state
-        .db
-        .run(move |c| db::organizations::member_count(c, org_id))
+    let (org, actor) = (member.org.id, member.actor(meta));
+    let facts = state
+        .call(move |svc| service::dashboard(svc, &actor, org))
         .await?;
-    let role = member.role;
-    render(&DashboardPage {
-        layout: Layout::new(&state, &session, "Dashboard", Some(&member.user))?.in_org(&member),
-        org_name: member.org.name.clone(),
-        role,
-        plan: member.org.plan,
-        member_count,
-        permissions: role.permissions(),
-        team_path: role
-            .has(Permission::MembersManage)
-            .then(|| paths::team(org_id)),
-        audit_path: role
-            .has(Permission::MembersManage)
-            .then(|| paths::audit(org_id)),
-        notifications_path: paths::notifications(org_id),
-        invite_path: (role.has(Permission::UsersInvite) && member.org.plan.allows_invitations())
-            .then(|| paths::invite(org_id)),
-        trial_message: (role.has(Permission::UsersInvite) && !member.org.plan.allows_invitations())
-            .then_some(Plan::TRIAL_MESSAGE),
-        billing_path: role
-            .has(Permission::Billing)
-            .then(|| paths::billing(org_id)),
-        leave_path: member.membership.is_some().then(|| paths::leave(org_id)),
-    })
+    let layout = Layout::new(&state, &session, "Dashboard", Some(&member.user))?.in_org(&member);
+    render(&DashboardPage::new(layout, facts))
 }

@@ -1,21 +1,22 @@
-//! Settings → Notifications: "Notify me when team members join".
+//! Settings → Notifications: "Notify me when team members join". Settings belong to members
+//! (not to staff acting without a membership) and a change is audited: both rules are
+//! `service::organizations`'.
 
-use crate::web::session::Session;
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::{render, see_other};
-use crate::db;
-use crate::domain::Role;
-use crate::domain::audit::AuditAction;
 use crate::paths;
+use crate::service::organizations as service;
 use crate::web::csrf::{CsrfForm, HasCsrfToken};
 use crate::web::extractors::OrgMember;
 use crate::web::request_meta::Meta;
+use crate::web::session::Session;
 use crate::web::{AppError, AppState, Layout, flash};
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "notifications.html")]
 struct NotificationsPage {
     layout: Layout,
@@ -24,29 +25,22 @@ struct NotificationsPage {
     is_owner: bool,
 }
 
-/// The person's own membership: notification settings belong to members, not to staff acting
-/// in an organization they do not belong to.
-fn own_membership(member: &OrgMember) -> Result<&crate::domain::Membership, AppError> {
-    member.membership.as_ref().ok_or_else(|| {
-        AppError::Forbidden(
-            "Notification settings belong to members; you are acting here as platform staff."
-                .into(),
-        )
-    })
-}
-
 /// GET /orgs/{org}/settings/notifications.
 pub async fn notifications_page(
     state: web::Data<AppState>,
     session: Session,
     member: OrgMember,
+    Meta(meta): Meta,
 ) -> Result<HttpResponse, AppError> {
-    let membership = own_membership(&member)?;
+    let (org, actor) = (member.org.id, member.actor(meta));
+    let settings = state
+        .call(move |svc| service::notifications(svc, &actor, org))
+        .await?;
     render(&NotificationsPage {
         layout: Layout::new(&state, &session, "Notifications", Some(&member.user))?.in_org(&member),
-        action: paths::notifications(member.org.id),
-        notify_on_join: membership.notify_on_join,
-        is_owner: member.role == Role::Owner,
+        action: paths::notifications(org),
+        notify_on_join: settings.notify_on_join,
+        is_owner: settings.is_owner,
     })
 }
 
@@ -74,30 +68,9 @@ pub async fn save_notifications(
     CsrfForm(form): CsrfForm<NotificationsForm>,
 ) -> Result<HttpResponse, AppError> {
     let on = form.notify_on_join.is_some();
-    let id = own_membership(&member)?.id;
-    let org = member.org.id;
-    let audit = member.audit(meta);
-    let now = state.clock.now();
+    let (org, actor, now) = (member.org.id, member.actor(meta), state.clock.now());
     state
-        .db
-        .run(move |c| {
-            db::write_transaction(c, |c| {
-                db::organizations::set_notify_on_join(c, id, on)?;
-                let detail = format!(
-                    "Notify me when team members join: {}",
-                    if on { "on" } else { "off" }
-                );
-                db::audit::record(
-                    c,
-                    &audit,
-                    Some(org),
-                    AuditAction::SettingsChanged,
-                    None,
-                    Some(&detail),
-                    now,
-                )
-            })
-        })
+        .call(move |svc| service::set_notifications(svc, &actor, org, on, now))
         .await?;
     flash::success(
         &session,
@@ -107,5 +80,5 @@ pub async fn save_notifications(
             "Saved: you will not get an email when someone joins."
         },
     );
-    Ok(see_other(&paths::notifications(member.org.id)))
+    Ok(see_other(&paths::notifications(org)))
 }

@@ -1,0 +1,53 @@
+//! What the system does on its own schedule: writing Expired onto invitations past their time
+//! (expiry already holds to the second without it — DESIGN.md, "Invitations"; the sweep makes
+//! the stored state agree) and deleting CSV imports past theirs.
+
+use std::convert::Infallible;
+
+use chrono::{DateTime, Utc};
+
+use super::{ServiceError, Services};
+use crate::db;
+
+/// What a sweep did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    /// Pending invitations marked Expired (each with its audit event, by the system).
+    pub invitations: usize,
+    /// Expired CSV imports deleted.
+    pub imports: usize,
+}
+
+/// Marks overdue pending invitations Expired and deletes expired CSV imports, as of `now`.
+///
+/// # Errors
+/// [`ServiceError::Storage`].
+pub fn sweep(svc: &Services, now: DateTime<Utc>) -> Result<Swept, ServiceError<Infallible>> {
+    let mut conn = svc.conn()?;
+    Ok(Swept {
+        invitations: db::invitations::expire_all_overdue(&mut conn, now)?,
+        imports: db::imports::delete_expired(&mut conn, now)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::imports::IMPORT_TTL;
+    use crate::domain::{Plan, Role};
+    use crate::service::testing::Fixture;
+
+    #[test]
+    fn a_sweep_deletes_what_has_expired_and_a_second_finds_nothing() {
+        let f = Fixture::new();
+        let org = f.org("Acme", Plan::Starter);
+        let owner = f.member(org, "owner@acme.test", Role::Owner);
+        f.with(|c| db::imports::insert(c, org, owner.user.id, "a.csv", "email,role", f.now));
+        let before = sweep(&f.svc, f.now + IMPORT_TTL - chrono::Duration::seconds(1)).unwrap();
+        assert_eq!(before.imports, 0, "not yet expired");
+        let later = f.now + IMPORT_TTL;
+        let swept = sweep(&f.svc, later).unwrap();
+        assert_eq!((swept.invitations, swept.imports), (0, 1));
+        assert_eq!(sweep(&f.svc, later).unwrap().imports, 0);
+    }
+}
