@@ -333,9 +333,11 @@ pub fn run() -> anyhow::Result<()> {
         Command::Sweep => {
             let settings = cli.settings.resolve(true)?;
             let svc = services(&settings, open_db(&settings)?)?;
-            let swept = maintenance::sweep(&svc, SystemClock.now())?;
+            let now = SystemClock.now();
+            let swept = maintenance::sweep(&svc, now, now)?;
             println!("Marked {} invitation(s) as expired", swept.invitations);
             println!("Deleted {} expired CSV import(s)", swept.imports);
+            println!("Deleted {} expired session(s)", swept.sessions);
             Ok(())
         }
         Command::CreateOrg {

@@ -44,23 +44,27 @@ pub const MAINTENANCE_INTERVAL: std::time::Duration = std::time::Duration::from_
 /// Writes Expired onto overdue invitations (so the Team page and history agree with what
 /// acceptance already enforces) and deletes expired sessions and CSV imports, every [`MAINTENANCE_INTERVAL`],
 /// until `shutdown` turns true.
-async fn maintenance(db: Db, clock: Arc<dyn Clock>, mut shutdown: watch::Receiver<bool>) {
+async fn maintenance(
+    services: crate::service::Services,
+    clock: Arc<dyn Clock>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
-        let now = clock.now();
-        let result = db
-            .run(move |c| {
-                let expired = crate::db::invitations::expire_all_overdue(c, now)?;
-                let sessions = crate::db::sessions::delete_expired(c, chrono::Utc::now())?;
-                let imports = crate::db::imports::delete_expired(c, now)?;
-                Ok((expired, sessions, imports))
-            })
-            .await;
+        let (now, svc) = (clock.now(), services.clone());
+        let result = tokio::task::spawn_blocking(move || {
+            crate::service::maintenance::sweep(&svc, now, chrono::Utc::now())
+        })
+        .await;
         match result {
-            Ok((0, 0, 0)) => {}
-            Ok((expired, sessions, imports)) => {
-                tracing::info!(expired, sessions, imports, "maintenance")
-            }
-            Err(e) => tracing::error!(error = %e, "maintenance failed"),
+            Ok(Ok(swept)) if swept == crate::service::maintenance::Swept::default() => {}
+            Ok(Ok(swept)) => tracing::info!(
+                expired = swept.invitations,
+                sessions = swept.sessions,
+                imports = swept.imports,
+                "maintenance"
+            ),
+            Ok(Err(e)) => tracing::error!(error = %e, "maintenance failed"),
+            Err(e) => tracing::error!(error = %e, "maintenance task failed"),
         }
         tokio::select! {
             _ = tokio::time::sleep(MAINTENANCE_INTERVAL) => {}
@@ -164,11 +168,6 @@ impl Application {
             limits.clone(),
             shutdown_rx.clone(),
         )));
-        background.push(tokio::spawn(maintenance(
-            db.clone(),
-            clock.clone(),
-            shutdown_rx,
-        )));
 
         let https = base_url.starts_with("https://");
         let session_key = settings.session_key.clone();
@@ -199,6 +198,11 @@ impl Application {
             outbox: outbox.signal(),
             login_failures: limits.login_failures.clone(),
         };
+        background.push(tokio::spawn(maintenance(
+            services.clone(),
+            clock.clone(),
+            shutdown_rx,
+        )));
         let state = web::Data::new(AppState {
             db: db.clone(),
             clock,

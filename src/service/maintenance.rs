@@ -1,6 +1,6 @@
 //! What the system does on its own schedule: writing Expired onto invitations past their time
 //! (expiry already holds to the second without it — DESIGN.md, "Invitations"; the sweep makes
-//! the stored state agree) and deleting CSV imports past theirs.
+//! the stored state agree), and deleting CSV imports and sessions past theirs.
 
 use std::convert::Infallible;
 
@@ -10,23 +10,32 @@ use super::{ServiceError, Services};
 use crate::db;
 
 /// What a sweep did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Swept {
     /// Pending invitations marked Expired (each with its audit event, by the system).
     pub invitations: usize,
     /// Expired CSV imports deleted.
     pub imports: usize,
+    /// Expired sessions deleted.
+    pub sessions: usize,
 }
 
-/// Marks overdue pending invitations Expired and deletes expired CSV imports, as of `now`.
+/// Marks overdue pending invitations Expired and deletes expired CSV imports, as of `now` (the
+/// app's clock), and sessions expired by `wall_clock` (sessions' lifetimes are the cookie's,
+/// in real time).
 ///
 /// # Errors
 /// [`ServiceError::Storage`].
-pub fn sweep(svc: &Services, now: DateTime<Utc>) -> Result<Swept, ServiceError<Infallible>> {
+pub fn sweep(
+    svc: &Services,
+    now: DateTime<Utc>,
+    wall_clock: DateTime<Utc>,
+) -> Result<Swept, ServiceError<Infallible>> {
     let mut conn = svc.conn()?;
     Ok(Swept {
         invitations: db::invitations::expire_all_overdue(&mut conn, now)?,
         imports: db::imports::delete_expired(&mut conn, now)?,
+        sessions: db::sessions::delete_expired(&mut conn, wall_clock)?,
     })
 }
 
@@ -43,11 +52,16 @@ mod tests {
         let org = f.org("Acme", Plan::Starter);
         let owner = f.member(org, "owner@acme.test", Role::Owner);
         f.with(|c| db::imports::insert(c, org, owner.user.id, "a.csv", "email,role", f.now));
-        let before = sweep(&f.svc, f.now + IMPORT_TTL - chrono::Duration::seconds(1)).unwrap();
+        let before = sweep(
+            &f.svc,
+            f.now + IMPORT_TTL - chrono::Duration::seconds(1),
+            f.now,
+        )
+        .unwrap();
         assert_eq!(before.imports, 0, "not yet expired");
         let later = f.now + IMPORT_TTL;
-        let swept = sweep(&f.svc, later).unwrap();
+        let swept = sweep(&f.svc, later, f.now).unwrap();
         assert_eq!((swept.invitations, swept.imports), (0, 1));
-        assert_eq!(sweep(&f.svc, later).unwrap().imports, 0);
+        assert_eq!(sweep(&f.svc, later, f.now).unwrap().imports, 0);
     }
 }

@@ -97,21 +97,6 @@ impl AppState {
             .map_err(|_| AppError::too_many(PASSWORDS_BUSY, 1))?
             .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing failed: {e}")))
     }
-
-    /// Checks `password` against `stored_hash` on the password threads.
-    ///
-    /// # Errors
-    /// [`AppError::TooManyRequests`] when the password threads' queue is full.
-    pub async fn verify_password(
-        &self,
-        password: crate::domain::password::Password,
-        stored_hash: String,
-    ) -> Result<bool, AppError> {
-        self.passwords
-            .run(move || crate::domain::password::verify_password(&password, &stored_hash))
-            .await
-            .map_err(|_| AppError::too_many(PASSWORDS_BUSY, 1))
-    }
 }
 
 /// The signed-in person as the page header shows them.
