@@ -1,0 +1,147 @@
+//! The staff console (DESIGN.md, "Staff console" and rule 6): organizations with their plan
+//! and member count, searched and paged, the tenant-owner invitations, and setting a plan —
+//! recorded in the organization's audit trail as done by staff. Staff only: whether the actor
+//! is staff is read again on every operation, so a staff flag taken away counts at once.
+
+use chrono::{DateTime, Utc};
+
+use super::{Actor, ServiceError, Services, refuse};
+use crate::db::audit;
+use crate::db::{self, Conn};
+use crate::domain::audit::AuditAction;
+use crate::domain::tenant::TenantInvitation;
+use crate::domain::{Organization, OrganizationId, Plan};
+
+/// Organizations per page of the console.
+pub const PAGE_SIZE: i64 = 25;
+/// How many tenant-owner invitations the console lists, newest first.
+pub const INVITATIONS_LISTED: i64 = 100;
+
+/// The actor is not platform staff (any more): the console is not advertised (a 404).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Page not found")]
+pub struct NotStaff;
+
+/// Why a console operation was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum StaffRefusal {
+    /// The actor is not staff.
+    #[error(transparent)]
+    NotStaff(#[from] NotStaff),
+    /// No such organization.
+    #[error("No such organization")]
+    NoSuchOrganization,
+}
+
+/// Refuses unless `actor` is staff, as stored now.
+///
+/// # Errors
+/// [`NotStaff`]; storage failures.
+pub(super) fn require_staff<R: From<NotStaff>>(
+    conn: &mut Conn,
+    actor: &Actor,
+) -> Result<(), ServiceError<R>> {
+    if db::users::find(conn, actor.user.id)?.is_some_and(|u| u.is_staff) {
+        Ok(())
+    } else {
+        refuse(NotStaff)
+    }
+}
+
+/// Which organizations the console shows.
+#[derive(Debug, Clone, Default)]
+pub struct ConsoleQuery {
+    /// Part of their name, any case (empty: all).
+    pub search: String,
+    /// The page, from 1.
+    pub page: i64,
+}
+
+/// The console's contents.
+#[derive(Debug, Clone)]
+pub struct Console {
+    /// The page's organizations, by name, each with its member count.
+    pub organizations: Vec<(Organization, i64)>,
+    /// How many organizations match in all.
+    pub total: i64,
+    /// The page shown, from 1.
+    pub page: i64,
+    /// How many pages there are (at least 1).
+    pub pages: i64,
+    /// The latest tenant-owner invitations, newest first.
+    pub invitations: Vec<TenantInvitation>,
+}
+
+/// The console for `query`: a page of organizations and the tenant-owner invitations.
+///
+/// # Errors
+/// [`StaffRefusal::NotStaff`]; storage failures.
+pub fn console(
+    svc: &Services,
+    actor: &Actor,
+    query: &ConsoleQuery,
+) -> Result<Console, ServiceError<StaffRefusal>> {
+    let mut conn = svc.conn()?;
+    require_staff(&mut conn, actor)?;
+    let page = query.page.max(1);
+    let offset = (page - 1) * PAGE_SIZE;
+    let (organizations, total) =
+        db::organizations::search(&mut conn, &query.search, PAGE_SIZE, offset)?;
+    Ok(Console {
+        organizations,
+        total,
+        page,
+        pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
+        invitations: db::tenant_invitations::recent(&mut conn, INVITATIONS_LISTED)?,
+    })
+}
+
+/// A plan change (or the plan found already `to`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanChange {
+    /// The plan before.
+    pub from: Plan,
+    /// The plan now.
+    pub to: Plan,
+}
+
+/// Sets `org`'s plan, recorded in its audit trail as done by staff (`organization.plan_changed`,
+/// "Trial → Professional"). Setting the plan it has changes and records nothing.
+///
+/// # Errors
+/// [`StaffRefusal`]; storage failures.
+pub fn set_plan(
+    svc: &Services,
+    actor: &Actor,
+    org: OrganizationId,
+    plan: Plan,
+    now: DateTime<Utc>,
+) -> Result<PlanChange, ServiceError<StaffRefusal>> {
+    let mut conn = svc.conn()?;
+    db::write_transaction(&mut conn, |c| {
+        require_staff(c, actor)?;
+        let Some(current) = db::organizations::find(c, org)? else {
+            return refuse(StaffRefusal::NoSuchOrganization);
+        };
+        let change = PlanChange {
+            from: current.plan,
+            to: plan,
+        };
+        if change.from != change.to {
+            db::organizations::set_plan(c, org, plan)?;
+            let detail = format!("{} → {}", change.from.label(), change.to.label());
+            let action = AuditAction::PlanChanged;
+            let ctx = actor.audit(true);
+            audit::record(
+                c,
+                &ctx,
+                Some(org),
+                action,
+                Some(&current.name),
+                Some(&detail),
+                now,
+            )?;
+        }
+        Ok(change)
+    })
+}
