@@ -145,3 +145,82 @@ pub fn set_plan(
         Ok(change)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Role;
+    use crate::service::testing::{Fixture, actor};
+
+    fn refusal<T: std::fmt::Debug>(r: Result<T, ServiceError<StaffRefusal>>) -> StaffRefusal {
+        match r {
+            Err(ServiceError::Refused(why)) => why,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_console_and_plans_are_for_staff_only_read_on_every_call() {
+        let f = Fixture::new();
+        let org = f.org("Acme", Plan::Trial);
+        let owner = f.member(org, "owner@acme.test", Role::Owner);
+        let staff = actor(f.user("staff@joinery.test", "Sam Staff", true));
+        let query = ConsoleQuery::default();
+        let not_staff = StaffRefusal::NotStaff(NotStaff);
+        assert_eq!(refusal(console(&f.svc, &owner, &query)), not_staff);
+        let by_owner = set_plan(&f.svc, &owner, org, Plan::Enterprise, f.now);
+        assert_eq!(refusal(by_owner), not_staff);
+        assert_eq!(console(&f.svc, &staff, &query).unwrap().total, 1);
+        // The staff flag taken away counts at once.
+        f.with(|c| {
+            use crate::db::schema::users;
+            use diesel::prelude::*;
+            let id = staff.user.id.to_string();
+            diesel::update(users::table.find(id))
+                .set(users::is_staff.eq(false))
+                .execute(c)?;
+            Ok(())
+        });
+        assert_eq!(refusal(console(&f.svc, &staff, &query)), not_staff);
+    }
+
+    #[test]
+    fn setting_a_plan_is_recorded_as_staff_and_the_same_plan_changes_nothing() {
+        let f = Fixture::new();
+        let org = f.org("Acme", Plan::Trial);
+        let staff = actor(f.user("staff@joinery.test", "Sam Staff", true));
+        let change = set_plan(&f.svc, &staff, org, Plan::Professional, f.now).unwrap();
+        assert_eq!(
+            change,
+            PlanChange {
+                from: Plan::Trial,
+                to: Plan::Professional
+            }
+        );
+        let again = set_plan(&f.svc, &staff, org, Plan::Professional, f.now).unwrap();
+        assert_eq!(again.from, again.to);
+        assert_eq!(f.audit_actions(org), ["organization.plan_changed"]);
+        let missing = set_plan(&f.svc, &staff, OrganizationId::new(), Plan::Starter, f.now);
+        assert_eq!(refusal(missing), StaffRefusal::NoSuchOrganization);
+    }
+
+    #[test]
+    fn the_console_pages_by_name() {
+        let f = Fixture::new();
+        for i in 0..(PAGE_SIZE + 1) {
+            f.org(&format!("Company {i:02}"), Plan::Trial);
+        }
+        let staff = actor(f.user("staff@joinery.test", "Sam Staff", true));
+        let page = |search: &str, page| ConsoleQuery {
+            search: search.into(),
+            page,
+        };
+        let first = console(&f.svc, &staff, &page("", 1)).unwrap();
+        assert_eq!((first.total, first.pages), (PAGE_SIZE + 1, 2));
+        assert_eq!(first.organizations.len(), PAGE_SIZE as usize);
+        let second = console(&f.svc, &staff, &page("", 2)).unwrap();
+        assert_eq!(second.organizations.len(), 1);
+        let found = console(&f.svc, &staff, &page("company 07", 0)).unwrap();
+        assert_eq!((found.total, found.page), (1, 1));
+    }
+}

@@ -561,3 +561,144 @@ fn staff_find(c: &mut Conn, actor: &Actor, id: InvitationId) -> StaffResult<Tena
         None => refuse(TenantRefusal::NotFound),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{OrganizationId, Plan};
+    use crate::service::testing::{Fixture, actor, visitor};
+
+    /// Staff send `email` a tenant-owner invitation on `plan`; the token of its link.
+    fn invited(f: &Fixture, staff: &Actor, email: &str, plan: Plan) -> LinkToken {
+        let cmd = TenantOfferCmd {
+            email: EmailAddress::parse(email).unwrap(),
+            plan,
+            message: None,
+        };
+        let id = send(&f.svc, staff, &cmd, f.now).unwrap();
+        let inv = f.with(|c| db::tenant_invitations::find(c, &id.to_string()));
+        LinkToken::derive(&f.svc.settings.token_key, &inv.unwrap().nonce)
+    }
+
+    fn new_account(company: &str) -> CreateOrganization {
+        CreateOrganization {
+            company: OrganizationName::parse(company),
+            name: PersonName::parse("Fay Founder"),
+            password: "a good long password".into(),
+        }
+    }
+
+    fn refused<T: std::fmt::Debug>(r: Result<T>) -> Refused {
+        match r {
+            Err(ServiceError::Refused(InvitationRefusal::Shown { why, .. })) => why,
+            other => panic!("expected a refusal on the page, got {other:?}"),
+        }
+    }
+
+    fn staff_refusal<T: std::fmt::Debug>(r: StaffResult<T>) -> TenantRefusal {
+        match r {
+            Err(ServiceError::Refused(why)) => why,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    fn organizations_named(f: &Fixture, name: &str) -> Vec<OrganizationId> {
+        let found = f.with(|c| db::organizations::find_by_name(c, name));
+        found.into_iter().map(|o| o.id).collect()
+    }
+
+    #[test]
+    fn tenant_acceptance_creates_exactly_one_organization_on_its_plan() {
+        let f = Fixture::new();
+        let staff = actor(f.user("staff@joinery.test", "Sam Staff", true));
+        let token = invited(&f, &staff, "founder@newco.example", Plan::Professional);
+        let create = |company| {
+            create_organization(&f.svc, &visitor(None), &token, new_account(company), f.now)
+        };
+        let Founding::Founded { user, organization } = create("NewCo").unwrap() else {
+            panic!("the first submission founds it")
+        };
+        assert_eq!(organization.plan, Plan::Professional);
+        assert_eq!(f.role_of(organization.id, &actor(user)), Some(Role::Owner));
+        // Submitted again (the same form, or another company name): refused, nothing made.
+        assert_eq!(
+            refused(create("NewCo")),
+            Refused::Unusable(LinkUnusable::Used)
+        );
+        assert_eq!(
+            refused(create("OtherCo")),
+            Refused::Unusable(LinkUnusable::Used)
+        );
+        assert_eq!(organizations_named(&f, "NewCo"), [organization.id]);
+        assert!(organizations_named(&f, "OtherCo").is_empty());
+        assert_eq!(
+            f.audit_actions(organization.id),
+            [
+                "tenant_invitation.accepted",
+                "organization.created",
+                "member.joined"
+            ]
+        );
+    }
+
+    #[test]
+    fn another_signed_in_account_is_refused_and_uses_nothing() {
+        let f = Fixture::new();
+        let staff = actor(f.user("staff@joinery.test", "Sam Staff", true));
+        let token = invited(&f, &staff, "known@example.com", Plan::Starter);
+        let other = f.user("other@example.com", "Other", false);
+        let cmd = new_account("Hijack");
+        let hijack = create_organization(&f.svc, &visitor(Some(&other)), &token, cmd, f.now);
+        assert_eq!(refused(hijack), Refused::WrongAccount);
+        let declined = decline(&f.svc, &visitor(Some(&other)), &token, f.now);
+        assert_eq!(refused(declined), Refused::WrongAccount);
+        assert!(organizations_named(&f, "Hijack").is_empty());
+        let inv = f.with(|c| db::tenant_invitations::find_by_token(c, &token));
+        assert_eq!(
+            inv.unwrap().facts.status,
+            crate::domain::InvitationStatus::Pending
+        );
+    }
+
+    #[test]
+    fn only_staff_send_resend_and_revoke() {
+        let f = Fixture::new();
+        let staff = actor(f.user("staff@joinery.test", "Sam Staff", true));
+        let owner = actor(f.user("owner@acme.test", "Owner", false));
+        let cmd = TenantOfferCmd {
+            email: EmailAddress::parse("x@example.com").unwrap(),
+            plan: Plan::Starter,
+            message: None,
+        };
+        assert_eq!(
+            staff_refusal(send(&f.svc, &owner, &cmd, f.now)),
+            TenantRefusal::NotStaff(NotStaff)
+        );
+        let id = send(&f.svc, &staff, &cmd, f.now).unwrap();
+        assert_eq!(
+            staff_refusal(resend(&f.svc, &owner, id, f.now)),
+            TenantRefusal::NotStaff(NotStaff)
+        );
+        assert_eq!(
+            staff_refusal(revoke(&f.svc, &owner, id, f.now)),
+            TenantRefusal::NotStaff(NotStaff)
+        );
+        // One pending per address; a resend of the same link once a minute; revoke once.
+        assert_eq!(
+            staff_refusal(send(&f.svc, &staff, &cmd, f.now)),
+            TenantRefusal::NotSent(SendRefused::AlreadyPending)
+        );
+        let resent = resend(&f.svc, &staff, id, f.now).unwrap();
+        assert_eq!(resent.plan, ResendPlan::SameLink);
+        let soon = f.now + chrono::Duration::seconds(30);
+        match staff_refusal(resend(&f.svc, &staff, id, soon)) {
+            TenantRefusal::TooSoon { wait, .. } => assert_eq!(wait, 30),
+            other => panic!("{other:?}"),
+        }
+        revoke(&f.svc, &staff, id, f.now).unwrap();
+        assert!(matches!(
+            staff_refusal(revoke(&f.svc, &staff, id, f.now)),
+            TenantRefusal::NotRevoked(_)
+        ));
+    }
+}

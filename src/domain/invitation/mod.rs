@@ -570,6 +570,23 @@ mod tests {
     }
 
     #[test]
+    fn a_lapsed_inviter_makes_it_revoked_but_expiry_and_final_states_come_first() {
+        let f = pending();
+        let lapsed = Err(InviterLapsed::NotAMember);
+        assert_eq!(usable(&f, Ok(()), t0()), Ok(()));
+        assert_eq!(usable(&f, lapsed, t0()), Err(LinkUnusable::Revoked));
+        assert_eq!(
+            usable(&f, lapsed, t0() + DEFAULT_TTL),
+            Err(LinkUnusable::Expired)
+        );
+        let used = InvitationFacts {
+            status: InvitationStatus::Accepted,
+            ..f
+        };
+        assert_eq!(usable(&used, lapsed, t0()), Err(LinkUnusable::Used));
+    }
+
+    #[test]
     fn a_new_invitation_may_be_requested_once_a_day_for_expired_links_only() {
         let f = pending();
         let expired_at = t0() + DEFAULT_TTL;

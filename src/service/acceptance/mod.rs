@@ -390,3 +390,6 @@ fn unusable_after_race(
         .err()
         .unwrap_or(LinkUnusable::Used))
 }
+
+#[cfg(test)]
+mod tests;
