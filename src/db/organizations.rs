@@ -390,36 +390,13 @@ pub fn search(
     Ok((orgs, total))
 }
 
-/// Sets an organization's plan, recording it in the audit trail; returns the previous plan.
+/// Sets organization `org`'s plan.
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
-pub fn set_plan(
-    conn: &mut Conn,
-    ctx: &super::audit::AuditContext,
-    org: OrganizationId,
-    plan: Plan,
-    now: DateTime<Utc>,
-) -> Result<Option<Plan>, DbError> {
-    super::write_transaction(conn, |c| {
-        let Some(current) = find(c, org)? else {
-            return Ok(None);
-        };
-        if current.plan != plan {
-            diesel::update(organizations::table.find(org.to_string()))
-                .set(organizations::plan.eq(plan.as_str()))
-                .execute(c)?;
-            let detail = format!("{} → {}", current.plan.label(), plan.label());
-            super::audit::record(
-                c,
-                ctx,
-                Some(org),
-                crate::domain::audit::AuditAction::PlanChanged,
-                Some(&current.name),
-                Some(&detail),
-                now,
-            )?;
-        }
-        Ok(Some(current.plan))
-    })
+pub fn set_plan(conn: &mut Conn, org: OrganizationId, plan: Plan) -> Result<(), DbError> {
+    diesel::update(organizations::table.find(org.to_string()))
+        .set(organizations::plan.eq(plan.as_str()))
+        .execute(conn)?;
+    Ok(())
 }

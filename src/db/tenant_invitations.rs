@@ -2,29 +2,20 @@
 //! organization on a plan they choose. Tokens work as for member invitations (a stored random
 //! nonce, the link derived by HMAC, only its SHA-256 stored for look-up).
 //!
-//! Acceptance creates exactly one organization even if the form is submitted twice or
-//! concurrently: the conditional `pending → accepted` update is the transaction's first write,
-//! so a second submission updates nothing and rolls back before creating anything.
+//! This module loads and stores; `service::tenants` decides. Each transition is one
+//! conditional `UPDATE … WHERE status = 'pending' AND expires_at > now` whose row count says
+//! whether this request won.
 
 use crate::domain::tenant::TenantInvitation;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
-use super::audit::{self, AuditContext};
-use super::organizations;
 use super::outbox::{self, EmailKind};
 use super::schema::{tenant_invitations, users};
-use super::{Conn, DbError, TxError, from_db, parse_stored, to_db, write_transaction};
-use crate::domain::Organization;
-use crate::domain::User;
-use crate::domain::audit::AuditAction;
-use crate::domain::invitation::{
-    AcceptError, InvitationFacts, NotPending, RESEND_INTERVAL, ResendError, ResendPlan,
-    check_accept,
-};
-use crate::domain::text::{OrganizationName, PersonName};
+use super::{Conn, DbError, from_db, parse_stored, to_db};
+use crate::domain::invitation::InvitationFacts;
 use crate::domain::token::{LinkToken, TokenKey, TokenNonce};
-use crate::domain::{EmailAddress, InvitationId, InvitationStatus, Plan, Role, UserId};
+use crate::domain::{EmailAddress, InvitationId, InvitationStatus, OrganizationId, Plan, UserId};
 
 type Row = (
     String,
@@ -140,14 +131,6 @@ pub fn recent(conn: &mut Conn, limit: i64) -> Result<Vec<TenantInvitation>, DbEr
         .collect()
 }
 
-/// Why a tenant invitation was not sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SendRefused {
-    /// The address already has a live tenant-owner invitation.
-    #[error("This address already has a pending tenant-owner invitation; resend that one instead")]
-    AlreadyPending,
-}
-
 /// What staff offer in a tenant-owner invitation.
 #[derive(Debug, Clone, Copy)]
 pub struct TenantOffer<'a> {
@@ -165,7 +148,12 @@ pub struct TenantOffer<'a> {
     pub now: DateTime<Utc>,
 }
 
-fn insert(
+/// Stores a new pending tenant-owner invitation with a fresh nonce (its link is derived from
+/// it under `key`) and returns its id. Its email is queued separately ([`queue_email`]).
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn insert(
     conn: &mut Conn,
     offer: &TenantOffer<'_>,
     key: &TokenKey,
@@ -194,6 +182,20 @@ fn insert(
             tenant_invitations::expires_at.eq(to_db(now + ttl)),
         ))
         .execute(conn)?;
+    Ok(id)
+}
+
+/// Queues the invitation email of tenant-owner invitation `id` (its link, recomputed from
+/// the nonce, goes to `email`).
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn queue_email(
+    conn: &mut Conn,
+    id: InvitationId,
+    email: &EmailAddress,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
     outbox::enqueue(
         conn,
         EmailKind::TenantInvitation,
@@ -201,11 +203,15 @@ fn insert(
         email,
         &payload(id),
         now,
-    )?;
-    Ok(id)
+    )
 }
 
-fn expire_overdue(
+/// Writes Expired onto `email`'s pending tenant-owner invitations past their time, which
+/// frees the address for a new one.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn expire_overdue(
     conn: &mut Conn,
     email: &EmailAddress,
     now: DateTime<Utc>,
@@ -224,125 +230,48 @@ fn expire_overdue(
     Ok(())
 }
 
-/// Sends a tenant-owner invitation (staff only — the caller checks).
+/// Whether `email` has a pending tenant-owner invitation (stored as pending: call
+/// [`expire_overdue`] first to count only live ones).
 ///
 /// # Errors
-/// Outer [`DbError`] on a failed query; inner [`SendRefused`] when one is already pending.
-pub fn send(
-    conn: &mut Conn,
-    ctx: &AuditContext,
-    offer: &TenantOffer<'_>,
-    key: &TokenKey,
-) -> Result<Result<InvitationId, SendRefused>, DbError> {
-    let (email, plan, now) = (offer.email, offer.plan, offer.now);
-    write_transaction(conn, |c| {
-        expire_overdue(c, email, now)?;
-        let pending: i64 = tenant_invitations::table
+/// [`DbError`] on a failed query.
+pub fn has_pending(conn: &mut Conn, email: &EmailAddress) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        tenant_invitations::table
             .filter(tenant_invitations::email.eq(email.as_str()))
-            .filter(tenant_invitations::status.eq(InvitationStatus::Pending.as_str()))
-            .count()
-            .get_result(c)?;
-        if pending > 0 {
-            return Ok(Err(SendRefused::AlreadyPending));
-        }
-        let id = insert(c, offer, key)?;
-        audit::record(
-            c,
-            ctx,
-            None,
-            AuditAction::TenantInvitationSent,
-            Some(email.as_str()),
-            Some(plan.label()),
-            now,
-        )?;
-        Ok(Ok(id))
-    })
+            .filter(tenant_invitations::status.eq(InvitationStatus::Pending.as_str())),
+    ))
+    .get_result(conn)?)
 }
 
-/// Resends: the original link while pending (at most once a minute), a new invitation once
-/// expired.
+/// Stamps a resend of pending, unexpired invitation `id` at `now` unless it was resent after
+/// `not_since`: one conditional update, so two racing resends send once. Whether it stamped.
 ///
 /// # Errors
-/// Outer [`DbError`]; inner [`ResendError`] when refused.
-pub fn resend(
+/// [`DbError`] on a failed query.
+pub fn mark_resent(
     conn: &mut Conn,
-    ctx: &AuditContext,
-    inv: &TenantInvitation,
-    staff: UserId,
-    ttl: Duration,
+    id: InvitationId,
+    not_since: DateTime<Utc>,
     now: DateTime<Utc>,
-    key: &TokenKey,
-) -> Result<Result<ResendPlan, ResendError>, DbError> {
-    write_transaction(conn, |c| {
-        let plan = match inv.facts.check_resend(now) {
-            Ok(plan) => plan,
-            Err(e) => return Ok(Err(e)),
-        };
-        match plan {
-            ResendPlan::SameLink => {
-                let n = diesel::update(
-                    tenant_invitations::table
-                        .find(inv.id.to_string())
-                        .filter(tenant_invitations::status.eq(InvitationStatus::Pending.as_str()))
-                        .filter(tenant_invitations::expires_at.gt(to_db(now)))
-                        .filter(tenant_invitations::last_resent_at.is_null().or(
-                            tenant_invitations::last_resent_at.le(to_db(now - RESEND_INTERVAL)),
-                        )),
-                )
-                .set((
-                    tenant_invitations::last_resent_at.eq(Some(to_db(now))),
-                    tenant_invitations::resend_count.eq(tenant_invitations::resend_count + 1),
-                ))
-                .execute(c)?;
-                if n == 0 {
-                    return Ok(Err(ResendError::TooSoon {
-                        available_at: now + RESEND_INTERVAL,
-                    }));
-                }
-                outbox::enqueue(
-                    c,
-                    EmailKind::TenantInvitation,
-                    None,
-                    &inv.email,
-                    &payload(inv.id),
-                    now,
-                )?;
-            }
-            ResendPlan::NewInvitation => {
-                expire_overdue(c, &inv.email, now)?;
-                let pending: i64 = tenant_invitations::table
-                    .filter(tenant_invitations::email.eq(inv.email.as_str()))
-                    .filter(tenant_invitations::status.eq(InvitationStatus::Pending.as_str()))
-                    .count()
-                    .get_result(c)?;
-                if pending > 0 {
-                    return Ok(Err(ResendError::Superseded));
-                }
-                insert(
-                    c,
-                    &TenantOffer {
-                        email: &inv.email,
-                        plan: inv.plan,
-                        message: inv.message.as_deref(),
-                        staff,
-                        ttl,
-                        now,
-                    },
-                    key,
-                )?;
-            }
-        }
-        audit::record(
-            c,
-            ctx,
-            None,
-            AuditAction::TenantInvitationResent,
-            Some(inv.email.as_str()),
-            None,
-            now,
-        )?;
-        Ok(Ok(plan))
-    })
+) -> Result<bool, DbError> {
+    let n = diesel::update(
+        tenant_invitations::table
+            .find(id.to_string())
+            .filter(tenant_invitations::status.eq(InvitationStatus::Pending.as_str()))
+            .filter(tenant_invitations::expires_at.gt(to_db(now)))
+            .filter(
+                tenant_invitations::last_resent_at
+                    .is_null()
+                    .or(tenant_invitations::last_resent_at.le(to_db(not_since))),
+            ),
+    )
+    .set((
+        tenant_invitations::last_resent_at.eq(Some(to_db(now))),
+        tenant_invitations::resend_count.eq(tenant_invitations::resend_count + 1),
+    ))
+    .execute(conn)?;
+    Ok(n == 1)
 }
 
 /// Moves a pending, unexpired tenant invitation to `to`; whether this request won.
@@ -351,7 +280,6 @@ fn finish(
     id: InvitationId,
     to: InvitationStatus,
     reason: Option<&str>,
-    accepted_by: Option<UserId>,
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
     let n = diesel::update(
@@ -364,198 +292,82 @@ fn finish(
         tenant_invitations::status.eq(to.as_str()),
         tenant_invitations::status_reason.eq(reason),
         tenant_invitations::decided_at.eq(Some(to_db(now))),
-        tenant_invitations::accepted_by.eq(accepted_by.map(|u| u.to_string())),
     ))
     .execute(conn)?;
     Ok(n == 1)
 }
 
-/// Revokes a pending tenant invitation.
-///
-/// # Errors
-/// Outer [`DbError`]; inner [`NotPending`] when it already reached a final state.
-pub fn revoke(
-    conn: &mut Conn,
-    ctx: &AuditContext,
-    inv: &TenantInvitation,
-    now: DateTime<Utc>,
-) -> Result<Result<(), NotPending>, DbError> {
-    write_transaction(conn, |c| {
-        if let Err(e) = inv.facts.check_revoke(now) {
-            return Ok(Err(e));
-        }
-        let reason = format!("revoked by {}", ctx.actor.label);
-        if !finish(
-            c,
-            inv.id,
-            InvitationStatus::Revoked,
-            Some(&reason),
-            None,
-            now,
-        )? {
-            return Ok(Err(NotPending(InvitationStatus::Accepted)));
-        }
-        audit::record(
-            c,
-            ctx,
-            None,
-            AuditAction::TenantInvitationRevoked,
-            Some(inv.email.as_str()),
-            None,
-            now,
-        )?;
-        Ok(Ok(()))
-    })
-}
-
-/// Declines a pending tenant invitation; whether this request changed it.
+/// Marks a pending, unexpired invitation Accepted: the first write of every acceptance.
+/// Whether this request won — of racing submissions exactly one does, and the others are
+/// refused before they create anything.
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
-pub fn decline(
+pub fn mark_accepted(
     conn: &mut Conn,
-    inv: &TenantInvitation,
+    id: InvitationId,
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
-    finish(conn, inv.id, InvitationStatus::Declined, None, None, now)
+    finish(conn, id, InvitationStatus::Accepted, None, now)
 }
 
-/// Claims the invitation: the conditional `pending → accepted` update, the first write of every
-/// acceptance. Whoever flips it goes on to create the organization; a concurrent submission
-/// blocks on the row, then updates nothing and is refused — before it writes anything.
-fn claim(c: &mut Conn, inv: &TenantInvitation, now: DateTime<Utc>) -> Result<(), Tx> {
-    if finish(c, inv.id, InvitationStatus::Accepted, None, None, now)? {
-        return Ok(());
-    }
-    let why = find(c, &inv.id.to_string())?
-        .and_then(|current| current.facts.check_usable(now).err())
-        .unwrap_or(crate::domain::invitation::Unusable::AlreadyUsed);
-    Err(TxError::Refused(AcceptError::Unusable(why).into()))
-}
-
-/// After a successful [`claim`]: records who accepted, creates the organization on the
-/// invitation's plan with `user` as Owner, and audits it.
-fn found(
-    c: &mut Conn,
-    ctx: &AuditContext,
-    inv: &TenantInvitation,
-    user: &User,
-    company: &OrganizationName,
+/// Marks a pending, unexpired invitation Declined; whether this request won.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn mark_declined(
+    conn: &mut Conn,
+    id: InvitationId,
     now: DateTime<Utc>,
-) -> Result<Organization, Tx> {
-    let org = organizations::insert(c, company, inv.plan, now)?;
-    organizations::add_member(
-        c,
-        org.id,
-        user.id,
-        Role::Owner,
-        Some(inv.invited_by),
-        None,
-        now,
-    )?;
-    diesel::update(tenant_invitations::table.find(inv.id.to_string()))
+) -> Result<bool, DbError> {
+    finish(conn, id, InvitationStatus::Declined, None, now)
+}
+
+/// Marks a pending, unexpired invitation Revoked with `reason`; whether this request won.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn mark_revoked(
+    conn: &mut Conn,
+    id: InvitationId,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    finish(conn, id, InvitationStatus::Revoked, Some(reason), now)
+}
+
+/// Records on accepted invitation `id` the organization it created and who accepted it.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn set_founded(
+    conn: &mut Conn,
+    id: InvitationId,
+    org: OrganizationId,
+    user: UserId,
+) -> Result<(), DbError> {
+    diesel::update(tenant_invitations::table.find(id.to_string()))
         .set((
-            tenant_invitations::organization_id.eq(Some(org.id.to_string())),
-            tenant_invitations::accepted_by.eq(Some(user.id.to_string())),
+            tenant_invitations::organization_id.eq(Some(org.to_string())),
+            tenant_invitations::accepted_by.eq(Some(user.to_string())),
         ))
-        .execute(c)?;
-    let target = format!("{} <{}>", user.name, user.email);
-    audit::record(
-        c,
-        ctx,
-        Some(org.id),
-        AuditAction::TenantInvitationAccepted,
-        Some(inv.email.as_str()),
-        Some(inv.plan.label()),
-        now,
-    )?;
-    audit::record(
-        c,
-        ctx,
-        Some(org.id),
-        AuditAction::OrganizationCreated,
-        Some(company.as_str()),
-        Some(inv.plan.label()),
-        now,
-    )?;
-    audit::record(
-        c,
-        ctx,
-        Some(org.id),
-        AuditAction::MemberJoined,
-        Some(&target),
-        Some(Role::Owner.label()),
-        now,
-    )?;
-    Ok(org)
+        .execute(conn)?;
+    Ok(())
 }
 
-/// Why an acceptance did not create an organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum TenantRefused {
-    /// A rule refused it (wrong account, expired, used, …).
-    #[error(transparent)]
-    Refused(#[from] AcceptError),
-    /// A new-account acceptance found an account with the invited email: log in instead.
-    #[error("An account with this email already exists")]
-    AccountExists,
-}
-
-type Tx = TxError<TenantRefused>;
-
-/// `user` accepts, creating the organization `company` on the invitation's plan with them as
-/// Owner. Exactly one organization results, however often or concurrently this runs.
+/// Locks invitation `id`'s row until the transaction ends, so concurrent acceptances through
+/// it queue (PostgreSQL; SQLite's write transaction already admits one writer).
 ///
 /// # Errors
-/// Outer [`DbError`]; inner [`TenantRefused`] when refused (nothing is written).
-pub fn accept(
-    conn: &mut Conn,
-    ctx: &AuditContext,
-    inv: &TenantInvitation,
-    user: &User,
-    company: &OrganizationName,
-    now: DateTime<Utc>,
-) -> Result<Result<Organization, TenantRefused>, DbError> {
-    TxError::settle(write_transaction(conn, |c| {
-        check_accept(&inv.facts, &inv.email, &user.email, now)
-            .map_err(|e| TxError::Refused(e.into()))?;
-        claim(c, inv, now)?;
-        found(c, ctx, inv, user, company, now)
-    }))
-}
-
-/// Creates the invitee's account and accepts, in one transaction that first claims the
-/// invitation (so concurrent submissions cannot race on creating the account).
-///
-/// # Errors
-/// Outer [`DbError`]; inner [`TenantRefused`] — [`TenantRefused::AccountExists`] when an
-/// account with the email exists (log in instead); every refusal rolls everything back.
-pub fn register_and_accept(
-    conn: &mut Conn,
-    meta: &super::audit::RequestMeta,
-    inv: &TenantInvitation,
-    name: &PersonName,
-    password_hash: &str,
-    company: &OrganizationName,
-    now: DateTime<Utc>,
-) -> Result<Result<(User, Organization), TenantRefused>, DbError> {
-    TxError::settle(write_transaction(conn, |c| -> Result<_, Tx> {
-        claim(c, inv, now)?;
-        if super::users::email_exists(c, &inv.email)? {
-            return Err(TxError::Refused(TenantRefused::AccountExists));
-        }
-        let id = super::users::insert(c, &inv.email, name, password_hash, false, now)?;
-        let user = super::users::find(c, id)?
-            .ok_or_else(|| DbError::Corrupt("new user vanished".into()))?;
-        let ctx = AuditContext {
-            actor: super::audit::Actor {
-                user_id: Some(user.id),
-                label: format!("{} <{}>", user.name, user.email),
-                is_staff: false,
-            },
-            meta: meta.clone(),
-        };
-        let org = found(c, &ctx, inv, &user, company, now)?;
-        Ok((user, org))
-    }))
+/// [`DbError`] on a failed query.
+pub fn lock(conn: &mut Conn, id: InvitationId) -> Result<(), DbError> {
+    if let Conn::Postgresql(pg) = conn {
+        tenant_invitations::table
+            .find(id.to_string())
+            .select(tenant_invitations::id)
+            .for_update()
+            .first::<String>(pg)
+            .optional()?;
+    }
+    Ok(())
 }

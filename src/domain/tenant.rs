@@ -33,3 +33,12 @@ pub struct TenantInvitation {
     /// The organization created on acceptance.
     pub organization_id: Option<OrganizationId>,
 }
+
+/// Why a tenant-owner invitation is not sent: an address has at most one pending at a time,
+/// so staff resend the one that is out (which keeps its link) rather than send another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendRefused {
+    /// The address already has a live tenant-owner invitation.
+    #[error("This address already has a pending tenant-owner invitation; resend that one instead")]
+    AlreadyPending,
+}

@@ -16,11 +16,14 @@
 //! (`web::AppState::call`). Nothing here knows about HTTP; the web layer maps refusals to
 //! statuses and pages in one place (`web::refusals`).
 
+pub mod acceptance;
 pub mod accounts;
 pub mod audit;
 pub mod maintenance;
 pub mod members;
 pub mod organizations;
+pub mod staff;
+pub mod tenants;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -6,13 +6,16 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::prelude::*;
 
-use super::{Actor, Services};
+use super::{Actor, Services, Visitor};
 use crate::config::Settings;
 use crate::db::audit::RequestMeta;
-use crate::db::schema::audit_events;
+use crate::db::models::NewInvitation;
+use crate::db::schema::{audit_events, invitations};
 use crate::db::{self, Db};
+use crate::domain::invitation::DEFAULT_TTL;
 use crate::domain::password::DUMMY_HASH;
 use crate::domain::text::{OrganizationName, PersonName};
+use crate::domain::token::{LinkToken, TokenNonce};
 use crate::domain::{EmailAddress, ManualClock, MembershipId, OrganizationId, Plan, Role, User};
 use crate::password_pool::PasswordPool;
 use crate::web::limits::Limits;
@@ -106,6 +109,40 @@ impl Fixture {
         self.with(|c| db::members::set_role(c, id, role));
     }
 
+    /// A pending invitation to `email` as `role` in `org` from `inviter`, sent now (its
+    /// email is not queued); the token of its link.
+    pub fn invitation(
+        &self,
+        org: OrganizationId,
+        inviter: &User,
+        email: &str,
+        role: Role,
+    ) -> LinkToken {
+        let nonce = TokenNonce::generate();
+        let token = LinkToken::derive(&self.svc.settings.token_key, &nonce);
+        let (org, inviter) = (org.to_string(), inviter.id.to_string());
+        let row = NewInvitation {
+            id: uuid::Uuid::new_v4().to_string(),
+            organization_id: &org,
+            email,
+            role: role.as_str(),
+            message: None,
+            invited_by: &inviter,
+            token_nonce: &nonce.0,
+            token_hash: &token.lookup_hash(),
+            status: "pending",
+            created_at: self.now.naive_utc(),
+            expires_at: (self.now + DEFAULT_TTL).naive_utc(),
+            department: None,
+        };
+        self.with(|c| {
+            Ok(diesel::insert_into(invitations::table)
+                .values(&row)
+                .execute(c)?)
+        });
+        token
+    }
+
     /// The audit actions recorded for `org`, oldest first.
     pub fn audit_actions(&self, org: OrganizationId) -> Vec<String> {
         self.with(|c| {
@@ -118,13 +155,25 @@ impl Fixture {
     }
 }
 
+/// `user` (or nobody) visiting a link from a test request.
+pub fn visitor(user: Option<&User>) -> Visitor {
+    Visitor {
+        user: user.cloned(),
+        origin: actor_origin(),
+    }
+}
+
+fn actor_origin() -> RequestMeta {
+    RequestMeta {
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("service test".into()),
+    }
+}
+
 /// `user` acting from a test request.
 pub fn actor(user: User) -> Actor {
     Actor {
         user,
-        origin: RequestMeta {
-            ip: Some("127.0.0.1".into()),
-            user_agent: Some("service test".into()),
-        },
+        origin: actor_origin(),
     }
 }

@@ -308,7 +308,7 @@ pub fn routes(
         )
         .service(
             web::resource(P::INVITATION.pattern())
-                .route(web::get().to(tenant_acceptance::show))
+                .route(web::get().to(acceptance::show))
                 .wrap(from_fn(limits::token_lookups)),
         )
         .service(

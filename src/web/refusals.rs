@@ -4,8 +4,11 @@
 //! refusal first and fall back to this.
 
 use super::error::{AppError, Rejection};
+use crate::service::acceptance::{InvitationRefusal, NoSuchInvitation, Refused};
 use crate::service::members::MemberRefusal;
 use crate::service::organizations::OrgRefusal;
+use crate::service::staff::{NotStaff, StaffRefusal};
+use crate::service::tenants::TenantRefusal;
 use crate::service::{NoStanding, ServiceError};
 
 /// What the password threads' refusal says (every thread busy, the queue full).
@@ -69,6 +72,67 @@ impl Refusal for OrgRefusal {
             OrgRefusal::NotPermitted(_) | OrgRefusal::StaffWithoutMembership => {
                 Rejection::Forbidden
             }
+        }
+    }
+}
+
+impl Refusal for NoSuchInvitation {
+    fn rejection(&self) -> Rejection {
+        Rejection::NotFound
+    }
+}
+
+impl Refusal for Refused {
+    fn rejection(&self) -> Rejection {
+        match self {
+            Refused::Unusable(_) => Rejection::LinkUnusable,
+            Refused::WrongAccount => Rejection::Forbidden,
+            Refused::Invalid { .. } => Rejection::Invalid,
+            Refused::WrongPassword => Rejection::WrongPassword,
+        }
+    }
+}
+
+impl<L: std::fmt::Debug> Refusal for InvitationRefusal<L> {
+    fn rejection(&self) -> Rejection {
+        match self {
+            InvitationRefusal::NotFound => Rejection::NotFound,
+            InvitationRefusal::Shown { why, .. } => why.rejection(),
+        }
+    }
+}
+
+impl Refusal for NotStaff {
+    fn rejection(&self) -> Rejection {
+        // The console is not advertised: a 404 for everyone else.
+        Rejection::NotFound
+    }
+}
+
+impl Refusal for StaffRefusal {
+    fn rejection(&self) -> Rejection {
+        match self {
+            StaffRefusal::NotStaff(e) => e.rejection(),
+            StaffRefusal::NoSuchOrganization => Rejection::NotFound,
+        }
+    }
+}
+
+impl Refusal for TenantRefusal {
+    fn rejection(&self) -> Rejection {
+        match self {
+            TenantRefusal::NotStaff(e) => e.rejection(),
+            TenantRefusal::NotFound => Rejection::NotFound,
+            TenantRefusal::NotSent(_) => Rejection::Invalid,
+            TenantRefusal::TooSoon { .. } => Rejection::RateLimited,
+            TenantRefusal::NotResent(_) | TenantRefusal::NotRevoked(_) => Rejection::FinalState,
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            TenantRefusal::TooSoon { wait, .. } => Some(*wait),
+            _ => None,
         }
     }
 }

@@ -1071,8 +1071,9 @@ async fn a_reinvite_racing_an_acceptance_skips_the_new_member() {
                     let details = db::invitations::find_details(c, &invitation)?.unwrap();
                     let user = db::users::find(c, sam)?.unwrap();
                     let ctx = AuditContext::system();
-                    let accepted =
-                        db::invitations::accept_in_transaction(c, &ctx, &details, &user, now)?;
+                    let accepted = joinery::service::acceptance::accept_in_transaction(
+                        c, &ctx, &details, &user, now,
+                    );
                     assert!(accepted.is_ok(), "{accepted:?}");
                     written_tx.send(()).unwrap();
                     std::thread::sleep(StdDuration::from_secs(1));

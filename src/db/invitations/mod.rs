@@ -27,13 +27,10 @@ use super::organizations;
 use super::outbox::{self, EmailKind};
 use super::schema::{invitations, users};
 use super::{Conn, DbError, TxError, from_db, parse_stored, to_db};
-use crate::domain::User;
 use crate::domain::audit::AuditAction;
 use crate::domain::invitation::{
-    AcceptError, InvitationFacts, InvitePlan, Inviter, InviterLapsed, LivePending, NotPending,
-    OverHourlyLimit, RENEWAL_REQUEST_INTERVAL, RenewalRefused, ResendError, ResendPlan, SkipReason,
-    Unusable, check_accept, check_hourly_limit, check_inviter_may_still_assign,
-    check_renewal_request, plan_invitation,
+    InvitationFacts, InvitePlan, Inviter, LivePending, NotPending, OverHourlyLimit, ResendError,
+    ResendPlan, SkipReason, check_hourly_limit, plan_invitation,
 };
 use crate::domain::text::{Department, PersonalMessage};
 use crate::domain::token::{LinkToken, TokenKey, TokenNonce};

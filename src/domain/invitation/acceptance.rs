@@ -1,76 +1,37 @@
-//! The acceptance page's decision, acceptance itself, "Invitations follow current policy", and
-//! "Request a new invitation" (DESIGN.md, "The acceptance page" and "Invitations").
+//! Whether an invitation can be used, acceptance itself, "Invitations follow current policy",
+//! and "Request a new invitation" (DESIGN.md, "The acceptance page" and "Invitations"). Which
+//! page a visitor sees is `domain::link::page`'s decision, fed by [`usable`].
 
 use chrono::{DateTime, Duration, Utc};
 
 use super::*;
 use crate::domain::email::EmailAddress;
+use crate::domain::link::{LinkKind, LinkUnusable};
 use crate::domain::role::{Permission, Role};
 
-#[derive(Debug, Clone, Copy)]
-pub enum Visitor<'a> {
-    /// Nobody is signed in; `account_exists` says whether an account has the invited email.
-    SignedOut {
-        /// Whether an account with the invited email exists.
-        account_exists: bool,
-    },
-    /// Someone is signed in with this email.
-    SignedIn {
-        /// The signed-in account's (normalized) email.
-        email: &'a EmailAddress,
-    },
-}
-
-/// Which one of the acceptance page's branches to show (DESIGN.md, "The acceptance page").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AcceptancePage {
-    /// 1. No account has the invited email: Name, Password → "Create account & join".
-    NewUser,
-    /// 2. An account exists, nobody signed in: Password → "Log in & accept".
-    LogInToAccept,
-    /// 3. Signed in as the invited email: "Accept invitation" / "Decline".
-    Confirm,
-    /// 4. Signed in as someone else: "Invitation email does not match your account".
-    WrongAccount,
-    /// The link cannot be used any more.
-    Unusable(Unusable),
-}
-
-/// Decides the acceptance page for `visitor` at `now`, given whether the inviter may still
-/// grant the invitation (`policy`, from [`check_inviter_may_still_assign`]). Pure: showing the
-/// page changes nothing — a lapsed inviter shows "revoked" here, and only an accept or decline
-/// POST writes that state.
-pub fn acceptance_page(
+/// Whether a member invitation can be used at `now`: its own state first (expired, accepted,
+/// revoked, declined), then whether its inviter may still grant it (`policy`, from
+/// [`check_inviter_may_still_assign`]; DESIGN.md, "Invitations follow current policy"). A lapsed
+/// inviter reads as revoked. Pure: the page decides with it (`domain::link::page`) and only an
+/// accept or decline POST writes the revocation.
+///
+/// # Errors
+/// [`LinkUnusable`] saying why not.
+pub fn usable(
     facts: &InvitationFacts,
-    invited: &EmailAddress,
     policy: Result<(), InviterLapsed>,
-    visitor: Visitor<'_>,
     now: DateTime<Utc>,
-) -> AcceptancePage {
-    if let Err(unusable) = facts.check_usable(now) {
-        return AcceptancePage::Unusable(unusable);
-    }
-    if policy.is_err() {
-        return AcceptancePage::Unusable(Unusable::Revoked);
-    }
-    match visitor {
-        Visitor::SignedOut {
-            account_exists: false,
-        } => AcceptancePage::NewUser,
-        Visitor::SignedOut {
-            account_exists: true,
-        } => AcceptancePage::LogInToAccept,
-        Visitor::SignedIn { email } if email == invited => AcceptancePage::Confirm,
-        Visitor::SignedIn { .. } => AcceptancePage::WrongAccount,
-    }
+) -> Result<(), LinkUnusable> {
+    facts.check_usable(now)?;
+    policy.map_err(|_| LinkUnusable::Revoked)
 }
 
 /// Why an acceptance is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum AcceptError {
     /// The link cannot be used.
-    #[error(transparent)]
-    Unusable(#[from] Unusable),
+    #[error("{}", .0.title(LinkKind::MemberInvitation))]
+    Unusable(LinkUnusable),
     /// The signed-in account's email differs from the invited one. Nothing is used up.
     #[error("Invitation email does not match your account")]
     WrongAccount,
@@ -87,14 +48,13 @@ pub fn check_accept(
     acceptor: &EmailAddress,
     now: DateTime<Utc>,
 ) -> Result<(), AcceptError> {
-    facts.check_usable(now)?;
+    facts.check_usable(now).map_err(AcceptError::Unusable)?;
     if invited != acceptor {
         return Err(AcceptError::WrongAccount);
     }
     Ok(())
 }
 
-/// Who is sending an invitation, as the policy sees them.
 /// Why an invitation stopped following current policy: its inviter may no longer grant it
 /// (DESIGN.md, "Invitations follow current policy"). `Display` is the reason recorded on the
 /// invitation when acceptance revokes it.
@@ -142,8 +102,8 @@ pub const RENEWAL_REQUEST_INTERVAL: Duration = Duration::days(1);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum RenewalRefused {
     /// Only an expired invitation can be renewed; this one is in another state.
-    #[error(transparent)]
-    NotExpired(Unusable),
+    #[error("{}", .0.title(LinkKind::MemberInvitation))]
+    NotExpired(LinkUnusable),
     /// Still pending and usable: there is nothing to renew.
     #[error("This invitation can still be used")]
     StillUsable,
@@ -177,7 +137,7 @@ pub fn check_renewal_request(
 ) -> Result<(), RenewalRefused> {
     match facts.check_usable(now) {
         Ok(()) => return Err(RenewalRefused::StillUsable),
-        Err(Unusable::Expired) => {}
+        Err(LinkUnusable::Expired) => {}
         Err(other) => return Err(RenewalRefused::NotExpired(other)),
     }
     policy.map_err(RenewalRefused::InviterLapsed)?;

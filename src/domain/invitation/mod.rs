@@ -14,6 +14,7 @@ mod sending;
 pub use acceptance::*;
 pub use sending::*;
 
+use super::link::LinkUnusable;
 use super::token::TokenNonce;
 use super::{EmailAddress, Organization, OrganizationId, Role, UserId};
 use std::fmt;
@@ -99,39 +100,6 @@ impl FromStr for InvitationStatus {
     }
 }
 
-/// Why an invitation link cannot be used. `Display` is the exact wording of DESIGN.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum Unusable {
-    /// Past `expires_at` (swept or not).
-    #[error("This invitation has expired")]
-    Expired,
-    /// Revoked by an admin or replaced by a newer invitation.
-    #[error("This invitation has been revoked")]
-    Revoked,
-    /// Already accepted.
-    #[error("This invitation has already been used")]
-    AlreadyUsed,
-    /// Declined by the invitee.
-    #[error("This invitation was declined")]
-    Declined,
-}
-
-impl Unusable {
-    /// What the person can do about it, shown under the heading.
-    pub fn advice(self) -> &'static str {
-        match self {
-            Unusable::Expired => "Ask the person who invited you to send a new invitation.",
-            Unusable::Revoked => {
-                "The person who invited you withdrew it. Ask them if you think this is a mistake."
-            }
-            Unusable::AlreadyUsed => {
-                "Each invitation link works once. Log in to reach the organization."
-            }
-            Unusable::Declined => "If you changed your mind, ask for a new invitation.",
-        }
-    }
-}
-
 /// The facts about one invitation that its rules depend on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvitationFacts {
@@ -188,17 +156,18 @@ impl InvitationFacts {
         }
     }
 
-    /// Whether the link may be accepted or declined at `now`.
+    /// Whether the link may be accepted or declined at `now` (its page's wording is the
+    /// link kind's: `LinkUnusable::title`).
     ///
     /// # Errors
-    /// [`Unusable`] naming the final state.
-    pub fn check_usable(&self, now: DateTime<Utc>) -> Result<(), Unusable> {
+    /// [`LinkUnusable`] naming the final state.
+    pub fn check_usable(&self, now: DateTime<Utc>) -> Result<(), LinkUnusable> {
         match self.effective_status(now) {
             InvitationStatus::Pending => Ok(()),
-            InvitationStatus::Accepted => Err(Unusable::AlreadyUsed),
-            InvitationStatus::Revoked => Err(Unusable::Revoked),
-            InvitationStatus::Declined => Err(Unusable::Declined),
-            InvitationStatus::Expired => Err(Unusable::Expired),
+            InvitationStatus::Accepted => Err(LinkUnusable::Used),
+            InvitationStatus::Revoked => Err(LinkUnusable::Revoked),
+            InvitationStatus::Declined => Err(LinkUnusable::Declined),
+            InvitationStatus::Expired => Err(LinkUnusable::Expired),
         }
     }
 
@@ -238,7 +207,6 @@ impl InvitationFacts {
     }
 }
 
-/// Who is looking at an acceptance page.
 /// An invitation as read from the database.
 #[derive(Debug, Clone)]
 pub struct Invitation {
@@ -287,6 +255,7 @@ pub struct InvitationDetails {
 mod tests {
     use super::*;
     use crate::domain::email::EmailAddress;
+    use crate::domain::link::LinkKind;
     use crate::domain::plan::Plan;
     use crate::domain::role::Role;
     use chrono::TimeZone;
@@ -322,7 +291,7 @@ mod tests {
         );
         assert_eq!(
             f.check_usable(expiry + Duration::seconds(1)),
-            Err(Unusable::Expired)
+            Err(LinkUnusable::Expired)
         );
     }
 
@@ -345,7 +314,8 @@ mod tests {
                 ..pending()
             };
             assert!(status.is_final());
-            assert_eq!(f.check_usable(t0()).unwrap_err().to_string(), msg);
+            let why = f.check_usable(t0()).unwrap_err();
+            assert_eq!(why.title(LinkKind::MemberInvitation), msg);
         }
         assert!(!InvitationStatus::Pending.is_final());
     }
@@ -371,75 +341,6 @@ mod tests {
     }
 
     #[test]
-    fn acceptance_page_branches() {
-        let f = pending();
-        let invited = email("ann@example.com");
-        let other = email("bob@example.com");
-        let same_other_case = email("ANN@Example.com");
-        let now = t0();
-        assert_eq!(
-            acceptance_page(
-                &f,
-                &invited,
-                Ok(()),
-                Visitor::SignedOut {
-                    account_exists: false
-                },
-                now
-            ),
-            AcceptancePage::NewUser
-        );
-        assert_eq!(
-            acceptance_page(
-                &f,
-                &invited,
-                Ok(()),
-                Visitor::SignedOut {
-                    account_exists: true
-                },
-                now
-            ),
-            AcceptancePage::LogInToAccept
-        );
-        assert_eq!(
-            acceptance_page(
-                &f,
-                &invited,
-                Ok(()),
-                Visitor::SignedIn {
-                    email: &same_other_case
-                },
-                now
-            ),
-            AcceptancePage::Confirm
-        );
-        assert_eq!(
-            acceptance_page(
-                &f,
-                &invited,
-                Ok(()),
-                Visitor::SignedIn { email: &other },
-                now
-            ),
-            AcceptancePage::WrongAccount
-        );
-        let revoked = InvitationFacts {
-            status: InvitationStatus::Revoked,
-            ..f
-        };
-        assert_eq!(
-            acceptance_page(
-                &revoked,
-                &invited,
-                Ok(()),
-                Visitor::SignedIn { email: &invited },
-                now
-            ),
-            AcceptancePage::Unusable(Unusable::Revoked)
-        );
-    }
-
-    #[test]
     fn accept_requires_matching_email_and_a_usable_link() {
         let f = pending();
         let invited = email("ann@example.com");
@@ -457,11 +358,11 @@ mod tests {
         };
         assert_eq!(
             check_accept(&used, &invited, &invited, t0()),
-            Err(AcceptError::Unusable(Unusable::AlreadyUsed))
+            Err(AcceptError::Unusable(LinkUnusable::Used))
         );
         assert_eq!(
             check_accept(&f, &invited, &invited, t0() + DEFAULT_TTL),
-            Err(AcceptError::Unusable(Unusable::Expired))
+            Err(AcceptError::Unusable(LinkUnusable::Expired))
         );
     }
 
@@ -669,27 +570,20 @@ mod tests {
     }
 
     #[test]
-    fn a_lapsed_inviter_shows_revoked_but_expiry_and_final_states_come_first() {
-        let invited = email("ann@example.com");
+    fn a_lapsed_inviter_makes_it_revoked_but_expiry_and_final_states_come_first() {
         let f = pending();
         let lapsed = Err(InviterLapsed::NotAMember);
-        let visitor = Visitor::SignedIn { email: &invited };
+        assert_eq!(usable(&f, Ok(()), t0()), Ok(()));
+        assert_eq!(usable(&f, lapsed, t0()), Err(LinkUnusable::Revoked));
         assert_eq!(
-            acceptance_page(&f, &invited, lapsed, visitor, t0()),
-            AcceptancePage::Unusable(Unusable::Revoked)
-        );
-        assert_eq!(
-            acceptance_page(&f, &invited, lapsed, visitor, t0() + DEFAULT_TTL),
-            AcceptancePage::Unusable(Unusable::Expired)
+            usable(&f, lapsed, t0() + DEFAULT_TTL),
+            Err(LinkUnusable::Expired)
         );
         let used = InvitationFacts {
             status: InvitationStatus::Accepted,
             ..f
         };
-        assert_eq!(
-            acceptance_page(&used, &invited, lapsed, visitor, t0()),
-            AcceptancePage::Unusable(Unusable::AlreadyUsed)
-        );
+        assert_eq!(usable(&used, lapsed, t0()), Err(LinkUnusable::Used));
     }
 
     #[test]
@@ -725,7 +619,7 @@ mod tests {
         };
         assert_eq!(
             check_renewal_request(&revoked, Ok(()), false, None, expired_at),
-            Err(RenewalRefused::NotExpired(Unusable::Revoked))
+            Err(RenewalRefused::NotExpired(LinkUnusable::Revoked))
         );
         assert_eq!(
             check_renewal_request(&f, Err(InviterLapsed::NotAMember), false, None, expired_at),

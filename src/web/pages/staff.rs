@@ -1,34 +1,34 @@
-//! The staff console `/staff` (DESIGN.md, "Staff console"; issue 4, item 6): organizations with
-//! plan and member count (search, paging), set plan, send tenant-owner invitations, and the
-//! list of tenant-owner invitations with resend and revoke. Staff only; 404 for everyone else.
+//! The staff console `/staff` (DESIGN.md, "Staff console"): organizations with plan and member
+//! count (search, paging), set plan, send tenant-owner invitations, and the list of
+//! tenant-owner invitations with resend and revoke. Staff only; 404 for everyone else. The
+//! rules are the service's (`service::staff`, `service::tenants`); these handlers parse, call
+//! it once and render.
 
-use crate::paths;
-use crate::web::error::Rejection;
-use crate::web::session::Session;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::team::TimeView;
 use super::{render, render_with_status, see_other};
-use crate::db::audit::AuditContext;
-use crate::db::tenant_invitations::TenantOffer;
-use crate::db::{self};
-use crate::domain::Organization;
 use crate::domain::invitation::ResendPlan;
 use crate::domain::tenant::TenantInvitation;
 use crate::domain::text::{MAX_MESSAGE_CHARS, PersonalMessage};
-use crate::domain::{EmailAddress, OrganizationId, Plan};
+use crate::domain::{
+    EmailAddress, InvitationId, InvitationStatus, Organization, OrganizationId, Plan,
+};
+use crate::paths;
+use crate::service::staff::{self as service, ConsoleQuery as Query};
+use crate::service::tenants::{self, TenantOfferCmd, TenantRefusal};
+use crate::service::{Actor, ServiceError};
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
-use crate::web::extractors::{StaffUser, actor_of};
+use crate::web::error::Rejection;
+use crate::web::extractors::StaffUser;
 use crate::web::request_meta::Meta;
+use crate::web::session::Session;
 use crate::web::{AppError, AppState, Layout, flash};
 
-/// Organizations per page.
-pub const PAGE_SIZE: i64 = 25;
-/// Tenant-owner invitations listed.
-pub const INVITATIONS_LISTED: i64 = 100;
 /// The longest search accepted, in characters.
 pub const MAX_QUERY_CHARS: usize = 100;
 
@@ -81,7 +81,7 @@ pub struct TenantForm {
     pub form_error: Option<String>,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "staff.html")]
 struct StaffPage {
     layout: Layout,
@@ -98,7 +98,7 @@ struct StaffPage {
     max_message: usize,
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "staff_revoke.html")]
 struct RevokePage {
     layout: Layout,
@@ -121,75 +121,78 @@ fn page_link(q: &str, page: i64) -> String {
     format!("{}?q={q}&page={page}", paths::staff())
 }
 
+fn back_to_console(e: impl Into<AppError>) -> AppError {
+    e.into()
+        .back_to(paths::staff(), "Back to the staff console")
+}
+
+fn org_row(org: Organization, members: i64) -> OrgRow {
+    OrgRow {
+        team_path: paths::team(org.id),
+        plan_path: paths::staff_plan(org.id),
+        org,
+        members,
+    }
+}
+
+fn tenant_row(inv: TenantInvitation, now: chrono::DateTime<chrono::Utc>) -> TenantRow {
+    let status = inv.facts.effective_status(now);
+    let id = inv.id;
+    TenantRow {
+        status: status.label().to_owned(),
+        sent: TimeView::new(inv.created_at, now),
+        expires: TimeView::new(inv.facts.expires_at, now),
+        resend_path: matches!(
+            status,
+            InvitationStatus::Pending | InvitationStatus::Expired
+        )
+        .then(|| paths::tenant_resend(id)),
+        revoke_path: (status == InvitationStatus::Pending).then(|| paths::tenant_revoke(id)),
+        org_path: inv.organization_id.map(paths::dashboard),
+        inv,
+    }
+}
+
+/// The console for `query` with the tenant-owner form as `form`, answered with `status`.
 async fn console(
     state: &AppState,
     session: &Session,
-    staff: &StaffUser,
+    staff: &Actor,
     query: &ConsoleQuery,
     form: TenantForm,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let q: String = query.q.trim().chars().take(MAX_QUERY_CHARS).collect();
-    let page = query
-        .page
-        .as_deref()
-        .and_then(|p| p.parse::<i64>().ok())
-        .unwrap_or(1)
-        .max(1);
-    let (search, offset) = (q.clone(), (page - 1) * PAGE_SIZE);
-    let ((orgs, total), invitations) = state
-        .db
-        .run(move |c| {
-            Ok((
-                db::organizations::search(c, &search, PAGE_SIZE, offset)?,
-                db::tenant_invitations::recent(c, INVITATIONS_LISTED)?,
-            ))
-        })
+    let page = query.page.as_deref().and_then(|p| p.parse::<i64>().ok());
+    let cmd = Query {
+        search: q.clone(),
+        page: page.unwrap_or(1),
+    };
+    let actor = staff.clone();
+    let found = state
+        .call(move |svc| service::console(svc, &actor, &cmd))
         .await?;
     let now = state.clock.now();
-    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let orgs = orgs
-        .into_iter()
-        .map(|(org, members)| OrgRow {
-            team_path: crate::paths::team(org.id),
-            plan_path: paths::staff_plan(org.id),
-            org,
-            members,
-        })
-        .collect();
-    let invitations = invitations
-        .into_iter()
-        .map(|inv| {
-            let status = inv.facts.effective_status(now);
-            let id = inv.id;
-            TenantRow {
-                status: status.label().to_owned(),
-                sent: TimeView::new(inv.created_at, now),
-                expires: TimeView::new(inv.facts.expires_at, now),
-                resend_path: matches!(
-                    status,
-                    crate::domain::InvitationStatus::Pending
-                        | crate::domain::InvitationStatus::Expired
-                )
-                .then(|| paths::tenant_resend(id)),
-                revoke_path: (status == crate::domain::InvitationStatus::Pending)
-                    .then(|| paths::tenant_revoke(id)),
-                org_path: inv.organization_id.map(crate::paths::dashboard),
-                inv,
-            }
-        })
-        .collect();
+    let (page, pages) = (found.page, found.pages);
     let page_view = StaffPage {
-        layout: Layout::new(state, session, "Staff console", Some(&staff.0))?,
+        layout: Layout::new(state, session, "Staff console", Some(&staff.user))?,
         prev_page: (page > 1).then(|| page_link(&q, page - 1)),
         next_page: (page < pages).then(|| page_link(&q, page + 1)),
         query: q,
-        orgs,
-        total,
+        orgs: found
+            .organizations
+            .into_iter()
+            .map(|(o, n)| org_row(o, n))
+            .collect(),
+        total: found.total,
         page,
         pages,
         plans: Plan::ALL.to_vec(),
-        invitations,
+        invitations: found
+            .invitations
+            .into_iter()
+            .map(|i| tenant_row(i, now))
+            .collect(),
         form: TenantForm {
             plan: if form.plan.is_empty() {
                 Plan::Starter.as_str().into()
@@ -203,29 +206,24 @@ async fn console(
     render_with_status(&page_view, status)
 }
 
+/// `staff` acting from the request in `meta`.
+fn actor(staff: &StaffUser, Meta(origin): Meta) -> Actor {
+    Actor {
+        user: staff.0.clone(),
+        origin,
+    }
+}
+
 /// GET /staff — the console.
 pub async fn console_page(
     state: web::Data<AppState>,
     session: Session,
     staff: StaffUser,
+    meta: Meta,
     query: web::Query<ConsoleQuery>,
 ) -> Result<HttpResponse, AppError> {
-    console(
-        &state,
-        &session,
-        &staff,
-        &query,
-        TenantForm::default(),
-        StatusCode::OK,
-    )
-    .await
-}
-
-fn staff_audit(staff: &StaffUser, meta: crate::db::audit::RequestMeta) -> AuditContext {
-    AuditContext {
-        actor: actor_of(&staff.0, true),
-        meta,
-    }
+    let (actor, form) = (actor(&staff, meta), TenantForm::default());
+    console(&state, &session, &actor, &query, form, StatusCode::OK).await
 }
 
 /// The plan form.
@@ -248,25 +246,21 @@ pub async fn set_plan(
     state: web::Data<AppState>,
     session: Session,
     staff: StaffUser,
-    path: web::Path<String>,
-    Meta(meta): Meta,
+    path: web::Path<OrganizationId>,
+    meta: Meta,
     CsrfForm(form): CsrfForm<PlanForm>,
 ) -> Result<HttpResponse, AppError> {
-    let org: OrganizationId = path.parse().map_err(|_| AppError::NotFound)?;
+    let org = path.into_inner();
     let Ok(plan) = form.plan.parse::<Plan>() else {
-        return Err(
-            AppError::BadRequest("Choose one of the plans listed.".into())
-                .back_to(paths::staff(), "Back to the staff console"),
-        );
+        return Err(back_to_console(AppError::BadRequest(
+            "Choose one of the plans listed.".into(),
+        )));
     };
-    let audit = staff_audit(&staff, meta);
-    let now = state.clock.now();
-    let before = state
-        .db
-        .run(move |c| db::organizations::set_plan(c, &audit, org, plan, now))
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if before == plan {
+    let (actor, now) = (actor(&staff, meta), state.clock.now());
+    let change = state
+        .call(move |svc| service::set_plan(svc, &actor, org, plan, now))
+        .await?;
+    if change.from == change.to {
         flash::info(
             &session,
             format!("Nothing changed: the plan was already {}.", plan.label()),
@@ -274,7 +268,11 @@ pub async fn set_plan(
     } else {
         flash::success(
             &session,
-            format!("Plan changed from {} to {}.", before.label(), plan.label()),
+            format!(
+                "Plan changed from {} to {}.",
+                change.from.label(),
+                plan.label()
+            ),
         );
     }
     Ok(see_other(&paths::staff()))
@@ -299,103 +297,76 @@ impl HasCsrfToken for TenantSubmission {
     }
 }
 
+impl TenantSubmission {
+    /// The input as the form shows it again (bounded).
+    fn kept(&self) -> TenantForm {
+        TenantForm {
+            email: self.email.chars().take(300).collect(),
+            plan: self.plan.chars().take(20).collect(),
+            message: self.message.chars().take(MAX_MESSAGE_CHARS * 2).collect(),
+            ..TenantForm::default()
+        }
+    }
+
+    /// The submission as a command, or the form as shown again with the reasons beside its
+    /// fields.
+    fn parse(&self) -> Result<TenantOfferCmd, Box<TenantForm>> {
+        let mut form = self.kept();
+        let email = EmailAddress::parse(&self.email)
+            .map_err(|e| form.email_error = Some(format!("Email: {e}.")))
+            .ok();
+        let plan = self
+            .plan
+            .parse::<Plan>()
+            .map_err(|_| form.plan_error = Some("Choose one of the plans listed.".into()))
+            .ok();
+        let message = PersonalMessage::parse(&self.message)
+            .map_err(|e| form.message_error = Some(format!("The message {e}.")))
+            .ok();
+        match (email, plan, message) {
+            (Some(email), Some(plan), Some(message)) => Ok(TenantOfferCmd {
+                email,
+                plan,
+                message,
+            }),
+            _ => Err(Box::new(form)),
+        }
+    }
+}
+
 /// POST /staff/tenant-invitations — sends a tenant-owner invitation. Errors re-show the
 /// console with the input kept and nothing written.
 pub async fn send(
     state: web::Data<AppState>,
     session: Session,
     staff: StaffUser,
-    Meta(meta): Meta,
+    meta: Meta,
     CsrfForm(input): CsrfForm<TenantSubmission>,
 ) -> Result<HttpResponse, AppError> {
-    let mut form = TenantForm {
-        email: input.email.chars().take(300).collect(),
-        plan: input.plan.chars().take(20).collect(),
-        message: input.message.chars().take(MAX_MESSAGE_CHARS * 2).collect(),
-        ..TenantForm::default()
+    let (invalid, top) = (Rejection::Invalid.status(), ConsoleQuery::default());
+    let actor = actor(&staff, meta);
+    let cmd = match input.parse() {
+        Ok(cmd) => cmd,
+        Err(form) => return console(&state, &session, &actor, &top, *form, invalid).await,
     };
-    let email = EmailAddress::parse(&input.email)
-        .map_err(|e| form.email_error = Some(format!("Email: {e}.")))
-        .ok();
-    let plan = input
-        .plan
-        .parse::<Plan>()
-        .map_err(|_| form.plan_error = Some("Choose one of the plans listed.".into()))
-        .ok();
-    let message = PersonalMessage::parse(&input.message)
-        .map_err(|e| form.message_error = Some(format!("The message {e}.")))
-        .ok();
-    let (Some(email), Some(plan), Some(message)) = (email, plan, message) else {
-        return console(
-            &state,
-            &session,
-            &staff,
-            &ConsoleQuery::default(),
-            form,
-            Rejection::Invalid.status(),
-        )
-        .await;
-    };
-    let audit = staff_audit(&staff, meta);
-    let (sender, ttl, now, key) = (
-        staff.0.id,
-        state.settings.invitation_ttl,
-        state.clock.now(),
-        state.settings.token_key.clone(),
-    );
-    let to = email.clone();
-    let result = state
-        .db
-        .run(move |c| {
-            db::tenant_invitations::send(
-                c,
-                &audit,
-                &TenantOffer {
-                    email: &to,
-                    plan,
-                    message: message.as_ref().map(PersonalMessage::as_str),
-                    staff: sender,
-                    ttl,
-                    now,
-                },
-                &key,
-            )
-        })
-        .await?;
-    match result {
+    let (sender, offer, now) = (actor.clone(), cmd.clone(), state.clock.now());
+    match state
+        .call(move |svc| tenants::send(svc, &sender, &offer, now))
+        .await
+    {
         Ok(_) => {
-            state.outbox.wake();
-            flash::success(
-                &session,
-                format!(
-                    "Tenant-owner invitation sent to {email} ({} plan).",
-                    plan.label()
-                ),
-            );
+            let (email, plan) = (cmd.email, cmd.plan.label());
+            let sent = format!("Tenant-owner invitation sent to {email} ({plan} plan).");
+            flash::success(&session, sent);
             Ok(see_other(&paths::staff()))
         }
-        Err(refused) => {
+        Err(ServiceError::Refused(refused @ TenantRefusal::NotSent(_))) => {
+            let mut form = input.kept();
             form.email_error = Some(refused.to_string());
-            console(
-                &state,
-                &session,
-                &staff,
-                &ConsoleQuery::default(),
-                form,
-                Rejection::Invalid.status(),
-            )
-            .await
+            console(&state, &session, &actor, &top, form, invalid).await
         }
+        Err(e) => Err(e.into()),
     }
-}
-
-async fn load(state: &AppState, raw: &str) -> Result<TenantInvitation, AppError> {
-    let id: crate::domain::InvitationId = raw.parse().map_err(|_| AppError::NotFound)?;
-    state
-        .db
-        .run(move |c| db::tenant_invitations::find(c, &id.to_string()))
-        .await?
-        .ok_or(AppError::NotFound)
 }
 
 /// POST /staff/tenant-invitations/{id}/resend.
@@ -403,43 +374,25 @@ pub async fn resend(
     state: web::Data<AppState>,
     session: Session,
     staff: StaffUser,
-    path: web::Path<String>,
-    Meta(meta): Meta,
+    path: web::Path<InvitationId>,
+    meta: Meta,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
-    let inv = load(&state, &path).await?;
-    let audit = staff_audit(&staff, meta);
-    let (sender, ttl, now, key) = (
-        staff.0.id,
-        state.settings.invitation_ttl,
-        state.clock.now(),
-        state.settings.token_key.clone(),
-    );
-    let email = inv.email.to_string();
-    let result = state
-        .db
-        .run(move |c| db::tenant_invitations::resend(c, &audit, &inv, sender, ttl, now, &key))
-        .await?;
-    match result {
-        Ok(ResendPlan::SameLink) => {
-            state.outbox.wake();
-            flash::success(
-                &session,
-                format!("Tenant-owner invitation sent again to {email} with the same link."),
-            );
+    let (id, actor, now) = (path.into_inner(), actor(&staff, meta), state.clock.now());
+    let resent = state
+        .call(move |svc| tenants::resend(svc, &actor, id, now))
+        .await
+        .map_err(back_to_console)?;
+    let email = resent.email;
+    let said = match resent.plan {
+        ResendPlan::SameLink => {
+            format!("Tenant-owner invitation sent again to {email} with the same link.")
         }
-        Ok(ResendPlan::NewInvitation) => {
-            state.outbox.wake();
-            flash::success(
-                &session,
-                format!("The invitation to {email} had expired; a new one was sent."),
-            );
+        ResendPlan::NewInvitation => {
+            format!("The invitation to {email} had expired; a new one was sent.")
         }
-        Err(refused) => {
-            return Err(super::team::resend_refused(refused, &email, now)
-                .back_to(paths::staff(), "Back to the staff console"));
-        }
-    }
+    };
+    flash::success(&session, said);
     Ok(see_other(&paths::staff()))
 }
 
@@ -448,9 +401,13 @@ pub async fn revoke_confirm(
     state: web::Data<AppState>,
     session: Session,
     staff: StaffUser,
-    path: web::Path<String>,
+    path: web::Path<InvitationId>,
+    meta: Meta,
 ) -> Result<HttpResponse, AppError> {
-    let inv = load(&state, &path).await?;
+    let (id, actor) = (path.into_inner(), actor(&staff, meta));
+    let inv = state
+        .call(move |svc| tenants::find_for_staff(svc, &actor, id))
+        .await?;
     render(&RevokePage {
         layout: Layout::new(
             &state,
@@ -469,29 +426,18 @@ pub async fn revoke(
     state: web::Data<AppState>,
     session: Session,
     staff: StaffUser,
-    path: web::Path<String>,
-    Meta(meta): Meta,
+    path: web::Path<InvitationId>,
+    meta: Meta,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
-    let inv = load(&state, &path).await?;
-    let audit = staff_audit(&staff, meta);
-    let now = state.clock.now();
-    let email = inv.email.to_string();
-    match state
-        .db
-        .run(move |c| db::tenant_invitations::revoke(c, &audit, &inv, now))
-        .await?
-    {
-        Ok(()) => flash::success(
-            &session,
-            format!(
-                "The tenant-owner invitation to {email} was revoked; its link no longer works."
-            ),
-        ),
-        Err(e) => {
-            return Err(AppError::Conflict(e.to_string().into())
-                .back_to(paths::staff(), "Back to the staff console"));
-        }
-    }
+    let (id, actor, now) = (path.into_inner(), actor(&staff, meta), state.clock.now());
+    let email = state
+        .call(move |svc| tenants::revoke(svc, &actor, id, now))
+        .await
+        .map_err(back_to_console)?;
+    flash::success(
+        &session,
+        format!("The tenant-owner invitation to {email} was revoked; its link no longer works."),
+    );
     Ok(see_other(&paths::staff()))
 }
