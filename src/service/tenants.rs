@@ -10,7 +10,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::acceptance::{FieldErrors, InvitationRefusal, Refused, authenticate, hash};
+use super::acceptance::{FieldErrors, InvitationRefusal, Refused};
+use super::accounts::{authenticate, hash};
 use super::staff::{NotStaff, require_staff};
 use super::{Actor, ServiceError, Services, Visitor, refuse};
 use crate::db::audit::{self, AuditContext};
@@ -160,7 +161,7 @@ fn log_in_and_accept(
         errors: company_error(e),
     });
     let company = company.map_err(ServiceError::Refused)?;
-    let Some(user) = authenticate(svc, &inv.email, password)? else {
+    let Some(user) = authenticate(svc, inv.email.as_str(), Password::attempt(password))? else {
         return refuse(Refused::WrongPassword);
     };
     accept_as(&mut *svc.conn()?, origin, inv, user, &company, now)
@@ -210,7 +211,7 @@ fn register(
             return refuse(Refused::Invalid { on, errors });
         }
     };
-    let hash = hash(svc, password)?;
+    let hash = hash(svc, &password)?;
     let mut conn = svc.conn()?;
     db::write_transaction(&mut conn, |c| {
         // Queue concurrent submissions here: the second reads the invitation as used.

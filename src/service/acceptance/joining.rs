@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 
-use super::passwords::{authenticate, hash};
 use super::{
     Accepted, FieldErrors, Inner, Joined, MemberLink, NewAccount, Refused, Registration, Result,
     Settled, find, invitee_audit, inviter_policy, on_page, revoke_if_lapsed, settled, unusable,
@@ -18,6 +17,7 @@ use crate::domain::password::Password;
 use crate::domain::text::PersonName;
 use crate::domain::token::LinkToken;
 use crate::domain::{EmailAddress, User};
+use crate::service::accounts::{authenticate, hash};
 use crate::service::{Services, Visitor, refuse};
 
 /// "Create account & join" (DESIGN.md, branch 1): the invitation proves the email, so the
@@ -70,7 +70,7 @@ pub fn register(
         return Ok(Registration::AccountExists);
     };
     drop(conn);
-    let hash = hash(svc, password)?;
+    let hash = hash(svc, &password)?;
     let mut conn = svc.conn()?;
     let result = db::write_transaction(&mut conn, |c| {
         register_in(c, &visitor.origin, &details, &name, &hash, now)
@@ -140,7 +140,7 @@ pub fn log_in(
     let usable = inv.facts.check_usable(now).map_err(unusable);
     on_page(&mut conn, &details, usable, now)?;
     drop(conn);
-    let user = authenticate(svc, &inv.email, password)?;
+    let user = authenticate(svc, inv.email.as_str(), Password::attempt(password))?;
     let mut conn = svc.conn()?;
     let accepted = (|| -> Inner<Joined> {
         let Some(user) = user else {

@@ -14,11 +14,9 @@
 //!   and verification run on the password threads with no database connection held.
 
 mod joining;
-mod passwords;
 mod renewal;
 
 pub use joining::{accept, accept_in_transaction, decline, log_in, register};
-pub(super) use passwords::{authenticate, hash};
 use renewal::renewal_standing;
 pub use renewal::{RenewalAnswer, request_renewal};
 
