@@ -33,7 +33,7 @@ use crate::domain::invitation::{
     AcceptError, InvitationFacts, InvitePlan, Inviter, InviterLapsed, LivePending, NotPending,
     OverHourlyLimit, RENEWAL_REQUEST_INTERVAL, RenewalRefused, ResendError, ResendPlan, SkipReason,
     Unusable, check_accept, check_hourly_limit, check_inviter_may_still_assign,
-    check_renewal_request, plan_invitation,
+    check_renewal_request,
 };
 use crate::domain::text::{Department, PersonalMessage};
 use crate::domain::token::{InvitationToken, TokenKey, TokenNonce};

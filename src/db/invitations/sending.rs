@@ -3,30 +3,8 @@
 #![allow(clippy::wildcard_imports)]
 use super::*;
 
-/// What one address of an invite submission came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AddressOutcome {
-    /// A new invitation was created and its email queued.
-    Sent,
-    /// A live invitation with the same role got its original link queued again.
-    Resent,
-    /// Nothing was sent, for this reason.
-    Skipped(SkipReason),
-}
-
-/// One address of an invite submission with what it is offered. The invite dialog gives every
-/// address the same role and message; a CSV import gives each row its own, and a department.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InviteEntry {
-    /// The address, normalized. Entries of one submission are distinct.
-    pub email: EmailAddress,
-    /// The role offered (already authorized by `domain::invitation::authorize_invitation`).
-    pub role: Role,
-    /// The optional personal message.
-    pub message: Option<PersonalMessage>,
-    /// The optional department, carried onto the membership on acceptance.
-    pub department: Option<Department>,
-}
+use crate::domain::invitation::Existing;
+pub use crate::domain::invitation::{AddressOutcome, InviteEntry};
 
 /// What every entry of one invite submission shares.
 #[derive(Debug, Clone, Copy)]
@@ -45,84 +23,47 @@ pub struct InviteBatch {
 /// bound parameters).
 const LOOKUP_CHUNK: usize = 500;
 
-/// What the database knows about the addresses of a submission: which belong to members, and
-/// the pending invitation (live or overdue) of each, keyed by address.
-struct Standing {
-    members: std::collections::HashSet<String>,
-    pending: std::collections::HashMap<String, Invitation>,
-}
-
-/// Reads the [`Standing`] of `emails` in `org` with two queries per 500 addresses.
-fn standing(conn: &mut Conn, org: OrganizationId, emails: &[&str]) -> Result<Standing, DbError> {
+/// What `org`'s database holds about `emails` (distinct addresses): which belong to members,
+/// and the pending invitation of each (live or past its time), with two queries per 500
+/// addresses.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn existing(
+    conn: &mut Conn,
+    org: OrganizationId,
+    emails: &[&EmailAddress],
+) -> Result<Existing, DbError> {
     let org_id = org.to_string();
-    let mut members = std::collections::HashSet::new();
-    let mut pending = std::collections::HashMap::new();
+    let mut existing = Existing::default();
     for chunk in emails.chunks(LOOKUP_CHUNK) {
+        let chunk: Vec<&str> = chunk.iter().map(|e| e.as_str()).collect();
         let found: Vec<String> = crate::db::schema::memberships::table
             .inner_join(users::table.on(users::id.eq(crate::db::schema::memberships::user_id)))
             .filter(crate::db::schema::memberships::organization_id.eq(&org_id))
-            .filter(users::email.eq_any(chunk))
+            .filter(users::email.eq_any(&chunk))
             .select(users::email)
             .load(conn)?;
-        members.extend(found);
+        existing
+            .members
+            .extend(found.into_iter().map(EmailAddress::from_trusted));
         let rows: Vec<InvitationRow> = invitations::table
             .filter(invitations::organization_id.eq(&org_id))
             .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
-            .filter(invitations::email.eq_any(chunk))
+            .filter(invitations::email.eq_any(&chunk))
             .select(InvitationRow::as_select())
             .load(conn)?;
         for row in rows {
             let inv = Invitation::try_from(row)?;
-            pending.insert(inv.email.to_string(), inv);
+            let live = LivePending {
+                id: inv.id,
+                role: inv.role,
+                facts: inv.facts,
+            };
+            existing.pending.insert(inv.email, live);
         }
     }
-    Ok(Standing { members, pending })
-}
-
-impl Standing {
-    /// The plan for one address (DESIGN.md, "Inviting an address that already has a live
-    /// pending invitation"), and its live pending invitation if it has one.
-    fn plan(
-        &self,
-        email: &EmailAddress,
-        role: Role,
-        inviter: Inviter,
-        now: DateTime<Utc>,
-    ) -> InvitePlan {
-        let live = self.pending.get(email.as_str()).map(|inv| LivePending {
-            id: inv.id,
-            role: inv.role,
-            facts: inv.facts,
-        });
-        plan_invitation(
-            self.members.contains(email.as_str()),
-            live,
-            role,
-            inviter,
-            now,
-        )
-    }
-}
-
-/// What inviting each of `entries` into `org` by `inviter` would do at `now`, in order,
-/// without writing anything: the CSV import's preview. The same rules as [`invite_many`],
-/// which checks again when the submission is confirmed.
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn preview_many(
-    conn: &mut Conn,
-    org: OrganizationId,
-    entries: &[(EmailAddress, Role)],
-    inviter: Inviter,
-    now: DateTime<Utc>,
-) -> Result<Vec<InvitePlan>, DbError> {
-    let emails: Vec<&str> = entries.iter().map(|(e, _)| e.as_str()).collect();
-    let standing = standing(conn, org, &emails)?;
-    Ok(entries
-        .iter()
-        .map(|(email, role)| standing.plan(email, *role, inviter, now))
-        .collect())
+    Ok(existing)
 }
 
 pub(super) fn live_pending(
@@ -205,11 +146,16 @@ fn create_all(
 
 /// Records a resend if the invitation is still pending, unexpired and outside the 60-second
 /// window, and queues the original link again. Returns whether this request won.
-fn mark_resent(conn: &mut Conn, inv: &Invitation, now: DateTime<Utc>) -> Result<bool, DbError> {
+pub fn mark_resent(
+    conn: &mut Conn,
+    id: InvitationId,
+    email: &EmailAddress,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
     let window_start = to_db(now - crate::domain::invitation::RESEND_INTERVAL);
     let n = diesel::update(
         invitations::table
-            .find(inv.id.to_string())
+            .find(id.to_string())
             .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
             .filter(invitations::expires_at.gt(to_db(now)))
             .filter(
@@ -224,14 +170,7 @@ fn mark_resent(conn: &mut Conn, inv: &Invitation, now: DateTime<Utc>) -> Result<
     ))
     .execute(conn)?;
     if n == 1 {
-        outbox::enqueue(
-            conn,
-            EmailKind::Invitation,
-            Some(inv.id),
-            &inv.email,
-            "{}",
-            now,
-        )?;
+        outbox::enqueue(conn, EmailKind::Invitation, Some(id), email, "{}", now)?;
     }
     Ok(n == 1)
 }
@@ -268,8 +207,8 @@ pub fn invite_many(
     let result =
         crate::db::write_transaction(conn, |conn| -> Result<_, TxError<OverHourlyLimit>> {
             organizations::lock(conn, org)?;
-            let emails: Vec<&str> = entries.iter().map(|e| e.email.as_str()).collect();
-            let mut standing = standing(conn, org, &emails)?;
+            let emails: Vec<&EmailAddress> = entries.iter().map(|e| &e.email).collect();
+            let mut standing = existing(conn, org, &emails)?;
             let creating = entries
                 .iter()
                 .filter(|e| standing.plan(&e.email, e.role, inviter, now).creates())
@@ -282,21 +221,22 @@ pub fn invite_many(
             // Pending invitations past their time are written Expired first, which frees the
             // one-pending-per-address index for the new ones.
             let overdue: Vec<OverdueRow> = standing
-                .pending
-                .values()
-                .filter(|inv| inv.facts.expires_at <= now)
-                .map(|inv| {
+                .overdue(now)
+                .into_iter()
+                .map(|(email, inv)| {
                     (
                         inv.id.to_string(),
                         org.to_string(),
-                        inv.email.to_string(),
+                        email.to_string(),
                         inv.role.as_str().to_owned(),
                     )
                 })
                 .collect();
             if !overdue.is_empty() {
                 for (_, _, email, _) in &overdue {
-                    standing.pending.remove(email);
+                    standing
+                        .pending
+                        .remove(&EmailAddress::from_trusted(email.clone()));
                 }
                 expire_rows(conn, overdue, now)?;
             }
@@ -307,11 +247,11 @@ pub fn invite_many(
             for entry in entries {
                 let email = &entry.email;
                 let role = entry.role;
-                let live = standing.pending.get(email.as_str());
+                let live = standing.pending.get(email);
                 let outcome = match standing.plan(email, role, inviter, now) {
                     InvitePlan::New => AddressOutcome::Sent,
                     InvitePlan::ResendExisting(_) => match live {
-                        Some(inv) if mark_resent(conn, inv, now)? => {
+                        Some(inv) if mark_resent(conn, inv.id, email, now)? => {
                             let details =
                                 format!("role {role}; the same link again (invited again)");
                             events.push((AuditAction::InvitationResent, email.as_str(), details));
@@ -437,7 +377,7 @@ pub fn resend(
         };
         match plan {
             ResendPlan::SameLink => {
-                if !mark_resent(conn, inv, now)? {
+                if !mark_resent(conn, inv.id, &inv.email, now)? {
                     let after = find_in_org(conn, inv.organization_id, inv.id)?
                         .ok_or_else(|| DbError::Corrupt("invitation vanished".into()))?;
                     return Ok(after.facts.check_resend(now).and(Err(ResendError::TooSoon {

@@ -22,18 +22,17 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use futures_util::StreamExt as _;
 use serde::Deserialize;
-use sha2::{Digest as _, Sha256};
 
 use super::{render_with_status, see_other};
 use crate::db::imports::{IMPORT_TTL, OwnImport};
-use crate::db::invitations::{AddressOutcome, InviteBatch, InviteEntry};
+use crate::db::invitations::InviteBatch;
 use crate::db::{self};
-use crate::domain::csv_import::Import;
 use crate::domain::csv_import::{
-    self, FileError, ImportEntry, ImportId, MAX_FILE_BYTES, MAX_ROWS, ParsedImport,
+    self, Counts, FileError, Import, ImportId, ImportPlan, ImportResult, MAX_FILE_BYTES, MAX_ROWS,
+    RowView,
 };
 use crate::domain::invitation::{
-    InviteDenied, InvitePlan, OverHourlyLimit, SkipReason, authorize_invitation, check_hourly_limit,
+    InviteDenied, OverHourlyLimit, authorize_invitation, check_hourly_limit,
 };
 use crate::domain::{Permission, Plan, Role};
 use crate::paths;
@@ -72,237 +71,29 @@ struct UploadPage {
     ttl_minutes: i64,
 }
 
-/// What will happen to one row, as the preview and the result page name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action {
-    Send,
-    Resend,
-    Replace,
-    SkipMember,
-    SkipRecent,
-    SkipAboveRole(Role),
-    Invalid,
-}
-
-impl Action {
-    fn from_plan(plan: InvitePlan) -> Self {
-        match plan {
-            InvitePlan::New => Action::Send,
-            InvitePlan::ResendExisting(_) => Action::Resend,
-            InvitePlan::ReplaceExisting(_) => Action::Replace,
-            InvitePlan::Skip(SkipReason::AlreadyMember) => Action::SkipMember,
-            InvitePlan::Skip(SkipReason::ResentRecently) => Action::SkipRecent,
-            InvitePlan::Skip(SkipReason::AboveYourRole(role)) => Action::SkipAboveRole(role),
-        }
-    }
-
-    /// Whether confirming sends an email for this row.
-    fn sends(self) -> bool {
-        matches!(self, Action::Send | Action::Resend | Action::Replace)
-    }
-
-    /// Whether confirming creates an invitation (what the hourly limit counts).
-    fn creates(self) -> bool {
-        matches!(self, Action::Send | Action::Replace)
-    }
-
-    /// A stable one-letter code for the preview's fingerprint.
-    fn code(self) -> char {
-        match self {
-            Action::Send => 'n',
-            Action::Resend => 'r',
-            Action::Replace => 'p',
-            Action::SkipMember => 'm',
-            Action::SkipRecent => 's',
-            Action::SkipAboveRole(_) => 'o',
-            Action::Invalid => 'x',
-        }
-    }
-
-    /// The CSS class (and a machine-readable `data-action`).
-    fn class(self) -> &'static str {
-        match self {
-            Action::Send => "send",
-            Action::Resend => "resend",
-            Action::Replace => "replace",
-            Action::SkipMember | Action::SkipRecent | Action::SkipAboveRole(_) => "skip",
-            Action::Invalid => "invalid",
-        }
-    }
-
-    /// What the preview says will happen.
-    fn will(self) -> &'static str {
-        match self {
-            Action::Send => "Will send",
-            Action::Resend => "Will send the same link again",
-            Action::Replace => "Will replace the pending invitation",
-            Action::SkipMember | Action::SkipRecent | Action::SkipAboveRole(_) => "Skip",
-            Action::Invalid => "Invalid",
-        }
-    }
-}
-
-/// One row of the preview or result table (the result's rows are stored with the import as
-/// JSON, so its page can be reloaded).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct RowView {
-    /// The line in the file.
-    pub line: u64,
-    /// The email as typed (auto-escaped in the template: a formula is shown as text).
-    pub email: String,
-    /// The role as typed.
-    pub role: String,
-    /// The department as typed.
-    pub department: String,
-    /// `send`, `resend`, `replace`, `skip` or `invalid`.
-    pub class: String,
-    /// What will (or did) happen.
-    pub what: String,
-    /// Why.
-    pub why: String,
-}
-
-/// Exact counts over every row of the file.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Counts {
-    /// Rows read.
-    pub rows: usize,
-    /// New invitations.
-    pub send: usize,
-    /// The same link again.
-    pub resend: usize,
-    /// Pending invitations replaced by one with another role.
-    pub replace: usize,
-    /// Skipped (members, sent a moment ago).
-    pub skip: usize,
-    /// Invalid rows.
-    pub invalid: usize,
-}
-
-impl Counts {
-    /// How many emails confirming sends.
-    pub fn sending(&self) -> usize {
-        self.send + self.resend + self.replace
-    }
-}
-
-/// The stored file re-read and planned: each row with its action and reason.
-struct Planned {
-    parsed: ParsedImport,
-    actions: Vec<(Action, String)>,
-    counts: Counts,
-    fingerprint: String,
-}
-
-impl Planned {
-    fn to_send(&self) -> Vec<InviteEntry> {
-        self.parsed
-            .rows
-            .iter()
-            .zip(&self.actions)
-            .filter(|(_, (a, _))| a.sends())
-            .filter_map(|(r, _)| r.verdict.as_ref().ok())
-            .map(|e: &ImportEntry| InviteEntry {
-                email: e.email.clone(),
-                role: e.role,
-                message: e.message.clone(),
-                department: e.department.clone(),
-            })
-            .collect()
-    }
-
-    fn creations(&self) -> usize {
-        self.actions.iter().filter(|(a, _)| a.creates()).count()
-    }
-
-    fn rows(&self, range: std::ops::Range<usize>) -> Vec<RowView> {
-        self.parsed.rows[range.clone()]
-            .iter()
-            .zip(&self.actions[range])
-            .map(|(r, (action, why))| RowView {
-                line: r.line,
-                email: r.email.clone(),
-                role: r.role.clone(),
-                department: r.department.clone(),
-                class: action.class().to_owned(),
-                what: action.will().to_owned(),
-                why: why.clone(),
-            })
-            .collect()
-    }
-}
-
 /// Parses `import` for `member` and plans every valid row against the database at `now`.
 async fn plan(
     state: &AppState,
     member: &OrgMember,
     import: &Import,
-) -> Result<Result<Planned, FileError>, AppError> {
+) -> Result<Result<ImportPlan, FileError>, AppError> {
     let parsed = match csv_import::parse(&import.content, member.inviter(), member.org.plan) {
         Ok(p) => p,
         Err(e) => return Ok(Err(e)),
     };
-    let valid: Vec<(crate::domain::EmailAddress, Role)> = parsed
-        .valid()
-        .map(|(_, e)| (e.email.clone(), e.role))
-        .collect();
     let (org, inviter) = (member.org.id, member.inviter());
     let now = state.clock.now();
-    let plans = state
+    let planned = state
         .db
-        .run(move |c| db::invitations::preview_many(c, org, &valid, inviter, now))
+        .run(move |c| {
+            let existing = {
+                let emails = csv_import::addresses(&parsed);
+                db::invitations::existing(c, org, &emails)?
+            };
+            Ok(csv_import::plan_import(parsed, &existing, inviter, now))
+        })
         .await?;
-    let mut plans = plans.into_iter();
-    let mut counts = Counts {
-        rows: parsed.rows.len(),
-        ..Counts::default()
-    };
-    let mut fingerprint = Sha256::new();
-    let mut actions = Vec::with_capacity(parsed.rows.len());
-    for row in &parsed.rows {
-        let (action, why) = match &row.verdict {
-            Err(problem) => (Action::Invalid, problem.to_string()),
-            Ok(entry) => {
-                let action = plans
-                    .next()
-                    .map(Action::from_plan)
-                    .ok_or_else(|| AppError::Internal(anyhow::anyhow!("preview_many: short")))?;
-                let why = match action {
-                    Action::Send => format!("New invitation as {}", entry.role),
-                    Action::Resend => format!(
-                        "A pending invitation as {} exists; its link is sent again",
-                        entry.role
-                    ),
-                    Action::Replace => format!(
-                        "A pending invitation with another role is revoked; a new one as {} is sent",
-                        entry.role
-                    ),
-                    Action::SkipMember => "Already a member".to_owned(),
-                    Action::SkipRecent => "Sent less than a minute ago".to_owned(),
-                    Action::SkipAboveRole(role) => {
-                        capitalized(&SkipReason::AboveYourRole(role).to_string())
-                    }
-                    Action::Invalid => String::new(),
-                };
-                (action, why)
-            }
-        };
-        match action {
-            Action::Send => counts.send += 1,
-            Action::Resend => counts.resend += 1,
-            Action::Replace => counts.replace += 1,
-            Action::SkipMember | Action::SkipRecent | Action::SkipAboveRole(_) => counts.skip += 1,
-            Action::Invalid => counts.invalid += 1,
-        }
-        fingerprint.update(format!("{}:{}:{};", row.line, action.code(), why));
-        actions.push((action, why));
-    }
-    Ok(Ok(Planned {
-        parsed,
-        actions,
-        counts,
-        fingerprint: hex::encode(fingerprint.finalize()),
-    }))
+    Ok(Ok(planned))
 }
 
 fn trial_message(plan: Plan) -> Option<&'static str> {
@@ -603,9 +394,9 @@ async fn unsent_import(
 async fn over_hourly_limit(
     state: &AppState,
     member: &OrgMember,
-    planned: &Planned,
+    planned: &ImportPlan,
 ) -> Result<Option<String>, AppError> {
-    let creating = planned.creations() as i64;
+    let creating = planned.creations();
     if creating == 0 {
         return Ok(None);
     }
@@ -655,7 +446,7 @@ async fn preview_response(
     session: &Session,
     member: &OrgMember,
     import: &Import,
-    planned: &Planned,
+    planned: &ImportPlan,
     page: usize,
     refusal: Option<Refusal>,
 ) -> Result<HttpResponse, AppError> {
@@ -901,81 +692,6 @@ pub async fn confirm(
     }
 }
 
-/// What happened to each row of a sent import, with the counts; stored with the import as JSON.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-struct ImportResult {
-    sent: usize,
-    resent: usize,
-    skipped: usize,
-    invalid: usize,
-    rows: Vec<RowView>,
-}
-
-impl ImportResult {
-    /// Pairs each planned row with its outcome (`outcomes` has one per row that was sent, in
-    /// order, as `invite_many` returns them).
-    fn new(planned: &Planned, outcomes: &[AddressOutcome]) -> Self {
-        let mut outcomes = outcomes.iter();
-        let (mut sent, mut resent, mut skipped, mut invalid) = (0, 0, 0, 0);
-        let rows: Vec<RowView> = planned
-            .rows(0..planned.parsed.rows.len())
-            .into_iter()
-            .zip(&planned.actions)
-            .map(|(mut row, (action, _))| {
-                let (class, what, why): (&'static str, &str, String) = if action.sends() {
-                    match outcomes.next() {
-                        Some(AddressOutcome::Sent) if *action == Action::Replace => {
-                            sent += 1;
-                            (
-                                "send",
-                                "Sent",
-                                "The pending invitation with another role was revoked".into(),
-                            )
-                        }
-                        Some(AddressOutcome::Sent) => {
-                            sent += 1;
-                            ("send", "Sent", "New invitation".into())
-                        }
-                        Some(AddressOutcome::Resent) => {
-                            resent += 1;
-                            (
-                                "resend",
-                                "Sent again",
-                                "The original link was sent again".into(),
-                            )
-                        }
-                        Some(AddressOutcome::Skipped(reason)) => {
-                            skipped += 1;
-                            ("skip", "Skipped", capitalized(&reason.to_string()))
-                        }
-                        None => {
-                            skipped += 1;
-                            ("skip", "Skipped", "Not sent".into())
-                        }
-                    }
-                } else if *action == Action::Invalid {
-                    invalid += 1;
-                    ("invalid", "Invalid", row.why.clone())
-                } else {
-                    skipped += 1;
-                    ("skip", "Skipped", row.why.clone())
-                };
-                row.class = class.to_owned();
-                row.what = what.to_owned();
-                row.why = why;
-                row
-            })
-            .collect();
-        ImportResult {
-            sent,
-            resent,
-            skipped,
-            invalid,
-            rows,
-        }
-    }
-}
-
 /// GET /orgs/{org}/invitations/import/{id}/result — what happened to each row of a sent import
 /// (where the confirmation redirects; reloading it sends nothing). Kept an hour after sending.
 ///
@@ -1008,15 +724,7 @@ pub async fn result(
     let org = member.org.id;
     let layout =
         Layout::new(&state, &session, "Import result", Some(&member.user))?.in_org(&member);
-    let plural = |n: usize| if n == 1 { "invitation" } else { "invitations" };
-    let summary = format!(
-        "{} {} sent, {} sent again, {} skipped, {} invalid.",
-        r.sent,
-        plural(r.sent),
-        r.resent,
-        r.skipped,
-        r.invalid
-    );
+    let summary = r.summary();
     let page = ResultPage {
         layout,
         file_name: sent.file_name,
@@ -1030,14 +738,6 @@ pub async fn result(
         upload_path: paths::import_invitations(org),
     };
     Ok(no_store(render_with_status(&page, StatusCode::OK)?))
-}
-
-fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 /// POST /orgs/{org}/invitations/import/{id}/cancel — deletes the import; nothing is sent.
