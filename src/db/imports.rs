@@ -146,6 +146,48 @@ pub fn find_own(
     }))
 }
 
+/// Claims `import` for sending: marks it sent at `now` if it is still unsent and usable.
+/// Returns whether this request claimed it (of two racing confirmations, one does). Call it in
+/// the transaction that sends, with [`store_result`] after the invitations are written.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn claim(conn: &mut Conn, import: &Import, now: DateTime<Utc>) -> Result<bool, DbError> {
+    let claimed = diesel::update(
+        invitation_imports::table
+            .find(import.id.to_string())
+            .filter(invitation_imports::organization_id.eq(import.organization_id.to_string()))
+            .filter(invitation_imports::created_by.eq(import.created_by.to_string()))
+            .filter(invitation_imports::expires_at.gt(to_db(now)))
+            .filter(invitation_imports::sent_at.is_null()),
+    )
+    .set(invitation_imports::sent_at.eq(Some(to_db(now))))
+    .execute(conn)?;
+    Ok(claimed == 1)
+}
+
+/// Stores what happened to each row (`result`, shown by the result page) with the claimed
+/// import `id`, drops the file's text (no longer needed), and keeps the import
+/// [`IMPORT_TTL`] from `now` for its result page.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn store_result(
+    conn: &mut Conn,
+    id: ImportId,
+    result: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    diesel::update(invitation_imports::table.find(id.to_string()))
+        .set((
+            invitation_imports::result.eq(Some(result)),
+            invitation_imports::content.eq(""),
+            invitation_imports::expires_at.eq(to_db(now + IMPORT_TTL)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Sends a previewed import at most once. In one write transaction: claims `import` (still
 /// unsent and usable at `now`), runs `send` (which writes the invitations), and stores
 /// `record(&outcome)` as the import's result — dropping the file's text, no longer needed, and

@@ -5,6 +5,7 @@ use super::*;
 
 use crate::domain::invitation::Existing;
 pub use crate::domain::invitation::{AddressOutcome, InviteEntry};
+use crate::domain::text::{Department, PersonalMessage};
 
 /// What every entry of one invite submission shares.
 #[derive(Debug, Clone, Copy)]
@@ -66,7 +67,11 @@ pub fn existing(
     Ok(existing)
 }
 
-pub(super) fn live_pending(
+/// `org`'s pending invitation to `email`, live or past its time, if any.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn live_pending(
     conn: &mut Conn,
     org: OrganizationId,
     email: &EmailAddress,
@@ -83,11 +88,39 @@ pub(super) fn live_pending(
 }
 
 /// An invitation about to be created: the address and what it is offered.
-struct Creation<'a> {
-    email: &'a EmailAddress,
-    role: Role,
-    message: Option<&'a str>,
-    department: Option<&'a str>,
+#[derive(Debug, Clone, Copy)]
+pub struct Creation<'a> {
+    /// The address.
+    pub email: &'a EmailAddress,
+    /// The role offered.
+    pub role: Role,
+    /// The personal message.
+    pub message: Option<&'a str>,
+    /// The department, carried onto the membership.
+    pub department: Option<&'a str>,
+}
+
+impl<'a> From<&'a InviteEntry> for Creation<'a> {
+    fn from(entry: &'a InviteEntry) -> Self {
+        Creation {
+            email: &entry.email,
+            role: entry.role,
+            message: entry.message.as_ref().map(PersonalMessage::as_str),
+            department: entry.department.as_ref().map(Department::as_str),
+        }
+    }
+}
+
+impl<'a> From<&'a Invitation> for Creation<'a> {
+    /// The same address, role, message and department again.
+    fn from(inv: &'a Invitation) -> Self {
+        Creation {
+            email: &inv.email,
+            role: inv.role,
+            message: inv.message.as_deref(),
+            department: inv.department.as_deref(),
+        }
+    }
 }
 
 /// How many rows one multi-row INSERT holds (an invitation row binds 13 parameters).
@@ -95,7 +128,10 @@ const INSERT_CHUNK: usize = 250;
 
 /// Inserts a Pending invitation for each of `new` and queues its email, a few multi-row
 /// INSERTs in all; returns their ids, in order.
-fn create_all(
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn create_all(
     conn: &mut Conn,
     batch: &InviteBatch,
     new: &[Creation<'_>],
@@ -146,6 +182,9 @@ fn create_all(
 
 /// Records a resend if the invitation is still pending, unexpired and outside the 60-second
 /// window, and queues the original link again. Returns whether this request won.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
 pub fn mark_resent(
     conn: &mut Conn,
     id: InvitationId,
@@ -173,6 +212,43 @@ pub fn mark_resent(
         outbox::enqueue(conn, EmailKind::Invitation, Some(id), email, "{}", now)?;
     }
     Ok(n == 1)
+}
+
+/// Writes Expired onto each of `overdue` (pending invitations of `org` past their time, with
+/// their addresses) that is still pending, each with its `invitation.expired` event by the
+/// system; frees the one-pending-per-address index for new invitations.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn expire_overdue(
+    conn: &mut Conn,
+    org: OrganizationId,
+    overdue: &[(&EmailAddress, &LivePending)],
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let rows: Vec<OverdueRow> = overdue
+        .iter()
+        .map(|(email, inv)| {
+            let role = inv.role.as_str().to_owned();
+            (inv.id.to_string(), org.to_string(), email.to_string(), role)
+        })
+        .collect();
+    expire_rows(conn, rows, now)?;
+    Ok(())
+}
+
+/// Moves a pending, unexpired invitation to Revoked with `reason`. Returns whether this
+/// request won (false: it had reached a final state or expired meanwhile).
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn revoke_pending(
+    conn: &mut Conn,
+    id: InvitationId,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    finish(conn, id, InvitationStatus::Revoked, Some(reason), None, now)
 }
 
 /// Invites every entry in one transaction, following DESIGN.md's re-invite rules per address
