@@ -16,7 +16,10 @@
 //! (`web::AppState::call`). Nothing here knows about HTTP; the web layer maps refusals to
 //! statuses and pages in one place (`web::refusals`).
 
+pub mod csv_import;
+pub mod invitations;
 pub mod members;
+pub mod team;
 
 #[cfg(test)]
 pub(crate) mod testing;

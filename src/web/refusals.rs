@@ -4,6 +4,10 @@
 //! refusal first and fall back to this.
 
 use super::error::{AppError, Rejection};
+use crate::domain::ResendError;
+use crate::domain::csv_import::FileError;
+use crate::service::csv_import::ImportRefusal;
+use crate::service::invitations::InvitationRefusal;
 use crate::service::members::MemberRefusal;
 use crate::service::{NoStanding, ServiceError};
 
@@ -50,6 +54,60 @@ impl Refusal for MemberRefusal {
             MemberRefusal::NoStanding(e) => e.rejection(),
             MemberRefusal::NotFound => Rejection::NotFound,
             MemberRefusal::NotAMember | MemberRefusal::Denied(_) => Rejection::Forbidden,
+        }
+    }
+}
+
+impl Refusal for InvitationRefusal {
+    fn rejection(&self) -> Rejection {
+        match self {
+            InvitationRefusal::NoStanding(e) => e.rejection(),
+            InvitationRefusal::NotFound => Rejection::NotFound,
+            InvitationRefusal::Denied(_)
+            | InvitationRefusal::ActOn(..)
+            | InvitationRefusal::AllAboveYourRole(_) => Rejection::Forbidden,
+            InvitationRefusal::OverHourlyLimit { .. } => Rejection::RateLimited,
+            InvitationRefusal::Resend { refused, .. } => match refused {
+                ResendError::TooSoon { .. } | ResendError::OverHourlyLimit(_) => {
+                    Rejection::RateLimited
+                }
+                ResendError::Final(_) | ResendError::Superseded => Rejection::FinalState,
+            },
+            InvitationRefusal::NotPending(_) => Rejection::FinalState,
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            InvitationRefusal::OverHourlyLimit { retry_after, .. }
+            | InvitationRefusal::Resend {
+                retry_after,
+                refused: ResendError::TooSoon { .. } | ResendError::OverHourlyLimit(_),
+                ..
+            } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}
+
+impl Refusal for ImportRefusal {
+    fn rejection(&self) -> Rejection {
+        match self {
+            ImportRefusal::NoStanding(e) => e.rejection(),
+            ImportRefusal::NotFound => Rejection::NotFound,
+            ImportRefusal::Denied(_) => Rejection::Forbidden,
+            ImportRefusal::NoFile => Rejection::Invalid,
+            ImportRefusal::File(FileError::TooLarge) => Rejection::TooLarge,
+            ImportRefusal::File(_) => Rejection::Invalid,
+            ImportRefusal::PlanChanged(_) => Rejection::FinalState,
+            ImportRefusal::OverHourlyLimit { .. } => Rejection::RateLimited,
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ImportRefusal::OverHourlyLimit { retry_after, .. } => Some(*retry_after),
+            _ => None,
         }
     }
 }
