@@ -563,34 +563,6 @@ pub fn invitations(
     invitations_page(conn, org, section, filter, view, now)
 }
 
-/// One page of `org`'s pending, unexpired invitations ([`invitations`]).
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn pending(
-    conn: &mut Conn,
-    org: OrganizationId,
-    filter: &str,
-    view: TableView<PendingSort>,
-    now: DateTime<Utc>,
-) -> Result<Page<InvitationListing>, DbError> {
-    invitations(conn, org, filter, InvitationTable::Pending(view), now)
-}
-
-/// One page of `org`'s invitation history ([`invitations`]).
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn history(
-    conn: &mut Conn,
-    org: OrganizationId,
-    filter: &str,
-    view: TableView<HistorySort>,
-    now: DateTime<Utc>,
-) -> Result<Page<InvitationListing>, DbError> {
-    invitations(conn, org, filter, InvitationTable::History(view), now)
-}
-
 /// Which of `emails` have a live (pending, unexpired) invitation in `org` — an expired
 /// invitation to such an address offers no "Send a new invitation".
 ///

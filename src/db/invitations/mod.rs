@@ -1,15 +1,16 @@
 //! Invitations: creation with their outbox email, the conditional updates that move them
-//! between states, and the listings of the Team page.
+//! between states, and the rows the Team page lists.
 //!
-//! The domain decides (`domain::invitation`); this module stores the decision. Each transition
+//! The domain decides (`domain::invitation`) and the service layer runs the transaction
+//! (`service::invitations`); this module loads and stores. Each transition
 //! is a single `UPDATE … WHERE status = 'pending' AND expires_at > now` whose row count tells
 //! whether this request won. Multi-step flows run inside one immediate transaction, so nothing
 //! half-written survives an error.
 //!
-//! Every transition also appends its audit event (`db::audit::record`) inside the same
-//! transaction, so no change happens unrecorded: sent, resent, revoked (by a person, as
-//! replaced, or because the inviter may no longer grant it), declined, accepted (with
-//! member.joined), expired (by the system) and renewal requested.
+//! Every transition's audit event (`db::audit`) is written inside the same transaction, so no
+//! change happens unrecorded: sent, resent, revoked (by a person, as replaced, or because the
+//! inviter may no longer grant it), declined, accepted (with member.joined), expired (by the
+//! system) and renewal requested.
 
 mod acceptance;
 mod sending;
@@ -30,10 +31,8 @@ use super::{Conn, DbError, TxError, from_db, parse_stored, to_db};
 use crate::domain::User;
 use crate::domain::audit::AuditAction;
 use crate::domain::invitation::{
-    AcceptError, InvitationFacts, InvitePlan, Inviter, InviterLapsed, LivePending, NotPending,
-    OverHourlyLimit, RENEWAL_REQUEST_INTERVAL, RenewalRefused, ResendError, ResendPlan, SkipReason,
-    Unusable, check_accept, check_hourly_limit, check_inviter_may_still_assign,
-    check_renewal_request,
+    AcceptError, InvitationFacts, Inviter, InviterLapsed, LivePending, RENEWAL_REQUEST_INTERVAL,
+    RenewalRefused, Unusable, check_accept, check_inviter_may_still_assign, check_renewal_request,
 };
 use crate::domain::token::{InvitationToken, TokenKey, TokenNonce};
 use crate::domain::{EmailAddress, InvitationId, InvitationStatus, OrganizationId, Role, UserId};

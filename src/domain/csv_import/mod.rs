@@ -366,7 +366,8 @@ fn check_row(
 
 /// Identifies an uploaded import between its preview and its confirmation (a random UUID v4,
 /// stored as its hyphenated text form; anything else in a URL is a 404).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct ImportId(pub uuid::Uuid);
 
 impl ImportId {
