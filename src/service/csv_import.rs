@@ -3,10 +3,11 @@
 //! Rules this module keeps:
 //! - Nothing is sent before confirmation. An upload is checked as a whole and stored
 //!   (`db::imports`); its preview only reads.
-//! - The confirmation re-reads the stored file and plans it again with the inviter's role now.
-//!   The preview's form carries a fingerprint of every row's planned action; if the new plan
-//!   differs, nothing is sent and the updated preview is the answer, so a confirmation never
-//!   sends what the person did not see.
+//! - The confirmation re-reads the stored file and plans it again, inside the transaction that
+//!   sends, after the organization's lock, with the inviter's role then. The preview's form
+//!   carries a fingerprint of every row's planned action; if the new plan differs, nothing is
+//!   sent and the updated preview is the answer; if not, that very plan is carried out. So a
+//!   confirmation never sends what the person did not see.
 //! - An import is its uploader's, in its organization; any other id is "not found". A
 //!   confirmation claims it, sends, and stores each row's outcome in one transaction, so a
 //!   double click sends once and the result can be shown again.
@@ -15,16 +16,14 @@
 
 use chrono::{DateTime, Utc};
 
-use super::invitations::{Sending, inviter, over_limit};
+use super::invitations::{Sending, inviter, over_limit, retry_after};
 use super::{Acting, Actor, NoStanding, ServiceError, Services, acting_in, refuse, standing_in};
 use crate::db::imports::OwnImport;
 use crate::db::{self, Conn, DbError};
 use crate::domain::csv_import::{
     self, FileError, Import, ImportId, ImportPlan, ImportResult, plan_import,
 };
-use crate::domain::invitation::{
-    InviteDenied, OverHourlyLimit, authorize_invitation, creations, plan_batch,
-};
+use crate::domain::invitation::{Existing, InviteDenied, OverHourlyLimit, authorize_invitation};
 use crate::domain::{OrganizationId, Permission, Role};
 
 pub use crate::db::imports::IMPORT_TTL;
@@ -178,33 +177,29 @@ fn own(
         .map_or_else(|| refuse(ImportRefusal::NotFound), Ok)
 }
 
-/// Parses `import` for `acting` and plans every row against what exists now.
-fn plan(c: &mut Conn, acting: &Acting, import: &Import, now: DateTime<Utc>) -> Result<ImportPlan> {
+/// Parses `import` for `acting` and plans every row against what exists now; returns the
+/// preview and what exists for its addresses.
+fn plan(
+    c: &mut Conn,
+    svc: &Services,
+    acting: &Acting,
+    import: Import,
+    now: DateTime<Utc>,
+) -> Result<(Preview, Existing)> {
     let parsed =
         csv_import::parse(&import.content, inviter(acting), acting.org.plan).or_else(refuse)?;
     let existing = {
         let emails = csv_import::addresses(&parsed);
         db::invitations::existing(c, acting.org.id, &emails)?
     };
-    Ok(plan_import(parsed, &existing, inviter(acting), now))
-}
-
-/// `import` planned for `acting` at `now`, with the hourly limit's warning.
-fn preview_of(
-    c: &mut Conn,
-    svc: &Services,
-    acting: &Acting,
-    import: Import,
-    now: DateTime<Utc>,
-) -> Result<Preview> {
-    let plan = plan(c, acting, &import, now)?;
+    let plan = plan_import(parsed, &existing, inviter(acting), now);
     let limit_warning = over_limit(c, svc, acting.org.id, plan.creations(), now)?;
-    let limit_warning = limit_warning.map(|(over, _)| over);
-    Ok(Preview {
+    let preview = Preview {
         import,
         plan,
-        limit_warning,
-    })
+        limit_warning: limit_warning.map(|(over, _)| over),
+    };
+    Ok((preview, existing))
 }
 
 /// The preview of `actor`'s import `id` in `org` at `now`: for every row what confirming will
@@ -224,7 +219,7 @@ pub fn preview(
     match found {
         OwnImport::Sent(sent) => Ok(PreviewPage::Sent(sent.id)),
         OwnImport::Unsent(import) => {
-            let preview = preview_of(&mut conn, svc, &acting, import, now)?;
+            let (preview, _) = plan(&mut conn, svc, &acting, import, now)?;
             Ok(PreviewPage::Unsent(Box::new(preview)))
         }
     }
@@ -253,6 +248,10 @@ fn reading(
 /// returns the id of the result to show. An import already sent (a resubmitted confirmation,
 /// a double click) sends nothing and returns its result too.
 ///
+/// The plan that is compared with the preview's fingerprint is made inside the transaction
+/// that sends, after the organization's lock, and it is the plan carried out: what is sent is
+/// exactly what was previewed, or nothing is and the updated preview says what changed.
+///
 /// # Errors
 /// [`ImportRefusal`]: no standing, [`ImportRefusal::Denied`], not found, the stored file no
 /// longer parses, [`ImportRefusal::PlanChanged`] (nothing sent), or
@@ -266,57 +265,40 @@ pub fn confirm(
     now: DateTime<Utc>,
 ) -> Result<ImportId> {
     let mut conn = svc.conn()?;
-    let acting = standing_in(&mut conn, org, actor)?;
-    let import = match own(&mut conn, org, actor, id, now)? {
-        OwnImport::Sent(sent) => return Ok(sent.id),
-        OwnImport::Unsent(import) => import,
-    };
-    may_invite(&acting)?;
-    let planned = preview_of(&mut conn, svc, &acting, import.clone(), now)?;
-    if planned.plan.fingerprint != fingerprint {
-        // A confirmation of this very import that went through meanwhile (a double click)
-        // changes the plan too: then its result is the answer, not a changed preview.
-        if let OwnImport::Sent(sent) = own(&mut conn, org, actor, id, now)? {
-            return Ok(sent.id);
-        }
-        return refuse(ImportRefusal::PlanChanged(Box::new(planned)));
-    }
-    let entries = planned.plan.to_send();
-    db::write_transaction(&mut conn, |c| {
+    let sent = db::write_transaction(&mut conn, |c| {
         let acting = acting_in(c, org, actor)?;
-        if !db::imports::claim(c, &import, now)? {
-            // Sent by the other of two racing confirmations (its result is there), or
-            // cancelled or expired meanwhile.
-            return match own(c, org, actor, id, now)? {
-                OwnImport::Sent(sent) => Ok(sent.id),
-                OwnImport::Unsent(_) => refuse(ImportRefusal::NotFound),
-            };
+        let import = match own(c, org, actor, id, now)? {
+            OwnImport::Sent(sent) => return Ok(sent.id),
+            OwnImport::Unsent(import) => import,
+        };
+        may_invite(&acting)?;
+        let (mut preview, existing) = plan(c, svc, &acting, import, now)?;
+        if preview.plan.fingerprint != fingerprint {
+            return refuse(ImportRefusal::PlanChanged(Box::new(preview)));
         }
-        let emails: Vec<_> = entries.iter().map(|e| &e.email).collect();
-        let existing = db::invitations::existing(c, org, &emails)?;
-        let requested = entries.iter().map(|e| (&e.email, e.role));
-        let plans = plan_batch(&existing, requested, inviter(&acting), now);
-        if let Some((over, retry_after)) = over_limit(c, svc, org, creations(&plans), now)? {
-            // The refusal says it; the preview's warning would repeat it.
-            let preview = Box::new(Preview {
-                limit_warning: None,
-                ..planned.clone()
-            });
+        // The refusal says it; the preview's warning would repeat it.
+        if let Some(over) = preview.limit_warning.take() {
             return refuse(ImportRefusal::OverHourlyLimit {
-                preview,
                 over,
-                retry_after,
+                retry_after: retry_after(c, org, now)?,
+                preview: Box::new(preview),
             });
         }
-        let outcomes =
-            Sending::new(svc, actor, &acting, now).carry_out(c, &entries, &existing, &plans)?;
-        let result = ImportResult::new(&planned.plan, &outcomes);
+        if !db::imports::claim(c, &preview.import, now)? {
+            // Cancelled or expired since it was read.
+            return refuse(ImportRefusal::NotFound);
+        }
+        let (entries, plans) = preview.plan.to_send();
+        let sending = Sending::new(svc, actor, &acting, now);
+        let outcomes = sending.carry_out(c, &entries, &existing, &plans)?;
+        let result = ImportResult::new(&preview.plan, &outcomes);
         let stored = serde_json::to_string(&result)
             .map_err(|e| DbError::Corrupt(format!("the result of import {id}: {e}")))?;
         db::imports::store_result(c, id, &stored, now)?;
         Ok(id)
-    })
-    .inspect(|_| svc.email_queued())
+    })?;
+    svc.email_queued();
+    Ok(sent)
 }
 
 /// The result of `actor`'s sent import `id` in `org`: what happened to each row. Reads only.

@@ -10,6 +10,8 @@
 //! invitation that exists (resend, revoke, replace by inviting again) obeys the ceiling of its
 //! role ([`check_acting_on`]; DESIGN.md, "Security rules").
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Duration, Utc};
 
 use super::{Acting, Actor, NoStanding, ServiceError, Services, acting_in, refuse, standing_in};
@@ -173,7 +175,10 @@ pub(crate) fn over_limit(
 }
 
 /// Seconds until `org`'s hourly window has room again (a minute when it is empty).
-fn retry_after(
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub(crate) fn retry_after(
     c: &mut Conn,
     org: OrganizationId,
     now: DateTime<Utc>,
@@ -249,8 +254,8 @@ impl<'a> Sending<'a> {
     }
 
     /// Carries out `plans` (one per entry, as [`plan_batch`] made them from `existing`):
-    /// writes Expired onto overdue invitations first (one pending invitation per address is
-    /// stored), resends, replaces and creates, and records every event. Returns each entry's
+    /// writes Expired onto the entries' overdue invitations first (one pending invitation per
+    /// address is stored), resends, replaces and creates, and records every event. Returns each entry's
     /// outcome. A few dozen statements for 1,000 addresses: multi-row INSERTs for the new
     /// invitations, their emails and their audit events.
     pub(crate) fn carry_out(
@@ -261,7 +266,12 @@ impl<'a> Sending<'a> {
         plans: &[InvitePlan],
     ) -> std::result::Result<Vec<AddressOutcome>, DbError> {
         let (org, now) = (self.batch.organization, self.batch.now);
-        let overdue = existing.overdue(now);
+        let sending: HashSet<&EmailAddress> = entries.iter().map(|e| &e.email).collect();
+        let overdue: Vec<_> = existing
+            .overdue(now)
+            .into_iter()
+            .filter(|(email, _)| sending.contains(email))
+            .collect();
         if !overdue.is_empty() {
             db::invitations::expire_overdue(c, org, &overdue, now)?;
         }

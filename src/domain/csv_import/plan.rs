@@ -169,6 +169,8 @@ pub struct ImportPlan {
     pub parsed: ParsedImport,
     /// Each row's action and reason, in file order.
     pub actions: Vec<(RowAction, String)>,
+    /// What inviting each valid row does, in file order (`invitation::plan_batch`).
+    pub plans: Vec<InvitePlan>,
     /// The counts over every row.
     pub counts: Counts,
     /// The SHA-256 of every row's line, action and reason, in hex.
@@ -191,7 +193,7 @@ pub fn plan_import(
 ) -> ImportPlan {
     let requested = parsed.valid().map(|(_, e)| (&e.email, e.role));
     let plans = plan_batch(existing, requested, inviter, now);
-    let mut plans = plans.into_iter();
+    let mut planned = plans.iter().copied();
     let mut counts = Counts {
         rows: parsed.rows.len(),
         ..Counts::default()
@@ -203,7 +205,7 @@ pub fn plan_import(
             Err(problem) => (RowAction::Invalid, problem.to_string()),
             Ok(entry) => {
                 // `plan_batch` plans every valid row, in order.
-                let action = plans
+                let action = planned
                     .next()
                     .map_or(RowAction::Invalid, RowAction::from_plan);
                 (action, action.why(entry.role))
@@ -224,27 +226,30 @@ pub fn plan_import(
     ImportPlan {
         parsed,
         actions,
+        plans,
         counts,
         fingerprint: hex::encode(fingerprint.finalize()),
     }
 }
 
 impl ImportPlan {
-    /// The rows confirming sends an email for, as invite entries, in file order.
-    pub fn to_send(&self) -> Vec<InviteEntry> {
+    /// The rows confirming sends an email for, in file order: each as an invite entry, with
+    /// what inviting it does (as planned).
+    pub fn to_send(&self) -> (Vec<InviteEntry>, Vec<InvitePlan>) {
         self.parsed
-            .rows
-            .iter()
-            .zip(&self.actions)
-            .filter(|(_, (a, _))| a.sends())
-            .filter_map(|(r, _)| r.verdict.as_ref().ok())
-            .map(|e| InviteEntry {
-                email: e.email.clone(),
-                role: e.role,
-                message: e.message.clone(),
-                department: e.department.clone(),
+            .valid()
+            .zip(&self.plans)
+            .filter(|((i, _), _)| self.actions[*i].0.sends())
+            .map(|((_, e), plan)| {
+                let entry = InviteEntry {
+                    email: e.email.clone(),
+                    role: e.role,
+                    message: e.message.clone(),
+                    department: e.department.clone(),
+                };
+                (entry, *plan)
             })
-            .collect()
+            .unzip()
     }
 
     /// How many invitations confirming creates (what the hourly limit counts).
@@ -413,8 +418,10 @@ mod tests {
         assert_eq!((plan.counts.send, plan.counts.invalid), (2, 1));
         assert_eq!(plan.counts.sending(), 2);
         assert_eq!(plan.creations(), 2);
-        let to_send: Vec<String> = plan.to_send().iter().map(|e| e.email.to_string()).collect();
+        let (entries, plans) = plan.to_send();
+        let to_send: Vec<&str> = entries.iter().map(|e| e.email.as_str()).collect();
         assert_eq!(to_send, ["ada@example.com", "grace@example.com"]);
+        assert_eq!(plans, [InvitePlan::New, InvitePlan::New]);
     }
 
     #[test]
