@@ -1,6 +1,5 @@
 //! CSV imports of invitations (`invitation_imports`): between their preview and their
-//! confirmation the uploaded text is kept, so the confirmation re-plans exactly what was
-//! previewed; once sent, the text gives way to what happened to each row, so the result page
+//! confirmation the uploaded text is kept, so the confirmation plans the same file again; once sent, the text gives way to what happened to each row, so the result page
 //! can be reloaded. An import belongs to the person who uploaded it, in one organization, and
 //! lives [`IMPORT_TTL`] after its upload (unsent) or after sending.
 
@@ -9,7 +8,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::schema::invitation_imports;
-use super::{Conn, DbError, TxError, from_db, parse_stored, to_db, write_transaction};
+use super::{Conn, DbError, from_db, parse_stored, to_db};
 use crate::domain::csv_import::ImportId;
 use crate::domain::{OrganizationId, UserId};
 
@@ -103,7 +102,7 @@ pub struct SentImport {
     pub id: ImportId,
     /// The uploaded file's name (display only).
     pub file_name: String,
-    /// What [`send_once`] recorded.
+    /// What [`store_result`] recorded.
     pub result: String,
 }
 
@@ -146,53 +145,46 @@ pub fn find_own(
     }))
 }
 
-/// Sends a previewed import at most once. In one write transaction: claims `import` (still
-/// unsent and usable at `now`), runs `send` (which writes the invitations), and stores
-/// `record(&outcome)` as the import's result — dropping the file's text, no longer needed, and
-/// keeping the import [`IMPORT_TTL`] from `now` for its result page. So of two racing
-/// confirmations exactly one sends, and the other finds the result already there.
-///
-/// Returns `None` when the import was not there to claim (sent already, cancelled or
-/// expired), `Some(Err(_))` when `send` refused (nothing is written, and the import can be
-/// confirmed again), and `Some(Ok(outcome))` when it was sent.
+/// Claims `import` for sending: marks it sent at `now` if it is still unsent and usable.
+/// Returns whether this request claimed it (of two racing confirmations, one does). Call it in
+/// the transaction that sends, with [`store_result`] after the invitations are written.
 ///
 /// # Errors
-/// [`DbError`] on a failed query; the whole transaction is rolled back.
-pub fn send_once<T, E>(
+/// [`DbError`] on a failed query.
+pub fn claim(conn: &mut Conn, import: &Import, now: DateTime<Utc>) -> Result<bool, DbError> {
+    let claimed = diesel::update(
+        invitation_imports::table
+            .find(import.id.to_string())
+            .filter(invitation_imports::organization_id.eq(import.organization_id.to_string()))
+            .filter(invitation_imports::created_by.eq(import.created_by.to_string()))
+            .filter(invitation_imports::expires_at.gt(to_db(now)))
+            .filter(invitation_imports::sent_at.is_null()),
+    )
+    .set(invitation_imports::sent_at.eq(Some(to_db(now))))
+    .execute(conn)?;
+    Ok(claimed == 1)
+}
+
+/// Stores what happened to each row (`result`, shown by the result page) with the claimed
+/// import `id`, drops the file's text (no longer needed), and keeps the import
+/// [`IMPORT_TTL`] from `now` for its result page.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn store_result(
     conn: &mut Conn,
-    import: &Import,
+    id: ImportId,
+    result: &str,
     now: DateTime<Utc>,
-    send: impl FnOnce(&mut Conn) -> Result<Result<T, E>, DbError>,
-    record: impl FnOnce(&T) -> String,
-) -> Result<Option<Result<T, E>>, DbError> {
-    let result = write_transaction(conn, |conn| -> Result<_, TxError<E>> {
-        let claimed = diesel::update(
-            invitation_imports::table
-                .find(import.id.to_string())
-                .filter(invitation_imports::organization_id.eq(import.organization_id.to_string()))
-                .filter(invitation_imports::created_by.eq(import.created_by.to_string()))
-                .filter(invitation_imports::expires_at.gt(to_db(now)))
-                .filter(invitation_imports::sent_at.is_null()),
-        )
-        .set(invitation_imports::sent_at.eq(Some(to_db(now))))
+) -> Result<(), DbError> {
+    diesel::update(invitation_imports::table.find(id.to_string()))
+        .set((
+            invitation_imports::result.eq(Some(result)),
+            invitation_imports::content.eq(""),
+            invitation_imports::expires_at.eq(to_db(now + IMPORT_TTL)),
+        ))
         .execute(conn)?;
-        if claimed != 1 {
-            return Ok(None);
-        }
-        let outcome = send(conn)?.map_err(TxError::Refused)?;
-        diesel::update(invitation_imports::table.find(import.id.to_string()))
-            .set((
-                invitation_imports::result.eq(Some(record(&outcome))),
-                invitation_imports::content.eq(""),
-                invitation_imports::expires_at.eq(to_db(now + IMPORT_TTL)),
-            ))
-            .execute(conn)?;
-        Ok(Some(outcome))
-    });
-    Ok(match TxError::settle(result)? {
-        Ok(sent) => sent.map(Ok),
-        Err(refused) => Some(Err(refused)),
-    })
+    Ok(())
 }
 
 /// Deletes `creator`'s unsent import `id` in `org` (Cancel). Returns whether one was deleted.

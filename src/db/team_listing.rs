@@ -1,6 +1,6 @@
 //! The Team page's tables, read a page at a time: members, pending invitations and invitation
 //! history, each sorted by any of its columns, filtered by email or name, and counted exactly
-//! (issue 5, item 4). Sorting, filtering, counting and paging happen in SQL, so the page costs
+//! (DESIGN.md, "Pages": "Columns sort; long lists page"). Sorting, filtering, counting and paging happen in SQL, so the page costs
 //! the same for an organization of 10 members or 10,000.
 
 use chrono::{DateTime, Utc};
@@ -154,6 +154,22 @@ macro_rules! order_by {
     };
 }
 
+/// The names of the accounts `ids`, by id.
+fn names(
+    conn: &mut Conn,
+    ids: &[&str],
+) -> Result<std::collections::HashMap<String, String>, DbError> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect())
+}
+
 /// One page of `org`'s members matching `filter` (name or email contains it; blank = all),
 /// sorted by `view`, ties broken by name then id.
 ///
@@ -281,16 +297,7 @@ fn members_limited(
         .iter()
         .filter_map(|(m, _, _)| m.invited_by.as_deref())
         .collect();
-    let inviter_names: std::collections::HashMap<String, String> = if inviter_ids.is_empty() {
-        Default::default()
-    } else {
-        users::table
-            .filter(users::id.eq_any(&inviter_ids))
-            .select((users::id, users::name))
-            .load::<(String, String)>(conn)?
-            .into_iter()
-            .collect()
-    };
+    let inviter_names = names(conn, &inviter_ids)?;
     let rows = rows
         .into_iter()
         .map(|(m, name, email)| {
@@ -465,16 +472,7 @@ fn invitations_page(
         .select(InvitationRow::as_select())
         .load(conn)?;
     let inviter_ids: Vec<&str> = rows.iter().map(|r| r.invited_by.as_str()).collect();
-    let inviter_names: std::collections::HashMap<String, String> = if inviter_ids.is_empty() {
-        Default::default()
-    } else {
-        users::table
-            .filter(users::id.eq_any(&inviter_ids))
-            .select((users::id, users::name))
-            .load::<(String, String)>(conn)?
-            .into_iter()
-            .collect()
-    };
+    let inviter_names = names(conn, &inviter_ids)?;
     let mut delivery = if section == Section::Pending {
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         outbox::latest_for_invitations(conn, &ids)?
@@ -499,60 +497,70 @@ fn invitations_page(
     Ok(Page { rows, total })
 }
 
-/// One page of `org`'s pending, unexpired invitations whose address contains `filter`
-/// (blank = all), sorted by `view`, each with its newest email's delivery state.
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn pending(
-    conn: &mut Conn,
-    org: OrganizationId,
-    filter: &str,
-    view: TableView<PendingSort>,
-    now: DateTime<Utc>,
-) -> Result<Page<InvitationListing>, DbError> {
-    let order = match view.sort {
-        PendingSort::Email => InvitationOrder::Email,
-        PendingSort::Role => InvitationOrder::Role,
-        PendingSort::InvitedBy => InvitationOrder::InvitedBy,
-        PendingSort::Sent => InvitationOrder::Created,
-        PendingSort::Expires => InvitationOrder::Expires,
-        PendingSort::Delivery => InvitationOrder::Delivery,
-    };
-    let view = TableView {
-        sort: order,
-        direction: view.direction,
-        page: view.page,
-    };
-    invitations_page(conn, org, Section::Pending, filter, view, now)
+impl From<PendingSort> for InvitationOrder {
+    fn from(sort: PendingSort) -> Self {
+        match sort {
+            PendingSort::Email => InvitationOrder::Email,
+            PendingSort::Role => InvitationOrder::Role,
+            PendingSort::InvitedBy => InvitationOrder::InvitedBy,
+            PendingSort::Sent => InvitationOrder::Created,
+            PendingSort::Expires => InvitationOrder::Expires,
+            PendingSort::Delivery => InvitationOrder::Delivery,
+        }
+    }
 }
 
-/// One page of `org`'s invitation history — accepted, declined, revoked, and expired
-/// (including pending ones past their time) — whose address contains `filter`, sorted by
-/// `view`.
+impl From<HistorySort> for InvitationOrder {
+    fn from(sort: HistorySort) -> Self {
+        match sort {
+            HistorySort::Email => InvitationOrder::Email,
+            HistorySort::Role => InvitationOrder::Role,
+            HistorySort::InvitedBy => InvitationOrder::InvitedBy,
+            HistorySort::Status => InvitationOrder::Status,
+            HistorySort::When => InvitationOrder::Decided,
+        }
+    }
+}
+
+/// `view`, sorted by the invitations column that the table's column names.
+fn by_invitation_column<S: Into<InvitationOrder>>(
+    view: TableView<S>,
+) -> TableView<InvitationOrder> {
+    TableView {
+        sort: view.sort.into(),
+        direction: view.direction,
+        page: view.page,
+    }
+}
+
+/// A table of invitations and how to show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationTable {
+    /// *Pending invitations*: pending and unexpired, each with its newest email's delivery
+    /// state.
+    Pending(TableView<PendingSort>),
+    /// *Invitation history*: accepted, declined, revoked, and expired (including pending ones
+    /// past their time).
+    History(TableView<HistorySort>),
+}
+
+/// One page of `org`'s invitations of `table` at `now` whose address contains `filter`
+/// (blank = all), sorted by its view.
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
-pub fn history(
+pub fn invitations(
     conn: &mut Conn,
     org: OrganizationId,
     filter: &str,
-    view: TableView<HistorySort>,
+    table: InvitationTable,
     now: DateTime<Utc>,
 ) -> Result<Page<InvitationListing>, DbError> {
-    let order = match view.sort {
-        HistorySort::Email => InvitationOrder::Email,
-        HistorySort::Role => InvitationOrder::Role,
-        HistorySort::InvitedBy => InvitationOrder::InvitedBy,
-        HistorySort::Status => InvitationOrder::Status,
-        HistorySort::When => InvitationOrder::Decided,
+    let (section, view) = match table {
+        InvitationTable::Pending(view) => (Section::Pending, by_invitation_column(view)),
+        InvitationTable::History(view) => (Section::History, by_invitation_column(view)),
     };
-    let view = TableView {
-        sort: order,
-        direction: view.direction,
-        page: view.page,
-    };
-    invitations_page(conn, org, Section::History, filter, view, now)
+    invitations_page(conn, org, section, filter, view, now)
 }
 
 /// Which of `emails` have a live (pending, unexpired) invitation in `org` — an expired

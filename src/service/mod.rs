@@ -19,10 +19,13 @@
 pub mod acceptance;
 pub mod accounts;
 pub mod audit;
+pub mod csv_import;
+pub mod invitations;
 pub mod maintenance;
 pub mod members;
 pub mod organizations;
 pub mod staff;
+pub mod team;
 pub mod tenants;
 
 #[cfg(test)]

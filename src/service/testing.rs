@@ -78,6 +78,16 @@ impl Fixture {
             .id
     }
 
+    /// A new organization on `plan` with an Owner (`owner@{slug}.test`), as an actor.
+    pub fn org_with_owner(&self, name: &str, plan: Plan) -> (OrganizationId, Actor) {
+        let org = self.org(name, plan);
+        let slug = name.to_lowercase().replace(' ', "-");
+        (
+            org,
+            self.member(org, &format!("owner@{slug}.test"), Role::Owner),
+        )
+    }
+
     /// A new account that is a member of `org` with `role`, as an actor.
     pub fn member(&self, org: OrganizationId, email: &str, role: Role) -> Actor {
         let user = self.user(email, email, false);

@@ -4,7 +4,11 @@
 //! refusal first and fall back to this.
 
 use super::error::{AppError, Rejection};
+use crate::domain::ResendError;
+use crate::domain::csv_import::FileError;
 use crate::service::acceptance::{InvitationRefusal, NoSuchInvitation, Refused};
+use crate::service::csv_import::ImportRefusal;
+use crate::service::invitations::InvitationRefusal as SendRefusal;
 use crate::service::members::MemberRefusal;
 use crate::service::organizations::OrgRefusal;
 use crate::service::staff::{NotStaff, StaffRefusal};
@@ -132,6 +136,60 @@ impl Refusal for TenantRefusal {
     fn retry_after(&self) -> Option<u64> {
         match self {
             TenantRefusal::TooSoon { wait, .. } => Some(*wait),
+            _ => None,
+        }
+    }
+}
+
+impl Refusal for SendRefusal {
+    fn rejection(&self) -> Rejection {
+        match self {
+            SendRefusal::NoStanding(e) => e.rejection(),
+            SendRefusal::NotFound => Rejection::NotFound,
+            SendRefusal::Denied(_) | SendRefusal::ActOn(..) | SendRefusal::AllAboveYourRole(_) => {
+                Rejection::Forbidden
+            }
+            SendRefusal::OverHourlyLimit { .. } => Rejection::RateLimited,
+            SendRefusal::Resend { refused, .. } => match refused {
+                ResendError::TooSoon { .. } | ResendError::OverHourlyLimit(_) => {
+                    Rejection::RateLimited
+                }
+                ResendError::Final(_) | ResendError::Superseded => Rejection::FinalState,
+            },
+            SendRefusal::NotPending(_) => Rejection::FinalState,
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            SendRefusal::OverHourlyLimit { retry_after, .. }
+            | SendRefusal::Resend {
+                retry_after,
+                refused: ResendError::TooSoon { .. } | ResendError::OverHourlyLimit(_),
+                ..
+            } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}
+
+impl Refusal for ImportRefusal {
+    fn rejection(&self) -> Rejection {
+        match self {
+            ImportRefusal::NoStanding(e) => e.rejection(),
+            ImportRefusal::NotFound => Rejection::NotFound,
+            ImportRefusal::Denied(_) => Rejection::Forbidden,
+            ImportRefusal::NoFile => Rejection::Invalid,
+            ImportRefusal::File(FileError::TooLarge) => Rejection::TooLarge,
+            ImportRefusal::File(_) => Rejection::Invalid,
+            ImportRefusal::PlanChanged(_) => Rejection::FinalState,
+            ImportRefusal::OverHourlyLimit { .. } => Rejection::RateLimited,
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            ImportRefusal::OverHourlyLimit { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }

@@ -451,6 +451,48 @@ async fn confirmation_rechecks_and_sends_nothing_when_the_plan_changed() {
     assert_eq!(app.invitation_count(), 1);
 }
 
+/// What is sent is exactly what was previewed: the confirmation plans inside the transaction
+/// that sends, after the organization's lock. Here another request's transaction holds that
+/// lock and makes b a member while the confirmation is under way; it commits only once the
+/// confirmation has read everything it reads before its own transaction and waits for the
+/// lock. A plan made before the lock would still say "send b" and match the preview, and the
+/// write would then skip b: a result the person never saw.
+#[tokio::test]
+async fn confirmation_plans_inside_the_transaction_that_sends() {
+    let app = spawn_app().await;
+    let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    let b = app.create_user("b@example.com", "B Person");
+    let rows = "a@example.com,viewer,,\nb@example.com,viewer,,\n";
+    let preview = upload(&owner, org, &format!("{HEADER}{rows}")).await;
+    assert_eq!(count(&preview, "send"), 2, "{}", preview.text());
+
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let (db, now) = (app.db.clone(), app.clock_now());
+    let other_request = std::thread::spawn(move || {
+        let mut conn = db.get().unwrap();
+        joinery::db::write_transaction(&mut conn, |c| {
+            joinery::db::organizations::lock(c, org)?;
+            joinery::db::organizations::add_member(c, org, b, Role::Viewer, None, None, now)?;
+            locked.send(()).unwrap();
+            released.recv().unwrap();
+            Ok::<_, joinery::db::DbError>(())
+        })
+        .unwrap();
+    });
+    is_locked.recv().unwrap();
+    let (answer, ()) = tokio::join!(confirm(&owner, &preview), async {
+        tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+        release.send(()).unwrap();
+    });
+    other_request.join().unwrap();
+
+    assert_eq!(answer.status, 409, "{}", answer.text());
+    assert!(answer.shows("Nothing was sent"), "{}", answer.text());
+    assert_eq!((count(&answer, "send"), count(&answer, "skip")), (1, 1));
+    assert_eq!(app.invitation_count(), 0);
+}
+
 #[tokio::test]
 async fn whole_file_errors_are_clear_and_store_nothing() {
     let app = spawn_app().await;

@@ -1,15 +1,16 @@
 //! Invitations: creation with their outbox email, the conditional updates that move them
-//! between states, and the listings of the Team page.
+//! between states, and the rows the Team page lists.
 //!
-//! The domain decides (`domain::invitation`); this module stores the decision. Each transition
+//! The domain decides (`domain::invitation`) and the service layer runs the transaction
+//! (`service::invitations`); this module loads and stores. Each transition
 //! is a single `UPDATE … WHERE status = 'pending' AND expires_at > now` whose row count tells
 //! whether this request won. Multi-step flows run inside one immediate transaction, so nothing
 //! half-written survives an error.
 //!
-//! Every transition also appends its audit event (`db::audit::record`) inside the same
-//! transaction, so no change happens unrecorded: sent, resent, revoked (by a person, as
-//! replaced, or because the inviter may no longer grant it), declined, accepted (with
-//! member.joined), expired (by the system) and renewal requested.
+//! Every transition's audit event (`db::audit`) is written inside the same transaction, so no
+//! change happens unrecorded: sent, resent, revoked (by a person, as replaced, or because the
+//! inviter may no longer grant it), declined, accepted (with member.joined), expired (by the
+//! system) and renewal requested.
 
 mod acceptance;
 mod sending;
@@ -26,13 +27,9 @@ use super::models::{InvitationRow, NewInvitation};
 use super::organizations;
 use super::outbox::{self, EmailKind};
 use super::schema::{invitations, users};
-use super::{Conn, DbError, TxError, from_db, parse_stored, to_db};
+use super::{Conn, DbError, from_db, parse_stored, to_db};
 use crate::domain::audit::AuditAction;
-use crate::domain::invitation::{
-    InvitationFacts, InvitePlan, Inviter, LivePending, NotPending, OverHourlyLimit, ResendError,
-    ResendPlan, SkipReason, check_hourly_limit, plan_invitation,
-};
-use crate::domain::text::{Department, PersonalMessage};
+use crate::domain::invitation::{InvitationFacts, LivePending};
 use crate::domain::token::{LinkToken, TokenKey, TokenNonce};
 use crate::domain::{EmailAddress, InvitationId, InvitationStatus, OrganizationId, Role, UserId};
 
@@ -128,17 +125,14 @@ fn expire_rows(
     Ok(changed)
 }
 
-/// Writes Expired onto `org`'s pending invitation for `email` if its time has passed, which
-/// frees the one-pending-per-address index for a fresh invitation. Audited as the system's.
-fn expire_if_overdue(
+/// The pending invitations past their time at `now` — only `org`'s to `email` when `only`
+/// names them.
+fn load_overdue(
     conn: &mut Conn,
-    org: OrganizationId,
-    email: &EmailAddress,
+    only: Option<(OrganizationId, &EmailAddress)>,
     now: DateTime<Utc>,
-) -> Result<(), DbError> {
-    let overdue: Vec<OverdueRow> = invitations::table
-        .filter(invitations::organization_id.eq(org.to_string()))
-        .filter(invitations::email.eq(email.as_str()))
+) -> Result<Vec<OverdueRow>, DbError> {
+    let mut query = invitations::table
         .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
         .filter(invitations::expires_at.le(to_db(now)))
         .select((
@@ -147,7 +141,27 @@ fn expire_if_overdue(
             invitations::email,
             invitations::role,
         ))
-        .load(conn)?;
+        .into_boxed();
+    if let Some((org, email)) = only {
+        query = query
+            .filter(invitations::organization_id.eq(org.to_string()))
+            .filter(invitations::email.eq(email.as_str().to_owned()));
+    }
+    Ok(query.load(conn)?)
+}
+
+/// Writes Expired onto `org`'s pending invitation for `email` if its time has passed, which
+/// frees the one-pending-per-address index for a fresh invitation. Audited as the system's.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn expire_if_overdue(
+    conn: &mut Conn,
+    org: OrganizationId,
+    email: &EmailAddress,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let overdue = load_overdue(conn, Some((org, email)), now)?;
     expire_rows(conn, overdue, now)?;
     Ok(())
 }
@@ -159,16 +173,7 @@ fn expire_if_overdue(
 /// [`DbError`] on a failed query (nothing is written).
 pub fn expire_all_overdue(conn: &mut Conn, now: DateTime<Utc>) -> Result<usize, DbError> {
     super::write_transaction(conn, |conn| {
-        let overdue: Vec<OverdueRow> = invitations::table
-            .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
-            .filter(invitations::expires_at.le(to_db(now)))
-            .select((
-                invitations::id,
-                invitations::organization_id,
-                invitations::email,
-                invitations::role,
-            ))
-            .load(conn)?;
+        let overdue = load_overdue(conn, None, now)?;
         expire_rows(conn, overdue, now)
     })
 }
@@ -307,52 +312,6 @@ pub struct InvitationListing {
     pub inviter_name: String,
     /// The newest email's delivery state.
     pub delivery: Option<outbox::DeliveryState>,
-}
-
-/// `org`'s invitations split into (pending and unexpired, history), newest first. Pending
-/// invitations past their expiry are listed in history as Expired, agreeing with what
-/// acceptance enforces.
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn list_for_team(
-    conn: &mut Conn,
-    org: OrganizationId,
-    now: DateTime<Utc>,
-    history_limit: i64,
-) -> Result<(Vec<InvitationListing>, Vec<InvitationListing>), DbError> {
-    let rows: Vec<(InvitationRow, String)> = invitations::table
-        .inner_join(users::table.on(users::id.eq(invitations::invited_by)))
-        .filter(invitations::organization_id.eq(org.to_string()))
-        .order(invitations::created_at.desc())
-        .select((InvitationRow::as_select(), users::name))
-        .load(conn)?;
-    let pending_ids: Vec<String> = rows
-        .iter()
-        .filter(|(r, _)| r.status == "pending")
-        .map(|(r, _)| r.id.clone())
-        .collect();
-    let mut delivery = outbox::latest_for_invitations(conn, &pending_ids)?;
-    let mut pending = Vec::new();
-    let mut history = Vec::new();
-    for (row, inviter_name) in rows {
-        let id = row.id.clone();
-        let invitation = Invitation::try_from(row)?;
-        if invitation.facts.effective_status(now) == InvitationStatus::Pending {
-            pending.push(InvitationListing {
-                invitation,
-                inviter_name,
-                delivery: delivery.remove(&id),
-            });
-        } else if (history.len() as i64) < history_limit {
-            history.push(InvitationListing {
-                invitation,
-                inviter_name,
-                delivery: None,
-            });
-        }
-    }
-    Ok((pending, history))
 }
 
 /// Locks an invitation's row until the transaction ends (PostgreSQL; a no-op on SQLite,

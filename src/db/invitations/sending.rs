@@ -1,32 +1,15 @@
-//! Sending: invite one or many addresses (with the re-invite rules), resend and revoke.
+//! What sending invitations reads and writes: what exists for a submission's addresses
+//! ([`existing`]), new invitations with their email ([`create_all`]), the same link again
+//! ([`mark_resent`]), a replacement or revocation ([`revoke_pending`]) and overdue invitations
+//! written Expired ([`expire_overdue`]). `service::invitations` decides and composes them in one
+//! transaction.
 
 #![allow(clippy::wildcard_imports)]
 use super::*;
 
-/// What one address of an invite submission came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AddressOutcome {
-    /// A new invitation was created and its email queued.
-    Sent,
-    /// A live invitation with the same role got its original link queued again.
-    Resent,
-    /// Nothing was sent, for this reason.
-    Skipped(SkipReason),
-}
-
-/// One address of an invite submission with what it is offered. The invite dialog gives every
-/// address the same role and message; a CSV import gives each row its own, and a department.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InviteEntry {
-    /// The address, normalized. Entries of one submission are distinct.
-    pub email: EmailAddress,
-    /// The role offered (already authorized by `domain::invitation::authorize_invitation`).
-    pub role: Role,
-    /// The optional personal message.
-    pub message: Option<PersonalMessage>,
-    /// The optional department, carried onto the membership on acceptance.
-    pub department: Option<Department>,
-}
+use crate::domain::invitation::Existing;
+pub use crate::domain::invitation::{AddressOutcome, InviteEntry};
+use crate::domain::text::{Department, PersonalMessage};
 
 /// What every entry of one invite submission shares.
 #[derive(Debug, Clone, Copy)]
@@ -45,87 +28,54 @@ pub struct InviteBatch {
 /// bound parameters).
 const LOOKUP_CHUNK: usize = 500;
 
-/// What the database knows about the addresses of a submission: which belong to members, and
-/// the pending invitation (live or overdue) of each, keyed by address.
-struct Standing {
-    members: std::collections::HashSet<String>,
-    pending: std::collections::HashMap<String, Invitation>,
-}
-
-/// Reads the [`Standing`] of `emails` in `org` with two queries per 500 addresses.
-fn standing(conn: &mut Conn, org: OrganizationId, emails: &[&str]) -> Result<Standing, DbError> {
+/// What `org`'s database holds about `emails` (distinct addresses): which belong to members,
+/// and the pending invitation of each (live or past its time), with two queries per 500
+/// addresses.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn existing(
+    conn: &mut Conn,
+    org: OrganizationId,
+    emails: &[&EmailAddress],
+) -> Result<Existing, DbError> {
     let org_id = org.to_string();
-    let mut members = std::collections::HashSet::new();
-    let mut pending = std::collections::HashMap::new();
+    let mut existing = Existing::default();
     for chunk in emails.chunks(LOOKUP_CHUNK) {
+        let chunk: Vec<&str> = chunk.iter().map(|e| e.as_str()).collect();
         let found: Vec<String> = crate::db::schema::memberships::table
             .inner_join(users::table.on(users::id.eq(crate::db::schema::memberships::user_id)))
             .filter(crate::db::schema::memberships::organization_id.eq(&org_id))
-            .filter(users::email.eq_any(chunk))
+            .filter(users::email.eq_any(&chunk))
             .select(users::email)
             .load(conn)?;
-        members.extend(found);
+        existing
+            .members
+            .extend(found.into_iter().map(EmailAddress::from_trusted));
         let rows: Vec<InvitationRow> = invitations::table
             .filter(invitations::organization_id.eq(&org_id))
             .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
-            .filter(invitations::email.eq_any(chunk))
+            .filter(invitations::email.eq_any(&chunk))
             .select(InvitationRow::as_select())
             .load(conn)?;
         for row in rows {
             let inv = Invitation::try_from(row)?;
-            pending.insert(inv.email.to_string(), inv);
+            let live = LivePending {
+                id: inv.id,
+                role: inv.role,
+                facts: inv.facts,
+            };
+            existing.pending.insert(inv.email, live);
         }
     }
-    Ok(Standing { members, pending })
+    Ok(existing)
 }
 
-impl Standing {
-    /// The plan for one address (DESIGN.md, "Inviting an address that already has a live
-    /// pending invitation"), and its live pending invitation if it has one.
-    fn plan(
-        &self,
-        email: &EmailAddress,
-        role: Role,
-        inviter: Inviter,
-        now: DateTime<Utc>,
-    ) -> InvitePlan {
-        let live = self.pending.get(email.as_str()).map(|inv| LivePending {
-            id: inv.id,
-            role: inv.role,
-            facts: inv.facts,
-        });
-        plan_invitation(
-            self.members.contains(email.as_str()),
-            live,
-            role,
-            inviter,
-            now,
-        )
-    }
-}
-
-/// What inviting each of `entries` into `org` by `inviter` would do at `now`, in order,
-/// without writing anything: the CSV import's preview. The same rules as [`invite_many`],
-/// which checks again when the submission is confirmed.
+/// `org`'s pending invitation to `email`, live or past its time, if any.
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
-pub fn preview_many(
-    conn: &mut Conn,
-    org: OrganizationId,
-    entries: &[(EmailAddress, Role)],
-    inviter: Inviter,
-    now: DateTime<Utc>,
-) -> Result<Vec<InvitePlan>, DbError> {
-    let emails: Vec<&str> = entries.iter().map(|(e, _)| e.as_str()).collect();
-    let standing = standing(conn, org, &emails)?;
-    Ok(entries
-        .iter()
-        .map(|(email, role)| standing.plan(email, *role, inviter, now))
-        .collect())
-}
-
-pub(super) fn live_pending(
+pub fn live_pending(
     conn: &mut Conn,
     org: OrganizationId,
     email: &EmailAddress,
@@ -142,11 +92,39 @@ pub(super) fn live_pending(
 }
 
 /// An invitation about to be created: the address and what it is offered.
-struct Creation<'a> {
-    email: &'a EmailAddress,
-    role: Role,
-    message: Option<&'a str>,
-    department: Option<&'a str>,
+#[derive(Debug, Clone, Copy)]
+pub struct Creation<'a> {
+    /// The address.
+    pub email: &'a EmailAddress,
+    /// The role offered.
+    pub role: Role,
+    /// The personal message.
+    pub message: Option<&'a str>,
+    /// The department, carried onto the membership.
+    pub department: Option<&'a str>,
+}
+
+impl<'a> From<&'a InviteEntry> for Creation<'a> {
+    fn from(entry: &'a InviteEntry) -> Self {
+        Creation {
+            email: &entry.email,
+            role: entry.role,
+            message: entry.message.as_ref().map(PersonalMessage::as_str),
+            department: entry.department.as_ref().map(Department::as_str),
+        }
+    }
+}
+
+impl<'a> From<&'a Invitation> for Creation<'a> {
+    /// The same address, role, message and department again.
+    fn from(inv: &'a Invitation) -> Self {
+        Creation {
+            email: &inv.email,
+            role: inv.role,
+            message: inv.message.as_deref(),
+            department: inv.department.as_deref(),
+        }
+    }
 }
 
 /// How many rows one multi-row INSERT holds (an invitation row binds 13 parameters).
@@ -154,7 +132,10 @@ const INSERT_CHUNK: usize = 250;
 
 /// Inserts a Pending invitation for each of `new` and queues its email, a few multi-row
 /// INSERTs in all; returns their ids, in order.
-fn create_all(
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn create_all(
     conn: &mut Conn,
     batch: &InviteBatch,
     new: &[Creation<'_>],
@@ -205,11 +186,19 @@ fn create_all(
 
 /// Records a resend if the invitation is still pending, unexpired and outside the 60-second
 /// window, and queues the original link again. Returns whether this request won.
-fn mark_resent(conn: &mut Conn, inv: &Invitation, now: DateTime<Utc>) -> Result<bool, DbError> {
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn mark_resent(
+    conn: &mut Conn,
+    id: InvitationId,
+    email: &EmailAddress,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
     let window_start = to_db(now - crate::domain::invitation::RESEND_INTERVAL);
     let n = diesel::update(
         invitations::table
-            .find(inv.id.to_string())
+            .find(id.to_string())
             .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
             .filter(invitations::expires_at.gt(to_db(now)))
             .filter(
@@ -224,281 +213,44 @@ fn mark_resent(conn: &mut Conn, inv: &Invitation, now: DateTime<Utc>) -> Result<
     ))
     .execute(conn)?;
     if n == 1 {
-        outbox::enqueue(
-            conn,
-            EmailKind::Invitation,
-            Some(inv.id),
-            &inv.email,
-            "{}",
-            now,
-        )?;
+        outbox::enqueue(conn, EmailKind::Invitation, Some(id), email, "{}", now)?;
     }
     Ok(n == 1)
 }
 
-/// Invites every entry in one transaction, following DESIGN.md's re-invite rules per address
-/// (a member is skipped; a live invitation with the same role gets its original link again,
-/// at most once a minute; one with another role is replaced; one whose role is above what
-/// `inviter` may give is left alone and skipped), and records each outcome in the audit
-/// trail as `ctx`'s. Returns one outcome per entry, in order.
-///
-/// The hourly limit ([`check_hourly_limit`]) is checked in the same transaction, after locking
-/// the organization, counting only the invitations this submission creates; so two submissions
-/// at once cannot together pass it, and a refused one writes nothing.
-///
-/// The work is batched — two look-up queries per 500 addresses and multi-row INSERTs for the
-/// new invitations, their emails and their audit events — so 1,000 addresses cost a few dozen
-/// statements, not thousands.
+/// Writes Expired onto each of `overdue` (pending invitations of `org` past their time, with
+/// their addresses) that is still pending, each with its `invitation.expired` event by the
+/// system; frees the one-pending-per-address index for new invitations.
 ///
 /// # Errors
-/// `Ok(Err(OverHourlyLimit))` when the submission would exceed `per_hour` new invitations an
-/// hour (the `invitations_per_hour` setting); [`DbError`] on a failed query. Either way the
-/// whole submission is rolled back.
-pub fn invite_many(
+/// [`DbError`] on a failed query.
+pub fn expire_overdue(
     conn: &mut Conn,
-    ctx: &AuditContext,
-    batch: &InviteBatch,
-    inviter: Inviter,
-    entries: &[InviteEntry],
-    per_hour: i64,
-    token_key: &TokenKey,
-) -> Result<Result<Vec<AddressOutcome>, OverHourlyLimit>, DbError> {
-    let org = batch.organization;
-    let now = batch.now;
-    let result =
-        crate::db::write_transaction(conn, |conn| -> Result<_, TxError<OverHourlyLimit>> {
-            organizations::lock(conn, org)?;
-            let emails: Vec<&str> = entries.iter().map(|e| e.email.as_str()).collect();
-            let mut standing = standing(conn, org, &emails)?;
-            let creating = entries
-                .iter()
-                .filter(|e| standing.plan(&e.email, e.role, inviter, now).creates())
-                .count();
-            if creating > 0 {
-                let sent_last_hour = created_since(conn, org, now - Duration::hours(1))?;
-                check_hourly_limit(sent_last_hour, creating as i64, per_hour)
-                    .map_err(TxError::Refused)?;
-            }
-            // Pending invitations past their time are written Expired first, which frees the
-            // one-pending-per-address index for the new ones.
-            let overdue: Vec<OverdueRow> = standing
-                .pending
-                .values()
-                .filter(|inv| inv.facts.expires_at <= now)
-                .map(|inv| {
-                    (
-                        inv.id.to_string(),
-                        org.to_string(),
-                        inv.email.to_string(),
-                        inv.role.as_str().to_owned(),
-                    )
-                })
-                .collect();
-            if !overdue.is_empty() {
-                for (_, _, email, _) in &overdue {
-                    standing.pending.remove(email);
-                }
-                expire_rows(conn, overdue, now)?;
-            }
-
-            let mut outcomes = Vec::with_capacity(entries.len());
-            let mut creations = Vec::new();
-            let mut events: Vec<(AuditAction, &str, String)> = Vec::new();
-            for entry in entries {
-                let email = &entry.email;
-                let role = entry.role;
-                let live = standing.pending.get(email.as_str());
-                let outcome = match standing.plan(email, role, inviter, now) {
-                    InvitePlan::New => AddressOutcome::Sent,
-                    InvitePlan::ResendExisting(_) => match live {
-                        Some(inv) if mark_resent(conn, inv, now)? => {
-                            let details =
-                                format!("role {role}; the same link again (invited again)");
-                            events.push((AuditAction::InvitationResent, email.as_str(), details));
-                            AddressOutcome::Resent
-                        }
-                        // Not pending any more: accepted meanwhile (PostgreSQL; acceptance does not
-                        // take the organization lock), or resent by a racing request.
-                        _ if organizations::is_member_by_email(conn, org, email)? => {
-                            AddressOutcome::Skipped(SkipReason::AlreadyMember)
-                        }
-                        _ => AddressOutcome::Skipped(SkipReason::ResentRecently),
-                    },
-                    InvitePlan::ReplaceExisting(old) => {
-                        if finish(
-                            conn,
-                            old,
-                            InvitationStatus::Revoked,
-                            Some("replaced"),
-                            None,
-                            now,
-                        )? {
-                            let was = live.map_or("another role", |inv| inv.role.label());
-                            let details = format!("replaced: role {was} → {role}");
-                            events.push((AuditAction::InvitationRevoked, email.as_str(), details));
-                            AddressOutcome::Sent
-                        } else if organizations::is_member_by_email(conn, org, email)? {
-                            // Accepted meanwhile, as above.
-                            AddressOutcome::Skipped(SkipReason::AlreadyMember)
-                        } else {
-                            // Revoked or declined meanwhile: the new invitation still goes out.
-                            AddressOutcome::Sent
-                        }
-                    }
-                    InvitePlan::Skip(reason) => AddressOutcome::Skipped(reason),
-                };
-                if outcome == AddressOutcome::Sent {
-                    creations.push(Creation {
-                        email,
-                        role,
-                        message: entry.message.as_ref().map(PersonalMessage::as_str),
-                        department: entry.department.as_ref().map(Department::as_str),
-                    });
-                    events.push((
-                        AuditAction::InvitationSent,
-                        email.as_str(),
-                        format!("role {role}"),
-                    ));
-                }
-                outcomes.push(outcome);
-            }
-            create_all(conn, batch, &creations, token_key)?;
-            audit::record_many(conn, ctx, Some(org), &events, now)?;
-            Ok(outcomes)
-        });
-    TxError::settle(result)
+    org: OrganizationId,
+    overdue: &[(&EmailAddress, &LivePending)],
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let rows: Vec<OverdueRow> = overdue
+        .iter()
+        .map(|(email, inv)| {
+            let role = inv.role.as_str().to_owned();
+            (inv.id.to_string(), org.to_string(), email.to_string(), role)
+        })
+        .collect();
+    expire_rows(conn, rows, now)?;
+    Ok(())
 }
 
-/// Revokes a pending invitation of `org` and records it (with `reason`) as `ctx`'s.
+/// Moves a pending, unexpired invitation to Revoked with `reason`. Returns whether this
+/// request won (false: it had reached a final state or expired meanwhile).
 ///
 /// # Errors
-/// Outer [`DbError`] on a failed query; inner [`NotPending`] if it had already reached a final
-/// state (or expired).
-pub fn revoke(
+/// [`DbError`] on a failed query.
+pub fn revoke_pending(
     conn: &mut Conn,
-    ctx: &AuditContext,
-    inv: &Invitation,
+    id: InvitationId,
     reason: &str,
     now: DateTime<Utc>,
-) -> Result<Result<(), NotPending>, DbError> {
-    if let Err(e) = inv.facts.check_revoke(now) {
-        return Ok(Err(e));
-    }
-    crate::db::write_transaction(conn, |conn| {
-        if finish(
-            conn,
-            inv.id,
-            InvitationStatus::Revoked,
-            Some(reason),
-            None,
-            now,
-        )? {
-            let details = format!("role {}; {reason}", inv.role);
-            record(
-                conn,
-                ctx,
-                inv.organization_id,
-                AuditAction::InvitationRevoked,
-                &inv.email,
-                &details,
-                now,
-            )?;
-            Ok(Ok(()))
-        } else {
-            let after = find_in_org(conn, inv.organization_id, inv.id)?
-                .ok_or_else(|| DbError::Corrupt("invitation vanished".into()))?;
-            Ok(Err(NotPending(after.facts.effective_status(now))))
-        }
-    })
-}
-
-/// Resends `inv` at `now` (DESIGN.md, "Resend"): the original link again when pending, or a
-/// new invitation with a fresh window when expired, recorded as `ctx`'s. `resender` becomes
-/// the new invitation's inviter. A new invitation counts against the organization's hourly
-/// limit of `per_hour` ([`check_hourly_limit`]); the same link again does not.
-///
-/// # Errors
-/// Outer [`DbError`] on a failed query; inner [`ResendError`] when refused.
-#[allow(clippy::too_many_arguments)]
-pub fn resend(
-    conn: &mut Conn,
-    ctx: &AuditContext,
-    inv: &Invitation,
-    resender: UserId,
-    ttl: Duration,
-    per_hour: i64,
-    now: DateTime<Utc>,
-    token_key: &TokenKey,
-) -> Result<Result<ResendPlan, ResendError>, DbError> {
-    crate::db::write_transaction(conn, |conn| {
-        let plan = match inv.facts.check_resend(now) {
-            Ok(plan) => plan,
-            Err(e) => return Ok(Err(e)),
-        };
-        match plan {
-            ResendPlan::SameLink => {
-                if !mark_resent(conn, inv, now)? {
-                    let after = find_in_org(conn, inv.organization_id, inv.id)?
-                        .ok_or_else(|| DbError::Corrupt("invitation vanished".into()))?;
-                    return Ok(after.facts.check_resend(now).and(Err(ResendError::TooSoon {
-                        available_at: now + crate::domain::invitation::RESEND_INTERVAL,
-                    })));
-                }
-                let details = format!("role {}; the same link again", inv.role);
-                record(
-                    conn,
-                    ctx,
-                    inv.organization_id,
-                    AuditAction::InvitationResent,
-                    &inv.email,
-                    &details,
-                    now,
-                )?;
-            }
-            ResendPlan::NewInvitation => {
-                // First, as in `invite_many`: the same lock order, and the checks below see
-                // what a concurrent submission for this address committed.
-                organizations::lock(conn, inv.organization_id)?;
-                expire_if_overdue(conn, inv.organization_id, &inv.email, now)?;
-                if organizations::is_member_by_email(conn, inv.organization_id, &inv.email)? {
-                    return Ok(Err(ResendError::Superseded));
-                }
-                if live_pending(conn, inv.organization_id, &inv.email)?.is_some() {
-                    return Ok(Err(ResendError::Superseded));
-                }
-                let sent_last_hour =
-                    created_since(conn, inv.organization_id, now - Duration::hours(1))?;
-                if let Err(over) = check_hourly_limit(sent_last_hour, 1, per_hour) {
-                    return Ok(Err(ResendError::OverHourlyLimit(over)));
-                }
-                let batch = InviteBatch {
-                    organization: inv.organization_id,
-                    inviter: resender,
-                    ttl,
-                    now,
-                };
-                let creation = Creation {
-                    email: &inv.email,
-                    role: inv.role,
-                    message: inv.message.as_deref(),
-                    department: inv.department.as_deref(),
-                };
-                create_all(conn, &batch, &[creation], token_key)?;
-                let details = format!(
-                    "role {}; a new invitation with a fresh link (the previous one expired)",
-                    inv.role
-                );
-                record(
-                    conn,
-                    ctx,
-                    inv.organization_id,
-                    AuditAction::InvitationResent,
-                    &inv.email,
-                    &details,
-                    now,
-                )?;
-            }
-        }
-        Ok(Ok(plan))
-    })
+) -> Result<bool, DbError> {
+    finish(conn, id, InvitationStatus::Revoked, Some(reason), None, now)
 }

@@ -1,11 +1,14 @@
 //! Who may send which invitation, and what inviting an address does given what it already
 //! has (DESIGN.md, rules 1-3 and "Invitations → Behaviour").
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 
 use super::*;
 use crate::domain::plan::Plan;
 use crate::domain::role::{Permission, Role};
+use crate::domain::text::{Department, PersonalMessage};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inviter {
@@ -214,5 +217,264 @@ impl InvitePlan {
     /// Whether carrying out this plan creates a new invitation (what the hourly limit counts).
     pub fn creates(self) -> bool {
         matches!(self, InvitePlan::New | InvitePlan::ReplaceExisting(_))
+    }
+}
+
+/// What one address of an invite submission came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressOutcome {
+    /// A new invitation was created and its email queued.
+    Sent,
+    /// A live invitation with the same role got its original link queued again.
+    Resent,
+    /// Nothing was sent, for this reason.
+    Skipped(SkipReason),
+}
+
+/// One address of an invite submission with what it is offered. The invite dialog gives every
+/// address the same role and message; a CSV import gives each row its own, and a department.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InviteEntry {
+    /// The address, normalized. Entries of one submission are distinct.
+    pub email: EmailAddress,
+    /// The role offered (authorized by [`authorize_invitation`]).
+    pub role: Role,
+    /// The optional personal message.
+    pub message: Option<PersonalMessage>,
+    /// The optional department, carried onto the membership on acceptance.
+    pub department: Option<Department>,
+}
+
+/// What the database holds about the addresses of a submission: which belong to members, and
+/// the pending invitation of each (live, or past its time but not yet written Expired).
+#[derive(Debug, Clone, Default)]
+pub struct Existing {
+    /// Addresses that belong to members of the organization.
+    pub members: HashSet<EmailAddress>,
+    /// The pending invitation of each address that has one.
+    pub pending: HashMap<EmailAddress, LivePending>,
+}
+
+impl Existing {
+    /// The pending invitations past their time at `now`, with their addresses: they are to be
+    /// written Expired before new invitations to the same addresses are created (only one
+    /// pending invitation per address is stored).
+    pub fn overdue(&self, now: DateTime<Utc>) -> Vec<(&EmailAddress, &LivePending)> {
+        self.pending
+            .iter()
+            .filter(|(_, p)| p.facts.expires_at <= now)
+            .collect()
+    }
+
+    /// The plan for inviting `email` with `role` ([`plan_invitation`]).
+    pub fn plan(
+        &self,
+        email: &EmailAddress,
+        role: Role,
+        inviter: Inviter,
+        now: DateTime<Utc>,
+    ) -> InvitePlan {
+        plan_invitation(
+            self.members.contains(email),
+            self.pending.get(email).copied(),
+            role,
+            inviter,
+            now,
+        )
+    }
+}
+
+/// Plans a whole submission (DESIGN.md, "Inviting an address that already has a live pending
+/// invitation"): for each `(address, role)` of `requested`, in order, what inviting it by
+/// `inviter` at `now` does given what `existing` holds. The addresses are distinct.
+pub fn plan_batch<'a>(
+    existing: &Existing,
+    requested: impl IntoIterator<Item = (&'a EmailAddress, Role)>,
+    inviter: Inviter,
+    now: DateTime<Utc>,
+) -> Vec<InvitePlan> {
+    requested
+        .into_iter()
+        .map(|(email, role)| existing.plan(email, role, inviter, now))
+        .collect()
+}
+
+/// How many new invitations carrying out `plans` creates (what the hourly limit counts).
+pub fn creations(plans: &[InvitePlan]) -> i64 {
+    plans.iter().filter(|p| p.creates()).count() as i64
+}
+
+/// Whether a submission must be refused as a whole by the role ceiling: every address was
+/// skipped because its live invitation's role is above the inviter's own, so nothing would be
+/// sent (DESIGN.md, "Security rules": re-inviting obeys the ceiling of the invitation's role).
+pub fn all_above_your_role(plans: &[InvitePlan]) -> bool {
+    !plans.is_empty()
+        && plans
+            .iter()
+            .all(|p| matches!(p, InvitePlan::Skip(SkipReason::AboveYourRole(_))))
+}
+
+impl InvitePlan {
+    /// What the address came to when carrying out this plan found its invitation no longer
+    /// pending: accepted (acceptance does not take the organization's lock), resent or
+    /// revoked by a racing request since it was read. `is_member` says whether the address
+    /// belongs to a member now. A lost resend sends nothing; a lost replacement still sends the
+    /// new invitation unless the address has joined.
+    pub fn outcome_when_lost(self, is_member: bool) -> AddressOutcome {
+        match self {
+            _ if is_member => AddressOutcome::Skipped(SkipReason::AlreadyMember),
+            InvitePlan::ResendExisting(_) => AddressOutcome::Skipped(SkipReason::ResentRecently),
+            InvitePlan::New | InvitePlan::ReplaceExisting(_) => AddressOutcome::Sent,
+            InvitePlan::Skip(reason) => AddressOutcome::Skipped(reason),
+        }
+    }
+}
+
+/// Whether an expired invitation may be sent anew (DESIGN.md, "Resend": a new invitation with
+/// a fresh window): not when its address has joined or has a newer live invitation, nor when
+/// one more invitation would take the organization past its hourly limit
+/// ([`check_hourly_limit`]).
+///
+/// # Errors
+/// [`ResendError::Superseded`] or [`ResendError::OverHourlyLimit`].
+pub fn check_sending_anew(
+    is_member: bool,
+    has_live_invitation: bool,
+    sent_last_hour: i64,
+    per_hour: i64,
+) -> Result<(), ResendError> {
+    if is_member || has_live_invitation {
+        return Err(ResendError::Superseded);
+    }
+    check_hourly_limit(sent_last_hour, 1, per_hour).map_err(ResendError::OverHourlyLimit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0).unwrap()
+    }
+
+    fn email(s: &str) -> EmailAddress {
+        EmailAddress::parse(s).unwrap()
+    }
+
+    fn live(role: Role, expires_in: Duration) -> LivePending {
+        LivePending {
+            id: InvitationId::new(),
+            role,
+            facts: InvitationFacts {
+                status: InvitationStatus::Pending,
+                expires_at: now() + expires_in,
+                last_resent_at: None,
+            },
+        }
+    }
+
+    #[test]
+    fn a_batch_is_planned_address_by_address_from_what_exists() {
+        let (member, same, other, overdue, fresh) = (
+            email("member@example.com"),
+            email("same@example.com"),
+            email("other@example.com"),
+            email("overdue@example.com"),
+            email("fresh@example.com"),
+        );
+        let (same_inv, other_inv, overdue_inv) = (
+            live(Role::Editor, Duration::days(1)),
+            live(Role::Editor, Duration::days(1)),
+            live(Role::Editor, Duration::zero()),
+        );
+        let existing = Existing {
+            members: HashSet::from([member.clone()]),
+            pending: HashMap::from([
+                (same.clone(), same_inv),
+                (other.clone(), other_inv),
+                (overdue.clone(), overdue_inv),
+            ]),
+        };
+        let requested = [
+            (&member, Role::Editor),
+            (&same, Role::Editor),
+            (&other, Role::Admin),
+            (&overdue, Role::Editor),
+            (&fresh, Role::Viewer),
+        ];
+        let plans = plan_batch(&existing, requested, Inviter::Member(Role::Owner), now());
+        assert_eq!(
+            plans,
+            [
+                InvitePlan::Skip(SkipReason::AlreadyMember),
+                InvitePlan::ResendExisting(same_inv.id),
+                InvitePlan::ReplaceExisting(other_inv.id),
+                InvitePlan::New,
+                InvitePlan::New,
+            ]
+        );
+        assert_eq!(creations(&plans), 3);
+        let overdue_now: Vec<_> = existing
+            .overdue(now())
+            .into_iter()
+            .map(|(e, _)| e)
+            .collect();
+        assert_eq!(overdue_now, [&overdue]);
+    }
+
+    #[test]
+    fn a_batch_of_only_invitations_above_the_inviters_role_is_refused_as_a_whole() {
+        let above = InvitePlan::Skip(SkipReason::AboveYourRole(Role::Owner));
+        assert!(all_above_your_role(&[above, above]));
+        assert!(!all_above_your_role(&[above, InvitePlan::New]));
+        assert!(!all_above_your_role(&[
+            above,
+            InvitePlan::Skip(SkipReason::AlreadyMember)
+        ]));
+        assert!(!all_above_your_role(&[]));
+    }
+
+    #[test]
+    fn a_plan_that_lost_its_invitation_to_a_racing_request() {
+        let id = InvitationId::new();
+        let member = AddressOutcome::Skipped(SkipReason::AlreadyMember);
+        assert_eq!(
+            InvitePlan::ResendExisting(id).outcome_when_lost(true),
+            member
+        );
+        assert_eq!(
+            InvitePlan::ResendExisting(id).outcome_when_lost(false),
+            AddressOutcome::Skipped(SkipReason::ResentRecently)
+        );
+        assert_eq!(
+            InvitePlan::ReplaceExisting(id).outcome_when_lost(true),
+            member
+        );
+        assert_eq!(
+            InvitePlan::ReplaceExisting(id).outcome_when_lost(false),
+            AddressOutcome::Sent
+        );
+    }
+
+    #[test]
+    fn an_expired_invitation_is_sent_anew_unless_superseded_or_over_the_limit() {
+        assert_eq!(check_sending_anew(false, false, 9, 10), Ok(()));
+        assert_eq!(
+            check_sending_anew(true, false, 0, 10),
+            Err(ResendError::Superseded)
+        );
+        assert_eq!(
+            check_sending_anew(false, true, 0, 10),
+            Err(ResendError::Superseded)
+        );
+        assert_eq!(
+            check_sending_anew(false, false, 10, 10),
+            Err(ResendError::OverHourlyLimit(OverHourlyLimit {
+                per_hour: 10,
+                sent_last_hour: 10,
+                creating: 1
+            }))
+        );
     }
 }

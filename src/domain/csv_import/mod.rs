@@ -1,4 +1,4 @@
-//! A CSV file of invitations (issue 5, feature 2): `email,role,department,message`, a header
+//! A CSV file of invitations (DESIGN.md, "Bulk"): `email,role,department,message`, a header
 //! required, UTF-8, at most [`MAX_ROWS`] rows and [`MAX_FILE_BYTES`] bytes.
 //!
 //! Two kinds of failure, kept apart on purpose:
@@ -14,6 +14,10 @@
 //!
 //! Parsing is the `csv` crate's (RFC 4180 quoting, multi-line quoted cells); this module only
 //! checks what the rows say.
+
+mod plan;
+
+pub use plan::*;
 
 use super::{OrganizationId, UserId};
 use chrono::{DateTime, Utc};
@@ -362,7 +366,8 @@ fn check_row(
 
 /// Identifies an uploaded import between its preview and its confirmation (a random UUID v4,
 /// stored as its hyphenated text form; anything else in a URL is a 404).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct ImportId(pub uuid::Uuid);
 
 impl ImportId {

@@ -1,0 +1,127 @@
+//! Acting on one invitation from the Team page: resend it, or revoke it (after confirmation).
+//! The rules are the service's (`service::invitations`): the ceiling of its role, the plan,
+//! once a minute, final states. Every refusal's page links back to the Team page.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use chrono::{DateTime, Utc};
+
+use super::{back_to_team, call_on};
+use crate::domain::invitation::{ActOnDenied, ResendError, ResendPlan};
+use crate::domain::{InvitationId, OrganizationId, Permission, Role};
+use crate::paths;
+use crate::service::ServiceError;
+use crate::service::invitations::{self as service, InvitationRefusal, acting_on_text};
+use crate::web::csrf::{CsrfForm, TokenOnly};
+use crate::web::extractors::OrgMember;
+use crate::web::pages::{render, seconds_until, see_other};
+use crate::web::request_meta::Meta;
+use crate::web::session::Session;
+use crate::web::{AppError, AppState, Layout, flash};
+
+/// An invitation of an organization, from the path `/orgs/{org}/invitations/{id}/…` (a
+/// malformed id is a 404).
+type InvitationPath = web::Path<(OrganizationId, InvitationId)>;
+
+/// A refusal to act on an invitation or invite link (resend, revoke) by the role ceiling of
+/// its role: a 403 page with a link back to the Team page. `doing` completes "You cannot
+/// {doing} Owner", e.g. "revoke an invite link for".
+pub fn act_on_refused(denied: ActOnDenied, doing: &str, org: OrganizationId) -> AppError {
+    back_to_team(org)(AppError::Forbidden(acting_on_text(denied, doing).into()))
+}
+
+/// The answer to a refused resend of the invitation to `email` (member and tenant-owner
+/// invitations alike): sent again less than a minute ago → 429 with the seconds left; final
+/// or superseded → 409 (DESIGN.md, "Resend"; the status policy).
+pub fn resend_refused(refused: ResendError, email: &str, now: DateTime<Utc>) -> AppError {
+    let retry_after = match refused {
+        ResendError::OverHourlyLimit(over) => return AppError::too_many(over.to_string(), 60),
+        ResendError::TooSoon { available_at } => seconds_until(available_at, now),
+        ResendError::Final(_) | ResendError::Superseded => 0,
+    };
+    let email = email.to_owned();
+    ServiceError::Refused(InvitationRefusal::Resend {
+        email,
+        refused,
+        retry_after,
+    })
+    .into()
+}
+
+/// POST /orgs/{org}/invitations/{id}/resend — the original link again (at most once a minute),
+/// or a new invitation when it has expired.
+pub async fn resend(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+    path: InvitationPath,
+    meta: Meta,
+    CsrfForm(_): CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, AppError> {
+    member.require(Permission::UsersInvite)?;
+    let (org, resent) = call_on(&state, &member, path, meta, service::resend).await;
+    let resent = resent.map_err(|e| back_to_team(org)(e.into()))?;
+    let email = resent.email;
+    flash::success(
+        &session,
+        match resent.how {
+            ResendPlan::SameLink => format!("Invitation sent again to {email} with the same link."),
+            ResendPlan::NewInvitation => format!(
+                "The invitation to {email} had expired; a new one was sent with a fresh link."
+            ),
+        },
+    );
+    Ok(see_other(&paths::team(org)))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "revoke_confirm.html")]
+struct RevokeConfirmPage {
+    layout: Layout,
+    email: String,
+    role: Role,
+    action: String,
+    team_path: String,
+}
+
+/// GET /orgs/{org}/invitations/{id}/revoke — asks for confirmation.
+pub async fn revoke_confirm(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+    path: InvitationPath,
+    meta: Meta,
+) -> Result<HttpResponse, AppError> {
+    member.require(Permission::UsersInvite)?;
+    let to_revoke = |svc: &_, actor: &_, org, id, _| service::to_revoke(svc, actor, org, id);
+    let (org, inv) = call_on(&state, &member, path, meta, to_revoke).await;
+    let inv = inv.map_err(|e| back_to_team(org)(e.into()))?;
+    render(&RevokeConfirmPage {
+        layout: Layout::new(&state, &session, "Revoke invitation", Some(&member.user))?
+            .in_org(&member),
+        email: inv.email.to_string(),
+        role: inv.role,
+        action: paths::revoke(org, inv.id),
+        team_path: paths::team(org),
+    })
+}
+
+/// POST /orgs/{org}/invitations/{id}/revoke — the link stops working at once.
+pub async fn revoke(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+    path: InvitationPath,
+    meta: Meta,
+    CsrfForm(_): CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, AppError> {
+    member.require(Permission::UsersInvite)?;
+    let (org, email) = call_on(&state, &member, path, meta, service::revoke).await;
+    let email = email.map_err(|e| back_to_team(org)(e.into()))?;
+    flash::success(
+        &session,
+        format!("The invitation to {email} was revoked; its link no longer works."),
+    );
+    Ok(see_other(&paths::team(org)))
+}
