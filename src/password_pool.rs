@@ -5,7 +5,7 @@
 //! memory grows with the flood (each thread's allocator arena keeps its 19 MiB), and the CPU
 //! left for serving pages vanishes. Here the number of hashes in flight is the number of
 //! threads, the queue in front of them is bounded, and a request that finds the queue full is
-//! told to try again instead of waiting without limit (issue 5, "Log-in flood").
+//! told to try again instead of waiting without limit (DESIGN.md, "Security rules").
 
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -87,15 +87,38 @@ impl PasswordPool {
         F: FnOnce() -> T + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move || {
+        self.submit(Box::new(move || {
             // The requester may have gone (client disconnected): nothing to tell.
             let _ = tx.send(work());
-        });
-        match self.queue.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => return Err(PoolBusy),
-        }
+        }))?;
         rx.await.map_err(|_| PoolBusy)
+    }
+
+    /// Runs `work` on one of the pool's threads and waits for its result, blocking the
+    /// calling thread: for code that already runs on a blocking thread (the service layer,
+    /// the command line), never on an async worker.
+    ///
+    /// # Errors
+    /// As [`PasswordPool::run`].
+    pub fn run_blocking<T, F>(&self, work: F) -> Result<T, PoolBusy>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.submit(Box::new(move || {
+            let _ = tx.send(work());
+        }))?;
+        rx.recv().map_err(|_| PoolBusy)
+    }
+
+    /// Queues `job`, or refuses at once when the queue is full: a request is told to try
+    /// again rather than wait without limit.
+    fn submit(&self, job: Job) -> Result<(), PoolBusy> {
+        match self.queue.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(PoolBusy),
+        }
     }
 }
 
@@ -108,6 +131,36 @@ mod tests {
     async fn runs_work_and_returns_its_result() {
         let pool = PasswordPool::new(2, 4).unwrap();
         assert_eq!(pool.run(|| 6 * 7).await, Ok(42));
+    }
+
+    #[test]
+    fn a_blocking_caller_gets_the_result_from_a_pool_thread_or_is_refused_when_full() {
+        let pool = PasswordPool::new(1, 1).unwrap();
+        let name = pool
+            .run_blocking(|| std::thread::current().name().map(str::to_owned))
+            .unwrap();
+        assert_eq!(name.as_deref(), Some("password-0"));
+        // One job running (held on the gate) and one queued fill the pool…
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started) = std::sync::mpsc::channel::<()>();
+        let holder = pool.clone();
+        let running = std::thread::spawn(move || {
+            holder.run_blocking(move || {
+                started_tx.send(()).unwrap();
+                gate.recv().unwrap();
+            })
+        });
+        started.recv().unwrap();
+        let queued = {
+            let p = pool.clone();
+            std::thread::spawn(move || p.run_blocking(|| 7))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        // …so a third is refused at once instead of waiting.
+        assert_eq!(pool.run_blocking(|| ()), Err(PoolBusy));
+        release.send(()).unwrap();
+        assert_eq!(running.join().unwrap(), Ok(()));
+        assert_eq!(queued.join().unwrap(), Ok(7));
     }
 
     #[tokio::test]
