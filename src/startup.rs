@@ -197,6 +197,7 @@ impl Application {
             passwords: passwords.clone(),
             settings: Arc::new(settings.clone()),
             outbox: outbox.signal(),
+            login_failures: limits.login_failures.clone(),
         };
         let state = web::Data::new(AppState {
             db: db.clone(),

@@ -27,7 +27,7 @@ use crate::config::Settings;
 use crate::db::audit::{self, AuditContext, RequestMeta};
 use crate::db::{self, Conn, Db, DbError};
 use crate::domain::membership::acting_role;
-use crate::domain::{Membership, Organization, OrganizationId, Role, User};
+use crate::domain::{EmailAddress, Membership, Organization, OrganizationId, Role, User, UserId};
 use crate::password_pool::PasswordPool;
 
 /// What every operation may use besides its arguments.
@@ -41,6 +41,19 @@ pub struct Services {
     pub settings: Arc<Settings>,
     /// Tells the outbox workers that new email is due (after a commit that queued some).
     pub outbox: Arc<tokio::sync::Notify>,
+    /// Failed log-ins per account (DESIGN.md, "Security rules"), counted by the web layer's
+    /// rate limiter and decided on by `accounts::authenticate`.
+    pub login_failures: Arc<dyn LoginFailures>,
+}
+
+/// The per-account count of failed log-ins (DESIGN.md, "Security rules": log-in attempts are
+/// limited per account). The service decides when to ask and what to count; the counting
+/// itself (windows, clocks, pruning) is the rate limiter's.
+pub trait LoginFailures: Send + Sync {
+    /// Whether `email` has failed too often to be checked now; counts nothing.
+    fn locked(&self, email: &EmailAddress) -> bool;
+    /// Counts one failed log-in for `email`.
+    fn failed(&self, email: &EmailAddress);
 }
 
 impl Services {
@@ -174,7 +187,21 @@ fn standing<R: From<NoStanding>>(
         db::organizations::lock(conn, org)?;
     }
     let is_staff = db::users::find(conn, actor.user.id)?.is_some_and(|u| u.is_staff);
-    let membership = db::organizations::membership(conn, org, actor.user.id)?;
+    standing_of(conn, organization, actor.user.id, is_staff)
+}
+
+/// The standing in `organization` (already read) of `user`, whose staff flag was read on this
+/// request: their membership and the role they act with (DESIGN.md, rule 6).
+///
+/// # Errors
+/// [`NoStanding::NotAMember`] when they are neither a member nor staff; [`DbError`].
+pub fn standing_of<R: From<NoStanding>>(
+    conn: &mut Conn,
+    organization: Organization,
+    user: UserId,
+    is_staff: bool,
+) -> Result<Acting, ServiceError<R>> {
+    let membership = db::organizations::membership(conn, organization.id, user)?;
     let own_role = membership.as_ref().map(|m| m.role);
     let Some(role) = acting_role(own_role, is_staff) else {
         return refuse(NoStanding::NotAMember);

@@ -13,8 +13,9 @@ use crate::db::schema::audit_events;
 use crate::db::{self, Db};
 use crate::domain::password::DUMMY_HASH;
 use crate::domain::text::{OrganizationName, PersonName};
-use crate::domain::{EmailAddress, MembershipId, OrganizationId, Plan, Role, User};
+use crate::domain::{EmailAddress, ManualClock, MembershipId, OrganizationId, Plan, Role, User};
 use crate::password_pool::PasswordPool;
+use crate::web::limits::Limits;
 
 /// Services on their own in-memory database, with helpers to seed it.
 pub struct Fixture {
@@ -39,14 +40,16 @@ impl Fixture {
         let db = Db::connect(&settings.database_url, 4).unwrap();
         let anchor = db.get().unwrap();
         db.migrate().unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
         Fixture {
             svc: Services {
                 db,
                 passwords: PasswordPool::new(1, 4).unwrap(),
                 settings: Arc::new(settings),
                 outbox: Arc::new(tokio::sync::Notify::new()),
+                login_failures: Limits::new(20, Arc::new(ManualClock::new(now))).login_failures,
             },
-            now: Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap(),
+            now,
             _anchor: anchor,
             _dir: dir,
         }

@@ -27,6 +27,7 @@ use actix_web::web;
 use super::error::Rejection;
 use super::{AppError, AppState};
 use crate::domain::{Clock, EmailAddress};
+use crate::service::LoginFailures;
 
 /// Failed log-ins one account takes as a burst before it is locked (DESIGN.md, "Security
 /// rules": rate limits on log-in attempts per account).
@@ -116,6 +117,18 @@ impl<K: Hash + Eq + Clone> Budget<K> {
         self.limiter.shrink_to_fit();
         let now = self.now();
         self.refusals().retain(|_, until| *until > now);
+    }
+}
+
+/// The service layer asks this budget whether an account is locked and tells it of each
+/// failed log-in (`service::accounts::authenticate`).
+impl LoginFailures for Budget<EmailAddress> {
+    fn locked(&self, email: &EmailAddress) -> bool {
+        self.refused(email).is_some()
+    }
+
+    fn failed(&self, email: &EmailAddress) {
+        self.spend(email);
     }
 }
 

@@ -34,6 +34,13 @@ impl<R: Refusal> From<ServiceError<R>> for AppError {
     }
 }
 
+/// An operation that refuses nothing (a read): only its machinery can fail.
+impl Refusal for std::convert::Infallible {
+    fn rejection(&self) -> Rejection {
+        match *self {}
+    }
+}
+
 impl Refusal for NoStanding {
     fn rejection(&self) -> Rejection {
         match self {
