@@ -26,6 +26,7 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::db::audit::{self, AuditContext, RequestMeta};
 use crate::db::{self, Conn, Db, DbError};
+use crate::domain::invitation::Inviter;
 use crate::domain::membership::acting_role;
 use crate::domain::{EmailAddress, Membership, Organization, OrganizationId, Role, User, UserId};
 use crate::password_pool::PasswordPool;
@@ -133,6 +134,16 @@ impl Acting {
     /// The audit context for `actor` acting with this standing.
     pub fn audit(&self, actor: &Actor) -> AuditContext {
         actor.audit(self.as_staff)
+    }
+
+    /// Who they are as an inviter (DESIGN.md, rules 1, 2 and 6): staff, or a member with the
+    /// role they act with.
+    pub fn inviter(&self) -> Inviter {
+        if self.as_staff {
+            Inviter::Staff
+        } else {
+            Inviter::Member(self.role)
+        }
     }
 }
 
