@@ -16,7 +16,9 @@
 //! (`web::AppState::call`). Nothing here knows about HTTP; the web layer maps refusals to
 //! statuses and pages in one place (`web::refusals`).
 
+pub mod invite_links;
 pub mod members;
+pub mod signup;
 
 #[cfg(test)]
 pub(crate) mod testing;

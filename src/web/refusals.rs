@@ -4,7 +4,10 @@
 //! refusal first and fall back to this.
 
 use super::error::{AppError, Rejection};
+use crate::service::invite_links::InviteLinkRefusal;
+use crate::service::invite_links::join::{JoinProblem, JoinRefusal};
 use crate::service::members::MemberRefusal;
+use crate::service::signup::{SignupProblem, SignupRefusal};
 use crate::service::{NoStanding, ServiceError};
 
 /// What the password threads' refusal says (every thread busy, the queue full).
@@ -57,6 +60,56 @@ impl Refusal for MemberRefusal {
             MemberRefusal::NoStanding(e) => e.rejection(),
             MemberRefusal::NotFound => Rejection::NotFound,
             MemberRefusal::NotAMember | MemberRefusal::Denied(_) => Rejection::Forbidden,
+        }
+    }
+}
+
+impl Refusal for InviteLinkRefusal {
+    fn rejection(&self) -> Rejection {
+        match self {
+            InviteLinkRefusal::NoStanding(e) => e.rejection(),
+            InviteLinkRefusal::NotFound => Rejection::NotFound,
+            InviteLinkRefusal::Denied(_) | InviteLinkRefusal::ActOn(_) => Rejection::Forbidden,
+            InviteLinkRefusal::OverLimit { .. } => Rejection::RateLimited,
+            InviteLinkRefusal::NothingToRevoke(_) => Rejection::FinalState,
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            InviteLinkRefusal::OverLimit { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}
+
+impl Refusal for JoinRefusal {
+    fn rejection(&self) -> Rejection {
+        match self {
+            JoinRefusal::NotFound => Rejection::NotFound,
+            JoinRefusal::Refused { problem, .. } => match problem {
+                JoinProblem::Unusable => Rejection::LinkUnusable,
+                JoinProblem::WrongAccount => Rejection::Forbidden,
+                JoinProblem::AlreadyMember | JoinProblem::EmailTaken => Rejection::FinalState,
+                JoinProblem::InvalidEmail(_) | JoinProblem::InvalidAccount { .. } => {
+                    Rejection::Invalid
+                }
+                JoinProblem::WrongPassword => Rejection::WrongPassword,
+            },
+        }
+    }
+}
+
+impl Refusal for SignupRefusal {
+    fn rejection(&self) -> Rejection {
+        match self {
+            SignupRefusal::NotFound => Rejection::NotFound,
+            SignupRefusal::SignUp { problem, .. } => match problem {
+                SignupProblem::Unusable => Rejection::LinkUnusable,
+                SignupProblem::AccountExists => Rejection::FinalState,
+                SignupProblem::Invalid { .. } => Rejection::Invalid,
+            },
+            SignupRefusal::Join(refusal) => refusal.rejection(),
         }
     }
 }
