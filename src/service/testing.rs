@@ -6,13 +6,14 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use diesel::prelude::*;
 
-use super::{Actor, Services};
+use super::{Actor, Services, Visitor};
 use crate::config::Settings;
 use crate::db::audit::RequestMeta;
-use crate::db::schema::audit_events;
+use crate::db::schema::{audit_events, signup_requests};
 use crate::db::{self, Db};
 use crate::domain::password::DUMMY_HASH;
 use crate::domain::text::{OrganizationName, PersonName};
+use crate::domain::token::LinkToken;
 use crate::domain::{EmailAddress, ManualClock, MembershipId, OrganizationId, Plan, Role, User};
 use crate::password_pool::PasswordPool;
 use crate::web::limits::Limits;
@@ -118,13 +119,41 @@ impl Fixture {
     }
 }
 
+impl Fixture {
+    /// The token of the newest sign-up (or join) link mailed to `email`, as its email would
+    /// carry it.
+    pub fn mailed_link(&self, email: &str) -> LinkToken {
+        let id: String = self.with(|c| {
+            Ok(signup_requests::table
+                .filter(signup_requests::email.eq(email))
+                .order(signup_requests::created_at.desc())
+                .select(signup_requests::id)
+                .first(c)?)
+        });
+        let request = self.with(|c| db::signups::find(c, &id)).unwrap();
+        LinkToken::derive(&self.svc.settings.token_key, &request.nonce)
+    }
+}
+
+/// Someone following a link from a test request: signed in as `user`, or signed out.
+pub fn visitor(user: Option<User>) -> Visitor {
+    Visitor {
+        user,
+        origin: actor_origin(),
+    }
+}
+
+fn actor_origin() -> RequestMeta {
+    RequestMeta {
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("service test".into()),
+    }
+}
+
 /// `user` acting from a test request.
 pub fn actor(user: User) -> Actor {
     Actor {
         user,
-        origin: RequestMeta {
-            ip: Some("127.0.0.1".into()),
-            user_agent: Some("service test".into()),
-        },
+        origin: actor_origin(),
     }
 }
