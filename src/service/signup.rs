@@ -406,3 +406,190 @@ pub(crate) fn hash_password<R>(
         .map_err(|_| ServiceError::PasswordsBusy)?
         .map_err(|e| ServiceError::Storage(DbError::Task(format!("password hashing failed: {e}"))))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::invite_link::LinkExpiry;
+    use crate::domain::signup::MAX_EMAILS_PER_WINDOW;
+    use crate::service::invite_links::{self, CreateLink};
+    use crate::service::testing::{Fixture, visitor};
+
+    fn form(password: &str) -> LinkForm {
+        LinkForm {
+            name: "Sara Signup".into(),
+            password: password.into(),
+            organization: "Sara Studio".into(),
+        }
+    }
+
+    fn refused<T: std::fmt::Debug>(r: Result<T>) -> (LinkPage, SignupProblem) {
+        match r {
+            Err(ServiceError::Refused(SignupRefusal::SignUp { screen, problem })) => {
+                (screen.page, problem)
+            }
+            other => panic!("expected a refused form, got {other:?}"),
+        }
+    }
+
+    /// The kinds of email queued for `email`.
+    fn emails_to(f: &Fixture, email: &str) -> Vec<String> {
+        use crate::db::schema::outbox_emails;
+        use diesel::prelude::*;
+        f.with(|c| {
+            Ok(outbox_emails::table
+                .filter(outbox_emails::recipient.eq(email))
+                .select(outbox_emails::kind)
+                .load(c)?)
+        })
+    }
+
+    /// How many accounts and organizations exist.
+    fn counts(f: &Fixture) -> (i64, i64) {
+        use crate::db::schema::{organizations, users};
+        use diesel::prelude::*;
+        f.with(|c| {
+            let users = users::table.count().get_result(c)?;
+            Ok((users, organizations::table.count().get_result(c)?))
+        })
+    }
+
+    fn ask(f: &Fixture, email: &str) {
+        let email = EmailAddress::parse(email).unwrap();
+        request_link(&f.svc, &email, f.now).unwrap();
+    }
+
+    #[test]
+    fn the_answer_is_the_same_for_registered_and_unregistered_addresses() {
+        let f = Fixture::new();
+        f.user("known@example.com", "Known", false);
+        // Nothing comes back that could tell the two apart: only the emails differ.
+        ask(&f, "fresh@example.com");
+        ask(&f, "known@example.com");
+        assert_eq!(emails_to(&f, "fresh@example.com"), ["signup"]);
+        assert_eq!(emails_to(&f, "known@example.com"), ["signup_existing"]);
+    }
+
+    #[test]
+    fn an_address_gets_three_emails_an_hour() {
+        let mut f = Fixture::new();
+        for _ in 0..=MAX_EMAILS_PER_WINDOW {
+            ask(&f, "busy@example.com");
+        }
+        assert_eq!(emails_to(&f, "busy@example.com").len(), 3);
+        // Join links count against the same budget…
+        let org = f.org("Acme", Plan::Starter);
+        let owner = f.member(org, "owner@acme.test", Role::Owner);
+        let cmd = CreateLink {
+            role: Role::Viewer,
+            expiry: LinkExpiry::OneDay,
+        };
+        let token = invite_links::create(&f.svc, &owner, org, cmd, f.now)
+            .unwrap()
+            .token;
+        join::ask_for_link(&f.svc, &visitor(None), &token, "busy@example.com", f.now).unwrap();
+        assert_eq!(emails_to(&f, "busy@example.com").len(), 3);
+        // …and the window rolls.
+        f.now += chrono::Duration::hours(1);
+        ask(&f, "busy@example.com");
+        assert_eq!(emails_to(&f, "busy@example.com").len(), 4);
+    }
+
+    #[test]
+    fn sign_up_creates_exactly_one_account_and_one_trial_organization() {
+        let f = Fixture::new();
+        ask(&f, "sara@example.com");
+        let token = f.mailed_link("sara@example.com");
+        let screen = open(&f.svc, &visitor(None), &token, f.now).unwrap();
+        assert!(matches!(
+            screen,
+            LinkScreen::SignUp(SignupScreen {
+                page: LinkPage::NewAccount,
+                ..
+            })
+        ));
+        let before = counts(&f);
+        let done = complete(
+            &f.svc,
+            &visitor(None),
+            &token,
+            &form("sara-password-1"),
+            f.now,
+        );
+        let Ok(Completed::SignedUp { user, organization }) = done else {
+            panic!("expected a sign-up: {done:?}");
+        };
+        assert_eq!(organization.plan, Plan::Trial);
+        assert_eq!(&*organization.name, "Sara Studio");
+        assert_eq!(counts(&f), (before.0 + 1, before.1 + 1));
+        let role = f.with(|c| db::organizations::membership(c, organization.id, user.id));
+        assert_eq!(role.map(|m| m.role), Some(Role::Owner));
+        assert_eq!(
+            f.audit_actions(organization.id),
+            ["organization.created", "member.joined"]
+        );
+        // A second submission (a race, shown serially) creates nothing more.
+        let again = complete(
+            &f.svc,
+            &visitor(None),
+            &token,
+            &form("sara-password-1"),
+            f.now,
+        );
+        assert_eq!(
+            refused(again),
+            (
+                LinkPage::Unusable {
+                    kind: LinkKind::SignupLink,
+                    why: LinkUnusable::Used
+                },
+                SignupProblem::Unusable
+            )
+        );
+        assert_eq!(counts(&f), (before.0 + 1, before.1 + 1));
+    }
+
+    #[test]
+    fn bad_input_and_an_address_registered_meanwhile_create_nothing() {
+        let f = Fixture::new();
+        ask(&f, "late@example.com");
+        let token = f.mailed_link("late@example.com");
+        let before = counts(&f);
+        let (page, problem) = refused(complete(
+            &f.svc,
+            &visitor(None),
+            &token,
+            &form("short"),
+            f.now,
+        ));
+        assert_eq!(page, LinkPage::NewAccount);
+        assert!(matches!(
+            problem,
+            SignupProblem::Invalid {
+                name: None,
+                password: Some(_),
+                organization: None
+            }
+        ));
+        f.user("late@example.com", "Late", false);
+        let (page, problem) = refused(complete(
+            &f.svc,
+            &visitor(None),
+            &token,
+            &form("long enough password"),
+            f.now,
+        ));
+        assert_eq!(
+            (page, problem),
+            (LinkPage::AccountExists, SignupProblem::AccountExists)
+        );
+        assert_eq!(
+            counts(&f),
+            (before.0 + 1, before.1),
+            "only the seeded account"
+        );
+        // Neither refusal used the link.
+        let unused = f.with(|c| db::signups::find_by_token(c, &token)).unwrap();
+        assert_eq!(unused.facts.used_at, None);
+    }
+}

@@ -496,3 +496,285 @@ fn authenticate<R>(
     }
     Ok(user)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::password::hash_password;
+    use crate::domain::{OrganizationId, Plan};
+    use crate::service::invite_links::tests::statuses;
+    use crate::service::invite_links::{CreateLink, create};
+    use crate::service::signup::{self as signup_service, Completed, SignupRefusal};
+    use crate::service::testing::{Fixture, actor, visitor};
+    use crate::service::{Actor, Visitor};
+
+    const PASSWORD: &str = "a good long password";
+
+    fn new_link(f: &Fixture, creator: &Actor, org: OrganizationId, role: Role) -> LinkToken {
+        let cmd = CreateLink {
+            role,
+            expiry: crate::domain::invite_link::LinkExpiry::OneDay,
+        };
+        create(&f.svc, creator, org, cmd, f.now).unwrap().token
+    }
+
+    fn refused<T: std::fmt::Debug>(r: Result<T>) -> (LinkPage, JoinProblem) {
+        match r {
+            Err(ServiceError::Refused(JoinRefusal::Refused { screen, problem })) => {
+                (screen.page, problem)
+            }
+            other => panic!("expected a refused form, got {other:?}"),
+        }
+    }
+
+    fn joined(r: Result<JoinOutcome>) -> Member {
+        match r {
+            Ok(JoinOutcome::Joined(member)) => member,
+            other => panic!("expected to join, got {other:?}"),
+        }
+    }
+
+    fn user_count(f: &Fixture) -> i64 {
+        use crate::db::schema::users;
+        use diesel::prelude::*;
+        f.with(|c| Ok(users::table.count().get_result(c)?))
+    }
+
+    /// The kinds of email queued for `email`.
+    fn emails_to(f: &Fixture, email: &str) -> Vec<String> {
+        use crate::db::schema::outbox_emails;
+        use diesel::prelude::*;
+        f.with(|c| {
+            Ok(outbox_emails::table
+                .filter(outbox_emails::recipient.eq(email))
+                .select(outbox_emails::kind)
+                .load(c)?)
+        })
+    }
+
+    fn new_person(name: &str) -> LinkForm {
+        LinkForm {
+            name: name.into(),
+            password: PASSWORD.into(),
+            ..LinkForm::default()
+        }
+    }
+
+    /// Acme (Starter) with an Owner and an Admin.
+    fn acme(f: &Fixture) -> (OrganizationId, Actor, Actor) {
+        let org = f.org("Acme", Plan::Starter);
+        let owner = f.member(org, "owner@acme.test", Role::Owner);
+        let admin = f.member(org, "admin@acme.test", Role::Admin);
+        (org, owner, admin)
+    }
+
+    #[test]
+    fn the_page_fits_the_visitor_and_opening_it_writes_nothing() {
+        let f = Fixture::new();
+        let (org, owner, _) = acme(&f);
+        let token = new_link(&f, &owner, org, Role::Editor);
+        let page_for = |v: &Visitor| open(&f.svc, v, &token, f.now).unwrap().page;
+        assert_eq!(page_for(&visitor(None)), LinkPage::AskEmail);
+        let stranger = f.user("pat@example.com", "Pat", false);
+        assert_eq!(page_for(&visitor(Some(stranger))), LinkPage::Confirm);
+        let viewer = f.member(org, "vera@acme.test", Role::Viewer);
+        assert_eq!(
+            page_for(&visitor(Some(viewer.user))),
+            LinkPage::AlreadyMember(Role::Viewer)
+        );
+        assert_eq!(statuses(&f), ["active"]);
+        let unknown = LinkToken::generate();
+        assert!(matches!(
+            open(&f.svc, &visitor(None), &unknown, f.now),
+            Err(ServiceError::Refused(JoinRefusal::NotFound))
+        ));
+    }
+
+    #[test]
+    fn a_link_works_once_and_a_second_use_is_told_it_was_used() {
+        let f = Fixture::new();
+        let (org, owner, _) = acme(&f);
+        let token = new_link(&f, &owner, org, Role::Writer);
+        let first = visitor(Some(f.user("first@example.com", "First", false)));
+        let second = visitor(Some(f.user("second@example.com", "Second", false)));
+        let member = joined(accept(&f.svc, &first, &token, f.now));
+        assert_eq!((member.role, member.organization.id), (Role::Writer, org));
+        // The race, shown serially: the loser reads the winner's state.
+        assert_eq!(
+            refused(accept(&f.svc, &second, &token, f.now)),
+            (
+                LinkPage::Unusable {
+                    kind: LinkKind::InviteLink,
+                    why: LinkUnusable::Used
+                },
+                JoinProblem::Unusable
+            )
+        );
+        assert_eq!(statuses(&f), ["used"]);
+        assert_eq!(
+            f.audit_actions(org),
+            ["invite_link.created", "invite_link.used", "member.joined"]
+        );
+        assert_eq!(emails_to(&f, "owner@acme.test"), ["member_joined"]);
+    }
+
+    #[test]
+    fn racing_new_accounts_leave_one_account_and_the_losers_join_link_unused() {
+        let f = Fixture::new();
+        let (org, owner, _) = acme(&f);
+        let token = new_link(&f, &owner, org, Role::Viewer);
+        for email in ["a@example.com", "b@example.com"] {
+            let asked = ask_for_link(&f.svc, &visitor(None), &token, email, f.now).unwrap();
+            assert!(matches!(asked, Asked::Sent { .. }));
+        }
+        let (a, b) = (
+            f.mailed_link("a@example.com"),
+            f.mailed_link("b@example.com"),
+        );
+        let users = user_count(&f);
+        let done = signup_service::complete(&f.svc, &visitor(None), &a, &new_person("A"), f.now);
+        assert!(matches!(
+            done,
+            Ok(Completed::Joined(JoinOutcome::Joined(_)))
+        ));
+        let lost = signup_service::complete(&f.svc, &visitor(None), &b, &new_person("B"), f.now);
+        let Err(ServiceError::Refused(SignupRefusal::Join(JoinRefusal::Refused {
+            screen, ..
+        }))) = lost
+        else {
+            panic!("the second use should be refused: {lost:?}");
+        };
+        assert_eq!(
+            screen.page,
+            LinkPage::Unusable {
+                kind: LinkKind::InviteLink,
+                why: LinkUnusable::Used
+            }
+        );
+        assert_eq!(user_count(&f), users + 1, "the loser left no account");
+        // The loser's join link is unused: its page now says the invite link was used.
+        let page = signup_service::open(&f.svc, &visitor(None), &b, f.now).unwrap();
+        assert!(matches!(
+            page,
+            signup_service::LinkScreen::Join(JoinScreen {
+                page: LinkPage::Unusable { .. },
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn the_creators_standing_is_checked_again_and_a_use_writes_the_revocation() {
+        let f = Fixture::new();
+        let (org, _, admin) = acme(&f);
+        let token = new_link(&f, &admin, org, Role::Admin);
+        f.set_role(org, &admin, Role::Editor);
+        let revoked = LinkPage::Unusable {
+            kind: LinkKind::InviteLink,
+            why: LinkUnusable::Revoked,
+        };
+        assert_eq!(
+            open(&f.svc, &visitor(None), &token, f.now).unwrap().page,
+            revoked
+        );
+        assert_eq!(statuses(&f), ["active"], "opening writes nothing");
+        let someone = visitor(Some(f.user("pat@example.com", "Pat", false)));
+        assert_eq!(
+            refused(accept(&f.svc, &someone, &token, f.now)),
+            (revoked, JoinProblem::Unusable)
+        );
+        assert_eq!(statuses(&f), ["revoked"], "the use writes it, and it stays");
+        assert_eq!(f.role_of(org, &actor(someone.user.unwrap())), None);
+        assert_eq!(
+            f.audit_actions(org),
+            ["invite_link.created", "invite_link.revoked"]
+        );
+    }
+
+    #[test]
+    fn an_existing_member_is_told_and_the_link_stays_unused() {
+        let f = Fixture::new();
+        let (org, owner, _) = acme(&f);
+        let token = new_link(&f, &owner, org, Role::Admin);
+        let vera = f.member(org, "vera@example.com", Role::Viewer);
+        let signed_in = visitor(Some(vera.user.clone()));
+        match accept(&f.svc, &signed_in, &token, f.now) {
+            Ok(JoinOutcome::AlreadyMember(m)) => assert_eq!(m.role, Role::Viewer),
+            other => panic!("expected a member already, got {other:?}"),
+        }
+        // Through a join link to the member's address, signed in as them: told, nothing used.
+        ask_for_link(&f.svc, &visitor(None), &token, "vera@example.com", f.now).unwrap();
+        let mailed = f.mailed_link("vera@example.com");
+        let posted =
+            signup_service::complete(&f.svc, &signed_in, &mailed, &LinkForm::default(), f.now);
+        let Err(ServiceError::Refused(SignupRefusal::Join(refusal))) = posted else {
+            panic!("expected a refusal: {posted:?}");
+        };
+        assert_eq!(
+            refused::<()>(Err(ServiceError::Refused(refusal))),
+            (
+                LinkPage::AlreadyMember(Role::Viewer),
+                JoinProblem::AlreadyMember
+            )
+        );
+        assert_eq!(statuses(&f), ["active"]);
+        assert_eq!(f.role_of(org, &vera), Some(Role::Viewer));
+    }
+
+    #[test]
+    fn asking_for_a_link_answers_alike_for_registered_and_unregistered_addresses() {
+        let f = Fixture::new();
+        let (org, owner, _) = acme(&f);
+        let token = new_link(&f, &owner, org, Role::Viewer);
+        f.user("known@example.com", "Known", false);
+        let users = user_count(&f);
+        for email in ["fresh@example.com", "Known@Example.com"] {
+            match ask_for_link(&f.svc, &visitor(None), &token, email, f.now).unwrap() {
+                Asked::Sent { email: sent, .. } => assert_eq!(sent.as_str(), email.to_lowercase()),
+                Asked::SignedIn => panic!("nobody is signed in"),
+            }
+        }
+        // Each address is sent the same kind of email: only its owner reads which it was.
+        assert_eq!(emails_to(&f, "fresh@example.com"), ["signup"]);
+        assert_eq!(emails_to(&f, "known@example.com"), ["signup"]);
+        assert_eq!(user_count(&f), users, "nothing exists yet");
+        assert_eq!(statuses(&f), ["active"], "the link is not used");
+        let (page, problem) = refused(ask_for_link(&f.svc, &visitor(None), &token, "nope", f.now));
+        assert_eq!(page, LinkPage::AskEmail);
+        assert!(matches!(problem, JoinProblem::InvalidEmail(_)));
+    }
+
+    #[test]
+    fn a_password_proves_the_account_and_a_wrong_one_uses_nothing() {
+        let f = Fixture::new();
+        let (org, owner, _) = acme(&f);
+        let token = new_link(&f, &owner, org, Role::Viewer);
+        let known = f.user("known@example.com", "Known", false);
+        let hash = hash_password(&Password::new_account(PASSWORD).unwrap()).unwrap();
+        f.with(|c| db::users::set_password_hash(c, known.id, &hash));
+        let log_in = |password: &str| LogIn {
+            email: "Known@Example.com".into(),
+            password: password.into(),
+        };
+        assert_eq!(
+            refused(log_in_and_join(
+                &f.svc,
+                &visitor(None),
+                &token,
+                &log_in("wrong"),
+                f.now
+            )),
+            (LinkPage::AskEmail, JoinProblem::WrongPassword)
+        );
+        assert_eq!(statuses(&f), ["active"]);
+        let member = joined(log_in_and_join(
+            &f.svc,
+            &visitor(None),
+            &token,
+            &log_in(PASSWORD),
+            f.now,
+        ));
+        assert_eq!(member.user.id, known.id);
+        assert_eq!(statuses(&f), ["used"]);
+    }
+}

@@ -248,3 +248,163 @@ fn unusable_now(
         .err()
         .unwrap_or(LinkUnusable::Used))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::service::testing::{Fixture, actor};
+
+    fn refusal<T: std::fmt::Debug>(r: Result<T>) -> InviteLinkRefusal {
+        match r {
+            Err(ServiceError::Refused(why)) => why,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    fn create_for(
+        f: &Fixture,
+        who: &Actor,
+        org: OrganizationId,
+        role: Role,
+    ) -> Result<CreatedLink> {
+        let cmd = CreateLink {
+            role,
+            expiry: LinkExpiry::OneDay,
+        };
+        create(&f.svc, who, org, cmd, f.now)
+    }
+
+    /// The stored status of every link, oldest first.
+    pub(crate) fn statuses(f: &Fixture) -> Vec<String> {
+        use crate::db::schema::invite_links;
+        use diesel::prelude::*;
+        f.with(|c| {
+            Ok(invite_links::table
+                .order(invite_links::created_at.asc())
+                .select(invite_links::status)
+                .load::<String>(c)?)
+        })
+    }
+
+    #[test]
+    fn rule_1_a_link_is_created_within_the_ceiling_and_audited() {
+        let f = Fixture::new();
+        let org = f.org("Acme", Plan::Starter);
+        let admin = f.member(org, "admin@acme.test", Role::Admin);
+        let created = create_for(&f, &admin, org, Role::Admin).unwrap();
+        assert_eq!(created.link.role, Role::Admin);
+        assert_eq!(
+            created.link.facts.expires_at,
+            f.now + LinkExpiry::OneDay.duration()
+        );
+        assert_eq!(f.audit_actions(org), ["invite_link.created"]);
+        // Only the token's hash is stored: the token finds the link.
+        let found = f.with(|c| db::invite_links::find_by_token(c, &created.token));
+        assert_eq!(found.map(|d| d.link.id), Some(created.link.id));
+        assert_eq!(
+            refusal(create_for(&f, &admin, org, Role::Owner)),
+            InviteLinkRefusal::Denied(InviteDenied::AboveCeiling(Role::Owner))
+        );
+        assert_eq!(statuses(&f), ["active"], "nothing written");
+        // Staff act as Owners (rule 6).
+        let staff = actor(f.user("staff@joinery.test", "Sam", true));
+        create_for(&f, &staff, org, Role::Owner).unwrap();
+    }
+
+    #[test]
+    fn rule_2_and_3_need_users_invite_and_a_paid_plan_read_under_the_lock() {
+        let f = Fixture::new();
+        let trial = f.org("Tryout", Plan::Trial);
+        let owner = f.member(trial, "owner@tryout.test", Role::Owner);
+        assert_eq!(
+            refusal(create_for(&f, &owner, trial, Role::Viewer)),
+            InviteLinkRefusal::Denied(InviteDenied::TrialPlan)
+        );
+        let form = link_form(&f.svc, &owner, trial).unwrap();
+        assert_eq!(form.plan, Plan::Trial);
+        let org = f.org("Acme", Plan::Starter);
+        let admin = f.member(org, "admin@acme.test", Role::Admin);
+        // Demoted by another request after the form was shown.
+        f.set_role(org, &admin, Role::Editor);
+        assert_eq!(
+            refusal(create_for(&f, &admin, org, Role::Viewer)),
+            InviteLinkRefusal::Denied(InviteDenied::NotPermitted)
+        );
+        assert_eq!(
+            refusal(link_form(&f.svc, &admin, org)),
+            InviteLinkRefusal::Denied(InviteDenied::NotPermitted)
+        );
+        assert!(statuses(&f).is_empty());
+    }
+
+    #[test]
+    fn the_hourly_limit_is_counted_in_the_transaction_that_creates() {
+        let mut f = Fixture::new();
+        Arc::make_mut(&mut f.svc.settings).invitations_per_hour = 2;
+        let org = f.org("Acme", Plan::Starter);
+        let owner = f.member(org, "owner@acme.test", Role::Owner);
+        for _ in 0..2 {
+            create_for(&f, &owner, org, Role::Viewer).unwrap();
+        }
+        assert_eq!(
+            refusal(create_for(&f, &owner, org, Role::Viewer)),
+            InviteLinkRefusal::OverLimit {
+                limit: OverLinkLimit { per_hour: 2 },
+                retry_after: 3_600
+            }
+        );
+        assert_eq!(statuses(&f).len(), 2, "nothing written");
+        // An hour on, the window has room again.
+        f.now += Duration::hours(1);
+        create_for(&f, &owner, org, Role::Viewer).unwrap();
+    }
+
+    #[test]
+    fn revoking_obeys_the_ceiling_of_the_links_role_and_happens_once() {
+        let f = Fixture::new();
+        let org = f.org("Acme", Plan::Starter);
+        let owner = f.member(org, "owner@acme.test", Role::Owner);
+        let admin = f.member(org, "admin@acme.test", Role::Admin);
+        let id = create_for(&f, &owner, org, Role::Owner).unwrap().link.id;
+        let above = InviteLinkRefusal::ActOn(ActOnDenied::AboveCeiling(Role::Owner));
+        assert_eq!(refusal(revoke_view(&f.svc, &admin, org, id, f.now)), above);
+        assert_eq!(refusal(revoke(&f.svc, &admin, org, id, f.now)), above);
+        assert_eq!(statuses(&f), ["active"]);
+        let view = revoke_view(&f.svc, &owner, org, id, f.now).unwrap();
+        assert_eq!(view.unusable, None);
+        assert_eq!(revoke(&f.svc, &owner, org, id, f.now).unwrap(), Role::Owner);
+        assert_eq!(statuses(&f), ["revoked"]);
+        // The second revocation (another tab, a race shown serially) finds nothing to do.
+        assert_eq!(
+            refusal(revoke(&f.svc, &owner, org, id, f.now)),
+            InviteLinkRefusal::NothingToRevoke(LinkUnusable::Revoked)
+        );
+        let view = revoke_view(&f.svc, &owner, org, id, f.now).unwrap();
+        assert_eq!(view.unusable, Some(LinkUnusable::Revoked));
+        assert_eq!(
+            f.audit_actions(org),
+            ["invite_link.created", "invite_link.revoked"]
+        );
+    }
+
+    #[test]
+    fn another_organizations_link_is_not_found() {
+        let f = Fixture::new();
+        let acme = f.org("Acme", Plan::Starter);
+        let owner = f.member(acme, "owner@acme.test", Role::Owner);
+        let id = create_for(&f, &owner, acme, Role::Viewer).unwrap().link.id;
+        let globex = f.org("Globex", Plan::Starter);
+        let stranger = f.member(globex, "owner@globex.test", Role::Owner);
+        assert_eq!(
+            refusal(revoke(&f.svc, &stranger, globex, id, f.now)),
+            InviteLinkRefusal::NotFound
+        );
+        assert_eq!(
+            refusal(revoke(&f.svc, &stranger, acme, id, f.now)),
+            InviteLinkRefusal::NoStanding(NoStanding::NotAMember)
+        );
+        assert_eq!(statuses(&f), ["active"]);
+    }
+}
