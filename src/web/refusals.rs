@@ -3,6 +3,8 @@
 //! [`AppError`] renders that kind. Pages that show a refusal beside a form field match the
 //! refusal first and fall back to this.
 
+use actix_web::http::StatusCode;
+
 use super::error::{AppError, Rejection};
 use crate::service::invite_links::InviteLinkRefusal;
 use crate::service::invite_links::join::{JoinProblem, JoinRefusal};
@@ -41,6 +43,21 @@ impl<R: Refusal> From<ServiceError<R>> for AppError {
 impl Refusal for std::convert::Infallible {
     fn rejection(&self) -> Rejection {
         match *self {}
+    }
+}
+
+/// The refusal in `e` with its status (the policy's), for a page that shows it beside its
+/// form; anything else becomes its error page.
+///
+/// # Errors
+/// The [`AppError`] of a failure of the machinery.
+pub fn shown<R: Refusal>(e: ServiceError<R>) -> Result<(R, StatusCode), AppError> {
+    match e {
+        ServiceError::Refused(refusal) => {
+            let status = refusal.rejection().status();
+            Ok((refusal, status))
+        }
+        other => Err(other.into()),
     }
 }
 
