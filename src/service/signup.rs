@@ -412,6 +412,7 @@ mod tests {
     use super::*;
     use crate::domain::invite_link::LinkExpiry;
     use crate::domain::signup::MAX_EMAILS_PER_WINDOW;
+    use crate::service::invite_links::join::tests::emails_to;
     use crate::service::invite_links::{self, CreateLink};
     use crate::service::testing::{Fixture, visitor};
 
@@ -430,18 +431,6 @@ mod tests {
             }
             other => panic!("expected a refused form, got {other:?}"),
         }
-    }
-
-    /// The kinds of email queued for `email`.
-    fn emails_to(f: &Fixture, email: &str) -> Vec<String> {
-        use crate::db::schema::outbox_emails;
-        use diesel::prelude::*;
-        f.with(|c| {
-            Ok(outbox_emails::table
-                .filter(outbox_emails::recipient.eq(email))
-                .select(outbox_emails::kind)
-                .load(c)?)
-        })
     }
 
     /// How many accounts and organizations exist.

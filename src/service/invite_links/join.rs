@@ -154,14 +154,7 @@ pub fn open(
     token: &LinkToken,
     now: DateTime<Utc>,
 ) -> Result<JoinScreen> {
-    let mut conn = svc.conn()?;
-    let link = find(&mut conn, token)?;
-    let page = join_page(&mut conn, &link, visitor.user.as_ref(), now)?;
-    Ok(JoinScreen {
-        link,
-        page,
-        address: None,
-    })
+    join_screen(&mut *svc.conn()?, token, visitor.user.as_ref(), now)
 }
 
 /// "Email me a link to join" on the link `token`: mails `email` a join link that proves it,
@@ -180,17 +173,11 @@ pub fn ask_for_link(
     now: DateTime<Utc>,
 ) -> Result<Asked> {
     let mut conn = svc.conn()?;
-    let link = find(&mut conn, token)?;
+    let screen = join_screen(&mut conn, token, None, now)?;
     if visitor.user.is_some() {
         return Ok(Asked::SignedIn);
     }
-    let page = join_page(&mut conn, &link, None, now)?;
-    let screen = JoinScreen {
-        link,
-        page,
-        address: None,
-    };
-    if matches!(page, LinkPage::Unusable { .. }) {
+    if matches!(screen.page, LinkPage::Unusable { .. }) {
         return refuse(JoinRefusal::on(screen, JoinProblem::Unusable));
     }
     let email = match EmailAddress::parse(email) {
@@ -240,14 +227,8 @@ pub fn log_in_and_join(
         };
         return refuse(JoinRefusal::on(screen, JoinProblem::WrongPassword));
     };
-    join(
-        svc,
-        &visitor.origin,
-        link,
-        None,
-        Joiner::Existing(user),
-        now,
-    )
+    let joiner = Joiner::Existing(user);
+    join(svc, &visitor.origin, link, None, joiner, now)
 }
 
 /// "Join" on the link `token`: the signed-in visitor joins with one click. A member already
@@ -265,14 +246,8 @@ pub fn accept(
     let Some(user) = visitor.user.clone() else {
         return Ok(JoinOutcome::SeePage);
     };
-    join(
-        svc,
-        &visitor.origin,
-        link,
-        None,
-        Joiner::Existing(user),
-        now,
-    )
+    let joiner = Joiner::Existing(user);
+    join(svc, &visitor.origin, link, None, joiner, now)
 }
 
 /// The page of a join link — `request`, which carries the invite link `link_id` — for `user`
@@ -418,12 +393,13 @@ fn find(c: &mut Conn, token: &LinkToken) -> Result<InviteLinkDetails> {
 }
 
 /// The page of `/join/{token}` for `user` at `now`.
-fn join_page(
+fn join_screen(
     c: &mut Conn,
-    link: &InviteLinkDetails,
+    token: &LinkToken,
     user: Option<&User>,
     now: DateTime<Utc>,
-) -> std::result::Result<LinkPage, DbError> {
+) -> Result<JoinScreen> {
+    let link = find(c, token)?;
     let creator = db::invite_links::creator(c, &link.link)?;
     let usable = link.link.usable(creator, now);
     let role = role_in(c, link.link.organization_id, user)?;
@@ -432,7 +408,11 @@ fn join_page(
         address_has_account: false,
     };
     let usable = usable.map_err(|why| (LinkKind::InviteLink, why));
-    Ok(page(LinkKind::InviteLink, usable, None, visit))
+    Ok(JoinScreen {
+        page: page(LinkKind::InviteLink, usable, None, visit),
+        link,
+        address: None,
+    })
 }
 
 /// `user`'s role in `org`, if they are a member.
@@ -498,7 +478,7 @@ fn authenticate<R>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::password::hash_password;
     use crate::domain::{OrganizationId, Plan};
@@ -541,7 +521,7 @@ mod tests {
     }
 
     /// The kinds of email queued for `email`.
-    fn emails_to(f: &Fixture, email: &str) -> Vec<String> {
+    pub(crate) fn emails_to(f: &Fixture, email: &str) -> Vec<String> {
         use crate::db::schema::outbox_emails;
         use diesel::prelude::*;
         f.with(|c| {

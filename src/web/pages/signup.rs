@@ -21,17 +21,16 @@ use crate::domain::EmailAddress;
 use crate::domain::link::LinkPage;
 use crate::domain::signup::MAX_EMAILS_PER_WINDOW;
 use crate::domain::text::MAX_NAME_CHARS;
-use crate::domain::token::LinkToken;
 use crate::paths;
+use crate::service::ServiceError;
 use crate::service::signup::{
     self as service, Completed, LinkForm, LinkScreen, SignupProblem, SignupRefusal, SignupScreen,
 };
-use crate::service::{ServiceError, Visitor};
 use crate::web::csrf::{CsrfForm, HasCsrfToken};
 use crate::web::error::Rejection;
 use crate::web::extractors::MaybeUser;
 use crate::web::links::{LinkPath, respond};
-use crate::web::refusals::Refusal;
+use crate::web::refusals::shown;
 use crate::web::request_meta::Meta;
 use crate::web::session::Session;
 use crate::web::{AppError, AppState, Layout, flash};
@@ -65,16 +64,28 @@ pub async fn signup_page(
     })
 }
 
-/// The sign-up form.
+/// What the forms of sign-up and of link pages send, each the fields it has: Email (sign-up,
+/// "Email me a link to join"), Email and Password ("Log in & join"), Name, Password and
+/// Company name (a sign-up link), Name and Password or Password (a join link).
 #[derive(Debug, Deserialize)]
-pub struct SignupForm {
+pub struct LinkInput {
     #[serde(default)]
     csrf_token: String,
+    /// The address typed.
     #[serde(default)]
-    email: String,
+    pub(crate) email: String,
+    /// The name typed.
+    #[serde(default)]
+    pub(crate) name: String,
+    /// The password typed.
+    #[serde(default)]
+    pub(crate) password: String,
+    /// The company name typed.
+    #[serde(default)]
+    pub(crate) organization: String,
 }
 
-impl HasCsrfToken for SignupForm {
+impl HasCsrfToken for LinkInput {
     fn csrf_token(&self) -> &str {
         &self.csrf_token
     }
@@ -87,7 +98,7 @@ pub async fn request_link(
     state: web::Data<AppState>,
     session: Session,
     user: MaybeUser,
-    CsrfForm(form): CsrfForm<SignupForm>,
+    CsrfForm(form): CsrfForm<LinkInput>,
 ) -> Result<HttpResponse, AppError> {
     let layout = Layout::new(&state, &session, "Sign up", user.0.as_ref())?;
     let email = match EmailAddress::parse(&form.email) {
@@ -135,14 +146,13 @@ impl LinkView {
     fn new(
         state: &AppState,
         session: &Session,
-        user: &MaybeUser,
-        token: &LinkToken,
+        pages: &JoinPages<'_>,
         screen: &SignupScreen,
     ) -> Result<Self, AppError> {
         Ok(Self {
-            layout: Layout::new(state, session, "Finish signing up", user.0.as_ref())?,
+            layout: Layout::new(state, session, "Finish signing up", pages.user())?,
             page: screen.page,
-            action: paths::signup_link(token.expose()),
+            action: paths::signup_link(pages.token().expose()),
             email: screen.email.to_string(),
             name: String::new(),
             organization: String::new(),
@@ -160,50 +170,19 @@ pub async fn show(
     state: web::Data<AppState>,
     session: Session,
     user: MaybeUser,
-    Meta(meta): Meta,
+    meta: Meta,
     LinkPath(token): LinkPath,
 ) -> Result<HttpResponse, AppError> {
-    let visitor = Visitor {
-        user: user.0.clone(),
-        origin: meta,
-    };
-    let (t, now) = (token.clone(), state.clock.now());
-    let screen = state
-        .call(move |svc| service::open(svc, &visitor, &t, now))
-        .await?;
-    match screen {
+    let pages = JoinPages::new(&state, &session, user, meta, token, true);
+    match pages.call(service::open).await? {
         LinkScreen::SignUp(screen) => {
             let status = match screen.page {
                 LinkPage::Unusable { .. } => Rejection::LinkUnusable.status(),
                 _ => StatusCode::OK,
             };
-            respond(
-                &LinkView::new(&state, &session, &user, &token, &screen)?,
-                status,
-            )
+            respond(&LinkView::new(&state, &session, &pages, &screen)?, status)
         }
-        LinkScreen::Join(screen) => {
-            JoinPages::new(&state, &session, user.0.as_ref(), &token, true).show(&screen)
-        }
-    }
-}
-
-/// The form on a link's page.
-#[derive(Debug, Deserialize)]
-pub struct CompleteForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    organization: String,
-}
-
-impl HasCsrfToken for CompleteForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
+        LinkScreen::Join(screen) => pages.show(&screen),
     }
 }
 
@@ -222,14 +201,11 @@ pub async fn complete(
     state: web::Data<AppState>,
     session: Session,
     user: MaybeUser,
-    Meta(meta): Meta,
+    meta: Meta,
     LinkPath(token): LinkPath,
-    CsrfForm(form): CsrfForm<CompleteForm>,
+    CsrfForm(form): CsrfForm<LinkInput>,
 ) -> Result<HttpResponse, AppError> {
-    let visitor = Visitor {
-        user: user.0.clone(),
-        origin: meta,
-    };
+    let pages = JoinPages::new(&state, &session, user, meta, token, true);
     let kept = KeptInput {
         name: form.name.chars().take(MAX_NAME_CHARS * 2).collect(),
         organization: form.organization.chars().take(MAX_NAME_CHARS * 2).collect(),
@@ -239,11 +215,9 @@ pub async fn complete(
         password: form.password,
         organization: form.organization,
     };
-    let (t, now) = (token.clone(), state.clock.now());
-    let done = state
-        .call(move |svc| service::complete(svc, &visitor, &t, &cmd, now))
+    let done = pages
+        .call(move |svc, v, t, now| service::complete(svc, v, t, &cmd, now))
         .await;
-    let join_pages = JoinPages::new(&state, &session, user.0.as_ref(), &token, true);
     match done {
         Ok(Completed::SignedUp { user, organization }) => {
             session.sign_in(user.id)?;
@@ -255,15 +229,11 @@ pub async fn complete(
             flash::success(&session, text);
             Ok(see_other(&paths::dashboard(organization.id)))
         }
-        Ok(Completed::Joined(outcome)) => join_pages.outcome(outcome),
+        Ok(Completed::Joined(outcome)) => pages.outcome(outcome),
         Err(ServiceError::Refused(SignupRefusal::Join(refusal))) => {
-            let kept = Kept {
-                name: kept.name,
-                ..Kept::default()
-            };
-            join_pages.refused(ServiceError::Refused(refusal), kept)
+            pages.refused(ServiceError::Refused(refusal), Kept::name(kept.name))
         }
-        Err(e) => refused(&state, &session, &user, &token, e, kept),
+        Err(e) => refused(&state, &session, &pages, e, kept),
     }
 }
 
@@ -272,19 +242,15 @@ pub async fn complete(
 fn refused(
     state: &AppState,
     session: &Session,
-    user: &MaybeUser,
-    token: &LinkToken,
+    pages: &JoinPages<'_>,
     e: ServiceError<SignupRefusal>,
     kept: KeptInput,
 ) -> Result<HttpResponse, AppError> {
-    let ServiceError::Refused(refusal) = e else {
-        return Err(e.into());
-    };
-    let status = refusal.rejection().status();
+    let (refusal, status) = shown(e)?;
     let SignupRefusal::SignUp { screen, problem } = refusal else {
         return Err(AppError::NotFound);
     };
-    let mut view = LinkView::new(state, session, user, token, &screen)?;
+    let mut view = LinkView::new(state, session, pages, &screen)?;
     if let SignupProblem::Invalid {
         name,
         password,

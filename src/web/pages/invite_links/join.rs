@@ -8,10 +8,11 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
 
 use super::super::auth::LOGIN_FAILED;
 use super::super::see_other;
+use super::super::signup::LinkInput;
 use super::super::team::TimeView;
 use crate::domain::link::LinkPage;
 use crate::domain::signup::MAX_EMAILS_PER_WINDOW;
@@ -21,12 +22,12 @@ use crate::paths;
 use crate::service::invite_links::join::{
     self as service, Asked, JoinOutcome, JoinProblem, JoinRefusal, JoinScreen, LogIn,
 };
-use crate::service::{ServiceError, Visitor};
-use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
+use crate::service::{ServiceError, Services, Visitor};
+use crate::web::csrf::{CsrfForm, TokenOnly};
 use crate::web::error::Rejection;
 use crate::web::extractors::MaybeUser;
 use crate::web::links::{LinkPath, respond};
-use crate::web::refusals::Refusal;
+use crate::web::refusals::shown;
 use crate::web::request_meta::Meta;
 use crate::web::session::Session;
 use crate::web::{AppError, AppState, Layout, flash};
@@ -81,39 +82,94 @@ struct SentView {
 #[derive(Debug, Default)]
 pub(crate) struct Kept {
     /// "Email me a link": the address typed.
-    pub email: String,
+    email: String,
     /// "Log in & join": the address typed.
-    pub login_email: String,
+    login_email: String,
     /// "Create account & join": the name typed.
-    pub name: String,
+    name: String,
 }
 
-/// The answers of one request to an invite link's page: `/join/{token}`, or a join link's
-/// `/signup/{token}` (`mailed`).
+impl Kept {
+    /// The addresses typed into "Email me a link" and "Log in & join".
+    fn typed(email: String, login_email: String) -> Self {
+        Self {
+            email,
+            login_email,
+            name: String::new(),
+        }
+    }
+
+    /// The name typed into "Create account & join".
+    pub(crate) fn name(name: String) -> Self {
+        Self {
+            name,
+            ..Self::default()
+        }
+    }
+}
+
+/// One request to a link's page — `/join/{token}`, or `/signup/{token}` (`mailed`), which may
+/// be a join link's — with its one hand-off to the service and the answers it renders.
 pub(crate) struct JoinPages<'a> {
     state: &'a AppState,
     session: &'a Session,
-    user: Option<&'a User>,
-    token: &'a LinkToken,
+    visitor: Visitor,
+    token: LinkToken,
     mailed: bool,
 }
 
 impl<'a> JoinPages<'a> {
-    /// The pages of `token` for `user`.
+    /// The request of `user` from `origin` to `token`'s page.
     pub(crate) fn new(
         state: &'a AppState,
         session: &'a Session,
-        user: Option<&'a User>,
-        token: &'a LinkToken,
+        user: MaybeUser,
+        Meta(origin): Meta,
+        token: LinkToken,
         mailed: bool,
     ) -> Self {
         Self {
             state,
             session,
-            user,
+            visitor: Visitor {
+                user: user.0,
+                origin,
+            },
             token,
             mailed,
         }
+    }
+
+    /// Who is signed in, if anyone.
+    pub(crate) fn user(&self) -> Option<&User> {
+        self.visitor.user.as_ref()
+    }
+
+    /// The link's token.
+    pub(crate) fn token(&self) -> &LinkToken {
+        &self.token
+    }
+
+    /// Runs the service operation `op` for this visitor, this link and now, in the request's
+    /// one blocking hand-off.
+    ///
+    /// # Errors
+    /// Whatever `op` refuses; [`ServiceError::Storage`] if the hand-off failed.
+    pub(crate) async fn call<T, R>(
+        &self,
+        op: impl FnOnce(&Services, &Visitor, &LinkToken, DateTime<Utc>) -> Result<T, ServiceError<R>>
+        + Send
+        + 'static,
+    ) -> Result<T, ServiceError<R>>
+    where
+        T: Send + 'static,
+        R: Send + 'static,
+    {
+        let (visitor, token) = (self.visitor.clone(), self.token.clone());
+        let now = self.state.clock.now();
+        self.state
+            .call(move |svc| op(svc, &visitor, &token, now))
+            .await
     }
 
     /// The page's own path.
@@ -128,14 +184,10 @@ impl<'a> JoinPages<'a> {
     fn view(&self, screen: &JoinScreen, kept: Kept) -> Result<JoinView, AppError> {
         let org = &screen.link.organization;
         let token = self.token.expose();
+        let user = self.user();
         let base_path = self.path();
         Ok(JoinView {
-            layout: Layout::new(
-                self.state,
-                self.session,
-                format!("Join {}", org.name),
-                self.user,
-            )?,
+            layout: Layout::new(self.state, self.session, format!("Join {}", org.name), user)?,
             page: screen.page,
             org_name: org.name.clone(),
             creator_name: screen.link.creator_name.clone(),
@@ -149,7 +201,7 @@ impl<'a> JoinPages<'a> {
             base_path,
             register_action: paths::join_register(token),
             login_action: paths::join_login(token),
-            signed_in_email: self.user.map(|u| u.email.to_string()).unwrap_or_default(),
+            signed_in_email: user.map(|u| u.email.to_string()).unwrap_or_default(),
             dashboard_path: paths::dashboard(org.id),
             email: screen
                 .address
@@ -180,10 +232,7 @@ impl<'a> JoinPages<'a> {
         e: ServiceError<JoinRefusal>,
         kept: Kept,
     ) -> Result<HttpResponse, AppError> {
-        let ServiceError::Refused(refusal) = e else {
-            return Err(e.into());
-        };
-        let status = refusal.rejection().status();
+        let (refusal, status) = shown(e)?;
         let JoinRefusal::Refused { screen, problem } = refusal else {
             return Err(AppError::NotFound);
         };
@@ -240,7 +289,7 @@ impl<'a> JoinPages<'a> {
     /// "Check your email" for `email`.
     fn sent(&self, screen: &JoinScreen, email: &EmailAddress) -> Result<HttpResponse, AppError> {
         let page = SentView {
-            layout: Layout::new(self.state, self.session, "Check your email", self.user)?,
+            layout: Layout::new(self.state, self.session, "Check your email", self.user())?,
             org_name: screen.link.organization.name.clone(),
             email: email.to_string(),
             link_path: self.path(),
@@ -258,34 +307,13 @@ pub async fn show(
     state: web::Data<AppState>,
     session: Session,
     user: MaybeUser,
-    Meta(meta): Meta,
+    meta: Meta,
     LinkPath(token): LinkPath,
 ) -> Result<HttpResponse, AppError> {
-    let visitor = Visitor {
-        user: user.0,
-        origin: meta,
-    };
-    let (v, t, now) = (visitor.clone(), token.clone(), state.clock.now());
-    let screen = state.call(move |svc| service::open(svc, &v, &t, now)).await;
-    let pages = JoinPages::new(&state, &session, visitor.user.as_ref(), &token, false);
-    match screen {
+    let pages = JoinPages::new(&state, &session, user, meta, token, false);
+    match pages.call(service::open).await {
         Ok(screen) => pages.show(&screen),
         Err(e) => pages.refused(e, Kept::default()),
-    }
-}
-
-/// The "Email me a link" form.
-#[derive(Debug, Deserialize)]
-pub struct EmailForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    email: String,
-}
-
-impl HasCsrfToken for EmailForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
     }
 }
 
@@ -299,50 +327,22 @@ pub async fn request_link(
     state: web::Data<AppState>,
     session: Session,
     user: MaybeUser,
-    Meta(meta): Meta,
+    meta: Meta,
     LinkPath(token): LinkPath,
-    CsrfForm(form): CsrfForm<EmailForm>,
+    CsrfForm(form): CsrfForm<LinkInput>,
 ) -> Result<HttpResponse, AppError> {
-    let visitor = Visitor {
-        user: user.0,
-        origin: meta,
-    };
-    let (v, t, now) = (visitor.clone(), token.clone(), state.clock.now());
+    let pages = JoinPages::new(&state, &session, user, meta, token, false);
     let email = form.email.clone();
-    let asked = state
-        .call(move |svc| service::ask_for_link(svc, &v, &t, &email, now))
+    let asked = pages
+        .call(move |svc, v, t, now| service::ask_for_link(svc, v, t, &email, now))
         .await;
-    let pages = JoinPages::new(&state, &session, visitor.user.as_ref(), &token, false);
     match asked {
         Ok(Asked::Sent { screen, email }) => pages.sent(&screen, &email),
         Ok(Asked::SignedIn) => Ok(see_other(&pages.path())),
         Err(e) => {
             let email = form.email.chars().take(254).collect();
-            pages.refused(
-                e,
-                Kept {
-                    email,
-                    ..Kept::default()
-                },
-            )
+            pages.refused(e, Kept::typed(email, String::new()))
         }
-    }
-}
-
-/// The "Log in & join" form.
-#[derive(Debug, Deserialize)]
-pub struct LoginForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    password: String,
-}
-
-impl HasCsrfToken for LoginForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
     }
 }
 
@@ -353,29 +353,20 @@ pub async fn log_in_and_join(
     state: web::Data<AppState>,
     session: Session,
     user: MaybeUser,
-    Meta(meta): Meta,
+    meta: Meta,
     LinkPath(token): LinkPath,
-    CsrfForm(form): CsrfForm<LoginForm>,
+    CsrfForm(form): CsrfForm<LinkInput>,
 ) -> Result<HttpResponse, AppError> {
-    let visitor = Visitor {
-        user: user.0,
-        origin: meta,
-    };
-    let (v, t, now) = (visitor.clone(), token.clone(), state.clock.now());
+    let pages = JoinPages::new(&state, &session, user, meta, token, false);
     let login_email = form.email.chars().take(254).collect();
     let cmd = LogIn {
         email: form.email,
         password: form.password,
     };
-    let joined = state
-        .call(move |svc| service::log_in_and_join(svc, &v, &t, &cmd, now))
+    let joined = pages
+        .call(move |svc, v, t, now| service::log_in_and_join(svc, v, t, &cmd, now))
         .await;
-    let pages = JoinPages::new(&state, &session, visitor.user.as_ref(), &token, false);
-    let kept = Kept {
-        login_email,
-        ..Kept::default()
-    };
-    pages.answer(joined, kept)
+    pages.answer(joined, Kept::typed(String::new(), login_email))
 }
 
 /// POST /join/{token}/accept — the signed-in person joins with one click (someone signed out
@@ -384,18 +375,11 @@ pub async fn accept(
     state: web::Data<AppState>,
     session: Session,
     user: MaybeUser,
-    Meta(meta): Meta,
+    meta: Meta,
     LinkPath(token): LinkPath,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
-    let visitor = Visitor {
-        user: user.0,
-        origin: meta,
-    };
-    let (v, t, now) = (visitor.clone(), token.clone(), state.clock.now());
-    let joined = state
-        .call(move |svc| service::accept(svc, &v, &t, now))
-        .await;
-    let pages = JoinPages::new(&state, &session, visitor.user.as_ref(), &token, false);
+    let pages = JoinPages::new(&state, &session, user, meta, token, false);
+    let joined = pages.call(service::accept).await;
     pages.answer(joined, Kept::default())
 }
