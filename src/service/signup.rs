@@ -4,7 +4,7 @@
 //!
 //! The request answers the same whatever the address — new, registered, or past its hourly
 //! emails — so it never tells whether an account exists; only the email the address receives
-//! differs ([`mail_link`]). The same kind of link, asked for on an invite link's page, carries
+//! differs (`mail_link`). The same kind of link, asked for on an invite link's page, carries
 //! that invite link (a join link); its page and form are `invite_links::join`'s, and
 //! [`open`] and [`complete`] hand it there.
 

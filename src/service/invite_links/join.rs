@@ -11,7 +11,7 @@
 //! password proves the account), or join with one click when signed in.
 //!
 //! Which page a visitor sees is the link core's decision (`domain::link::page`); opening a
-//! link changes nothing. Using one is [`super::using`]'s one transaction.
+//! link changes nothing. Using one is `super::using`'s one transaction.
 
 use chrono::{DateTime, Utc};
 
@@ -53,7 +53,8 @@ pub enum JoinProblem {
     /// "Email me a link": not an email address.
     #[error("Email: {0}.")]
     InvalidEmail(String),
-    /// The email and password match no account (or the account is locked): said alike.
+    /// The email and password match no account (or the account is locked): said alike, in
+    /// the log-in page's words.
     #[error("That email and password do not match an account.")]
     WrongPassword,
     /// "Create account & join": the name or the password is not acceptable.
@@ -86,6 +87,7 @@ pub enum JoinRefusal {
 }
 
 impl JoinRefusal {
+    /// The refusal that shows `screen` again, saying `problem`.
     pub(super) fn on(screen: JoinScreen, problem: JoinProblem) -> Self {
         JoinRefusal::Refused {
             screen: Box::new(screen),
@@ -314,51 +316,28 @@ pub(crate) fn complete_mailed(
         visitor.user.as_ref(),
         now,
     )?;
-    let problem = match (screen.page, &visitor.user) {
-        (LinkPage::Unusable { .. }, _) => JoinProblem::Unusable,
-        (LinkPage::WrongAccount, _) => JoinProblem::WrongAccount,
-        (LinkPage::AlreadyMember(_), _) => JoinProblem::AlreadyMember,
-        (LinkPage::Confirm, Some(user)) => {
-            let joiner = Joiner::Existing(user.clone());
-            return join(
-                svc,
-                &visitor.origin,
-                screen.link,
-                screen.address,
-                joiner,
-                now,
-            );
-        }
-        (LinkPage::LogIn, _) => match authenticate(svc, request.email.as_str(), &form.password)? {
-            Some(user) => {
-                let joiner = Joiner::Existing(user);
-                return join(
-                    svc,
-                    &visitor.origin,
-                    screen.link,
-                    screen.address,
-                    joiner,
-                    now,
-                );
-            }
-            None => JoinProblem::WrongPassword,
-        },
-        (LinkPage::NewAccount, _) => match new_account(svc, request, form)? {
-            Ok(joiner) => {
-                return join(
-                    svc,
-                    &visitor.origin,
-                    screen.link,
-                    screen.address,
-                    joiner,
-                    now,
-                );
-            }
-            Err(problem) => problem,
-        },
+    let joiner = match (screen.page, &visitor.user) {
+        (LinkPage::Unusable { .. }, _) => Err(JoinProblem::Unusable),
+        (LinkPage::WrongAccount, _) => Err(JoinProblem::WrongAccount),
+        (LinkPage::AlreadyMember(_), _) => Err(JoinProblem::AlreadyMember),
+        (LinkPage::Confirm, Some(user)) => Ok(Joiner::Existing(user.clone())),
+        (LinkPage::LogIn, _) => authenticate(svc, request.email.as_str(), &form.password)?
+            .map(Joiner::Existing)
+            .ok_or(JoinProblem::WrongPassword),
+        (LinkPage::NewAccount, _) => new_account(svc, request, form)?,
         _ => return Ok(JoinOutcome::SeePage),
     };
-    refuse(JoinRefusal::on(screen, problem))
+    match joiner {
+        Ok(joiner) => join(
+            svc,
+            &visitor.origin,
+            screen.link,
+            screen.address,
+            joiner,
+            now,
+        ),
+        Err(problem) => refuse(JoinRefusal::on(screen, problem)),
+    }
 }
 
 /// A new account's joiner from "Create account & join": checks the name and password, then

@@ -10,7 +10,6 @@ use askama::Template;
 use askama_web::WebTemplate;
 use chrono::{DateTime, Utc};
 
-use super::super::auth::LOGIN_FAILED;
 use super::super::see_other;
 use super::super::signup::LinkInput;
 use super::super::team::TimeView;
@@ -239,8 +238,10 @@ impl<'a> JoinPages<'a> {
         let mut view = self.view(&screen, kept)?;
         match &problem {
             JoinProblem::InvalidEmail(_) => view.email_error = Some(problem.to_string()),
-            JoinProblem::WrongPassword => view.login_error = Some(LOGIN_FAILED.into()),
-            JoinProblem::EmailTaken => view.login_error = Some(problem.to_string()),
+            // The log-in page's words: an unknown email and a wrong password read alike.
+            JoinProblem::WrongPassword | JoinProblem::EmailTaken => {
+                view.login_error = Some(problem.to_string());
+            }
             JoinProblem::InvalidAccount { name, password } => {
                 view.name_error.clone_from(name);
                 view.password_error.clone_from(password);

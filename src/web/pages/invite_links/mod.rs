@@ -28,7 +28,7 @@ use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::error::Rejection;
 use crate::web::extractors::OrgMember;
 use crate::web::links::respond;
-use crate::web::refusals::Refusal;
+use crate::web::refusals::{Refusal, shown};
 use crate::web::request_meta::Meta;
 use crate::web::session::Session;
 use crate::web::{AppError, AppState, Layout, flash};
@@ -175,28 +175,37 @@ pub async fn create(
     };
     let (actor, now) = (member.actor(meta), state.clock.now());
     let cmd = CreateLink { role, expiry };
-    let refusal = match state
+    let created = match state
         .call(move |svc| service::create(svc, &actor, org, cmd, now))
         .await
     {
-        Ok(created) => {
-            let layout = Layout::new(&state, &session, "Invite link created", Some(&member.user))?
-                .in_org(&member);
-            let page = CreatedPage {
-                layout,
-                team_path: paths::team(org),
-                url: format!("{}{}", state.base_url, paths::join(created.token.expose())),
-                role,
-                expiry,
-                expires: TimeView::new(created.link.facts.expires_at, now),
-            };
-            return respond(&page, StatusCode::OK);
-        }
-        Err(ServiceError::Refused(
-            refusal @ (InviteLinkRefusal::Denied(_) | InviteLinkRefusal::OverLimit { .. }),
-        )) => refusal,
-        Err(e) => return Err(e.into()),
+        Ok(created) => created,
+        Err(e) => return refused(&state, &session, &member, form, e),
     };
+    let layout =
+        Layout::new(&state, &session, "Invite link created", Some(&member.user))?.in_org(&member);
+    let page = CreatedPage {
+        layout,
+        team_path: paths::team(org),
+        url: format!("{}{}", state.base_url, paths::join(created.token.expose())),
+        role,
+        expiry,
+        expires: TimeView::new(created.link.facts.expires_at, now),
+    };
+    respond(&page, StatusCode::OK)
+}
+
+/// The form shown again for a refused link, with why beside the role or above the form and
+/// the input kept, at the refusal's status (a rate limit with `Retry-After`); a refusal no
+/// form shows is its error page.
+fn refused(
+    state: &AppState,
+    session: &Session,
+    member: &OrgMember,
+    mut form: LinkForm,
+    e: ServiceError<InviteLinkRefusal>,
+) -> Result<HttpResponse, AppError> {
+    let (refusal, _) = shown(e)?;
     match refusal {
         InviteLinkRefusal::Denied(InviteDenied::AboveCeiling(role)) => {
             form.role_error = Some(format!(
@@ -204,9 +213,12 @@ pub async fn create(
                 role.label()
             ));
         }
-        _ => form.form_error = Some(refusal.to_string()),
+        InviteLinkRefusal::Denied(_) | InviteLinkRefusal::OverLimit { .. } => {
+            form.form_error = Some(refusal.to_string());
+        }
+        other => return Err(ServiceError::Refused(other).into()),
     }
-    let page = NewLinkPage::new(&state, &session, &member, member.org.plan, form)?;
+    let page = NewLinkPage::new(state, session, member, member.org.plan, form)?;
     render_refused(&page, refusal.rejection(), refusal.retry_after())
 }
 
