@@ -1,4 +1,4 @@
-//! Self-serve sign-up (DESIGN.md, "Pages → Account"; issue 4, item 5), and the same mailed
+//! Self-serve sign-up (DESIGN.md, "Pages → Account"), and the same mailed
 //! link for joining through an invite link (DESIGN.md, Security rules: "Every way into an
 //! organization … proves the person's email before an account is bound to it").
 //!
@@ -11,6 +11,7 @@
 //! password), so there nothing differs at all.
 
 use super::ids::SignupRequestId;
+use super::link::LinkUnusable;
 use super::token::TokenNonce;
 use super::{EmailAddress, InviteLinkId};
 use chrono::{DateTime, Duration, Utc};
@@ -59,43 +60,6 @@ pub fn plan_join_email(sent_in_window: i64) -> SignupEmail {
     }
 }
 
-/// Why a sign-up link cannot be used. The `Display` text is the page's heading.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum LinkUnusable {
-    /// Past its expiry.
-    #[error("This sign-up link has expired")]
-    Expired,
-    /// Already used to create an account.
-    #[error("This sign-up link has already been used")]
-    AlreadyUsed,
-}
-
-impl LinkUnusable {
-    /// What the person can do about it, shown under the heading.
-    pub fn advice(self) -> &'static str {
-        match self {
-            LinkUnusable::Expired => {
-                "Sign-up links work for 24 hours. Sign up again to get a new link."
-            }
-            LinkUnusable::AlreadyUsed => {
-                "Each sign-up link works once. If you created your account with it, log in."
-            }
-        }
-    }
-
-    /// The advice when the link was mailed to join through an invite link.
-    pub fn advice_for_joining(self) -> &'static str {
-        match self {
-            LinkUnusable::Expired => {
-                "These links work for 24 hours at most. Open the invite link again to get a new one."
-            }
-            LinkUnusable::AlreadyUsed => {
-                "Each of these links works once. If you joined with it, log in."
-            }
-        }
-    }
-}
-
 /// The facts about one sign-up request that its rules depend on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SignupLinkFacts {
@@ -123,51 +87,20 @@ impl SignupLinkFacts {
         }
     }
 
-    /// Whether the link can still create an account at `now`. Expiry holds to the second: at
+    /// Whether the link can still be used at `now`. Expiry holds to the second: at
     /// `expires_at` itself the link no longer works. A used link reports "used" even once it
     /// has also expired, since that is what happened to it.
     ///
     /// # Errors
-    /// [`LinkUnusable`] saying why not.
+    /// [`LinkUnusable::Used`] or [`LinkUnusable::Expired`].
     pub fn check_usable(&self, now: DateTime<Utc>) -> Result<(), LinkUnusable> {
         if self.used_at.is_some() {
-            Err(LinkUnusable::AlreadyUsed)
+            Err(LinkUnusable::Used)
         } else if now >= self.expires_at {
             Err(LinkUnusable::Expired)
         } else {
             Ok(())
         }
-    }
-}
-
-/// Why following a sign-up link did not create an account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum CompleteError {
-    /// The link is expired or used (possibly by a request that won a race).
-    #[error("{0}")]
-    Unusable(LinkUnusable),
-    /// An account with the address exists by now (e.g. created by accepting an invitation).
-    #[error("An account with this email already exists")]
-    AccountExists,
-}
-
-/// What following a sign-up link shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkPage {
-    /// The form: name, password, company name, with the email locked.
-    Form,
-    /// Why the link cannot be used.
-    Unusable(LinkUnusable),
-    /// An account with the address exists by now: log in instead.
-    AccountExists,
-}
-
-/// Decides what the page of a sign-up link shows at `now`.
-pub fn link_page(facts: &SignupLinkFacts, account_exists: bool, now: DateTime<Utc>) -> LinkPage {
-    match facts.check_usable(now) {
-        Err(why) => LinkPage::Unusable(why),
-        Ok(()) if account_exists => LinkPage::AccountExists,
-        Ok(()) => LinkPage::Form,
     }
 }
 
@@ -268,41 +201,10 @@ mod tests {
             used_at: Some(t0() + Duration::hours(1)),
             ..SignupLinkFacts::new_at(t0())
         };
-        assert_eq!(facts.check_usable(t0()), Err(LinkUnusable::AlreadyUsed));
+        assert_eq!(facts.check_usable(t0()), Err(LinkUnusable::Used));
         assert_eq!(
             facts.check_usable(t0() + Duration::days(3)),
-            Err(LinkUnusable::AlreadyUsed)
-        );
-    }
-
-    #[test]
-    fn the_link_page_shows_the_form_only_for_a_usable_link_and_a_free_address() {
-        let facts = SignupLinkFacts::new_at(t0());
-        assert_eq!(link_page(&facts, false, t0()), LinkPage::Form);
-        assert_eq!(link_page(&facts, true, t0()), LinkPage::AccountExists);
-        assert_eq!(
-            link_page(&facts, false, t0() + Duration::hours(25)),
-            LinkPage::Unusable(LinkUnusable::Expired)
-        );
-        let used = SignupLinkFacts {
-            used_at: Some(t0()),
-            ..facts
-        };
-        assert_eq!(
-            link_page(&used, true, t0()),
-            LinkPage::Unusable(LinkUnusable::AlreadyUsed)
-        );
-    }
-
-    #[test]
-    fn headings_say_what_happened() {
-        assert_eq!(
-            LinkUnusable::Expired.to_string(),
-            "This sign-up link has expired"
-        );
-        assert_eq!(
-            LinkUnusable::AlreadyUsed.to_string(),
-            "This sign-up link has already been used"
+            Err(LinkUnusable::Used)
         );
     }
 }

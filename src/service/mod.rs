@@ -21,9 +21,11 @@ pub mod accounts;
 pub mod audit;
 pub mod csv_import;
 pub mod invitations;
+pub mod invite_links;
 pub mod maintenance;
 pub mod members;
 pub mod organizations;
+pub mod signup;
 pub mod staff;
 pub mod team;
 pub mod tenants;
@@ -36,6 +38,7 @@ use std::sync::Arc;
 use crate::config::Settings;
 use crate::db::audit::{AuditContext, RequestMeta};
 use crate::db::{self, Conn, Db, DbError};
+use crate::domain::invitation::Inviter;
 use crate::domain::membership::acting_role;
 use crate::domain::{EmailAddress, Membership, Organization, OrganizationId, Role, User, UserId};
 use crate::password_pool::PasswordPool;
@@ -143,6 +146,16 @@ impl Acting {
     /// The audit context for `actor` acting with this standing.
     pub fn audit(&self, actor: &Actor) -> AuditContext {
         actor.audit(self.as_staff)
+    }
+
+    /// Who they are as an inviter (DESIGN.md, rules 1, 2 and 6): staff, or a member with the
+    /// role they act with.
+    pub fn inviter(&self) -> Inviter {
+        if self.as_staff {
+            Inviter::Staff
+        } else {
+            Inviter::Member(self.role)
+        }
     }
 }
 

@@ -10,7 +10,7 @@ use super::{Actor, Services, Visitor};
 use crate::config::Settings;
 use crate::db::audit::RequestMeta;
 use crate::db::models::NewInvitation;
-use crate::db::schema::{audit_events, invitations};
+use crate::db::schema::{audit_events, invitations, signup_requests};
 use crate::db::{self, Db};
 use crate::domain::invitation::DEFAULT_TTL;
 use crate::domain::password::DUMMY_HASH;
@@ -162,6 +162,22 @@ impl Fixture {
                 .select(audit_events::action)
                 .load::<String>(c)?)
         })
+    }
+}
+
+impl Fixture {
+    /// The token of the newest sign-up (or join) link mailed to `email`, as its email would
+    /// carry it.
+    pub fn mailed_link(&self, email: &str) -> LinkToken {
+        let id: String = self.with(|c| {
+            Ok(signup_requests::table
+                .filter(signup_requests::email.eq(email))
+                .order(signup_requests::created_at.desc())
+                .select(signup_requests::id)
+                .first(c)?)
+        });
+        let request = self.with(|c| db::signups::find(c, &id)).unwrap();
+        LinkToken::derive(&self.svc.settings.token_key, &request.nonce)
     }
 }
 

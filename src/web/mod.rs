@@ -367,25 +367,25 @@ pub fn routes(
         )
         .service(
             web::resource(P::JOIN.pattern())
-                .route(web::get().to(invite_links::show))
+                .route(web::get().to(invite_links::join::show))
                 .wrap(from_fn(limits::token_lookups)),
         )
         .service(
             // "Email me a link": sends email, like sign-up, on sign-up's per-client budget.
             web::resource(P::JOIN_REGISTER.pattern())
-                .route(web::post().to(invite_links::request_link))
+                .route(web::post().to(invite_links::join::request_link))
                 .wrap(headers::limit(signup_limit))
                 .wrap(from_fn(limits::token_lookups)),
         )
         .service(
             web::resource(P::JOIN_LOGIN.pattern())
-                .route(web::post().to(invite_links::log_in_and_join))
+                .route(web::post().to(invite_links::join::log_in_and_join))
                 .wrap(headers::limit(login_limit))
                 .wrap(from_fn(limits::token_lookups)),
         )
         .service(
             web::resource(P::JOIN_ACCEPT.pattern())
-                .route(web::post().to(invite_links::accept))
+                .route(web::post().to(invite_links::join::accept))
                 .wrap(from_fn(limits::token_lookups)),
         )
         .route(P::DEV_MAILBOX.pattern(), web::get().to(dev::mailbox));

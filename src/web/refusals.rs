@@ -3,14 +3,19 @@
 //! [`AppError`] renders that kind. Pages that show a refusal beside a form field match the
 //! refusal first and fall back to this.
 
+use actix_web::http::StatusCode;
+
 use super::error::{AppError, Rejection};
 use crate::domain::ResendError;
 use crate::domain::csv_import::FileError;
 use crate::service::acceptance::{InvitationRefusal, NoSuchInvitation, Refused};
 use crate::service::csv_import::ImportRefusal;
 use crate::service::invitations::InvitationRefusal as SendRefusal;
+use crate::service::invite_links::InviteLinkRefusal;
+use crate::service::invite_links::join::{JoinProblem, JoinRefusal};
 use crate::service::members::MemberRefusal;
 use crate::service::organizations::OrgRefusal;
+use crate::service::signup::{SignupProblem, SignupRefusal};
 use crate::service::staff::{NotStaff, StaffRefusal};
 use crate::service::tenants::TenantRefusal;
 use crate::service::{NoStanding, ServiceError};
@@ -46,6 +51,21 @@ impl<R: Refusal> From<ServiceError<R>> for AppError {
 impl Refusal for std::convert::Infallible {
     fn rejection(&self) -> Rejection {
         match *self {}
+    }
+}
+
+/// The refusal in `e` with its status (the policy's), for a page that shows it beside its
+/// form; anything else becomes its error page.
+///
+/// # Errors
+/// The [`AppError`] of a failure of the machinery.
+pub fn shown<R: Refusal>(e: ServiceError<R>) -> Result<(R, StatusCode), AppError> {
+    match e {
+        ServiceError::Refused(refusal) => {
+            let status = refusal.rejection().status();
+            Ok((refusal, status))
+        }
+        other => Err(other.into()),
     }
 }
 
@@ -191,6 +211,56 @@ impl Refusal for ImportRefusal {
         match self {
             ImportRefusal::OverHourlyLimit { retry_after, .. } => Some(*retry_after),
             _ => None,
+        }
+    }
+}
+
+impl Refusal for InviteLinkRefusal {
+    fn rejection(&self) -> Rejection {
+        match self {
+            InviteLinkRefusal::NoStanding(e) => e.rejection(),
+            InviteLinkRefusal::NotFound => Rejection::NotFound,
+            InviteLinkRefusal::Denied(_) | InviteLinkRefusal::ActOn(_) => Rejection::Forbidden,
+            InviteLinkRefusal::OverLimit { .. } => Rejection::RateLimited,
+            InviteLinkRefusal::NothingToRevoke(_) => Rejection::FinalState,
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            InviteLinkRefusal::OverLimit { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}
+
+impl Refusal for JoinRefusal {
+    fn rejection(&self) -> Rejection {
+        match self {
+            JoinRefusal::NotFound => Rejection::NotFound,
+            JoinRefusal::Refused { problem, .. } => match problem {
+                JoinProblem::Unusable => Rejection::LinkUnusable,
+                JoinProblem::WrongAccount => Rejection::Forbidden,
+                JoinProblem::AlreadyMember | JoinProblem::EmailTaken => Rejection::FinalState,
+                JoinProblem::InvalidEmail(_) | JoinProblem::InvalidAccount { .. } => {
+                    Rejection::Invalid
+                }
+                JoinProblem::WrongPassword => Rejection::WrongPassword,
+            },
+        }
+    }
+}
+
+impl Refusal for SignupRefusal {
+    fn rejection(&self) -> Rejection {
+        match self {
+            SignupRefusal::NotFound => Rejection::NotFound,
+            SignupRefusal::SignUp { problem, .. } => match problem {
+                SignupProblem::Unusable => Rejection::LinkUnusable,
+                SignupProblem::AccountExists => Rejection::FinalState,
+                SignupProblem::Invalid { .. } => Rejection::Invalid,
+            },
+            SignupRefusal::Join(refusal) => refusal.rejection(),
         }
     }
 }

@@ -1,0 +1,295 @@
+//! Invite links on the Team side (DESIGN.md, "Invite link"): the "Create invite link" form,
+//! the page that shows a new link once, and revocation with a confirmation page. The rules
+//! are the service's (`service::invite_links`); these handlers parse, call it once and render.
+//! Following a link is [`join`]'s.
+//!
+//! Links are built from the configured base URL, never the request's Host header, and the
+//! page that shows one carries the token: it sends the link pages' headers
+//! (`web::links::respond`).
+
+pub mod join;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+
+use super::team::TimeView;
+use super::{render, render_refused, see_other};
+use crate::domain::invitation::InviteDenied;
+use crate::domain::invite_link::LinkExpiry;
+use crate::domain::link::LinkKind;
+use crate::domain::{InviteLinkId, OrganizationId, Permission, Plan, Role};
+use crate::paths;
+use crate::service::ServiceError;
+use crate::service::invite_links::{self as service, CreateLink, InviteLinkRefusal};
+use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
+use crate::web::error::Rejection;
+use crate::web::extractors::OrgMember;
+use crate::web::links::respond;
+use crate::web::refusals::{Refusal, shown};
+use crate::web::request_meta::Meta;
+use crate::web::session::Session;
+use crate::web::{AppError, AppState, Layout, flash};
+
+/// A link of an organization, from `/orgs/{org}/invite-links/{id}/…` (a malformed id is a
+/// 404).
+type LinkIdPath = web::Path<(OrganizationId, InviteLinkId)>;
+
+fn back_to_team(org: OrganizationId) -> impl FnOnce(AppError) -> AppError {
+    move |e| e.back_to(paths::team(org), "Back to Team Management")
+}
+
+/// The "Create invite link" form as shown.
+struct LinkForm {
+    action: String,
+    roles: Vec<Role>,
+    role: String,
+    expiries: Vec<LinkExpiry>,
+    expiry: String,
+    role_error: Option<String>,
+    expiry_error: Option<String>,
+    form_error: Option<String>,
+}
+
+impl LinkForm {
+    fn empty(org: OrganizationId, roles: Vec<Role>) -> Self {
+        Self {
+            action: paths::create_invite_link(org),
+            roles,
+            role: Role::Viewer.as_str().into(),
+            expiries: LinkExpiry::ALL.to_vec(),
+            expiry: LinkExpiry::DEFAULT.as_str().into(),
+            role_error: None,
+            expiry_error: None,
+            form_error: None,
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "invite_link_new.html")]
+struct NewLinkPage {
+    layout: Layout,
+    team_path: String,
+    trial_message: Option<&'static str>,
+    form: LinkForm,
+}
+
+impl NewLinkPage {
+    fn new(
+        state: &AppState,
+        session: &Session,
+        member: &OrgMember,
+        plan: Plan,
+        form: LinkForm,
+    ) -> Result<Self, AppError> {
+        Ok(Self {
+            layout: Layout::new(state, session, "Create invite link", Some(&member.user))?
+                .in_org(member),
+            team_path: paths::team(member.org.id),
+            trial_message: (!plan.allows_invitations()).then_some(Plan::TRIAL_MESSAGE),
+            form,
+        })
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "invite_link_created.html")]
+struct CreatedPage {
+    layout: Layout,
+    team_path: String,
+    url: String,
+    role: Role,
+    expiry: LinkExpiry,
+    expires: TimeView,
+}
+
+/// GET /orgs/{org}/invite-links/new — the form (role within the ceiling, expiry), or on a
+/// Trial plan the message saying invitations need a paid plan. `users:invite` only (else 403).
+pub async fn new_page(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+    Meta(meta): Meta,
+) -> Result<HttpResponse, AppError> {
+    member.require(Permission::UsersInvite)?;
+    let (org, actor) = (member.org.id, member.actor(meta));
+    let offered = state
+        .call(move |svc| service::link_form(svc, &actor, org))
+        .await?;
+    let form = LinkForm::empty(org, offered.roles);
+    render(&NewLinkPage::new(
+        &state,
+        &session,
+        &member,
+        offered.plan,
+        form,
+    )?)
+}
+
+/// The "Create invite link" form as submitted.
+#[derive(Debug, Deserialize)]
+pub struct CreateSubmission {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    expiry: String,
+}
+
+impl HasCsrfToken for CreateSubmission {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// POST /orgs/{org}/invite-links — creates a link and shows it once, with a Copy button. A
+/// role or expiry no form offers (400), a role above the creator's ceiling or a Trial plan
+/// (403), or the hourly limit (429) re-show the form with the input kept and nothing written.
+pub async fn create(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+    Meta(meta): Meta,
+    CsrfForm(input): CsrfForm<CreateSubmission>,
+) -> Result<HttpResponse, AppError> {
+    member.require(Permission::UsersInvite)?;
+    let org = member.org.id;
+    let mut form = LinkForm::empty(org, member.role.assignable_roles());
+    form.role = input.role.chars().take(20).collect();
+    form.expiry = input.expiry.chars().take(20).collect();
+    let (role, expiry) = match (
+        input.role.parse::<Role>(),
+        input.expiry.parse::<LinkExpiry>(),
+    ) {
+        (Ok(role), Ok(expiry)) => (role, expiry),
+        (role, expiry) => {
+            form.role_error = role.err().map(|_| "Choose one of the roles listed.".into());
+            form.expiry_error = expiry.err().map(|e| format!("Expires after: {e}."));
+            let page = NewLinkPage::new(&state, &session, &member, member.org.plan, form)?;
+            return render_refused(&page, Rejection::Malformed, None);
+        }
+    };
+    let (actor, now) = (member.actor(meta), state.clock.now());
+    let cmd = CreateLink { role, expiry };
+    let created = match state
+        .call(move |svc| service::create(svc, &actor, org, cmd, now))
+        .await
+    {
+        Ok(created) => created,
+        Err(e) => return refused(&state, &session, &member, form, e),
+    };
+    let layout =
+        Layout::new(&state, &session, "Invite link created", Some(&member.user))?.in_org(&member);
+    let page = CreatedPage {
+        layout,
+        team_path: paths::team(org),
+        url: format!("{}{}", state.base_url, paths::join(created.token.expose())),
+        role,
+        expiry,
+        expires: TimeView::new(created.link.facts.expires_at, now),
+    };
+    respond(&page, StatusCode::OK)
+}
+
+/// The form shown again for a refused link, with why beside the role or above the form and
+/// the input kept, at the refusal's status (a rate limit with `Retry-After`); a refusal no
+/// form shows is its error page.
+fn refused(
+    state: &AppState,
+    session: &Session,
+    member: &OrgMember,
+    mut form: LinkForm,
+    e: ServiceError<InviteLinkRefusal>,
+) -> Result<HttpResponse, AppError> {
+    let (refusal, _) = shown(e)?;
+    match refusal {
+        InviteLinkRefusal::Denied(InviteDenied::AboveCeiling(role)) => {
+            form.role_error = Some(format!(
+                "You cannot create a link for {}: you may only assign roles at or below your own.",
+                role.label()
+            ));
+        }
+        InviteLinkRefusal::Denied(_) | InviteLinkRefusal::OverLimit { .. } => {
+            form.form_error = Some(refusal.to_string());
+        }
+        other => return Err(ServiceError::Refused(other).into()),
+    }
+    let page = NewLinkPage::new(state, session, member, member.org.plan, form)?;
+    render_refused(&page, refusal.rejection(), refusal.retry_after())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "invite_link_revoke.html")]
+struct RevokePage {
+    layout: Layout,
+    role: Role,
+    creator_name: String,
+    created: TimeView,
+    expires: TimeView,
+    /// Why it can no longer be revoked (used, revoked, expired), if so.
+    unusable: Option<String>,
+    action: String,
+    team_path: String,
+}
+
+/// GET /orgs/{org}/invite-links/{id}/revoke — asks for confirmation (or says the link is
+/// already unusable). Another organization's link is a 404; a link whose role is above the
+/// actor's own is a 403.
+pub async fn revoke_confirm(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+    path: LinkIdPath,
+    Meta(meta): Meta,
+) -> Result<HttpResponse, AppError> {
+    member.require(Permission::UsersInvite)?;
+    let (org, id) = path.into_inner();
+    let (actor, now) = (member.actor(meta), state.clock.now());
+    let view = state
+        .call(move |svc| service::revoke_view(svc, &actor, org, id, now))
+        .await
+        .map_err(|e| back_to_team(org)(e.into()))?;
+    let link = &view.link.link;
+    render(&RevokePage {
+        layout: Layout::new(&state, &session, "Revoke invite link", Some(&member.user))?
+            .in_org(&member),
+        role: link.role,
+        creator_name: view.link.creator_name.clone(),
+        created: TimeView::new(link.created_at, now),
+        expires: TimeView::new(link.facts.expires_at, now),
+        unusable: view.unusable.map(|why| why.title(LinkKind::InviteLink)),
+        action: paths::revoke_invite_link(org, link.id),
+        team_path: paths::team(org),
+    })
+}
+
+/// POST /orgs/{org}/invite-links/{id}/revoke — the link stops working at once; back to the
+/// Team page with a message. A link already used, revoked or expired is a 409.
+pub async fn revoke(
+    state: web::Data<AppState>,
+    session: Session,
+    member: OrgMember,
+    path: LinkIdPath,
+    Meta(meta): Meta,
+    CsrfForm(_): CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, AppError> {
+    member.require(Permission::UsersInvite)?;
+    let (org, id) = path.into_inner();
+    let (actor, now) = (member.actor(meta), state.clock.now());
+    let role = state
+        .call(move |svc| service::revoke(svc, &actor, org, id, now))
+        .await
+        .map_err(|e| back_to_team(org)(e.into()))?;
+    flash::success(
+        &session,
+        format!(
+            "The invite link for {} was revoked; it no longer works.",
+            role.label()
+        ),
+    );
+    Ok(see_other(&paths::team(org)))
+}
