@@ -21,7 +21,7 @@ use crate::db::{self, Conn, DbError};
 use crate::domain::audit::AuditAction;
 use crate::domain::invite_link::InviteLink;
 use crate::domain::link::{LinkKind, LinkPage, LinkUnusable, Visit, page};
-use crate::domain::password::{Password, hash_password as argon2_hash};
+use crate::domain::password::Password;
 use crate::domain::signup::{
     SignupEmail, SignupLinkFacts, SignupRequest, plan_join_email, plan_signup_email,
 };
@@ -212,7 +212,7 @@ pub fn complete(
     let account = NewAccount {
         name,
         organization,
-        password_hash: hash_password(svc, &password)?,
+        password_hash: super::accounts::hash(svc, &password)?,
     };
     let mut conn = svc.conn()?;
     db::write_transaction(&mut conn, |c| {
@@ -389,22 +389,6 @@ pub(crate) fn create_account(
         inserted => inserted?,
     };
     Ok(db::users::find(c, id)?.ok_or_else(|| DbError::Corrupt("new user vanished".into()))?)
-}
-
-/// Hashes a new password on the password threads (argon2id, DESIGN.md, "Security rules").
-///
-/// # Errors
-/// [`ServiceError::PasswordsBusy`] when the password threads are saturated. argon2 fails only
-/// on a bug (its parameters are fixed): that is reported as a failed task.
-pub(crate) fn hash_password<R>(
-    svc: &Services,
-    password: &Password,
-) -> std::result::Result<String, ServiceError<R>> {
-    let password = password.clone();
-    svc.passwords
-        .run_blocking(move || argon2_hash(&password))
-        .map_err(|_| ServiceError::PasswordsBusy)?
-        .map_err(|e| ServiceError::Storage(DbError::Task(format!("password hashing failed: {e}"))))
 }
 
 #[cfg(test)]

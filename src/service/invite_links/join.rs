@@ -19,11 +19,12 @@ use super::using::{Joiner, join};
 use crate::db::{self, Conn, DbError};
 use crate::domain::invite_link::InviteLinkDetails;
 use crate::domain::link::{LinkKind, LinkPage, LinkUnusable, Visit, page};
-use crate::domain::password::{DUMMY_HASH, Password, verify_password};
+use crate::domain::password::Password;
 use crate::domain::signup::SignupRequest;
 use crate::domain::text::PersonName;
 use crate::domain::token::LinkToken;
 use crate::domain::{EmailAddress, InviteLinkId, Organization, OrganizationId, Role, User};
+use crate::service::accounts;
 use crate::service::signup::{self, LinkForm};
 use crate::service::{ServiceError, Services, Visitor, refuse};
 
@@ -221,7 +222,8 @@ pub fn log_in_and_join(
     if let Err(why) = link.link.facts.check_usable(now) {
         return refuse(unusable(link, None, LinkKind::InviteLink, why));
     }
-    let Some(user) = authenticate(svc, &cmd.email, &cmd.password)? else {
+    let Some(user) = accounts::authenticate(svc, &cmd.email, Password::attempt(&cmd.password))?
+    else {
         let screen = JoinScreen {
             link,
             page: LinkPage::AskEmail,
@@ -321,9 +323,13 @@ pub(crate) fn complete_mailed(
         (LinkPage::WrongAccount, _) => Err(JoinProblem::WrongAccount),
         (LinkPage::AlreadyMember(_), _) => Err(JoinProblem::AlreadyMember),
         (LinkPage::Confirm, Some(user)) => Ok(Joiner::Existing(user.clone())),
-        (LinkPage::LogIn, _) => authenticate(svc, request.email.as_str(), &form.password)?
-            .map(Joiner::Existing)
-            .ok_or(JoinProblem::WrongPassword),
+        (LinkPage::LogIn, _) => accounts::authenticate(
+            svc,
+            request.email.as_str(),
+            Password::attempt(&form.password),
+        )?
+        .map(Joiner::Existing)
+        .ok_or(JoinProblem::WrongPassword),
         (LinkPage::NewAccount, _) => new_account(svc, request, form)?,
         _ => return Ok(JoinOutcome::SeePage),
     };
@@ -359,7 +365,7 @@ fn new_account(
             }));
         }
     };
-    let password_hash = signup::hash_password(svc, &password)?;
+    let password_hash = accounts::hash(svc, &password)?;
     Ok(Ok(Joiner::New {
         proof,
         name,
@@ -419,41 +425,6 @@ pub(super) fn unusable(
         address,
     };
     JoinRefusal::on(screen, JoinProblem::Unusable)
-}
-
-/// Checks an email and password the same way whether or not the account exists (an unknown
-/// or malformed email is verified against [`DUMMY_HASH`], so the answer takes the same time),
-/// on the password threads with no connection held, and counts a failure for the address
-/// typed; a locked address gets `None` even with the right password (DESIGN.md, "Security
-/// rules": log-in attempts are limited per account).
-fn authenticate<R>(
-    svc: &Services,
-    email: &str,
-    password: &str,
-) -> std::result::Result<Option<User>, ServiceError<R>> {
-    let email = EmailAddress::parse(email).ok();
-    let password = Password::attempt(password);
-    let locked = email.as_ref().is_some_and(|e| svc.login_failures.locked(e));
-    let credentials = match &email {
-        Some(email) => db::users::find_credentials(&mut *svc.conn()?, email)?,
-        None => None,
-    }
-    .filter(|_| !locked);
-    let hash = credentials
-        .as_ref()
-        .map_or(DUMMY_HASH, |c| c.password_hash.as_str())
-        .to_owned();
-    let matches = svc
-        .passwords
-        .run_blocking(move || verify_password(&password, &hash))
-        .map_err(|_| ServiceError::PasswordsBusy)?;
-    let user = credentials.filter(|_| matches).map(|c| c.user);
-    if user.is_none()
-        && let Some(email) = &email
-    {
-        svc.login_failures.failed(email);
-    }
-    Ok(user)
 }
 
 #[cfg(test)]
