@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Outbox delivery throughput (issue 3): emails per second from the outbox to a real SMTP server
+# Outbox delivery throughput: emails per second from the outbox to a real SMTP server
 # on loopback (mailin-embedded), with one and two delivery workers, on SQLite and — when
 # PostgreSQL is reachable — on PostgreSQL. Release build. Usage: bench/outbox.sh [EMAILS]
 set -euo pipefail

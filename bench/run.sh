@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# HTTP benchmark (issue 5, "Speed"): builds release, seeds a fresh SQLite database (organization
+# HTTP benchmark: builds release, seeds a fresh SQLite database (organization
 # A: Professional, 200 members, 50 pending invitations; organization B: 10,000 members), signs
 # in an Owner and measures with wrk, 10 s at 32 connections each:
 #   the Team page GET of A, the acceptance page GET (signed out), the invite POST (a unique

@@ -293,43 +293,6 @@ where
     result
 }
 
-/// The error of a write transaction that a domain rule may refuse after it has started
-/// writing. Any `Err` makes Diesel roll the transaction back, so a refusal leaves nothing
-/// behind; [`TxError::settle`] then separates the refusal (`Ok(Err(_))`) from a database
-/// failure (`Err(_)`).
-pub enum TxError<E> {
-    /// The database failed.
-    Db(DbError),
-    /// A rule refused the change.
-    Refused(E),
-}
-
-impl<E> From<diesel::result::Error> for TxError<E> {
-    fn from(e: diesel::result::Error) -> Self {
-        TxError::Db(DbError::Query(e))
-    }
-}
-
-impl<E> From<DbError> for TxError<E> {
-    fn from(e: DbError) -> Self {
-        TxError::Db(e)
-    }
-}
-
-impl<E> TxError<E> {
-    /// Splits a transaction's outcome into a database failure and the rule's answer.
-    ///
-    /// # Errors
-    /// [`DbError`] when the database failed.
-    pub fn settle<T>(result: Result<T, TxError<E>>) -> Result<Result<T, E>, DbError> {
-        match result {
-            Ok(v) => Ok(Ok(v)),
-            Err(TxError::Refused(e)) => Ok(Err(e)),
-            Err(TxError::Db(e)) => Err(e),
-        }
-    }
-}
-
 /// A connection checked out of the pool; it goes back when dropped. Dereferences to [`Conn`].
 pub type Pooled = diesel::r2d2::PooledConnection<Manager>;
 

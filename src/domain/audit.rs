@@ -1,4 +1,4 @@
-//! What the audit trail records (DESIGN.md, "Audit log"; issue 4, item 10): every invitation
+//! What the audit trail records (DESIGN.md, "Pages → Audit log"): every invitation
 //! event, membership change, plan change, settings change and staff action.
 
 use std::fmt;

@@ -5,7 +5,7 @@ use std::fmt;
 
 /// The longest person or organization name accepted, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
-/// The longest personal message accepted on an invitation, in characters (issue 2, item 3).
+/// The longest personal message accepted on an invitation, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 1_000;
 
 /// Why a piece of text was refused. The `Display` text is shown beside the field.
@@ -132,7 +132,7 @@ impl OrganizationName {
 /// The longest department name accepted (CSV import), in characters.
 pub const MAX_DEPARTMENT_CHARS: usize = 100;
 
-/// A department from a CSV import (issue 5): 1 to 100 characters on one line. Kept on the
+/// A department from a CSV import (DESIGN.md, "Bulk"): 1 to 100 characters on one line. Kept on the
 /// invitation and carried onto the membership when it is accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Department(String);

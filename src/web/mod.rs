@@ -186,7 +186,7 @@ pub fn is_local_path(next: &str) -> bool {
         && !next.chars().any(|c| c.is_control() || c == '\\')
 }
 
-/// The CSV import's routes (issue 5, feature 2). `example.csv` comes before `{id}`.
+/// The CSV import's routes (DESIGN.md, "Bulk"). `example.csv` comes before `{id}`.
 fn csv_import_routes(cfg: &mut web::ServiceConfig) {
     use crate::paths as P;
     use pages::csv_import;

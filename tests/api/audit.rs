@@ -1,4 +1,4 @@
-//! The audit trail (issue 4, item 10): every invitation event recorded with actor, time, IP
+//! The audit trail (DESIGN.md, "Pages → Audit log"): every invitation event recorded with actor, time, IP
 //! and user agent in the same transaction as the change; the audit page with its filters,
 //! paging and permissions; the table is append-only on both databases; and the recorded IP is
 //! the peer's unless the peer is a configured trusted proxy.

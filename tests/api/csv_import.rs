@@ -1,4 +1,4 @@
-//! CSV import of invitations (issue 5, feature 2), driven as a browser would: upload a file
+//! CSV import of invitations (DESIGN.md, "Bulk"), driven as a browser would: upload a file
 //! (multipart, with the CSRF token), read the preview, confirm, read the result — and the
 //! edges: bad header, bad rows, formula cells, duplicates in mixed case, roles above the
 //! inviter's ceiling, unknown roles, 5,001 rows, over 1 MiB, non-UTF-8, members and pending

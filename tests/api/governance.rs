@@ -1,4 +1,4 @@
-//! Member governance, plans, the staff console and multi-organization people (issue 4):
+//! Member governance, plans, the staff console and multi-organization people (DESIGN.md, rules 1-6):
 //! DESIGN.md rules 1, 4, 5 and 6 through HTTP, the last-owner race on both backends, and the
 //! policy that a removed or demoted inviter leaves no live invitations.
 

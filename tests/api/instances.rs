@@ -1,4 +1,4 @@
-//! Several Joinery processes on one database (issue 3, items 7–9): shared sessions, an
+//! Several Joinery processes on one database (DESIGN.md, "Reliability and scale"): shared sessions, an
 //! invitation sent through one instance and accepted through another, a burst of invitations
 //! delivered with nothing missing and nothing duplicated, graceful shutdown, readiness.
 //!

@@ -1,4 +1,4 @@
-//! Invite links (DESIGN.md, "Invite link"; issue 5, item 3): creating one within the role
+//! Invite links (DESIGN.md, "Invite link"): creating one within the role
 //! ceiling and on a paid plan, showing it once, revoking it after a confirmation, and joining
 //! through it — as a new account, as a signed-in account, or not at all when the link is
 //! expired, used or revoked, or the visitor is a member already.

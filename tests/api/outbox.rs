@@ -1,4 +1,4 @@
-//! The transactional outbox and real SMTP delivery (issue 3): what arrives at a real SMTP
+//! The transactional outbox and real SMTP delivery (DESIGN.md, "Reliability and scale"): what arrives at a real SMTP
 //! server, an outage that delays but never loses or duplicates email, and concurrent claims.
 
 use std::collections::HashSet;

@@ -1,4 +1,4 @@
-//! Invitations follow current policy (issue 4, item 3, second half): at acceptance the inviter
+//! Invitations follow current policy (DESIGN.md, "Invitations follow current policy"): at acceptance the inviter
 //! must still be a member whose role holds `users:invite` and may assign the invited role.
 //! Otherwise the page says the invitation was revoked (a GET writes nothing), and an accept or
 //! decline POST marks it Revoked with the reason, records it, and refuses. Staff may assign

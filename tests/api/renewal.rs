@@ -1,4 +1,4 @@
-//! "Request a new invitation" from an expired link's page (issue 4, item 9): the inviter gets
+//! "Request a new invitation" from an expired link's page (DESIGN.md, "Request a new invitation"): the inviter gets
 //! one email a day at most, the request is audited, the Team page shows it, and the inviter
 //! resends with one click.
 

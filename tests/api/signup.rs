@@ -1,4 +1,4 @@
-//! Self-serve sign-up (DESIGN.md, "Pages → Account"; issue 4, item 5): the form emails a link
+//! Self-serve sign-up (DESIGN.md, "Pages → Account"): the form emails a link
 //! that proves the address, the same page answers every address, following the link creates
 //! the account and its Trial organization exactly once, and the link is single use, expires
 //! after 24 hours and is never stored.

@@ -1,4 +1,4 @@
-//! The Team page at scale and bulk invitations (issue 5, items 1 and 4): a 1,000-address
+//! The Team page at scale and bulk invitations (DESIGN.md, "Bulk" and "Team Management"): a 1,000-address
 //! submission with its per-address outcome table; every table sorting by its columns, paging
 //! by 50 and following the filter, with exact counts; the members CSV export with formula
 //! cells neutralised; and invite links listed on the Team page.
