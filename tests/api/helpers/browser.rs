@@ -1,0 +1,422 @@
+//! A small browser: a cookie-keeping client that reads forms (hidden CSRF field included) out
+//! of the HTML it receives and submits them.
+
+use std::time::Duration as StdDuration;
+
+use reqwest::header::HeaderMap;
+use scraper::{Html, Selector};
+
+use joinery::domain::OrganizationId;
+
+use super::TestApp;
+
+impl TestApp {
+    /// A fresh browser (its own cookie jar — a private window).
+    pub fn browser(&self) -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(reqwest::redirect::Policy::limited(10))
+                // Below the server's 5 s keep-alive, so a POST never goes out on a connection
+                // the server is closing at that moment (a race no client retries).
+                .pool_idle_timeout(StdDuration::from_secs(2))
+                .build()
+                .unwrap(),
+            base: self.address.clone(),
+        }
+    }
+}
+
+impl TestApp {
+    /// A browser whose cookie jar the test holds (to read the session cookie, or to plant one
+    /// as another browser would send it), optionally not following redirects so the test sees
+    /// each `303` and its `Location`.
+    pub fn browser_with_jar(
+        &self,
+        jar: std::sync::Arc<reqwest::cookie::Jar>,
+        follow_redirects: bool,
+    ) -> Browser {
+        let policy = if follow_redirects {
+            reqwest::redirect::Policy::limited(10)
+        } else {
+            reqwest::redirect::Policy::none()
+        };
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_provider(jar)
+                .redirect(policy)
+                .build()
+                .unwrap(),
+            base: self.address.clone(),
+        }
+    }
+
+    /// A browser that does not follow redirects (it keeps cookies).
+    pub fn browser_without_redirects(&self) -> Browser {
+        self.browser_with_jar(std::sync::Arc::new(reqwest::cookie::Jar::default()), false)
+    }
+}
+
+/// A response as a browser sees it.
+pub struct Page {
+    pub status: u16,
+    /// The final URL after redirects.
+    pub url: String,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    fn html(&self) -> Html {
+        Html::parse_document(&self.body)
+    }
+
+    /// The path of the final URL.
+    pub fn path(&self) -> String {
+        reqwest::Url::parse(&self.url).unwrap().path().to_owned()
+    }
+
+    /// The visible text, whitespace collapsed.
+    pub fn text(&self) -> String {
+        let html = self.html();
+        let body = Selector::parse("body").unwrap();
+        let text: Vec<String> = html
+            .select(&body)
+            .flat_map(|b| b.text())
+            .map(str::to_owned)
+            .collect();
+        text.join(" ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Whether the visible text contains `needle`.
+    pub fn shows(&self, needle: &str) -> bool {
+        self.text().contains(needle)
+    }
+
+    /// The text of every element matching `css`.
+    pub fn texts(&self, css: &str) -> Vec<String> {
+        let sel = Selector::parse(css).unwrap();
+        self.html()
+            .select(&sel)
+            .map(|e| {
+                e.text()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    }
+
+    /// The value of `attr` on every element matching `css`.
+    pub fn attrs(&self, css: &str, attr: &str) -> Vec<String> {
+        let sel = Selector::parse(css).unwrap();
+        self.html()
+            .select(&sel)
+            .filter_map(|e| e.value().attr(attr).map(str::to_owned))
+            .collect()
+    }
+
+    /// The CSRF token of the first form on the page.
+    pub fn csrf(&self) -> String {
+        self.attrs("input[name=csrf_token]", "value")
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no CSRF token on {}: {}", self.url, self.text()))
+    }
+
+    /// The first form matching `css`: its action and its current field values.
+    pub fn form(&self, css: &str) -> Form {
+        let html = self.html();
+        let sel = Selector::parse(css).unwrap();
+        let form = html
+            .select(&sel)
+            .next()
+            .unwrap_or_else(|| panic!("no form {css} on {}: {}", self.url, self.text()));
+        let action = form.value().attr("action").unwrap_or("").to_owned();
+        let mut fields = Vec::new();
+        let inputs = Selector::parse("input[name], textarea[name], select[name]").unwrap();
+        for input in form.select(&inputs) {
+            let name = input.value().attr("name").unwrap().to_owned();
+            let value = match input.value().name() {
+                "textarea" => input.text().collect(),
+                "select" => {
+                    let selected = Selector::parse("option[selected]").unwrap();
+                    let first = Selector::parse("option").unwrap();
+                    input
+                        .select(&selected)
+                        .next()
+                        .or_else(|| input.select(&first).next())
+                        .and_then(|o| o.value().attr("value"))
+                        .unwrap_or("")
+                        .to_owned()
+                }
+                _ => {
+                    let kind = input.value().attr("type").unwrap_or("text");
+                    if (kind == "checkbox" || kind == "radio")
+                        && input.value().attr("checked").is_none()
+                    {
+                        continue;
+                    }
+                    input.value().attr("value").unwrap_or("").to_owned()
+                }
+            };
+            fields.push((name, value));
+        }
+        Form { action, fields }
+    }
+}
+
+/// How each of several racing requests ended, sorted: its status and the label of the first
+/// `(text, label)` whose text its page shows ("something else" when none).
+pub fn outcomes<'a>(pages: &[Page], labels: &[(&str, &'a str)]) -> Vec<(u16, &'a str)> {
+    let mut outcomes: Vec<(u16, &str)> = pages
+        .iter()
+        .map(|p| {
+            let shown = labels
+                .iter()
+                .find(|(text, _)| p.shows(text))
+                .map_or("something else", |(_, label)| label);
+            (p.status, shown)
+        })
+        .collect();
+    outcomes.sort_unstable();
+    outcomes
+}
+
+/// A form read from a page.
+#[derive(Debug, Clone)]
+pub struct Form {
+    pub action: String,
+    pub fields: Vec<(String, String)>,
+}
+
+impl Form {
+    /// Sets a field (replacing any value it had).
+    pub fn set(mut self, name: &str, value: &str) -> Self {
+        self.fields.retain(|(n, _)| n != name);
+        self.fields.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Removes a field (an unticked checkbox).
+    pub fn unset(mut self, name: &str) -> Self {
+        self.fields.retain(|(n, _)| n != name);
+        self
+    }
+}
+
+/// A browser: a client with its own cookie jar.
+pub struct Browser {
+    client: reqwest::Client,
+    pub base: String,
+}
+
+impl Browser {
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{}", self.base, path)
+        }
+    }
+
+    async fn page(resp: reqwest::Response) -> Page {
+        Page {
+            status: resp.status().as_u16(),
+            url: resp.url().to_string(),
+            headers: resp.headers().clone(),
+            body: resp.text().await.unwrap(),
+        }
+    }
+
+    /// GET, following redirects.
+    pub async fn get(&self, path: &str) -> Page {
+        Self::page(self.client.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    /// POSTs these fields; `Err` when the connection failed before a response was read.
+    pub async fn try_post(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> Result<Page, reqwest::Error> {
+        let resp = self.client.post(self.url(path)).form(fields).send().await?;
+        Ok(Self::page(resp).await)
+    }
+
+    /// POSTs a body larger than the server accepts. The server answers after reading its limit
+    /// and closes the connection; if that happens while the rest of the body is still being
+    /// written, the client sees a broken connection instead of the answer. Retries until the
+    /// answer is read (up to 10 tries).
+    pub async fn post_oversized(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let mut last = None;
+        for _ in 0..10 {
+            match self.try_post(path, fields).await {
+                Ok(page) => return page,
+                Err(e) => last = Some(e),
+            }
+        }
+        panic!("no answer to an oversized POST after 10 tries: {last:?}");
+    }
+
+    /// POSTs a `multipart/form-data` body as a browser does for a form with a file input:
+    /// these text fields, then `bytes` as the file `file_name` in field `file_field`. `Err`
+    /// when the connection failed before a response was read.
+    pub async fn try_upload(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file_field: &str,
+        file_name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Page, reqwest::Error> {
+        let mut form = reqwest::multipart::Form::new();
+        for (name, value) in fields {
+            form = form.text((*name).to_owned(), (*value).to_owned());
+        }
+        let part = reqwest::multipart::Part::bytes(bytes)
+            .file_name(file_name.to_owned())
+            .mime_str("text/csv")
+            .unwrap();
+        let resp = self
+            .client
+            .post(self.url(path))
+            .multipart(form.part(file_field.to_owned(), part))
+            .send()
+            .await?;
+        Ok(Self::page(resp).await)
+    }
+
+    /// POSTs exactly these fields (no CSRF token unless given).
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        Self::page(
+            self.client
+                .post(self.url(path))
+                .form(fields)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Submits a form read from a page.
+    pub async fn submit(&self, form: &Form) -> Page {
+        Self::page(
+            self.client
+                .post(self.url(&form.action))
+                .form(&form.fields)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Opens `/login`, fills it and submits.
+    pub async fn login(&self, email: &str, password: &str) -> Page {
+        let page = self.get("/login").await;
+        let form = page
+            .form("form[action='/login']")
+            .set("email", email)
+            .set("password", password);
+        self.submit(&form).await
+    }
+
+    /// Opens the Team page and sends the invite form with these values.
+    pub async fn invite(
+        &self,
+        org: OrganizationId,
+        emails: &str,
+        role: &str,
+        message: &str,
+    ) -> Page {
+        let team = self.get(&format!("/orgs/{org}/team/invite")).await;
+        let form = team
+            .form("form.invite-form")
+            .set("emails", emails)
+            .set("role", role)
+            .set("message", message);
+        self.submit(&form).await
+    }
+
+    /// Clicks a button whose form posts to `action`, on the page at `page_path`.
+    pub async fn click(&self, page_path: &str, action: &str) -> Page {
+        let page = self.get(page_path).await;
+        let form = page.form(&format!("form[action='{action}']"));
+        self.submit(&form).await
+    }
+}
+
+/// The value of the cookie `name` that `jar` would send to `url`, if any.
+pub fn cookie_value(jar: &reqwest::cookie::Jar, url: &str, name: &str) -> Option<String> {
+    use reqwest::cookie::CookieStore as _;
+    let header = jar.cookies(&reqwest::Url::parse(url).unwrap())?;
+    header
+        .to_str()
+        .unwrap()
+        .split("; ")
+        .find_map(|pair| pair.strip_prefix(&format!("{name}=")).map(str::to_owned))
+}
+
+impl Page {
+    /// A response header as text.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    }
+}
+
+impl Browser {
+    /// Submits a form with extra request headers (e.g. a forged `Host`).
+    pub async fn submit_with_headers(&self, form: &Form, headers: &[(&str, &str)]) -> Page {
+        let mut request = self.client.post(self.url(&form.action)).form(&form.fields);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Self::page(request.send().await.unwrap()).await
+    }
+}
+
+/// A POST whose body is still being sent: the server has the request's head (and its session)
+/// but not all of its form yet. [`HeldPost::finish`] sends the rest and returns the answer.
+pub struct HeldPost {
+    rest: tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+    response: tokio::task::JoinHandle<Page>,
+}
+
+impl HeldPost {
+    /// Sends `rest` as the last part of the body and waits for the answer.
+    pub async fn finish(self, rest: &str) -> Page {
+        self.rest.send(Ok(rest.as_bytes().to_vec())).await.unwrap();
+        drop(self.rest);
+        self.response.await.unwrap()
+    }
+}
+
+impl Browser {
+    /// Starts a form POST to `path` with a chunked body, sending `first` now and holding the
+    /// rest until [`HeldPost::finish`]; returns once the server has had a moment to read the
+    /// request's head (its session is loaded before the body is read).
+    pub async fn post_held(&self, path: &str, first: &str) -> HeldPost {
+        let (rest, chunks) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+        rest.send(Ok(first.as_bytes().to_vec())).await.unwrap();
+        let body = reqwest::Body::wrap_stream(futures::stream::unfold(chunks, |mut rx| async {
+            rx.recv().await.map(|chunk| (chunk, rx))
+        }));
+        let request = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        let response = tokio::spawn(async move { Self::page(request.send().await.unwrap()).await });
+        tokio::time::sleep(StdDuration::from_millis(500)).await;
+        HeldPost { rest, response }
+    }
+}
