@@ -4,6 +4,7 @@
 use chrono::Duration;
 use joinery::domain::audit::AuditAction;
 use joinery::domain::{Plan, Role};
+use joinery::paths;
 
 use crate::audit::events_of;
 use crate::helpers::{PASSWORD, outcomes, spawn_app, table_names, table_rows};
@@ -37,7 +38,7 @@ async fn new_user_creates_account_and_joins_with_the_invited_role() {
         .set("name", "New Bie")
         .set("password", "a good long password");
     let done = invitee.submit(&form).await;
-    assert_eq!(done.path(), format!("/orgs/{org}"));
+    assert_eq!(done.path(), paths::dashboard(org));
     assert!(done.shows("You joined Acme as Editor"), "{}", done.text());
     assert!(done.shows("Editor"));
 }
@@ -93,7 +94,7 @@ async fn existing_user_signed_out_logs_in_and_accepts() {
                 .set("password", PASSWORD),
         )
         .await;
-    assert_eq!(done.path(), format!("/orgs/{org}"));
+    assert_eq!(done.path(), paths::dashboard(org));
     assert!(done.shows("You joined Globex as Writer"), "{}", done.text());
 }
 
@@ -111,10 +112,10 @@ async fn signed_in_invitee_accepts_and_keeps_other_memberships() {
     );
     assert!(page.shows("Globex") && page.shows("Viewer"));
     let done = ada.submit(&page.form("form[action$='/accept']")).await;
-    assert_eq!(done.path(), format!("/orgs/{org}"));
+    assert_eq!(done.path(), paths::dashboard(org));
     assert!(done.shows("You joined Globex as Viewer"));
     // The first organization is still theirs.
-    let first = ada.get(&format!("/orgs/{first_org}")).await;
+    let first = ada.get(&paths::dashboard(first_org)).await;
     assert_eq!(first.status, 200);
     assert!(first.shows("Initech") && first.shows("Editor"));
 }
@@ -161,7 +162,7 @@ async fn wrong_account_is_told_plainly_and_uses_nothing_up() {
         )
         .await;
     assert!(done.shows("You joined Globex as Editor"), "{}", done.text());
-    assert_eq!(done.path(), format!("/orgs/{org}"));
+    assert_eq!(done.path(), paths::dashboard(org));
 }
 
 #[tokio::test]
@@ -297,7 +298,7 @@ async fn expiry_holds_to_the_second_without_a_sweep() {
 async fn revoked_and_declined_links_say_so() {
     let app = spawn_app().await;
     let (org, owner, link) = invited(&app, "revoke-me@example.com", "viewer").await;
-    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let team = owner.get(&paths::team(org)).await;
     let revoke_path = team
         .attrs("a.button.danger", "href")
         .into_iter()
@@ -330,7 +331,7 @@ async fn revoked_and_declined_links_say_so() {
     let page = app.browser().get(&link).await;
     assert_eq!(page.status, 410);
     assert!(page.shows("This invitation was declined"));
-    let history = owner.get(&format!("/orgs/{org}/team")).await;
+    let history = owner.get(&paths::team(org)).await;
     assert!(
         history
             .texts("#history-heading ~ .table-wrap td")
@@ -446,7 +447,7 @@ async fn the_sweep_writes_expired_and_pages_agree_before_and_after() {
     assert_eq!(stored(), "pending", "nothing has swept it yet");
     let before = app.browser().get(&link).await;
     assert!(before.shows("This invitation has expired"));
-    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let team = owner.get(&paths::team(org)).await;
     assert!(team.shows("No pending invitations"), "{}", team.text());
 
     let now = app.clock_now();
@@ -455,7 +456,7 @@ async fn the_sweep_writes_expired_and_pages_agree_before_and_after() {
     assert_eq!(stored(), "expired");
     let after = app.browser().get(&link).await;
     assert!(after.shows("This invitation has expired"));
-    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let team = owner.get(&paths::team(org)).await;
     assert!(
         team.texts("#history-heading ~ .table-wrap td")
             .iter()

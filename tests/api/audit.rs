@@ -9,6 +9,7 @@ use joinery::db::audit::AuditRow;
 use joinery::db::schema::audit_events;
 use joinery::domain::audit::AuditAction;
 use joinery::domain::{OrganizationId, Plan, Role};
+use joinery::paths;
 
 use crate::helpers::{Browser, PASSWORD, Page, TestApp, spawn_app, spawn_app_with, table_rows};
 
@@ -58,7 +59,7 @@ async fn member(app: &TestApp, org: OrganizationId, email: &str, role: Role) -> 
 }
 
 fn audit_path(org: OrganizationId) -> String {
-    format!("/orgs/{org}/audit")
+    paths::audit(org)
 }
 
 /// The audit page's table: one vector of cell texts per row, top to bottom.
@@ -110,7 +111,7 @@ async fn every_invitation_event_is_recorded_with_actor_target_time_ip_and_user_a
     app.advance(Duration::seconds(61));
     owner.invite(org, "ann@example.com", "editor", "").await;
     app.advance(Duration::seconds(61));
-    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let team = owner.get(&paths::team(org)).await;
     let resend = team.form("section[aria-labelledby='pending-heading'] form[action$='/resend']");
     owner.submit(&resend).await;
     let resent = events_of(&app, AuditAction::InvitationResent);
@@ -135,7 +136,7 @@ async fn every_invitation_event_is_recorded_with_actor_target_time_ip_and_user_a
     assert_eq!(events_of(&app, AuditAction::InvitationSent).len(), 2);
 
     // Revoked by a person.
-    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let team = owner.get(&paths::team(org)).await;
     let revoke_path = team.attrs(
         "section[aria-labelledby='pending-heading'] a[href$='/revoke']",
         "href",
@@ -224,8 +225,8 @@ async fn expiry_is_recorded_by_the_system_when_the_sweep_or_a_reinvite_writes_it
             .select(invitations::id)
             .first(c)?)
     });
-    let resend = format!("/orgs/{org}/invitations/{id}/resend");
-    let done = owner.click(&format!("/orgs/{org}/team"), &resend).await;
+    let resend = paths::resend(org, id.parse().unwrap());
+    let done = owner.click(&paths::team(org), &resend).await;
     assert!(done.shows("a new one was sent"), "{}", done.text());
     let resent = events_of(&app, AuditAction::InvitationResent);
     assert_eq!(resent.len(), 1, "{resent:?}");
@@ -293,7 +294,7 @@ async fn owners_admins_and_staff_read_the_audit_page_and_others_cannot() {
         assert_eq!(page.status, 200, "{}", page.text());
         assert_eq!(actions(&page), vec!["Invitation sent"]);
         // Linked from the dashboard and the Team page.
-        let dashboard = browser.get(&format!("/orgs/{org}")).await;
+        let dashboard = browser.get(&paths::dashboard(org)).await;
         assert_eq!(
             dashboard
                 .attrs(&format!("a[href='{}']", audit_path(org)), "href")
@@ -302,7 +303,7 @@ async fn owners_admins_and_staff_read_the_audit_page_and_others_cannot() {
             "{}",
             dashboard.text()
         );
-        let team = browser.get(&format!("/orgs/{org}/team")).await;
+        let team = browser.get(&paths::team(org)).await;
         assert_eq!(
             team.attrs(&format!("a[href='{}']", audit_path(org)), "href")
                 .len(),
@@ -316,7 +317,7 @@ async fn owners_admins_and_staff_read_the_audit_page_and_others_cannot() {
         let page = browser.get(&audit_path(org)).await;
         assert_eq!(page.status, 403, "{role}: {}", page.text());
         assert!(!page.shows("ann@example.com"), "{}", page.text());
-        let dashboard = browser.get(&format!("/orgs/{org}")).await;
+        let dashboard = browser.get(&paths::dashboard(org)).await;
         assert!(
             dashboard
                 .attrs(&format!("a[href='{}']", audit_path(org)), "href")
@@ -331,7 +332,7 @@ async fn owners_admins_and_staff_read_the_audit_page_and_others_cannot() {
     assert_eq!(outsider.get("/orgs/not-an-id/audit").await.status, 404);
     // Signed out: to the log-in page.
     let page = app.browser().get(&audit_path(org)).await;
-    assert_eq!(page.path(), "/login");
+    assert_eq!(page.path(), paths::LOGIN.pattern());
 
     // Staff read any organization's trail, and what they do there is marked as staff.
     let staff = staff(&app, "ops@joinery.test", "Ops Person").await;
@@ -661,7 +662,7 @@ async fn every_action_adds_audit_events_and_changes_none() {
     use AuditAction as A;
     let app = spawn_app().await;
     let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
-    let team = format!("/orgs/{org}/team");
+    let team = paths::team(org);
     let mut trail = Trail::new(&app);
 
     // Invitations: sent, resent, replaced, revoked, declined, accepted.
@@ -671,7 +672,7 @@ async fn every_action_adds_audit_events_and_changes_none() {
     app.advance(Duration::seconds(61));
     let id = invitation_id(&app, "ann@example.com");
     let resent = owner
-        .click(&team, &format!("/orgs/{org}/invitations/{id}/resend"))
+        .click(&team, &paths::resend(org, id.parse().unwrap()))
         .await;
     assert_eq!(resent.status, 200, "{}", resent.text());
     trail.after("resend", &[A::InvitationResent]);
@@ -723,7 +724,7 @@ async fn every_action_adds_audit_events_and_changes_none() {
         .set("role", "writer");
     assert_eq!(owner.submit(&form).await.status, 200);
     trail.after("change role", &[A::MemberRoleChanged]);
-    let confirm = cy.get(&format!("/orgs/{org}/leave")).await;
+    let confirm = cy.get(&paths::leave(org)).await;
     let left = cy.submit(&confirm.form("form[action$='/leave']")).await;
     assert!(left.shows("You left Acme"), "{}", left.text());
     trail.after("leave", &[A::MemberLeft]);
@@ -737,7 +738,7 @@ async fn every_action_adds_audit_events_and_changes_none() {
     trail.after("remove", &[A::MemberRemoved]);
 
     // Settings.
-    let settings = format!("/orgs/{org}/settings/notifications");
+    let settings = paths::notifications(org);
     let form = owner
         .get(&settings)
         .await
@@ -750,7 +751,7 @@ async fn every_action_adds_audit_events_and_changes_none() {
     // Invite links: created, used, revoked.
     let create_link = || async {
         let form = owner
-            .get(&format!("/orgs/{org}/invite-links/new"))
+            .get(&paths::new_invite_link(org))
             .await
             .form("form.invite-link-form")
             .set("role", "viewer")
@@ -807,7 +808,7 @@ async fn every_action_adds_audit_events_and_changes_none() {
         let staff = &staff;
         async move {
             let form = staff
-                .get("/staff")
+                .get(paths::STAFF.pattern())
                 .await
                 .form("form[action='/staff/tenant-invitations']")
                 .set("email", email)
@@ -818,7 +819,7 @@ async fn every_action_adds_audit_events_and_changes_none() {
     send_tenant("founder@newco.example").await;
     trail.after("tenant invitation", &[A::TenantInvitationSent]);
     app.advance(Duration::seconds(61));
-    let console = staff.get("/staff").await;
+    let console = staff.get(paths::STAFF.pattern()).await;
     assert_eq!(
         staff
             .submit(&console.form("form[action$='/resend']"))
@@ -863,7 +864,7 @@ async fn every_action_adds_audit_events_and_changes_none() {
 
 /// Sends the invite form for `email` with a forged `X-Forwarded-For` and a user agent.
 async fn invite_through_proxy(browser: &Browser, org: OrganizationId, email: &str) -> Page {
-    let page = browser.get(&format!("/orgs/{org}/team/invite")).await;
+    let page = browser.get(&paths::invite(org)).await;
     let form = page
         .form("form.invite-form")
         .set("emails", email)

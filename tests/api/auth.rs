@@ -2,6 +2,7 @@
 //! log-in, a new session key on log-in and acceptance, local redirects only, log-out that ends
 //! the session at once, roles read on every request, and the health endpoints.
 
+use joinery::paths;
 use std::sync::Arc;
 
 use diesel::prelude::*;
@@ -66,13 +67,17 @@ async fn unknown_email_wrong_password_and_malformed_email_get_the_same_answer() 
     ] {
         let browser = app.browser();
         let page = browser.login(email, password).await;
-        assert_eq!(page.path(), "/login", "{email}: not signed in");
+        assert_eq!(
+            page.path(),
+            paths::LOGIN.pattern(),
+            "{email}: not signed in"
+        );
         let error = page.texts(".form-error");
         // The visible text (what was typed goes back only into the email field's value).
         let shown = page.text();
         answers.push((page.status, error, shown));
         // And the browser is still signed out.
-        assert_eq!(browser.get("/").await.path(), "/login");
+        assert_eq!(browser.get("/").await.path(), paths::LOGIN.pattern());
     }
     for answer in &answers {
         assert_eq!(answer.0, 401);
@@ -86,7 +91,7 @@ async fn unknown_email_wrong_password_and_malformed_email_get_the_same_answer() 
     // The right password does get in, so the refusals above were about the credentials.
     let page = app.browser().login("ADA@example.com ", PASSWORD).await;
     assert_eq!(page.status, 200);
-    assert_ne!(page.path(), "/login");
+    assert_ne!(page.path(), paths::LOGIN.pattern());
 }
 
 #[tokio::test]
@@ -95,7 +100,10 @@ async fn an_unknown_email_takes_as_long_as_a_wrong_password() {
     let app = spawn_app_with(|s| s.login_attempts_per_minute = 1_000).await;
     app.create_user("ada@example.com", "Ada");
     let browser = app.browser();
-    let form = browser.get("/login").await.form("form[action='/login']");
+    let form = browser
+        .get(paths::LOGIN.pattern())
+        .await
+        .form("form[action='/login']");
     let kinds = ["ada@example.com", "nobody@example.com", "nobody"].map(|email| {
         form.clone()
             .set("email", email)
@@ -152,7 +160,7 @@ async fn log_in_renews_the_session_key() {
     let jar = Arc::new(Jar::default());
     let browser = app.browser_with_jar(jar.clone(), true);
     let rows = all_session_rows(&app);
-    let login = browser.get("/login").await;
+    let login = browser.get(paths::LOGIN.pattern()).await;
     assert_eq!(cookie_value(&jar, &app.address, SESSION_COOKIE), None);
     assert_eq!(
         all_session_rows(&app),
@@ -164,12 +172,14 @@ async fn log_in_renews_the_session_key() {
         .set("email", "owner@acme.test")
         .set("password", PASSWORD);
     let done = browser.submit(&form).await;
-    assert_eq!(done.path(), format!("/orgs/{org}"));
+    assert_eq!(done.path(), paths::dashboard(org));
     let first = session_cookie(&app, &jar);
 
     // Log out and in again: a new key, and the first one signs nobody in.
-    browser.click(&format!("/orgs/{org}"), "/logout").await;
-    let login = browser.get("/login").await;
+    browser
+        .click(&paths::dashboard(org), paths::LOGOUT.pattern())
+        .await;
+    let login = browser.get(paths::LOGIN.pattern()).await;
     let done = browser
         .submit(
             &login
@@ -178,17 +188,21 @@ async fn log_in_renews_the_session_key() {
                 .set("password", PASSWORD),
         )
         .await;
-    assert_eq!(done.path(), format!("/orgs/{org}"));
+    assert_eq!(done.path(), paths::dashboard(org));
     let second = session_cookie(&app, &jar);
     assert_ne!(first, second);
     let old = browser_with_cookie(&app, &first, true);
-    let page = old.get(&format!("/orgs/{org}/team")).await;
-    assert_eq!(page.path(), "/login", "the ended session's key still works");
+    let page = old.get(&paths::team(org)).await;
+    assert_eq!(
+        page.path(),
+        paths::LOGIN.pattern(),
+        "the ended session's key still works"
+    );
     // The new one does (the replay technique itself works).
     let owner_again = browser_with_cookie(&app, &second, true);
-    let page = owner_again.get(&format!("/orgs/{org}/team")).await;
+    let page = owner_again.get(&paths::team(org)).await;
     assert_eq!(page.status, 200);
-    assert_eq!(page.path(), format!("/orgs/{org}/team"));
+    assert_eq!(page.path(), paths::team(org));
 }
 
 /// Acceptance signs the invitee in under a new key; before it, opening the link created no
@@ -215,8 +229,8 @@ async fn accepting_an_invitation_renews_the_session_key() {
     let after = session_cookie(&app, &jar);
     let invitee_again = browser_with_cookie(&app, &after, true);
     assert_eq!(
-        invitee_again.get(&format!("/orgs/{org}")).await.path(),
-        format!("/orgs/{org}")
+        invitee_again.get(&paths::dashboard(org)).await.path(),
+        paths::dashboard(org)
     );
 
     // The same for "Log in & accept".
@@ -238,10 +252,10 @@ async fn accepting_an_invitation_renews_the_session_key() {
     let after = session_cookie(&app, &jar);
     assert_eq!(
         browser_with_cookie(&app, &after, true)
-            .get(&format!("/orgs/{org}"))
+            .get(&paths::dashboard(org))
             .await
             .path(),
-        format!("/orgs/{org}")
+        paths::dashboard(org)
     );
 }
 
@@ -269,7 +283,7 @@ async fn after_log_in_next_goes_only_to_local_paths() {
     // Many log-ins from one address: lift the rate limit, which is not under test here.
     let app = spawn_app_with(|s| s.login_attempts_per_minute = 1_000).await;
     let (org, _) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
-    let team = format!("/orgs/{org}/team");
+    let team = paths::team(org);
 
     // A local path is followed, all the way to the page.
     let browser = app.browser();
@@ -324,7 +338,7 @@ async fn after_log_in_next_goes_only_to_local_paths() {
 async fn a_signed_out_visit_comes_back_after_log_in() {
     let app = spawn_app().await;
     let (org, _) = app.org_with("Acme", Plan::Starter, Role::Admin).await;
-    let team = format!("/orgs/{org}/team");
+    let team = paths::team(org);
 
     let raw = app.browser_without_redirects().get(&team).await;
     assert_eq!(raw.status, 303);
@@ -333,7 +347,7 @@ async fn a_signed_out_visit_comes_back_after_log_in() {
 
     let browser = app.browser();
     let page = browser.get(&team).await;
-    assert_eq!(page.path(), "/login");
+    assert_eq!(page.path(), paths::LOGIN.pattern());
     let next = reqwest::Url::parse(&page.url)
         .unwrap()
         .query_pairs()
@@ -351,12 +365,12 @@ async fn a_signed_out_visit_comes_back_after_log_in() {
         )
         .await;
     assert_eq!(done.status, 200);
-    assert_eq!(done.path(), format!("/orgs/{org}/team"));
+    assert_eq!(done.path(), paths::team(org));
     assert!(done.shows("Team Management"), "{}", done.text());
 }
 
 fn assert_signed_out(page: &Page) {
-    assert_eq!(page.path(), "/login", "{}", page.url);
+    assert_eq!(page.path(), paths::LOGIN.pattern(), "{}", page.url);
     assert!(page.shows("Log in"), "{}", page.text());
 }
 
@@ -370,7 +384,7 @@ async fn log_out_ends_the_session_at_once() {
     let owner = app.browser_with_jar(jar.clone(), true);
     owner.login("owner@acme.test", PASSWORD).await;
     let cookie = session_cookie(&app, &jar);
-    let team = format!("/orgs/{org}/team");
+    let team = paths::team(org);
     // The copied cookie works while the session lives.
     assert_eq!(
         browser_with_cookie(&app, &cookie, true)
@@ -383,8 +397,8 @@ async fn log_out_ends_the_session_at_once() {
     let rows_before = session_rows_of(&app, &owner_id);
     assert!(rows_before >= 1);
 
-    let out = owner.click(&team, "/logout").await;
-    assert_eq!(out.path(), "/login");
+    let out = owner.click(&team, paths::LOGOUT.pattern()).await;
+    assert_eq!(out.path(), paths::LOGIN.pattern());
     assert!(out.shows("You are logged out."), "{}", out.text());
     assert_signed_out(&owner.get(&team).await);
 
@@ -403,7 +417,7 @@ async fn log_out_ends_the_session_at_once() {
         raw.headers()["location"]
             .to_str()
             .unwrap()
-            .starts_with("/login")
+            .starts_with(paths::LOGIN.pattern())
     );
     assert_signed_out(&browser_with_cookie(&app, &cookie, true).get(&team).await);
     assert_eq!(
@@ -417,9 +431,9 @@ async fn log_out_ends_the_session_at_once() {
 async fn a_demotion_takes_effect_on_the_next_request() {
     let app = spawn_app().await;
     let (org, admin) = app.org_with("Acme", Plan::Starter, Role::Admin).await;
-    let team = format!("/orgs/{org}/team");
+    let team = paths::team(org);
     assert_eq!(admin.get(&team).await.status, 200);
-    let page = admin.get(&format!("/orgs/{org}/team/invite")).await;
+    let page = admin.get(&paths::invite(org)).await;
     let form = page.form("form.invite-form").set("emails", "x@example.com");
 
     let admin_id = user_id(&app, "admin@acme.test");
@@ -440,7 +454,7 @@ async fn a_demotion_takes_effect_on_the_next_request() {
     assert_eq!(sent.status, 403, "{}", sent.text());
     assert_eq!(app.invitation_count(), 0);
     // Still signed in, still a member: the dashboard shows the new role.
-    let dashboard = admin.get(&format!("/orgs/{org}")).await;
+    let dashboard = admin.get(&paths::dashboard(org)).await;
     assert_eq!(dashboard.status, 200);
     assert!(dashboard.shows("Viewer"), "{}", dashboard.text());
 }
@@ -449,7 +463,7 @@ async fn a_demotion_takes_effect_on_the_next_request() {
 async fn health_endpoints_answer() {
     let app = spawn_app().await;
     let client = reqwest::Client::new();
-    for path in ["/healthz", "/readyz"] {
+    for path in [paths::HEALTHZ.pattern(), paths::READYZ.pattern()] {
         let resp = client
             .get(format!("{}{path}", app.address))
             .send()
@@ -469,7 +483,7 @@ async fn a_request_in_flight_cannot_bring_a_logged_out_session_back() {
     let (org, owner) = app.org_with("Acme", Plan::Professional, Role::Owner).await;
     let owner_id = user_id(&app, "owner@acme.test");
     let form = owner
-        .get(&format!("/orgs/{org}/team/invite"))
+        .get(&paths::invite(org))
         .await
         .form("form.invite-form");
     let csrf = form
@@ -485,8 +499,10 @@ async fn a_request_in_flight_cannot_bring_a_logged_out_session_back() {
         )
         .await;
 
-    let logged_out = owner.click(&format!("/orgs/{org}"), "/logout").await;
-    assert_eq!(logged_out.path(), "/login");
+    let logged_out = owner
+        .click(&paths::dashboard(org), paths::LOGOUT.pattern())
+        .await;
+    assert_eq!(logged_out.path(), paths::LOGIN.pattern());
     assert_eq!(
         session_rows_of(&app, &owner_id),
         0,
@@ -494,14 +510,22 @@ async fn a_request_in_flight_cannot_bring_a_logged_out_session_back() {
     );
 
     let answer = held.finish("two%40example.com").await;
-    assert_eq!(answer.path(), "/login", "the held request ends signed out");
+    assert_eq!(
+        answer.path(),
+        paths::LOGIN.pattern(),
+        "the held request ends signed out"
+    );
     assert_eq!(
         session_rows_of(&app, &owner_id),
         0,
         "no session of the owner was written again"
     );
-    let after = owner.get(&format!("/orgs/{org}/team")).await;
-    assert_eq!(after.path(), "/login", "the browser is signed out");
+    let after = owner.get(&paths::team(org)).await;
+    assert_eq!(
+        after.path(),
+        paths::LOGIN.pattern(),
+        "the browser is signed out"
+    );
 }
 
 /// DESIGN.md, "Security rules": no server-side session exists before sign-in, so reading a
@@ -516,13 +540,18 @@ async fn signed_out_page_views_write_no_session_row() {
 
     for _ in 0..20 {
         let scanner = app.browser();
-        assert_eq!(scanner.get("/login").await.status, 200);
-        assert_eq!(scanner.get("/signup").await.status, 200);
+        assert_eq!(scanner.get(paths::LOGIN.pattern()).await.status, 200);
+        assert_eq!(scanner.get(paths::SIGNUP.pattern()).await.status, 200);
         assert_eq!(scanner.get(&link).await.status, 200);
     }
     // One browser clicking around while signed out, with its cookies kept.
     let visitor = app.browser();
-    for path in ["/login", "/signup", &link, "/login?next=/"] {
+    for path in [
+        paths::LOGIN.pattern(),
+        paths::SIGNUP.pattern(),
+        &link,
+        "/login?next=/",
+    ] {
         assert_eq!(visitor.get(path).await.status, 200, "{path}");
     }
     // A failed log-in and its message write nothing either.
@@ -534,7 +563,9 @@ async fn signed_out_page_views_write_no_session_row() {
     );
 
     // The log-out message travels without a session.
-    owner.click(&format!("/orgs/{org}"), "/logout").await;
+    owner
+        .click(&paths::dashboard(org), paths::LOGOUT.pattern())
+        .await;
     let after = app.query(|c| Ok(sessions::table.count().get_result::<i64>(c)?));
     assert_eq!(
         after,
@@ -551,7 +582,7 @@ async fn a_signed_out_forms_csrf_token_is_bound_to_its_cookie() {
     let (org, _) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
     let alice = app.browser();
     let form = alice
-        .get("/login")
+        .get(paths::LOGIN.pattern())
         .await
         .form("form[action='/login']")
         .set("email", "owner@acme.test")
@@ -562,11 +593,14 @@ async fn a_signed_out_forms_csrf_token_is_bound_to_its_cookie() {
     assert!(no_cookie.shows("This form has expired"));
 
     let bob = app.browser();
-    bob.get("/login").await;
+    bob.get(paths::LOGIN.pattern()).await;
     let other_cookie = bob.submit(&form).await;
     assert_eq!(other_cookie.status, 403, "{}", other_cookie.text());
-    assert_eq!(bob.get(&format!("/orgs/{org}")).await.path(), "/login");
+    assert_eq!(
+        bob.get(&paths::dashboard(org)).await.path(),
+        paths::LOGIN.pattern()
+    );
 
     let own = alice.submit(&form).await;
-    assert_eq!(own.path(), format!("/orgs/{org}"), "{}", own.text());
+    assert_eq!(own.path(), paths::dashboard(org), "{}", own.text());
 }

@@ -8,6 +8,7 @@
 use diesel::prelude::*;
 use joinery::db::schema::{invitations, invite_links, outbox_emails};
 use joinery::domain::{OrganizationId, Plan, Role};
+use joinery::paths;
 
 use crate::helpers::{Browser, PASSWORD, Page, TestApp, spawn_app};
 
@@ -29,7 +30,7 @@ async fn org_with_owner_invitations(app: &TestApp) -> (OrganizationId, Browser, 
     }
     for role in ["owner", "admin"] {
         let form = owner
-            .get(&format!("/orgs/{org}/invite-links/new"))
+            .get(&paths::new_invite_link(org))
             .await
             .form("form.invite-link-form")
             .set("role", role)
@@ -93,7 +94,7 @@ async fn rule_1_admins_cannot_resend_or_revoke_an_owner_invitation() {
     let app = spawn_app().await;
     let (org, _owner, admin) = org_with_owner_invitations(&app).await;
     let (boss, _, _) = invitation(&app, "boss@example.com");
-    let csrf = admin.get(&format!("/orgs/{org}/team")).await.csrf();
+    let csrf = admin.get(&paths::team(org)).await.csrf();
     let (rows, mail, audit) = (
         all_invitations(&app),
         outbox_count(&app),
@@ -101,20 +102,18 @@ async fn rule_1_admins_cannot_resend_or_revoke_an_owner_invitation() {
     );
     app.advance(chrono::Duration::minutes(2));
 
-    let confirm = admin
-        .get(&format!("/orgs/{org}/invitations/{boss}/revoke"))
-        .await;
+    let confirm = admin.get(&paths::revoke(org, boss.parse().unwrap())).await;
     refused(&confirm, org, "above your own role");
     let revoke = admin
         .post(
-            &format!("/orgs/{org}/invitations/{boss}/revoke"),
+            &paths::revoke(org, boss.parse().unwrap()),
             &[("csrf_token", &csrf)],
         )
         .await;
     refused(&revoke, org, "You cannot revoke an invitation as Owner");
     let resend = admin
         .post(
-            &format!("/orgs/{org}/invitations/{boss}/resend"),
+            &paths::resend(org, boss.parse().unwrap()),
             &[("csrf_token", &csrf)],
         )
         .await;
@@ -127,7 +126,7 @@ async fn rule_1_admins_cannot_resend_or_revoke_an_owner_invitation() {
     app.advance(chrono::Duration::days(8));
     let renew = admin
         .post(
-            &format!("/orgs/{org}/invitations/{boss}/resend"),
+            &paths::resend(org, boss.parse().unwrap()),
             &[("csrf_token", &csrf)],
         )
         .await;
@@ -144,13 +143,13 @@ async fn rule_1_admins_still_resend_and_revoke_invitations_at_or_below_their_rol
     app.advance(chrono::Duration::minutes(2));
     let resent = admin
         .click(
-            &format!("/orgs/{org}/team"),
-            &format!("/orgs/{org}/invitations/{helper}/resend"),
+            &paths::team(org),
+            &paths::resend(org, helper.parse().unwrap()),
         )
         .await;
     assert_eq!(resent.status, 200, "{}", resent.text());
     assert!(resent.shows("Invitation sent again"), "{}", resent.text());
-    let revoke = format!("/orgs/{org}/invitations/{helper}/revoke");
+    let revoke = paths::revoke(org, helper.parse().unwrap());
     let revoked = admin.click(&revoke, &revoke).await;
     assert!(revoked.shows("was revoked"), "{}", revoked.text());
     assert_eq!(invitation(&app, "helper@example.com").1, "revoked");
@@ -161,15 +160,15 @@ async fn rule_1_admins_cannot_revoke_an_owner_invite_link() {
     let app = spawn_app().await;
     let (org, _owner, admin) = org_with_owner_invitations(&app).await;
     let (owner_link, _) = link(&app, Role::Owner);
-    let csrf = admin.get(&format!("/orgs/{org}/team")).await.csrf();
+    let csrf = admin.get(&paths::team(org)).await.csrf();
     let audit = app.audit_actions(org).len();
     let confirm = admin
-        .get(&format!("/orgs/{org}/invite-links/{owner_link}/revoke"))
+        .get(&paths::revoke_invite_link(org, owner_link.parse().unwrap()))
         .await;
     refused(&confirm, org, "above your own role");
     let revoke = admin
         .post(
-            &format!("/orgs/{org}/invite-links/{owner_link}/revoke"),
+            &paths::revoke_invite_link(org, owner_link.parse().unwrap()),
             &[("csrf_token", &csrf)],
         )
         .await;
@@ -179,7 +178,7 @@ async fn rule_1_admins_cannot_revoke_an_owner_invite_link() {
 
     // Their own role's link they may revoke.
     let (admin_link, _) = link(&app, Role::Admin);
-    let path = format!("/orgs/{org}/invite-links/{admin_link}/revoke");
+    let path = paths::revoke_invite_link(org, admin_link.parse().unwrap());
     let done = admin.click(&path, &path).await;
     assert_eq!(done.status, 200, "{}", done.text());
     assert_eq!(link(&app, Role::Admin).1, "revoked");
@@ -203,7 +202,7 @@ async fn rule_1_re_inviting_cannot_replace_or_resend_an_invitation_above_your_ro
         .invite(org, "boss@example.com\nnew@example.com", "viewer", "")
         .await;
     assert_eq!(page.status, 200, "{}", page.text());
-    assert_eq!(page.path(), format!("/orgs/{org}/team"));
+    assert_eq!(page.path(), paths::team(org));
     let rows = page.texts(".invite-result tbody tr");
     assert!(
         rows.iter().any(|r| r.contains("boss@example.com")
@@ -230,13 +229,13 @@ async fn rule_1_a_csv_import_cannot_replace_an_invitation_above_your_role() {
     let app = spawn_app().await;
     let (org, _owner, admin) = org_with_owner_invitations(&app).await;
     let before = all_invitations(&app);
-    let form = admin.get(&format!("/orgs/{org}/invitations/import")).await;
+    let form = admin.get(&paths::import_invitations(org)).await;
     let csrf = form.csrf();
     let csv =
         "email,role,department,message\nboss@example.com,viewer,,\nfresh@example.com,viewer,,\n";
     let preview = admin
         .try_upload(
-            &format!("/orgs/{org}/invitations/import"),
+            &paths::import_invitations(org),
             &[("csrf_token", &csrf)],
             "file",
             "team.csv",
@@ -286,20 +285,20 @@ async fn the_team_page_offers_no_resend_or_revoke_above_the_viewers_role() {
         found
     };
     let mut everything = vec![
-        format!("/orgs/{org}/invitations/{boss}/resend"),
-        format!("/orgs/{org}/invitations/{boss}/revoke"),
-        format!("/orgs/{org}/invitations/{helper}/resend"),
-        format!("/orgs/{org}/invitations/{helper}/revoke"),
-        format!("/orgs/{org}/invite-links/{owner_link}/revoke"),
-        format!("/orgs/{org}/invite-links/{admin_link}/revoke"),
+        paths::resend(org, boss.parse().unwrap()),
+        paths::revoke(org, boss.parse().unwrap()),
+        paths::resend(org, helper.parse().unwrap()),
+        paths::revoke(org, helper.parse().unwrap()),
+        paths::revoke_invite_link(org, owner_link.parse().unwrap()),
+        paths::revoke_invite_link(org, admin_link.parse().unwrap()),
     ];
     everything.sort();
-    let team = format!("/orgs/{org}/team");
+    let team = paths::team(org);
     assert_eq!(controls(&owner.get(&team).await), everything);
     let mut admins = vec![
-        format!("/orgs/{org}/invitations/{helper}/resend"),
-        format!("/orgs/{org}/invitations/{helper}/revoke"),
-        format!("/orgs/{org}/invite-links/{admin_link}/revoke"),
+        paths::resend(org, helper.parse().unwrap()),
+        paths::revoke(org, helper.parse().unwrap()),
+        paths::revoke_invite_link(org, admin_link.parse().unwrap()),
     ];
     admins.sort();
     assert_eq!(controls(&admin.get(&team).await), admins);
@@ -310,6 +309,6 @@ async fn the_team_page_offers_no_resend_or_revoke_above_the_viewers_role() {
     assert_eq!(resends(&owner.get(&team).await).len(), 2);
     assert_eq!(
         resends(&admin.get(&team).await),
-        vec![format!("/orgs/{org}/invitations/{helper}/resend")]
+        vec![paths::resend(org, helper.parse().unwrap())]
     );
 }

@@ -8,13 +8,14 @@
 use diesel::prelude::*;
 use joinery::db::schema::{invitation_imports, invitations, memberships, users};
 use joinery::domain::{OrganizationId, Plan, Role};
+use joinery::paths;
 
 use crate::helpers::{Browser, PASSWORD, Page, TestApp, spawn_app, spawn_app_with};
 
 const HEADER: &str = "email,role,department,message\n";
 
 fn import_path(org: OrganizationId) -> String {
-    format!("/orgs/{org}/invitations/import")
+    paths::import_invitations(org)
 }
 
 /// Opens the upload form and uploads `bytes` as `name` with the form's CSRF token.

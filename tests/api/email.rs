@@ -5,6 +5,7 @@ use chrono::Duration;
 use diesel::prelude::*;
 use joinery::db::schema::outbox_emails;
 use joinery::domain::{Plan, Role};
+use joinery::paths;
 
 use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_app_with};
 
@@ -102,7 +103,7 @@ async fn owners_are_told_who_joined_unless_they_turned_it_off() {
             .status,
         200
     );
-    let settings = format!("/orgs/{org}/settings/notifications");
+    let settings = paths::notifications(org);
     let page = oscar_browser.get(&settings).await;
     assert_eq!(
         page.attrs("input#notify_on_join[checked]", "name").len(),
@@ -153,7 +154,7 @@ async fn owners_are_told_who_joined_unless_they_turned_it_off() {
             "nina@example.com",
             "Editor",
             "Adam Admin",
-            &format!("/orgs/{org}/team"),
+            &paths::team(org),
         ] {
             assert!(
                 body.contains(needle),
@@ -207,7 +208,7 @@ async fn the_development_mailbox_lists_emails_with_their_links() {
     let email = app.email_to("newbie@example.com").await;
 
     // Anyone may open it in development mode, signed in or not.
-    let page = app.browser().get("/dev/mailbox").await;
+    let page = app.browser().get(paths::DEV_MAILBOX.pattern()).await;
     assert_eq!(page.status, 200);
     assert!(page.shows("newbie@example.com"), "{}", page.text());
     assert!(page.shows(&email.subject), "{}", page.text());
@@ -227,7 +228,7 @@ async fn there_is_no_mailbox_outside_development_mode() {
     app.email_to("newbie@example.com").await;
 
     for browser in [app.browser(), owner] {
-        let page = browser.get("/dev/mailbox").await;
+        let page = browser.get(paths::DEV_MAILBOX.pattern()).await;
         assert_eq!(page.status, 404);
         assert!(page.shows("Page not found"), "{}", page.text());
         assert!(!page.shows("newbie@example.com"));
@@ -245,7 +246,7 @@ async fn nothing_is_sent_when_an_invitation_expires() {
     app.advance(Duration::days(8));
     let page = app.browser().get(&link).await;
     assert!(page.shows("This invitation has expired"), "{}", page.text());
-    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let team = owner.get(&paths::team(org)).await;
     assert!(
         team.texts("tbody tr")
             .iter()

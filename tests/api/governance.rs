@@ -3,6 +3,7 @@
 //! policy that a removed or demoted inviter leaves no live invitations.
 
 use joinery::domain::{Plan, Role};
+use joinery::paths;
 
 use crate::helpers::spawn_app;
 
@@ -46,7 +47,7 @@ async fn org_with_member(
 async fn an_owner_changes_a_role_and_it_is_audited() {
     let app = spawn_app().await;
     let (org, owner, email) = org_with_member(&app, Role::Viewer).await;
-    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let team = owner.get(&paths::team(org)).await;
     let id = app.membership_id(org, &email);
     let form = team
         .form(&format!("form[action='/orgs/{org}/members/{id}/role']"))
@@ -72,7 +73,7 @@ async fn rule_1_admins_cannot_make_owners() {
     let admin = app.create_user("admin@member.test", "Admin");
     app.add_member(org, admin, Role::Admin);
     let b = app.logged_in("admin@member.test").await;
-    let team = b.get(&format!("/orgs/{org}/team")).await;
+    let team = b.get(&paths::team(org)).await;
     let id = app.membership_id(org, &viewer);
     let options = team.attrs(&format!("#role-{id} option"), "value");
     assert_eq!(
@@ -97,7 +98,7 @@ async fn rule_5_nobody_changes_their_own_role_and_admins_leave_owners_alone() {
     let (org, owner, _) = org_with_member(&app, Role::Viewer).await;
     let admin = app.create_user("admin@member.test", "Admin");
     app.add_member(org, admin, Role::Admin);
-    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let team = owner.get(&paths::team(org)).await;
     let own = app.membership_id(org, "owner@acme.test");
     assert!(
         team.attrs(&format!("#role-{own}"), "name").is_empty(),
@@ -106,22 +107,19 @@ async fn rule_5_nobody_changes_their_own_role_and_admins_leave_owners_alone() {
     let csrf = team.csrf();
     let forged = owner
         .post(
-            &format!("/orgs/{org}/members/{own}/role"),
+            &paths::member_role(org, own),
             &[("csrf_token", &csrf), ("role", "viewer")],
         )
         .await;
     refused(&forged, "You cannot change your own role");
     let forged = owner
-        .post(
-            &format!("/orgs/{org}/members/{own}/remove"),
-            &[("csrf_token", &csrf)],
-        )
+        .post(&paths::remove_member(org, own), &[("csrf_token", &csrf)])
         .await;
     refused(&forged, "You cannot remove yourself");
     assert_eq!(app.role_of(org, "owner@acme.test"), Some(Role::Owner));
 
     let b = app.logged_in("admin@member.test").await;
-    let team = b.get(&format!("/orgs/{org}/team")).await;
+    let team = b.get(&paths::team(org)).await;
     assert!(team.attrs(&format!("#role-{own}"), "name").is_empty());
     assert!(
         team.attrs(
@@ -133,16 +131,13 @@ async fn rule_5_nobody_changes_their_own_role_and_admins_leave_owners_alone() {
     let csrf = team.csrf();
     let forged = b
         .post(
-            &format!("/orgs/{org}/members/{own}/role"),
+            &paths::member_role(org, own),
             &[("csrf_token", &csrf), ("role", "viewer")],
         )
         .await;
     refused(&forged, "Admins cannot change the role of an Owner");
     let forged = b
-        .post(
-            &format!("/orgs/{org}/members/{own}/remove"),
-            &[("csrf_token", &csrf)],
-        )
+        .post(&paths::remove_member(org, own), &[("csrf_token", &csrf)])
         .await;
     refused(&forged, "Admins cannot");
     assert_eq!(app.role_of(org, "owner@acme.test"), Some(Role::Owner));
@@ -156,7 +151,7 @@ async fn rule_4_the_last_owner_cannot_be_demoted_removed_or_leave() {
     app.add_member(org, second, Role::Owner);
     // With two Owners one may step down…
     let b = app.logged_in("second@member.test").await;
-    let team = b.get(&format!("/orgs/{org}/team")).await;
+    let team = b.get(&paths::team(org)).await;
     let first = app.membership_id(org, "owner@acme.test");
     let page = b
         .submit(
@@ -172,12 +167,10 @@ async fn rule_4_the_last_owner_cannot_be_demoted_removed_or_leave() {
     );
     // …but now the second is the last: the demoted first (an Admin) cannot touch them, and
     // they cannot leave.
-    let leave = b.get(&format!("/orgs/{org}/leave")).await;
+    let leave = b.get(&paths::leave(org)).await;
     assert!(leave.shows("needs at least one Owner"), "{}", leave.text());
     let csrf = leave.csrf();
-    let forged = b
-        .post(&format!("/orgs/{org}/leave"), &[("csrf_token", &csrf)])
-        .await;
+    let forged = b.post(&paths::leave(org), &[("csrf_token", &csrf)]).await;
     assert_eq!(forged.status, 403, "{}", forged.text());
     assert!(
         forged.shows("needs at least one Owner"),
@@ -189,21 +182,18 @@ async fn rule_4_the_last_owner_cannot_be_demoted_removed_or_leave() {
     // Staff acting as Owner cannot demote the last Owner either.
     app.create_staff("staff@joinery.test", "Sam Staff");
     let staff = app.logged_in("staff@joinery.test").await;
-    let team = staff.get(&format!("/orgs/{org}/team")).await;
+    let team = staff.get(&paths::team(org)).await;
     let last = app.membership_id(org, "second@member.test");
     let csrf = team.csrf();
     let forged = staff
         .post(
-            &format!("/orgs/{org}/members/{last}/role"),
+            &paths::member_role(org, last),
             &[("csrf_token", &csrf), ("role", "viewer")],
         )
         .await;
     refused(&forged, "needs at least one Owner");
     let forged = staff
-        .post(
-            &format!("/orgs/{org}/members/{last}/remove"),
-            &[("csrf_token", &csrf)],
-        )
+        .post(&paths::remove_member(org, last), &[("csrf_token", &csrf)])
         .await;
     refused(&forged, "needs at least one Owner");
     assert_eq!(app.role_of(org, "second@member.test"), Some(Role::Owner));
@@ -230,18 +220,15 @@ async fn rule_4_holds_when_two_owners_demote_or_remove_each_other_at_once() {
         async move {
             let (ba, bb) = futures::join!(app.logged_in(&a), app.logged_in(&b));
             let (ida, idb) = (app.membership_id(org, &a), app.membership_id(org, &b));
-            let team = format!("/orgs/{org}/team");
+            let team = paths::team(org);
             let (ta, tb) = futures::join!(ba.get(&team), bb.get(&team));
             // Even organizations: the Owners demote each other; odd: they remove each other.
             let (pa, pb) = if i % 2 == 0 {
-                (
-                    format!("/orgs/{org}/members/{idb}/role"),
-                    format!("/orgs/{org}/members/{ida}/role"),
-                )
+                (paths::member_role(org, idb), paths::member_role(org, ida))
             } else {
                 (
-                    format!("/orgs/{org}/members/{idb}/remove"),
-                    format!("/orgs/{org}/members/{ida}/remove"),
+                    paths::remove_member(org, idb),
+                    paths::remove_member(org, ida),
                 )
             };
             (org, ba, bb, ta.csrf(), tb.csrf(), pa, pb, a, b)
@@ -283,7 +270,7 @@ async fn removal_asks_first_revokes_invitations_and_ends_sessions_of_the_last_or
     let link = app.email_to("pending@example.com").await.invitation_path();
 
     let id = app.membership_id(org, "inviter@member.test");
-    let confirm = owner.get(&format!("/orgs/{org}/members/{id}/remove")).await;
+    let confirm = owner.get(&paths::remove_member(org, id)).await;
     assert!(
         confirm.shows("Remove member?") && confirm.shows("Ivy Inviter"),
         "{}",
@@ -299,7 +286,7 @@ async fn removal_asks_first_revokes_invitations_and_ends_sessions_of_the_last_or
     assert_eq!(app.role_of(org, "inviter@member.test"), None);
 
     // Their invitation is revoked, with the reason in the history, and its link says so.
-    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let team = owner.get(&paths::team(org)).await;
     assert!(
         team.text().contains("inviter was removed"),
         "{}",
@@ -312,8 +299,12 @@ async fn removal_asks_first_revokes_invitations_and_ends_sessions_of_the_last_or
             .shows("This invitation has been revoked")
     );
     // It was their only organization: their session ended at once.
-    let after = ivy.get(&format!("/orgs/{org}")).await;
-    assert_eq!(after.path(), "/login", "signed out everywhere");
+    let after = ivy.get(&paths::dashboard(org)).await;
+    assert_eq!(
+        after.path(),
+        paths::LOGIN.pattern(),
+        "signed out everywhere"
+    );
 }
 
 #[tokio::test]
@@ -325,7 +316,7 @@ async fn demotion_below_admin_revokes_the_members_pending_invitations() {
     let ivy = app.logged_in("inviter@member.test").await;
     ivy.invite(org, "pending@example.com", "viewer", "").await;
     let link = app.email_to("pending@example.com").await.invitation_path();
-    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let team = owner.get(&paths::team(org)).await;
     let id = app.membership_id(org, "inviter@member.test");
     owner
         .submit(
@@ -334,7 +325,7 @@ async fn demotion_below_admin_revokes_the_members_pending_invitations() {
                 .set("role", "editor"),
         )
         .await;
-    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let team = owner.get(&paths::team(org)).await;
     assert!(
         team.text().contains("inviter's role changed to Editor"),
         "{}",
@@ -347,7 +338,7 @@ async fn demotion_below_admin_revokes_the_members_pending_invitations() {
             .shows("This invitation has been revoked")
     );
     // And the demotion takes effect on the next click.
-    assert_eq!(ivy.get(&format!("/orgs/{org}/team")).await.status, 403);
+    assert_eq!(ivy.get(&paths::team(org)).await.status, 403);
 }
 
 #[tokio::test]
@@ -355,7 +346,7 @@ async fn a_member_leaves_from_the_dashboard_after_confirming() {
     let app = spawn_app().await;
     let (org, _owner, email) = org_with_member(&app, Role::Editor).await;
     let b = app.logged_in(&email).await;
-    let dash = b.get(&format!("/orgs/{org}")).await;
+    let dash = b.get(&paths::dashboard(org)).await;
     let leave_path = dash
         .attrs("a.button.danger", "href")
         .into_iter()
@@ -371,7 +362,7 @@ async fn a_member_leaves_from_the_dashboard_after_confirming() {
             .iter()
             .any(|(a, _)| a == "member.left")
     );
-    assert_eq!(b.get(&format!("/orgs/{org}")).await.status, 404);
+    assert_eq!(b.get(&paths::dashboard(org)).await.status, 404);
 }
 
 #[tokio::test]
@@ -380,12 +371,12 @@ async fn another_organizations_member_ids_are_404() {
     let (org_a, owner_a) = app.org_with("Alpha", Plan::Starter, Role::Owner).await;
     let (org_b, _) = app.org_with("Beta", Plan::Starter, Role::Owner).await;
     let victim = app.membership_id(org_b, "owner@beta.test");
-    let team = owner_a.get(&format!("/orgs/{org_a}/team")).await;
+    let team = owner_a.get(&paths::team(org_a)).await;
     let csrf = team.csrf();
     for path in [
-        format!("/orgs/{org_a}/members/{victim}/role"),
-        format!("/orgs/{org_a}/members/{victim}/remove"),
-        format!("/orgs/{org_b}/members/{victim}/remove"),
+        paths::member_role(org_a, victim),
+        paths::remove_member(org_a, victim),
+        paths::remove_member(org_b, victim),
     ] {
         let page = owner_a
             .post(&path, &[("csrf_token", &csrf), ("role", "viewer")])
@@ -394,7 +385,7 @@ async fn another_organizations_member_ids_are_404() {
     }
     assert_eq!(
         owner_a
-            .get(&format!("/orgs/{org_a}/members/{victim}/remove"))
+            .get(&paths::remove_member(org_a, victim))
             .await
             .status,
         404
@@ -415,11 +406,11 @@ async fn billing_is_for_owners_and_trial_says_why_invitations_are_off() {
     let (org, owner) = app.org_with("Trialco", Plan::Trial, Role::Owner).await;
     let admin = app.create_user("admin@trialco.test", "Admin");
     app.add_member(org, admin, Role::Admin);
-    let billing = owner.get(&format!("/orgs/{org}/billing")).await;
+    let billing = owner.get(&paths::billing(org)).await;
     assert_eq!(billing.status, 200);
     assert!(billing.shows("Current plan Trial"), "{}", billing.text());
     assert!(billing.shows("Team invitations are available on paid plans"));
-    let dash = owner.get(&format!("/orgs/{org}")).await;
+    let dash = owner.get(&paths::dashboard(org)).await;
     assert!(
         dash.shows("Team invitations are available on paid plans"),
         "{}",
@@ -431,9 +422,9 @@ async fn billing_is_for_owners_and_trial_says_why_invitations_are_off() {
             .all(|h| !h.ends_with("/team/invite"))
     );
     let b = app.logged_in("admin@trialco.test").await;
-    assert_eq!(b.get(&format!("/orgs/{org}/billing")).await.status, 403);
+    assert_eq!(b.get(&paths::billing(org)).await.status, 403);
     assert!(
-        b.get(&format!("/orgs/{org}"))
+        b.get(&paths::dashboard(org))
             .await
             .shows("Team invitations are available on paid plans")
     );
@@ -489,17 +480,17 @@ async fn people_in_several_organizations_choose_and_switch() {
         "{}",
         home.text()
     );
-    let dash = b.get(&format!("/orgs/{org_a}")).await;
+    let dash = b.get(&paths::dashboard(org_a)).await;
     let switch: Vec<String> = dash.attrs(".switcher a", "href");
     assert!(
-        switch.contains(&format!("/orgs/{org_a}")) && switch.contains(&format!("/orgs/{org_b}")),
+        switch.contains(&paths::dashboard(org_a)) && switch.contains(&paths::dashboard(org_b)),
         "{switch:?}"
     );
     // Someone in one organization goes straight to it.
     let (org_c, solo) = app.org_with("Gamma", Plan::Starter, Role::Owner).await;
-    assert_eq!(solo.get("/").await.path(), format!("/orgs/{org_c}"));
+    assert_eq!(solo.get("/").await.path(), paths::dashboard(org_c));
     assert!(
-        solo.get(&format!("/orgs/{org_c}"))
+        solo.get(&paths::dashboard(org_c))
             .await
             .attrs(".switcher a", "href")
             .is_empty()
@@ -510,12 +501,12 @@ async fn people_in_several_organizations_choose_and_switch() {
 async fn the_staff_console_is_404_for_everyone_else() {
     let app = spawn_app().await;
     let (_, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
-    assert_eq!(owner.get("/staff").await.status, 404);
-    assert_eq!(app.browser().get("/staff").await.status, 404);
-    let csrf = owner.get("/login").await.csrf();
+    assert_eq!(owner.get(paths::STAFF.pattern()).await.status, 404);
+    assert_eq!(app.browser().get(paths::STAFF.pattern()).await.status, 404);
+    let csrf = owner.get(paths::LOGIN.pattern()).await.csrf();
     let forged = owner
         .post(
-            "/staff/tenant-invitations",
+            paths::TENANT_INVITATIONS.pattern(),
             &[
                 ("csrf_token", &csrf),
                 ("email", "x@example.com"),
@@ -538,7 +529,7 @@ async fn staff_search_page_and_set_plans() {
     let target = app.create_org("Zenith Widgets", Plan::Trial);
     app.create_staff("staff@joinery.test", "Sam Staff");
     let staff = app.logged_in("staff@joinery.test").await;
-    let console = staff.get("/staff").await;
+    let console = staff.get(paths::STAFF.pattern()).await;
     assert!(console.shows("Organizations (31)"), "{}", console.text());
     assert!(console.shows("Page 1 of 2"));
     let second = staff.get("/staff?q=&page=2").await;
@@ -576,7 +567,7 @@ async fn staff_act_as_owners_in_any_organization_and_it_shows() {
     let (org, _) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
     app.create_staff("staff@joinery.test", "Sam Staff");
     let staff = app.logged_in("staff@joinery.test").await;
-    let team = staff.get(&format!("/orgs/{org}/team")).await;
+    let team = staff.get(&paths::team(org)).await;
     assert_eq!(team.status, 200);
     assert!(
         team.shows("You are acting as platform staff"),
@@ -593,7 +584,7 @@ async fn staff_act_as_owners_in_any_organization_and_it_shows() {
         "{:?}",
         app.audit_actions(org)
     );
-    assert_eq!(staff.get(&format!("/orgs/{org}/billing")).await.status, 200);
+    assert_eq!(staff.get(&paths::billing(org)).await.status, 200);
 }
 
 #[tokio::test]
@@ -601,7 +592,7 @@ async fn staff_send_resend_and_revoke_tenant_owner_invitations() {
     let app = spawn_app().await;
     app.create_staff("staff@joinery.test", "Sam Staff");
     let staff = app.logged_in("staff@joinery.test").await;
-    let console = staff.get("/staff").await;
+    let console = staff.get(paths::STAFF.pattern()).await;
     let bad = staff
         .submit(
             &console
@@ -655,7 +646,7 @@ async fn staff_send_resend_and_revoke_tenant_owner_invitations() {
         twice.text()
     );
 
-    let listed = staff.get("/staff").await;
+    let listed = staff.get(paths::STAFF.pattern()).await;
     let resend = listed.form("form[action$='/resend']");
     let again = staff.submit(&resend).await;
     assert!(flash(&again).contains("sent again"), "{}", again.text());
@@ -682,7 +673,7 @@ async fn tenant_link(app: &crate::helpers::TestApp, email: &str, plan: &str) -> 
         app.create_staff("staff@joinery.test", "Sam Staff");
     }
     let staff = app.logged_in("staff@joinery.test").await;
-    let console = staff.get("/staff").await;
+    let console = staff.get(paths::STAFF.pattern()).await;
     let sent = staff
         .submit(
             &console
@@ -928,7 +919,7 @@ async fn rule_1_an_owner_demoted_while_their_promotion_waits_is_refused() {
     let c = app.create_user("c@acme.test", "Cal Viewer");
     app.add_member(org, c, Role::Viewer);
     let bea = app.logged_in("b@acme.test").await;
-    let team = bea.get(&format!("/orgs/{org}/team")).await;
+    let team = bea.get(&paths::team(org)).await;
     let (bid, cid) = (
         app.membership_id(org, "b@acme.test"),
         app.membership_id(org, "c@acme.test"),
@@ -980,7 +971,7 @@ async fn the_actor_removed_while_their_removal_of_another_waits_is_refused() {
         app.membership_id(org, "b@acme.test"),
         app.membership_id(org, "c@acme.test"),
     );
-    let confirm = bea.get(&format!("/orgs/{org}/members/{cid}/remove")).await;
+    let confirm = bea.get(&paths::remove_member(org, cid)).await;
     let remove = confirm.form(&format!("form[action='/orgs/{org}/members/{cid}/remove']"));
 
     let (locked, commit, holder) = hold_the_lock(&app, org, move |c| {
@@ -1063,13 +1054,10 @@ async fn rule_1_a_promotion_racing_the_promoters_demotion_is_serialized() {
         app.membership_id(org, "b@race.test"),
         app.membership_id(org, "c@race.test"),
     );
-    let team = format!("/orgs/{org}/team");
+    let team = paths::team(org);
     let (ta, tb) = futures::join!(ada.get(&team), bea.get(&team));
     let (ca, cb) = (ta.csrf(), tb.csrf());
-    let (demote, promote) = (
-        format!("/orgs/{org}/members/{bid}/role"),
-        format!("/orgs/{org}/members/{cid}/role"),
-    );
+    let (demote, promote) = (paths::member_role(org, bid), paths::member_role(org, cid));
     let (b_label, c_label) = ("Bea Owner <b@race.test>", "Cal Viewer <c@race.test>");
     let mut promoted_first = 0;
     for round in 0..25 {

@@ -6,6 +6,7 @@
 
 use diesel::prelude::*;
 use joinery::db::schema::{organizations, signup_requests, users};
+use joinery::paths;
 
 use crate::helpers::{Browser, Email, Page, TestApp, spawn_app};
 
@@ -13,7 +14,7 @@ const GOOD_PASSWORD: &str = "a good long password";
 
 /// Asks `/signup` for a link for `email` in `browser`.
 async fn ask(browser: &Browser, email: &str) -> Page {
-    let page = browser.get("/signup").await;
+    let page = browser.get(paths::SIGNUP.pattern()).await;
     browser
         .submit(&page.form("form[action='/signup']").set("email", email))
         .await

@@ -5,6 +5,7 @@
 //! These start the real `joinery` binary. On PostgreSQL (JOINERY_TEST_POSTGRES_URL set) the
 //! instances share a fresh PostgreSQL database; otherwise they share one SQLite file.
 
+use joinery::paths;
 use std::collections::HashMap;
 use std::process::{Child, Command};
 use std::time::{Duration as StdDuration, Instant};
@@ -475,13 +476,13 @@ async fn readyz_answers_503_when_the_database_is_gone() {
     });
     let app = crate::helpers::spawn_app_with(|s| s.database_url = database.url.clone()).await;
     let b = app.browser();
-    assert_eq!(b.get("/readyz").await.status, 200);
-    assert_eq!(b.get("/healthz").await.status, 200);
+    assert_eq!(b.get(paths::READYZ.pattern()).await.status, 200);
+    assert_eq!(b.get(paths::HEALTHZ.pattern()).await.status, 200);
     drop(database); // DROP DATABASE … WITH (FORCE): every connection is cut.
-    let page = b.get("/readyz").await;
+    let page = b.get(paths::READYZ.pattern()).await;
     assert_eq!(page.status, 503, "{}", page.body);
     assert_eq!(
-        b.get("/healthz").await.status,
+        b.get(paths::HEALTHZ.pattern()).await.status,
         200,
         "the process is still alive"
     );

@@ -7,6 +7,7 @@ use chrono::Duration;
 use diesel::prelude::*;
 use joinery::db::schema::{invite_links, outbox_emails, signup_requests, users};
 use joinery::domain::{OrganizationId, Plan, Role};
+use joinery::paths;
 
 use crate::helpers::{
     Browser, Email, PASSWORD, Page, TestApp, columns_containing, outcomes, spawn_app,
@@ -14,7 +15,7 @@ use crate::helpers::{
 
 /// Opens "Create invite link", chooses `role` and `expiry`, and submits.
 async fn create_link(b: &Browser, org: OrganizationId, role: &str, expiry: &str) -> Page {
-    let page = b.get(&format!("/orgs/{org}/invite-links/new")).await;
+    let page = b.get(&paths::new_invite_link(org)).await;
     assert_eq!(page.status, 200, "{}", page.text());
     let form = page
         .form("form.invite-link-form")
@@ -132,7 +133,7 @@ fn join_emails_to(app: &TestApp, email: &str) -> i64 {
 
 /// A CSRF token of `b`'s session, for a POST that no form on the page offers.
 async fn csrf_of(b: &Browser) -> String {
-    b.get("/login").await.csrf()
+    b.get(paths::LOGIN.pattern()).await.csrf()
 }
 
 fn assert_token_page_headers(page: &Page) {
@@ -154,7 +155,7 @@ fn assert_token_page_headers(page: &Page) {
 async fn admin_creates_a_link_with_each_expiry_and_it_is_shown_once() {
     let app = spawn_app().await;
     let (org, admin) = app.org_with("Acme", Plan::Starter, Role::Admin).await;
-    let form = admin.get(&format!("/orgs/{org}/invite-links/new")).await;
+    let form = admin.get(&paths::new_invite_link(org)).await;
     assert!(form.shows("Create invite link"), "{}", form.text());
     assert_eq!(
         form.attrs("input[name=expiry]", "value"),
@@ -214,7 +215,7 @@ async fn admin_creates_a_link_with_each_expiry_and_it_is_shown_once() {
         4
     );
     // The token is nowhere else to be found: not on the form page shown again.
-    let again = admin.get(&format!("/orgs/{org}/invite-links/new")).await;
+    let again = admin.get(&paths::new_invite_link(org)).await;
     assert!(tokens.iter().all(|t| !again.body.contains(t.as_str())));
     let created = actions(&app, org)
         .iter()
@@ -259,12 +260,12 @@ async fn members_without_users_invite_get_403() {
         let (org, b) = app
             .org_with(&format!("Org {}", role.label()), Plan::Starter, role)
             .await;
-        let form = b.get(&format!("/orgs/{org}/invite-links/new")).await;
+        let form = b.get(&paths::new_invite_link(org)).await;
         assert_eq!(form.status, 403, "{role} opened the form");
-        let csrf = b.get(&format!("/orgs/{org}")).await.csrf();
+        let csrf = b.get(&paths::dashboard(org)).await.csrf();
         let post = b
             .post(
-                &format!("/orgs/{org}/invite-links"),
+                &paths::create_invite_link(org),
                 &[("csrf_token", &csrf), ("role", "viewer"), ("expiry", "1h")],
             )
             .await;
@@ -277,13 +278,13 @@ async fn members_without_users_invite_get_403() {
 async fn a_trial_plan_cannot_create_links() {
     let app = spawn_app().await;
     let (org, owner) = app.org_with("Tryout", Plan::Trial, Role::Owner).await;
-    let page = owner.get(&format!("/orgs/{org}/invite-links/new")).await;
+    let page = owner.get(&paths::new_invite_link(org)).await;
     assert_eq!(page.status, 200);
     assert!(page.shows("Team invitations are available on paid plans"));
     assert!(page.attrs("form.invite-link-form", "action").is_empty());
     let post = owner
         .post(
-            &format!("/orgs/{org}/invite-links"),
+            &paths::create_invite_link(org),
             &[
                 ("csrf_token", &page.csrf()),
                 ("role", "viewer"),
@@ -410,7 +411,7 @@ async fn a_new_user_proves_their_email_then_joins_and_the_link_works_once() {
                 .set("password", "a good long password"),
         )
         .await;
-    assert_eq!(done.path(), format!("/orgs/{org}"), "{}", done.text());
+    assert_eq!(done.path(), paths::dashboard(org), "{}", done.text());
     assert!(done.shows("You joined Acme as Editor"), "{}", done.text());
     assert_eq!(
         app.role_of(org, "new.person@example.com"),
@@ -513,7 +514,7 @@ async fn an_expired_link_says_so_to_the_second() {
             .is_empty()
     );
     let b = app.browser();
-    let csrf = b.get("/login").await.csrf();
+    let csrf = b.get(paths::LOGIN.pattern()).await.csrf();
     let users_before = user_count(&app);
     let post = b
         .post(
@@ -538,7 +539,7 @@ async fn revoking_asks_for_confirmation_then_the_link_says_revoked() {
     let path = new_link(&admin, org, "writer", "7d").await;
     let now = app.clock_now();
     let id = app.query(|c| joinery::db::invite_links::list_active(c, org, now))[0].id;
-    let revoke_path = format!("/orgs/{org}/invite-links/{id}/revoke");
+    let revoke_path = paths::revoke_invite_link(org, id);
 
     let confirm = admin.get(&revoke_path).await;
     assert_eq!(confirm.status, 200);
@@ -550,13 +551,13 @@ async fn revoking_asks_for_confirmation_then_the_link_says_revoked() {
     // Another organization's admin cannot see or revoke it.
     let (other_org, stranger) = app.org_with("Globex", Plan::Starter, Role::Admin).await;
     let foreign = stranger
-        .get(&format!("/orgs/{other_org}/invite-links/{id}/revoke"))
+        .get(&paths::revoke_invite_link(other_org, id))
         .await;
     assert_eq!(foreign.status, 404);
 
     let form = confirm.form(&format!("form[action='{revoke_path}']"));
     let done = admin.submit(&form).await;
-    assert_eq!(done.path(), format!("/orgs/{org}/team"));
+    assert_eq!(done.path(), paths::team(org));
     assert!(
         done.shows("The invite link for Writer was revoked"),
         "{}",
@@ -601,7 +602,7 @@ async fn a_signed_in_user_joins_with_one_click() {
     assert_eq!(page.status, 200);
     assert!(page.shows("Join Acme as Writer"), "{}", page.text());
     let done = member.submit(&page.form("form[action$='/accept']")).await;
-    assert_eq!(done.path(), format!("/orgs/{org}"));
+    assert_eq!(done.path(), paths::dashboard(org));
     assert!(done.shows("You joined Acme as Writer"), "{}", done.text());
     assert_eq!(app.role_of(org, "viewer@globex.test"), Some(Role::Writer));
     assert_eq!(statuses(&app), vec!["used"]);
@@ -697,7 +698,7 @@ async fn an_account_holder_following_the_mailed_link_logs_in_and_joins() {
     let done = b
         .submit(&page.form("form.join-login-form").set("password", PASSWORD))
         .await;
-    assert_eq!(done.path(), format!("/orgs/{org}"), "{}", done.text());
+    assert_eq!(done.path(), paths::dashboard(org), "{}", done.text());
     assert!(done.shows("You joined Acme as Viewer"), "{}", done.text());
     assert!(
         done.shows("Known"),
@@ -728,7 +729,7 @@ async fn an_account_holder_can_still_log_in_and_join_on_the_link_page() {
     assert!(wrong.shows("That email and password do not match an account."));
     assert_eq!(statuses(&app), vec!["active"]);
     let done = b.submit(&form.set("password", PASSWORD)).await;
-    assert_eq!(done.path(), format!("/orgs/{org}"));
+    assert_eq!(done.path(), paths::dashboard(org));
     assert!(done.shows("You joined Acme as Viewer"), "{}", done.text());
     assert_eq!(statuses(&app), vec!["used"]);
 }
@@ -880,7 +881,7 @@ async fn unknown_and_malformed_tokens_are_404() {
 async fn the_link_comes_from_the_base_url_not_the_host_header() {
     let app = spawn_app().await;
     let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
-    let page = owner.get(&format!("/orgs/{org}/invite-links/new")).await;
+    let page = owner.get(&paths::new_invite_link(org)).await;
     let form = page
         .form("form.invite-link-form")
         .set("role", "viewer")
@@ -1026,7 +1027,7 @@ async fn removing_the_creator_revokes_their_links() {
     app.add_member(org, boss, Role::Owner);
     let owner = app.logged_in("boss@acme.test").await;
     let id = app.membership_id(org, "admin@acme.test");
-    let remove = format!("/orgs/{org}/members/{id}/remove");
+    let remove = paths::remove_member(org, id);
     let done = owner.click(&remove, &remove).await;
     assert_eq!(done.status, 200, "{}", done.text());
     assert_eq!(app.role_of(org, "admin@acme.test"), None);
@@ -1093,8 +1094,8 @@ async fn an_invite_link_proves_the_email_before_an_account_is_bound_to_it() {
     assert_eq!(app.role_of(org, "victim@example.com"), None);
     assert_eq!(statuses(&app), vec!["active"], "the link is unused");
     assert_eq!(
-        squatter.get(&format!("/orgs/{org}")).await.path(),
-        "/login",
+        squatter.get(&paths::dashboard(org)).await.path(),
+        paths::LOGIN.pattern(),
         "the squatter is not signed in"
     );
     // The address's owner is asked, and can ignore it.
@@ -1103,7 +1104,7 @@ async fn an_invite_link_proves_the_email_before_an_account_is_bound_to_it() {
 
     // Sign-up sees no account with the address: it sends a sign-up link.
     let signup = app.browser();
-    let form = signup.get("/signup").await;
+    let form = signup.get(paths::SIGNUP.pattern()).await;
     let sent = signup
         .submit(
             &form
@@ -1205,7 +1206,7 @@ async fn the_mailed_link_says_when_the_invite_link_expired_was_used_or_revoked()
     );
     let now = app.clock_now();
     let writer_link = app.query(|c| joinery::db::invite_links::list_active(c, org, now))[0].id;
-    let revoke = format!("/orgs/{org}/invite-links/{writer_link}/revoke");
+    let revoke = paths::revoke_invite_link(org, writer_link);
     assert_eq!(owner.click(&revoke, &revoke).await.status, 200);
     app.advance(Duration::hours(1));
 
@@ -1318,7 +1319,7 @@ async fn a_mailed_link_answers_the_signed_in_account_it_was_sent_to_and_no_other
     assert_eq!(page.status, 200);
     assert!(page.shows("Join Acme as Writer"), "{}", page.text());
     let done = ada.submit(&page.form("form.join-form")).await;
-    assert_eq!(done.path(), format!("/orgs/{org}"), "{}", done.text());
+    assert_eq!(done.path(), paths::dashboard(org), "{}", done.text());
     assert!(done.shows("You joined Acme as Writer"), "{}", done.text());
     assert_eq!(app.role_of(org, "ada@example.com"), Some(Role::Writer));
     assert_eq!(statuses(&app), vec!["used"]);

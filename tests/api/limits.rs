@@ -9,6 +9,7 @@ use chrono::Duration;
 use diesel::prelude::*;
 use joinery::db::schema::{invitations, users};
 use joinery::domain::{OrganizationId, Plan, Role};
+use joinery::paths;
 
 use crate::helpers::{Browser, Form, PASSWORD, Page, TestApp, spawn_app_with};
 
@@ -88,7 +89,7 @@ async fn register_form(app: &TestApp, link: &str) -> (Browser, Form) {
 
 /// Revokes the pending invitation to `email` through the Team page.
 async fn revoke(owner: &Browser, org: OrganizationId, email: &str) {
-    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let team = owner.get(&paths::team(org)).await;
     let css = "section[aria-labelledby='pending-heading'] a[href$='/revoke']";
     let href = team
         .texts(css)
@@ -137,7 +138,7 @@ async fn registering_on_an_unusable_invitation_is_refused_before_any_hashing() {
     let used = register_form(&app, &link).await;
     let (first, form) = register_form(&app, &link).await;
     let joined = first.submit(&form).await;
-    assert_eq!(joined.path(), format!("/orgs/{org}"), "{}", joined.text());
+    assert_eq!(joined.path(), paths::dashboard(org), "{}", joined.text());
     // An Owner invitation from an Owner since made Admin (a second Owner remains).
     let second = app.create_user("second@acme.test", "Second Owner");
     app.add_member(org, second, Role::Owner);
@@ -162,7 +163,7 @@ async fn registering_on_an_unusable_invitation_is_refused_before_any_hashing() {
 
     let login_page = app.browser();
     let login_form = login_page
-        .get("/login")
+        .get(paths::LOGIN.pattern())
         .await
         .form("form[action='/login']")
         .set("email", "ada@example.com")
@@ -190,7 +191,7 @@ async fn registering_on_an_unusable_invitation_is_refused_before_any_hashing() {
     );
     assert_ne!(
         login.path(),
-        "/login",
+        paths::LOGIN.pattern(),
         "log-in during the flood: {}",
         login.text()
     );
@@ -231,7 +232,7 @@ async fn tenant_owner_acceptance_is_limited_per_client() {
     app.create_staff("staff@joinery.test", "Sam Staff");
     app.create_user("founder@newco.example", "Fay Founder");
     let staff = app.logged_in("staff@joinery.test").await;
-    let console = staff.get("/staff").await;
+    let console = staff.get(paths::STAFF.pattern()).await;
     let sent = staff
         .submit(
             &console
@@ -263,7 +264,7 @@ async fn tenant_owner_acceptance_is_limited_per_client() {
 async fn sign_up_completion_is_limited_per_client() {
     let app = spawn_app_with(behind_a_proxy).await;
     let browser = app.browser();
-    let page = browser.get("/signup").await;
+    let page = browser.get(paths::SIGNUP.pattern()).await;
     let sent = browser
         .submit(
             &page
@@ -301,7 +302,10 @@ async fn an_account_past_ten_failed_log_ins_is_answered_as_a_wrong_password_unti
     let app = spawn_app_with(behind_a_proxy).await;
     app.create_user("ada@example.com", "Ada");
     let browser = app.browser();
-    let form = browser.get("/login").await.form("form[action='/login']");
+    let form = browser
+        .get(paths::LOGIN.pattern())
+        .await
+        .form("form[action='/login']");
     let wrong = form
         .clone()
         .set("email", "Ada@Example.com ")
@@ -352,17 +356,17 @@ async fn an_account_past_ten_failed_log_ins_is_answered_as_a_wrong_password_unti
     app.advance(Duration::minutes(15));
     let done = from(&browser, &right, &client(12)).await;
     assert_eq!(done.status, 200, "{}", done.text());
-    assert_ne!(done.path(), "/login", "{}", done.text());
+    assert_ne!(done.path(), paths::LOGIN.pattern(), "{}", done.text());
     let later_browser = app.browser();
     let later = later_browser
-        .get("/login")
+        .get(paths::LOGIN.pattern())
         .await
         .form("form[action='/login']")
         .set("email", "later@example.com")
         .set("password", PASSWORD);
     let done = from(&later_browser, &later, &client(41)).await;
     assert_eq!(done.status, 200, "{}", done.text());
-    assert_ne!(done.path(), "/login", "{}", done.text());
+    assert_ne!(done.path(), paths::LOGIN.pattern(), "{}", done.text());
 }
 
 /// After 20 token look-ups in a minute that found nothing (404), a client gets 429 with
@@ -396,9 +400,9 @@ async fn token_misses_past_the_budget_refuse_every_token_look_up_until_the_windo
     for n in 0..20 {
         let guess = format!("{:A>32}", n);
         let path = match n % 3 {
-            0 => format!("/invitations/{guess}"),
-            1 => format!("/join/{guess}"),
-            _ => format!("/signup/{guess}"),
+            0 => paths::invitation(&guess),
+            1 => paths::join(&guess),
+            _ => paths::signup_link(&guess),
         };
         let page = get_from(path.clone(), guesser).await;
         assert_eq!(page.status, 404, "miss {}: {path}", n + 1);
@@ -413,7 +417,9 @@ async fn token_misses_past_the_budget_refuse_every_token_look_up_until_the_windo
         "a POST with a valid token",
     );
     assert_eq!(
-        get_from("/login".into(), guesser).await.status,
+        get_from(paths::LOGIN.pattern().into(), guesser)
+            .await
+            .status,
         200,
         "other pages are not token look-ups"
     );
@@ -426,5 +432,5 @@ async fn token_misses_past_the_budget_refuse_every_token_look_up_until_the_windo
     app.advance(Duration::minutes(1));
     assert_eq!(get_from(valid.clone(), guesser).await.status, 200);
     let joined = from(&browser, &form, guesser).await;
-    assert_eq!(joined.path(), format!("/orgs/{org}"), "{}", joined.text());
+    assert_eq!(joined.path(), paths::dashboard(org), "{}", joined.text());
 }

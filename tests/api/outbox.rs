@@ -1,6 +1,7 @@
 //! The transactional outbox and real SMTP delivery (DESIGN.md, "Reliability and scale"): what arrives at a real SMTP
 //! server, an outage that delays but never loses or duplicates email, and concurrent claims.
 
+use joinery::paths;
 use std::collections::HashSet;
 use std::time::Duration as StdDuration;
 
@@ -60,7 +61,7 @@ async fn invitations_arrive_at_a_real_smtp_server_with_both_parts_and_a_working_
     let accept = invitee.get(&link).await;
     assert!(accept.shows("Create account & join"), "{}", accept.text());
     assert_eq!(outbox_rows(&app), vec![("sent".to_owned(), 1, None)]);
-    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let team = owner.get(&paths::team(org)).await;
     assert!(
         team.texts(".badge").iter().any(|b| b == "sent"),
         "{}",
@@ -130,7 +131,7 @@ async fn an_smtp_outage_delays_email_and_recovery_delivers_it_exactly_once() {
     let (status, attempts, error) = outbox_rows(&app).remove(0);
     assert_eq!((status.as_str(), attempts), ("queued", 1));
     assert!(error.is_some_and(|e| !e.is_empty()));
-    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let team = owner.get(&paths::team(org)).await;
     assert!(
         team.texts(".badge").iter().any(|b| b == "retrying"),
         "{}",
@@ -169,7 +170,7 @@ async fn delivery_gives_up_after_the_last_attempt_and_the_team_page_says_failed(
         ("failed", joinery::mail::outbox::MAX_ATTEMPTS)
     );
     let error = error.unwrap();
-    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let team = owner.get(&paths::team(org)).await;
     assert!(
         team.texts(".badge").iter().any(|b| b == "failed"),
         "{}",
@@ -269,7 +270,7 @@ async fn the_mailbox_transport_still_serves_development() {
     owner.invite(org, "dev@example.com", "viewer", "").await;
     let email = app.email_to("dev@example.com").await;
     assert!(email.invitation_link().starts_with(&app.address));
-    let mailbox = owner.get("/dev/mailbox").await;
+    let mailbox = owner.get(paths::DEV_MAILBOX.pattern()).await;
     assert!(
         mailbox.shows(&email.invitation_link()),
         "{}",

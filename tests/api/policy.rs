@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use joinery::db::schema::{invitations, memberships, users};
 use joinery::domain::audit::AuditAction;
 use joinery::domain::{OrganizationId, Plan, Role, UserId};
+use joinery::paths;
 
 use crate::audit::{events_of, staff};
 use crate::helpers::{Browser, PASSWORD, TestApp, spawn_app};
@@ -57,7 +58,7 @@ fn stored(app: &TestApp) -> (String, Option<String>) {
 
 /// This browser's CSRF token (a revoked invitation's page has no form to read it from).
 async fn form_token(browser: &Browser) -> String {
-    browser.get("/login").await.csrf()
+    browser.get(paths::LOGIN.pattern()).await.csrf()
 }
 
 fn member_count(app: &TestApp, org: OrganizationId) -> i64 {
@@ -139,7 +140,7 @@ async fn an_owner_invitation_from_an_owner_since_made_admin_is_revoked_at_accept
     // The history shows why, to anyone who manages the team.
     let second = app.browser();
     second.login("second@acme.test", PASSWORD).await;
-    let team = second.get(&format!("/orgs/{org}/team")).await;
+    let team = second.get(&paths::team(org)).await;
     let history = team.texts("section[aria-labelledby='history-heading'] tbody tr");
     assert!(
         history[0].contains("Revoked") && history[0].contains("inviter may no longer assign Owner"),

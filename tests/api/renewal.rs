@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use joinery::db::schema::{invitations, outbox_emails};
 use joinery::domain::audit::AuditAction;
 use joinery::domain::{OrganizationId, Plan, Role};
+use joinery::paths;
 
 use crate::audit::events_of;
 use crate::helpers::{Browser, TestApp, spawn_app};
@@ -131,7 +132,7 @@ async fn an_expired_link_asks_the_inviter_once_a_day_who_resends_with_one_click(
     );
 
     // The inviter's Team page shows the request on the history row, and one click resends.
-    let team = admin.get(&format!("/orgs/{org}/team")).await;
+    let team = admin.get(&paths::team(org)).await;
     let history = team.texts("section[aria-labelledby='history-heading'] tbody tr");
     assert_eq!(history.len(), 1, "{history:?}");
     assert!(
@@ -263,11 +264,11 @@ async fn only_expired_links_can_ask_and_a_post_without_csrf_changes_nothing() {
             .select(invitations::id)
             .first(c)?)
     });
-    let revoke = format!("/orgs/{org}/invitations/{id}/revoke");
+    let revoke = paths::revoke(org, id.parse().unwrap());
     admin.click(&revoke, &revoke).await;
     let page = invitee.get(&gone).await;
     assert!(page.shows("This invitation has been revoked"));
-    let csrf = invitee.get("/login").await.csrf();
+    let csrf = invitee.get(paths::LOGIN.pattern()).await.csrf();
     let refused = invitee
         .post(&format!("{gone}/request-new"), &[("csrf_token", &csrf)])
         .await;

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use joinery::db::schema::{invitations, memberships, outbox_emails, users};
 use joinery::domain::text::PersonName;
 use joinery::domain::{Plan, Role};
+use joinery::paths;
 
 use crate::helpers::{PASSWORD, Page, TestApp, columns_containing, spawn_app, spawn_app_with};
 
@@ -39,14 +40,14 @@ fn invitation_statuses(app: &TestApp) -> Vec<String> {
 
 /// A CSRF token that is valid — but for another browser's session.
 async fn someone_elses_token(app: &TestApp) -> String {
-    app.browser().get("/login").await.csrf()
+    app.browser().get(paths::LOGIN.pattern()).await.csrf()
 }
 
 #[tokio::test]
 async fn invite_post_without_a_valid_csrf_token_is_refused_and_writes_nothing() {
     let app = spawn_app().await;
     let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
-    let path = format!("/orgs/{org}/invitations");
+    let path = paths::send_invitations(org);
     let other = someone_elses_token(&app).await;
 
     for token in [None, Some(""), Some("not-the-token"), Some(other.as_str())] {
@@ -80,17 +81,27 @@ async fn logout_without_a_valid_csrf_token_keeps_the_session() {
     let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
     let other = someone_elses_token(&app).await;
 
-    assert_form_expired(&owner.post("/logout", &[]).await);
-    assert_form_expired(&owner.post("/logout", &[("csrf_token", "forged")]).await);
-    assert_form_expired(&owner.post("/logout", &[("csrf_token", &other)]).await);
+    assert_form_expired(&owner.post(paths::LOGOUT.pattern(), &[]).await);
+    assert_form_expired(
+        &owner
+            .post(paths::LOGOUT.pattern(), &[("csrf_token", "forged")])
+            .await,
+    );
+    assert_form_expired(
+        &owner
+            .post(paths::LOGOUT.pattern(), &[("csrf_token", &other)])
+            .await,
+    );
 
-    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let team = owner.get(&paths::team(org)).await;
     assert_eq!(team.status, 200);
-    assert_eq!(team.path(), format!("/orgs/{org}/team"), "still logged in");
+    assert_eq!(team.path(), paths::team(org), "still logged in");
 
     // The real Log out button works.
-    let out = owner.click(&format!("/orgs/{org}/team"), "/logout").await;
-    assert_eq!(out.path(), "/login");
+    let out = owner
+        .click(&paths::team(org), paths::LOGOUT.pattern())
+        .await;
+    assert_eq!(out.path(), paths::LOGIN.pattern());
 }
 
 #[tokio::test]
@@ -205,14 +216,14 @@ async fn every_page_sends_the_security_headers() {
     let app = spawn_app().await;
     let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
 
-    let login = app.browser().get("/login").await;
+    let login = app.browser().get(paths::LOGIN.pattern()).await;
     assert_eq!(login.status, 200);
     assert_page_headers(&login);
 
     for path in [
-        format!("/orgs/{org}"),
-        format!("/orgs/{org}/team"),
-        format!("/orgs/{org}/settings/notifications"),
+        paths::dashboard(org),
+        paths::team(org),
+        paths::notifications(org),
     ] {
         let page = owner.get(&path).await;
         assert_eq!(page.status, 200, "{path}");
@@ -223,7 +234,7 @@ async fn every_page_sends_the_security_headers() {
     assert_eq!(missing.status, 404);
     assert_page_headers(&missing);
 
-    let expired_form = owner.post("/logout", &[]).await;
+    let expired_form = owner.post(paths::LOGOUT.pattern(), &[]).await;
     assert_eq!(expired_form.status, 403);
     assert_page_headers(&expired_form);
 }
@@ -257,7 +268,7 @@ async fn invitation_pages_send_no_referrer_and_no_store() {
     assert_invitation_page_headers(&refused);
 
     // Revoked.
-    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let team = owner.get(&paths::team(org)).await;
     let revoke = revoke_path(&team, "first@example.com");
     let revoked = owner.click(&revoke, &revoke).await;
     assert!(revoked.shows("revoked"), "{}", revoked.text());
@@ -433,11 +444,11 @@ async fn responses_of_every_kind(base: &str) -> Vec<(String, reqwest::header::He
         .unwrap();
     let mut seen = Vec::new();
     for path in [
-        "/login",
+        paths::LOGIN.pattern(),
         "/",
         "/no/such/page",
-        "/healthz",
-        "/static/app.css",
+        paths::HEALTHZ.pattern(),
+        paths::APP_CSS.pattern(),
     ] {
         let resp = client.get(format!("{base}{path}")).send().await.unwrap();
         seen.push((
@@ -549,9 +560,9 @@ async fn invitation_tokens_are_never_stored_in_plaintext() {
         200
     );
     app.advance(Duration::minutes(2));
-    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let team = owner.get(&paths::team(org)).await;
     let resend = team.attrs("form[action$='/resend']", "action");
-    let resent = owner.click(&format!("/orgs/{org}/team"), &resend[0]).await;
+    let resent = owner.click(&paths::team(org), &resend[0]).await;
     assert!(resent.shows("sent again"), "{}", resent.text());
     assert_eq!(
         app.email_to("secret@example.com").await.invitation_link(),
@@ -567,7 +578,7 @@ async fn invitation_tokens_are_never_stored_in_plaintext() {
 async fn email_links_come_from_the_base_url_never_from_the_request_host() {
     let app = spawn_app().await;
     let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
-    let page = owner.get(&format!("/orgs/{org}/team/invite")).await;
+    let page = owner.get(&paths::invite(org)).await;
     let form = page
         .form("form.invite-form")
         .set("emails", "target@example.com")
@@ -705,7 +716,7 @@ async fn names_and_messages_are_escaped_in_pages_and_html_emails() {
     let owner = app.browser();
     assert_eq!(owner.login("owner@acme.test", PASSWORD).await.status, 200);
 
-    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let team = owner.get(&paths::team(org)).await;
     assert!(escaped_in(&team.body, SCRIPT), "{}", team.body);
     assert!(!team.body.contains("<script>alert"), "{}", team.body);
 
@@ -713,7 +724,7 @@ async fn names_and_messages_are_escaped_in_pages_and_html_emails() {
         .invite(org, "target@example.com", "viewer", MESSAGE)
         .await;
     assert!(sent.shows("1 invitation sent"), "{}", sent.text());
-    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let team = owner.get(&paths::team(org)).await;
     assert!(
         team.texts("tbody td").iter().any(|t| t == SCRIPT),
         "the pending row names the inviter"
@@ -872,13 +883,13 @@ async fn malformed_and_foreign_ids_are_styled_404s() {
         "/orgs/not-a-uuid".to_owned(),
         "/orgs/not-a-uuid/team".to_owned(),
         format!("/orgs/{}", uuid::Uuid::new_v4()),
-        format!("/orgs/{other_org}"),
-        format!("/orgs/{other_org}/team"),
+        paths::dashboard(other_org),
+        paths::team(other_org),
         format!("/orgs/{org}/invitations/not-a-uuid/revoke"),
-        format!("/orgs/{org}/invitations/{their_invitation}/revoke"),
+        paths::revoke(org, their_invitation.parse().unwrap()),
         "/invitations/short".to_owned(),
-        format!("/invitations/{unknown_token}"),
-        format!("/invitations/{bad_alphabet}"),
+        paths::invitation(&unknown_token),
+        paths::invitation(&bad_alphabet),
         format!("/invitations/{}", "a".repeat(33)),
     ] {
         assert_styled_404(&owner.get(&path).await);
@@ -886,7 +897,7 @@ async fn malformed_and_foreign_ids_are_styled_404s() {
 
     // Acting on another organization's invitation through one's own organization: 404 and the
     // invitation is untouched.
-    let csrf = owner.get(&format!("/orgs/{org}/team")).await.csrf();
+    let csrf = owner.get(&paths::team(org)).await.csrf();
     for action in ["revoke", "resend"] {
         let page = owner
             .post(
@@ -905,7 +916,7 @@ async fn malformed_and_foreign_ids_are_styled_404s() {
 
     // Unknown tokens in the acceptance POSTs are 404s too, never 500s.
     let visitor = app.browser();
-    let csrf = visitor.get("/login").await.csrf();
+    let csrf = visitor.get(paths::LOGIN.pattern()).await.csrf();
     for action in ["register", "login", "accept", "decline"] {
         let page = visitor
             .post(
@@ -921,11 +932,11 @@ async fn malformed_and_foreign_ids_are_styled_404s() {
 async fn an_oversized_form_body_gets_a_styled_413_page() {
     let app = spawn_app().await;
     let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
-    let csrf = owner.get(&format!("/orgs/{org}/team")).await.csrf();
+    let csrf = owner.get(&paths::team(org)).await.csrf();
     let huge = "a".repeat(600 * 1024);
     let page = owner
         .post_oversized(
-            &format!("/orgs/{org}/invitations"),
+            &paths::send_invitations(org),
             &[("csrf_token", &csrf), ("role", "viewer"), ("emails", &huge)],
         )
         .await;
@@ -945,7 +956,10 @@ async fn an_oversized_form_body_gets_a_styled_413_page() {
 
     let page = app
         .browser()
-        .post_oversized("/login", &[("email", "x@example.com"), ("password", &huge)])
+        .post_oversized(
+            paths::LOGIN.pattern(),
+            &[("email", "x@example.com"), ("password", &huge)],
+        )
         .await;
     assert_eq!(page.status, 413, "{}", page.text());
     assert_eq!(
@@ -962,7 +976,7 @@ async fn the_eleventh_rapid_failed_login_is_rate_limited() {
     app.create_user("ada@example.com", "Ada");
     let browser = app.browser();
     let form = browser
-        .get("/login")
+        .get(paths::LOGIN.pattern())
         .await
         .form("form[action='/login']")
         .set("email", "ada@example.com")
@@ -1163,7 +1177,7 @@ async fn two_submissions_at_once_cannot_together_pass_the_hourly_limit() {
         let owner = &owner;
         async move {
             owner
-                .get(&format!("/orgs/{org}/team/invite"))
+                .get(&paths::invite(org))
                 .await
                 .form("form.invite-form")
                 .set("emails", emails)
@@ -1187,7 +1201,7 @@ async fn the_hourly_limit_also_bounds_invite_links() {
     let (org, owner) = app.org_with("Acme", Plan::Professional, Role::Owner).await;
     let create_link = || async {
         let form = owner
-            .get(&format!("/orgs/{org}/invite-links/new"))
+            .get(&paths::new_invite_link(org))
             .await
             .form("form[action$='/invite-links']")
             .set("role", "viewer")
@@ -1232,7 +1246,7 @@ async fn resending_an_expired_invitation_counts_against_the_hourly_limit() {
         .invite(org, "a@example.com, b@example.com", "viewer", "")
         .await;
     // The limit is used up: the expired invitation's resend would create a third.
-    let team = owner.get(&format!("/orgs/{org}/team")).await;
+    let team = owner.get(&paths::team(org)).await;
     let resend = team.form("section[aria-labelledby='history-heading'] form[action$='/resend']");
     let refused = owner.submit(&resend).await;
     assert_eq!(refused.status, 429, "{}", refused.text());

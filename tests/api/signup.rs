@@ -3,6 +3,7 @@
 //! the account and its Trial organization exactly once, and the link is single use, expires
 //! after 24 hours and is never stored.
 
+use joinery::paths;
 use std::sync::Arc;
 
 use chrono::Duration;
@@ -35,7 +36,7 @@ fn signup_path(email: &Email) -> String {
 
 /// Opens `/signup` in `browser` and asks for a link for `email`.
 async fn ask(browser: &Browser, email: &str) -> Page {
-    let page = browser.get("/signup").await;
+    let page = browser.get(paths::SIGNUP.pattern()).await;
     assert_eq!(page.status, 200, "{}", page.text());
     browser
         .submit(&page.form("form[action='/signup']").set("email", email))
@@ -113,10 +114,10 @@ async fn signing_up_through_the_emailed_link_creates_an_owned_trial_organization
     let browser = app.browser();
 
     // The log-in page links the sign-up page, and back.
-    let login = browser.get("/login").await;
+    let login = browser.get(paths::LOGIN.pattern()).await;
     assert_eq!(login.attrs("a[href='/signup']", "href").len(), 1);
     assert!(login.shows("Sign up"));
-    let form_page = browser.get("/signup").await;
+    let form_page = browser.get(paths::SIGNUP.pattern()).await;
     assert!(form_page.shows("Sign up"));
     assert!(
         form_page.shows("We will email a sign-up link to this address"),
@@ -180,7 +181,7 @@ async fn signing_up_through_the_emailed_link_creates_an_owned_trial_organization
             .select(organizations::id)
             .first(c)?)
     });
-    assert_eq!(done.path(), format!("/orgs/{org}"));
+    assert_eq!(done.path(), paths::dashboard(org.parse().unwrap()));
     assert!(
         done.shows("Welcome to Joinery — Newco Ltd is on the Trial plan"),
         "{}",
@@ -243,7 +244,7 @@ async fn signing_up_through_the_emailed_link_creates_an_owned_trial_organization
     }
 
     // A Trial organization cannot invite, and its Team page says so.
-    let team = invitee.get(&format!("/orgs/{org}/team")).await;
+    let team = invitee.get(&paths::team(org.parse().unwrap())).await;
     assert_eq!(team.status, 200, "{}", team.text());
     assert!(
         team.shows("Team invitations are available on paid plans"),
@@ -254,7 +255,7 @@ async fn signing_up_through_the_emailed_link_creates_an_owned_trial_organization
     // The password chosen works for logging in later.
     let later = app.browser();
     let logged_in = later.login("new.person@example.com", NEW_PASSWORD).await;
-    assert_eq!(logged_in.path(), format!("/orgs/{org}"));
+    assert_eq!(logged_in.path(), paths::dashboard(org.parse().unwrap()));
 }
 
 #[tokio::test]
@@ -329,7 +330,7 @@ async fn an_invalid_email_re_renders_the_form_and_writes_nothing() {
     // And a POST without this session's CSRF token is refused and writes nothing.
     let refused = browser
         .post(
-            "/signup",
+            paths::SIGNUP.pattern(),
             &[("csrf_token", "forged"), ("email", "target@example.com")],
         )
         .await;
@@ -415,7 +416,7 @@ async fn malformed_and_unknown_links_are_not_found() {
         let page = browser.get(&path).await;
         assert_eq!(page.status, 404, "{path}");
     }
-    let csrf = browser.get("/signup").await.csrf();
+    let csrf = browser.get(paths::SIGNUP.pattern()).await.csrf();
     let posted = browser
         .post(
             &format!("/signup/{}", "A".repeat(32)),
@@ -647,7 +648,7 @@ async fn signing_up_renews_the_session_key() {
         &reqwest::Url::parse(&app.address).unwrap(),
     );
     let attacker = app.browser_with_jar(planted, true);
-    assert_eq!(attacker.get(&org).await.path(), "/login");
+    assert_eq!(attacker.get(&org).await.path(), paths::LOGIN.pattern());
     assert_eq!(browser.get(&org).await.path(), org);
 }
 
@@ -703,7 +704,7 @@ async fn the_eleventh_rapid_sign_up_request_from_one_client_is_rate_limited() {
     assert!(outbox_kinds_to(&app, "eleventh@example.com").is_empty());
 
     // Its log-in budget is its own: a log-in from the same client still gets an answer.
-    let login = browser.get("/login").await;
+    let login = browser.get(paths::LOGIN.pattern()).await;
     let answer = browser
         .submit(
             &login
@@ -719,7 +720,7 @@ async fn the_eleventh_rapid_sign_up_request_from_one_client_is_rate_limited() {
 async fn links_come_from_the_base_url_never_from_the_request_host() {
     let app = spawn_app().await;
     let browser = app.browser();
-    let page = browser.get("/signup").await;
+    let page = browser.get(paths::SIGNUP.pattern()).await;
     let form = page
         .form("form[action='/signup']")
         .set("email", "hosted@example.com");

@@ -7,6 +7,7 @@
 use diesel::prelude::*;
 use joinery::db::schema::{invitations, invite_links, tenant_invitations};
 use joinery::domain::{Plan, Role};
+use joinery::paths;
 
 use crate::helpers::{Browser, Page, TestApp, spawn_app};
 
@@ -39,12 +40,12 @@ fn links_back_to(page: &Page, path: &str) -> bool {
 async fn acting_on_an_invitation_in_a_final_state_is_a_409() {
     let app = spawn_app().await;
     let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
-    let team = format!("/orgs/{org}/team");
+    let team = paths::team(org);
     owner.invite(org, "gone@example.com", "viewer", "").await;
     app.email_to("gone@example.com").await;
     let id = invitation_id(&app, "gone@example.com");
-    let revoke = format!("/orgs/{org}/invitations/{id}/revoke");
-    let resend = format!("/orgs/{org}/invitations/{id}/resend");
+    let revoke = paths::revoke(org, id.parse().unwrap());
+    let resend = paths::resend(org, id.parse().unwrap());
     let first = post_from(&owner, &team, &revoke).await;
     assert!(first.shows("was revoked"), "{}", first.text());
 
@@ -69,12 +70,7 @@ async fn acting_on_an_invitation_in_a_final_state_is_a_409() {
         .set("password", "a good long password");
     assert!(invitee.submit(&form).await.shows("You joined Acme"));
     let id = invitation_id(&app, "joined@example.com");
-    let page = post_from(
-        &owner,
-        &team,
-        &format!("/orgs/{org}/invitations/{id}/revoke"),
-    )
-    .await;
+    let page = post_from(&owner, &team, &paths::revoke(org, id.parse().unwrap())).await;
     assert_eq!(page.status, 409, "{}", page.text());
     assert!(page.shows("already Accepted"), "{}", page.text());
 }
@@ -84,9 +80,9 @@ async fn acting_on_an_invitation_in_a_final_state_is_a_409() {
 async fn revoking_a_used_invite_link_is_a_409() {
     let app = spawn_app().await;
     let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
-    let team = format!("/orgs/{org}/team");
+    let team = paths::team(org);
     let form = owner
-        .get(&format!("/orgs/{org}/invite-links/new"))
+        .get(&paths::new_invite_link(org))
         .await
         .form("form[action$='/invite-links']")
         .set("role", "viewer")
@@ -97,7 +93,7 @@ async fn revoking_a_used_invite_link_is_a_409() {
             .select(invite_links::id)
             .first::<String>(c)?)
     });
-    let revoke = format!("/orgs/{org}/invite-links/{id}/revoke");
+    let revoke = paths::revoke_invite_link(org, id.parse().unwrap());
     assert!(post_from(&owner, &team, &revoke).await.shows("was revoked"));
     let again = post_from(&owner, &team, &revoke).await;
     assert_eq!(again.status, 409, "{}", again.text());
@@ -114,10 +110,10 @@ async fn staff_console_refusals_follow_the_status_policy() {
     let staff = app.logged_in("staff@joinery.test").await;
     let org = app.create_org("Acme", Plan::Starter);
 
-    let csrf = staff.get("/staff").await.csrf();
+    let csrf = staff.get(paths::STAFF.pattern()).await.csrf();
     let page = staff
         .post(
-            &format!("/staff/orgs/{org}/plan"),
+            &paths::staff_plan(org),
             &[("csrf_token", &csrf), ("plan", "platinum")],
         )
         .await;
@@ -127,9 +123,13 @@ async fn staff_console_refusals_follow_the_status_policy() {
         "{}",
         page.text()
     );
-    assert!(links_back_to(&page, "/staff"), "{}", page.body);
+    assert!(
+        links_back_to(&page, paths::STAFF.pattern()),
+        "{}",
+        page.body
+    );
 
-    let console = staff.get("/staff").await;
+    let console = staff.get(paths::STAFF.pattern()).await;
     let form = console
         .form("form[action='/staff/tenant-invitations']")
         .set("email", "founder@example.com")
@@ -141,21 +141,21 @@ async fn staff_console_refusals_follow_the_status_policy() {
             .select(tenant_invitations::id)
             .first::<String>(c)?)
     });
-    let resend = format!("/staff/tenant-invitations/{id}/resend");
-    let first = post_from(&staff, "/staff", &resend).await;
+    let resend = paths::tenant_resend(id.parse().unwrap());
+    let first = post_from(&staff, paths::STAFF.pattern(), &resend).await;
     assert!(first.shows("sent again"), "{}", first.text());
-    let page = post_from(&staff, "/staff", &resend).await;
+    let page = post_from(&staff, paths::STAFF.pattern(), &resend).await;
     assert_eq!(page.status, 429, "{}", page.text());
     assert_eq!(page.header("retry-after").as_deref(), Some("60"));
     assert!(page.shows("less than a minute ago"), "{}", page.text());
 
-    let revoke = format!("/staff/tenant-invitations/{id}/revoke");
+    let revoke = paths::tenant_revoke(id.parse().unwrap());
     assert!(
-        post_from(&staff, "/staff", &revoke)
+        post_from(&staff, paths::STAFF.pattern(), &revoke)
             .await
             .shows("was revoked")
     );
-    let page = post_from(&staff, "/staff", &revoke).await;
+    let page = post_from(&staff, paths::STAFF.pattern(), &revoke).await;
     assert_eq!(page.status, 409, "{}", page.text());
 }
 
@@ -164,13 +164,10 @@ async fn staff_console_refusals_follow_the_status_policy() {
 async fn a_trial_csv_upload_is_a_403() {
     let app = spawn_app().await;
     let (org, owner) = app.org_with("Acme", Plan::Trial, Role::Owner).await;
-    let csrf = owner
-        .get(&format!("/orgs/{org}/invitations/import"))
-        .await
-        .csrf();
+    let csrf = owner.get(&paths::import_invitations(org)).await.csrf();
     let page = owner
         .try_upload(
-            &format!("/orgs/{org}/invitations/import"),
+            &paths::import_invitations(org),
             &[("csrf_token", &csrf)],
             "file",
             "people.csv",
@@ -191,11 +188,11 @@ async fn an_unknown_role_on_the_role_selector_is_a_400() {
     let user = app.create_user("pat@example.com", "Pat");
     app.add_member(org, user, Role::Viewer);
     let id = app.membership_id(org, "pat@example.com");
-    let team = format!("/orgs/{org}/team");
+    let team = paths::team(org);
     let csrf = owner.get(&team).await.csrf();
     let page = owner
         .post(
-            &format!("/orgs/{org}/members/{id}/role"),
+            &paths::member_role(org, id),
             &[("csrf_token", &csrf), ("role", "emperor")],
         )
         .await;

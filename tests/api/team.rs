@@ -3,13 +3,14 @@
 //! cross-organization ids, bounded input, expiry without a sweep and delivery status
 //! (DESIGN.md, "Roles and permissions", "Invitations" and "Pages").
 
+use joinery::paths;
 use std::time::Duration as StdDuration;
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 use joinery::db::models::InvitationRow;
 use joinery::db::schema::invitations;
-use joinery::domain::{OrganizationId, Plan, Role};
+use joinery::domain::{InvitationId, OrganizationId, Plan, Role};
 
 use crate::helpers::{Browser, PASSWORD, Page, TestApp, spawn_app};
 
@@ -70,7 +71,7 @@ async fn member(app: &TestApp, org: OrganizationId, email: &str, role: Role) -> 
 }
 
 fn team_path(org: OrganizationId) -> String {
-    format!("/orgs/{org}/team")
+    paths::team(org)
 }
 
 /// The rows of "Pending invitations", as text.
@@ -100,7 +101,7 @@ async fn admin_is_offered_roles_up_to_admin_lowest_first_with_viewer_selected() 
     let app = spawn_app().await;
     let (org, admin) = app.org_with("Acme", Plan::Starter, Role::Admin).await;
 
-    let invite = admin.get(&format!("/orgs/{org}/team/invite")).await;
+    let invite = admin.get(&paths::invite(org)).await;
     assert_eq!(invite.status, 200);
     assert_eq!(
         offered_roles(&invite),
@@ -172,7 +173,7 @@ async fn owner_may_invite_an_owner() {
     let app = spawn_app().await;
     let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
 
-    let invite = owner.get(&format!("/orgs/{org}/team/invite")).await;
+    let invite = owner.get(&paths::invite(org)).await;
     assert_eq!(
         offered_roles(&invite),
         vec!["viewer", "writer", "editor", "admin", "owner"]
@@ -207,7 +208,7 @@ async fn editors_writers_and_viewers_cannot_see_or_use_team_management() {
         let email = format!("{}-member@acme.test", role.as_str());
         let browser = member(&app, org, &email, role).await;
 
-        let dashboard = browser.get(&format!("/orgs/{org}")).await;
+        let dashboard = browser.get(&paths::dashboard(org)).await;
         assert_eq!(dashboard.status, 200, "{role}: {}", dashboard.text());
         assert!(
             dashboard
@@ -224,7 +225,7 @@ async fn editors_writers_and_viewers_cannot_see_or_use_team_management() {
         let team = browser.get(&team_path(org)).await;
         assert_eq!(team.status, 403, "{role} opened the Team page");
         assert!(team.attrs("form.invite-form", "action").is_empty());
-        let invite = browser.get(&format!("/orgs/{org}/team/invite")).await;
+        let invite = browser.get(&paths::invite(org)).await;
         assert_eq!(invite.status, 403, "{role} opened the invite form");
         assert!(invite.attrs("form.invite-form", "action").is_empty());
 
@@ -232,7 +233,7 @@ async fn editors_writers_and_viewers_cannot_see_or_use_team_management() {
         let csrf = dashboard.csrf();
         let post = browser
             .post(
-                &format!("/orgs/{org}/invitations"),
+                &paths::send_invitations(org),
                 &[
                     ("csrf_token", &csrf),
                     ("emails", "friend@example.com"),
@@ -277,7 +278,7 @@ async fn trial_organizations_see_the_paid_plans_message_and_cannot_invite() {
         "no invite form on the Team page"
     );
 
-    let invite = owner.get(&format!("/orgs/{org}/team/invite")).await;
+    let invite = owner.get(&paths::invite(org)).await;
     assert!(
         invite.shows("Team invitations are available on paid plans"),
         "{}",
@@ -291,7 +292,7 @@ async fn trial_organizations_see_the_paid_plans_message_and_cannot_invite() {
     let csrf = team.csrf();
     let post = owner
         .post(
-            &format!("/orgs/{org}/invitations"),
+            &paths::send_invitations(org),
             &[
                 ("csrf_token", &csrf),
                 ("emails", "friend@example.com"),
@@ -685,17 +686,17 @@ async fn another_organizations_invitations_and_pages_are_not_found() {
     assert_eq!(b_inv.organization_id, org_b.to_string());
     let id = &b_inv.id;
 
-    let dashboard = admin_a.get(&format!("/orgs/{org_a}")).await;
+    let dashboard = admin_a.get(&paths::dashboard(org_a)).await;
     let csrf = dashboard.csrf();
     let token = [("csrf_token", csrf.as_str())];
 
     // Through A's own organization path.
     let resend = admin_a
-        .post(&format!("/orgs/{org_a}/invitations/{id}/resend"), &token)
+        .post(&paths::resend(org_a, id.parse().unwrap()), &token)
         .await;
     assert_eq!(resend.status, 404, "resend of B's invitation via A");
     let confirm = admin_a
-        .get(&format!("/orgs/{org_a}/invitations/{id}/revoke"))
+        .get(&paths::revoke(org_a, id.parse().unwrap()))
         .await;
     assert_eq!(
         confirm.status, 404,
@@ -703,36 +704,30 @@ async fn another_organizations_invitations_and_pages_are_not_found() {
     );
     assert!(!confirm.shows("victim@example.com"), "{}", confirm.text());
     let revoke = admin_a
-        .post(&format!("/orgs/{org_a}/invitations/{id}/revoke"), &token)
+        .post(&paths::revoke(org_a, id.parse().unwrap()), &token)
         .await;
     assert_eq!(revoke.status, 404, "revoke of B's invitation via A");
 
     // Through B's path, where A is no member.
     assert_eq!(admin_a.get(&team_path(org_b)).await.status, 404);
+    assert_eq!(admin_a.get(&paths::invite(org_b)).await.status, 404);
     assert_eq!(
         admin_a
-            .get(&format!("/orgs/{org_b}/team/invite"))
+            .post(&paths::resend(org_b, id.parse().unwrap()), &token)
             .await
             .status,
         404
     );
     assert_eq!(
         admin_a
-            .post(&format!("/orgs/{org_b}/invitations/{id}/resend"), &token)
+            .get(&paths::revoke(org_b, id.parse().unwrap()))
             .await
             .status,
         404
     );
     assert_eq!(
         admin_a
-            .get(&format!("/orgs/{org_b}/invitations/{id}/revoke"))
-            .await
-            .status,
-        404
-    );
-    assert_eq!(
-        admin_a
-            .post(&format!("/orgs/{org_b}/invitations/{id}/revoke"), &token)
+            .post(&paths::revoke(org_b, id.parse().unwrap()), &token)
             .await
             .status,
         404
@@ -780,13 +775,16 @@ async fn another_organizations_invitations_and_pages_are_not_found() {
     let unknown = uuid::Uuid::new_v4();
     assert_eq!(
         admin_a
-            .get(&format!("/orgs/{org_a}/invitations/{unknown}/revoke"))
+            .get(&paths::revoke(org_a, InvitationId(unknown)))
             .await
             .status,
         404
     );
     assert_eq!(
-        admin_a.get(&format!("/orgs/{unknown}/team")).await.status,
+        admin_a
+            .get(&paths::team(OrganizationId(unknown)))
+            .await
+            .status,
         404
     );
 }

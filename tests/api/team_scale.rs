@@ -8,11 +8,12 @@ use joinery::db;
 use joinery::domain::password::{Password, hash_password};
 use joinery::domain::text::PersonName;
 use joinery::domain::{EmailAddress, OrganizationId, Plan, Role};
+use joinery::paths;
 
 use crate::helpers::{PASSWORD, Page, TestApp, spawn_app, spawn_app_with};
 
 fn team_path(org: OrganizationId) -> String {
-    format!("/orgs/{org}/team")
+    paths::team(org)
 }
 
 /// Adds `n` members named "Member 000"… with emails `member000@scale.test`…, joined a minute
@@ -340,7 +341,7 @@ async fn members_export_as_csv_with_formula_cells_neutralised() {
         Ok(())
     });
 
-    let page = admin.get(&format!("/orgs/{org}/team/members.csv")).await;
+    let page = admin.get(&paths::export_members(org)).await;
     assert_eq!(page.status, 200);
     let content_type = page.headers["content-type"].to_str().unwrap();
     assert!(content_type.starts_with("text/csv"), "{content_type}");
@@ -384,7 +385,7 @@ async fn members_export_as_csv_with_formula_cells_neutralised() {
     // Only those who manage members may export.
     let viewer = app.browser();
     viewer.login("member000@scale.test", PASSWORD).await;
-    let page = viewer.get(&format!("/orgs/{org}/team/members.csv")).await;
+    let page = viewer.get(&paths::export_members(org)).await;
     assert_eq!(page.status, 403);
 }
 
