@@ -121,13 +121,14 @@ pub struct Layout {
     pub csrf: String,
     /// A one-shot message from the previous action.
     pub flash: Option<flash::Flash>,
-    /// The organization the page belongs to: (id, name).
+    /// The organization the page belongs to: (its dashboard's path, its name).
     pub org: Option<(String, String)>,
     /// Whether `/dev/mailbox` exists (development mode).
     pub dev: bool,
     /// Whether the person acts here as platform staff (a banner says so).
     pub as_staff: bool,
-    /// The person's organizations for the header's switcher: (id, name), when more than one.
+    /// The person's organizations for the header's switcher: (dashboard path, name), when more
+    /// than one.
     pub switcher: Vec<(String, String)>,
 }
 
@@ -163,13 +164,13 @@ impl Layout {
     pub fn in_org(mut self, member: &extractors::OrgMember) -> Self {
         let org = &member.org;
         self.title = format!("{} · {}", self.title, org.name);
-        self.org = Some((org.id.to_string(), org.name.clone()));
+        self.org = Some((crate::paths::dashboard(org.id), org.name.clone()));
         self.as_staff = member.as_staff;
         if member.organizations.len() > 1 {
             self.switcher = member
                 .organizations
                 .iter()
-                .map(|o| (o.id.to_string(), o.name.clone()))
+                .map(|o| (crate::paths::dashboard(o.id), o.name.clone()))
                 .collect();
         }
         self

@@ -65,7 +65,8 @@ struct AcceptPage {
     role: Role,
     message: Option<String>,
     expires: TimeView,
-    base_path: String,
+    /// The link's token: its forms post to paths under `paths::invitation(token)`.
+    token: String,
     signed_in_email: String,
     renewal: Option<RenewalView>,
     form: FormView,
@@ -187,7 +188,7 @@ impl<'a> Here<'a> {
             role: inv.role,
             message: inv.message.clone(),
             expires: TimeView::new(inv.facts.expires_at, now),
-            base_path: paths::invitation(self.token.expose()),
+            token: self.token.expose().to_owned(),
             signed_in_email: self.user.map(|u| u.email.to_string()).unwrap_or_default(),
             renewal: link.renewal.map(|r| match r {
                 Renewal::Offered => RenewalView::Offered,

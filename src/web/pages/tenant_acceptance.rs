@@ -39,7 +39,8 @@ struct TenantPage {
     plan: Plan,
     message: Option<String>,
     expires: TimeView,
-    base_path: String,
+    /// The link's token: its forms post to paths under `paths::invitation(token)`.
+    token: String,
     signed_in_email: String,
     form: FormView,
 }
@@ -65,7 +66,7 @@ impl Here<'_> {
             plan: inv.plan,
             message: inv.message.clone(),
             expires: TimeView::new(inv.facts.expires_at, now),
-            base_path: paths::invitation(self.token.expose()),
+            token: self.token.expose().to_owned(),
             signed_in_email: self.user.map(|u| u.email.to_string()).unwrap_or_default(),
             form,
         })
