@@ -32,6 +32,8 @@ pub struct TestApp {
     pub mailbox: PathBuf,
     /// The settings the app was started with (its database URL and keys included).
     pub settings: Settings,
+    /// `http://ADDR` of the metrics listener, when `settings.metrics_bind` was set.
+    pub metrics_address: Option<String>,
     seen_mail: Mutex<HashSet<PathBuf>>,
     // Fields drop in order: `db` above goes first, then the teardown stops the app.
     _teardown: Teardown,
@@ -71,7 +73,12 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
                     .unwrap();
                 runtime.block_on(async move {
                     let app = Application::build(settings, clock).await.unwrap();
-                    let running = (app.base_url().to_owned(), app.db(), app.server_handle());
+                    let running = (
+                        app.base_url().to_owned(),
+                        app.db(),
+                        app.server_handle(),
+                        app.metrics_addr().map(|a| format!("http://{a}")),
+                    );
                     if started.send(running).is_ok() {
                         app.run_until_stopped().await.unwrap();
                     }
@@ -79,7 +86,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
             })
             .unwrap()
     };
-    let (address, db, server) = app
+    let (address, db, server, metrics_address) = app
         .await
         .expect("the app failed to start; see its panic above");
     TestApp {
@@ -94,6 +101,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         db,
         mailbox: data_dir.path().join("mailbox"),
         settings,
+        metrics_address,
         seen_mail: Mutex::new(HashSet::new()),
         _data_dir: data_dir,
     }
@@ -510,7 +518,8 @@ impl Form {
     }
 }
 
-/// A browser: a client with its own cookie jar.
+/// A browser: a client with its own cookie jar (a clone shares the jar, as a second tab does).
+#[derive(Clone)]
 pub struct Browser {
     client: reqwest::Client,
     pub base: String,
