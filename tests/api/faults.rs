@@ -186,6 +186,11 @@ async fn an_instance_killed_while_holding_claimed_emails_loses_none_the_other_se
         .max()
         .unwrap()
         .and_utc();
+    let lease_left = leased_until - chrono::Utc::now();
+    assert!(
+        lease_left <= chrono::Duration::seconds(TEST_LEASE_SECS),
+        "A leased them for {lease_left} more, not the {TEST_LEASE_SECS} s it was given"
+    );
 
     // B joins with a working SMTP server while A still holds the rows; then A dies.
     let b = cluster
@@ -527,6 +532,19 @@ async fn postgres_restarted_under_load_gets_quick_503s_then_recovers_without_a_r
             .unwrap()
             .contains("cannot reach its database"),
         "a page that says what is wrong"
+    );
+    // A signed-out page whose handler needs the database (no session to load first).
+    let asked = Instant::now();
+    let link = reqwest::get(format!(
+        "{base}/invitations/NoSuchTokenWhileTheDbIsDown01234"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(link.status(), 503);
+    assert!(
+        asked.elapsed() < bound,
+        "the link took {:?}",
+        asked.elapsed()
     );
     assert_eq!(
         reqwest::get(format!("{base}/healthz"))
