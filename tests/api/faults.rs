@@ -289,7 +289,7 @@ struct PrivatePostgres {
     log: PathBuf,
     port: u16,
     as_postgres: bool,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl PrivatePostgres {
@@ -335,7 +335,7 @@ impl PrivatePostgres {
             log,
             port: unused_port(),
             as_postgres,
-            _dir: dir,
+            dir,
         };
         cluster.run(
             "initdb",
@@ -364,7 +364,13 @@ impl PrivatePostgres {
         } else {
             Command::new(&path)
         };
-        let out = cmd.args(args).output().unwrap();
+        // In the cluster's own directory: the postgres user may not be able to read the
+        // working directory of the tests.
+        let out = cmd
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
         assert!(
             out.status.success(),
             "{program} {args:?}: {}{}\n{}",
