@@ -7,7 +7,9 @@
 #     -e JOINERY_SESSION_KEY=$(openssl rand -hex 64) -e JOINERY_TOKEN_KEY=$(openssl rand -hex 32) \
 #     joinery
 #
-# With PostgreSQL, add -e DATABASE_URL=postgres://user:pass@db:5432/joinery.
+# With PostgreSQL, add -e DATABASE_URL=postgres://user:pass@db:5432/joinery. For Prometheus
+# metrics add -e JOINERY_METRICS_BIND=0.0.0.0:9100 -p 127.0.0.1:9100:9100 (a separate port,
+# never the public one); for a log collector, -e JOINERY_LOG_FORMAT=json. README, "Deploy".
 
 # --- build ----------------------------------------------------------------------------------
 FROM rust:1-bookworm AS build

@@ -156,6 +156,49 @@ struct SettingsArgs {
     /// Log filter, e.g. `info` or `joinery=debug,actix_web=info`.
     #[arg(long, env = "JOINERY_LOG", default_value = "info", global = true)]
     log: String,
+    /// Log line format: `text` for people, `json` for log collectors (one JSON object per
+    /// line, with the request's span — route pattern and request id — on every line logged
+    /// during a request).
+    #[arg(
+        long,
+        env = "JOINERY_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    log_format: LogFormat,
+    /// Address and port of a separate listener serving Prometheus metrics at `/metrics`
+    /// (e.g. `127.0.0.1:9100`). Off unless set; never served on `--bind`.
+    #[arg(long, env = "JOINERY_METRICS_BIND", global = true)]
+    metrics_bind: Option<String>,
+    /// Milliseconds a request waits for a database connection before it is answered 503
+    /// (bounds how long requests hang while the database is down).
+    #[arg(
+        long,
+        env = "JOINERY_DB_CHECKOUT_TIMEOUT_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    db_checkout_timeout_ms: u64,
+    /// Seconds a delivery task holds the outbox rows it claimed; if its instance dies, another
+    /// instance sends them once this has passed. Keep it well above the time a batch can take
+    /// (50 emails, SMTP commands time out after 20 s).
+    #[arg(
+        long,
+        env = "JOINERY_OUTBOX_LEASE_SECS",
+        default_value_t = 600,
+        global = true
+    )]
+    outbox_lease_secs: u32,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// tracing's human-readable lines.
+    Text,
+    /// One JSON object per line (tracing-subscriber's JSON formatter).
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -196,6 +239,14 @@ enum Command {
     /// Create (idempotently) a demo organization on a paid plan with an Owner, print how to log
     /// in, and serve in development mode.
     Demo,
+    /// Copy the SQLite database, consistently, into a new file while the server keeps running
+    /// (SQLite's online backup API). For PostgreSQL use `pg_dump` (README, "Backup and
+    /// upgrade").
+    Backup {
+        /// The file to write; it must not exist yet.
+        #[arg(long)]
+        to: PathBuf,
+    },
 }
 
 impl SettingsArgs {
@@ -216,10 +267,7 @@ impl SettingsArgs {
         let mut token = [0u8; 32];
         token.copy_from_slice(&token_key[..32]);
         Ok(Settings {
-            database_url: self
-                .database_url
-                .clone()
-                .unwrap_or_else(|| self.data_dir.join("joinery.db").display().to_string()),
+            database_url: self.database_url(),
             bind: self.bind.clone(),
             base_url: self
                 .base_url
@@ -247,14 +295,36 @@ impl SettingsArgs {
                 self.outbox_poll_ms.clamp(10, 60_000),
             ),
             trusted_proxies: crate::config::parse_trusted_proxies(&self.trusted_proxies)?,
+            metrics_bind: self.metrics_bind.clone().filter(|s| !s.trim().is_empty()),
+            db_checkout_timeout: std::time::Duration::from_millis(
+                self.db_checkout_timeout_ms.clamp(50, 60_000),
+            ),
+            outbox_lease: chrono::Duration::seconds(i64::from(self.outbox_lease_secs.max(1))),
         })
+    }
+
+    /// The database URL as given, or the SQLite file in the data directory.
+    fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("joinery.db").display().to_string())
     }
 }
 
-fn init_logging(filter: &str) {
+fn init_logging(filter: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        // Each line carries the span it was logged in (`span`: the request's method, route
+        // pattern and request id) and every enclosing span (`spans`).
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .try_init(),
+    };
 }
 
 /// Reads a password from `JOINERY_PASSWORD`, or asks twice without echo on a terminal.
@@ -317,9 +387,30 @@ fn account_setup(
 /// Whatever the chosen command fails with, as a readable chain.
 pub fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    init_logging(&cli.settings.log);
+    init_logging(&cli.settings.log, cli.settings.log_format);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(cli.settings.resolve(false)?),
+        Command::Backup { to } => {
+            let url = cli.settings.database_url();
+            if db::Backend::of(&url) == db::Backend::Postgres {
+                bail!(
+                    "`joinery backup` copies a SQLite database; {} is PostgreSQL. Back it up with \
+                     pg_dump instead: pg_dump --format=custom --file=joinery.dump \"$DATABASE_URL\" \
+                     (README, \"Backup and upgrade\")",
+                    db::redacted_url(&url)
+                );
+            }
+            let copied =
+                db::backup::backup_sqlite(std::path::Path::new(db::sqlite_path(&url)), &to)?;
+            println!(
+                "Backed up {} to {} ({} pages of {} bytes)",
+                url,
+                to.display(),
+                copied.pages,
+                copied.page_size
+            );
+            Ok(())
+        }
         Command::Migrate => {
             let settings = cli.settings.resolve(true)?;
             let db = Db::connect(&settings.database_url, 1)?;

@@ -54,7 +54,19 @@ pub struct Settings {
     /// Proxies whose `X-Forwarded-For` is believed (DESIGN.md: the audit log records the peer
     /// address, or a forwarded one only from these).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Where `/metrics` is served (its own listener, never the public one); `None` serves no
+    /// metrics.
+    pub metrics_bind: Option<String>,
+    /// How long a request (or a background task) waits for a database connection before it is
+    /// answered 503: it bounds how long requests hang while the database is down.
+    pub db_checkout_timeout: std::time::Duration,
+    /// How long a claimed outbox row stays leased to its delivery task (a task that dies
+    /// holding rows delays them this long).
+    pub outbox_lease: Duration,
 }
+
+/// How long a request waits for a database connection by default (`--db-checkout-timeout-ms`).
+pub const DEFAULT_DB_CHECKOUT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -65,6 +77,7 @@ impl std::fmt::Debug for Settings {
             .field("data_dir", &self.data_dir)
             .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<set>"))
             .field("dev", &self.dev)
+            .field("metrics_bind", &self.metrics_bind)
             .finish_non_exhaustive()
     }
 }
@@ -96,6 +109,9 @@ impl Settings {
             password_threads: 8,
             outbox_poll_interval: std::time::Duration::from_millis(100),
             trusted_proxies: Vec::new(),
+            metrics_bind: None,
+            db_checkout_timeout: crate::db::DEFAULT_CHECKOUT_TIMEOUT,
+            outbox_lease: crate::db::outbox::LEASE,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod mail;
+pub mod metrics;
 pub mod password_pool;
 pub mod paths;
 pub mod service;

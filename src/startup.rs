@@ -107,6 +107,8 @@ pub struct Application {
     port: u16,
     base_url: String,
     server: Server,
+    /// The metrics listener (`--metrics-bind`) and its bound address, when configured.
+    metrics_server: Option<(Server, std::net::SocketAddr)>,
     /// The outbox delivery tasks and the maintenance task, stopped by `shutdown`.
     background: Vec<tokio::task::JoinHandle<()>>,
     shutdown: watch::Sender<bool>,
@@ -124,7 +126,15 @@ impl Application {
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&settings.data_dir)
             .with_context(|| format!("creating {}", settings.data_dir.display()))?;
-        let db = Db::connect(&settings.database_url, settings.db_pool_size).with_context(|| {
+        let metrics = web::Data::new(
+            crate::metrics::Metrics::new().context("setting up the metrics registry")?,
+        );
+        let pool = crate::db::PoolOptions {
+            max_connections: settings.db_pool_size,
+            checkout_timeout: settings.db_checkout_timeout,
+            observer: Some(metrics.clone().into_inner()),
+        };
+        let db = Db::connect_with(&settings.database_url, pool).with_context(|| {
             format!(
                 "opening database {}",
                 crate::db::redacted_url(&settings.database_url)
@@ -158,7 +168,9 @@ impl Application {
             base_url.clone(),
             settings.token_key.clone(),
             settings.outbox_poll_interval,
-        );
+        )
+        .with_lease(settings.outbox_lease)
+        .with_metrics(metrics.clone().into_inner());
         let (shutdown, shutdown_rx) = watch::channel(false);
         let mut background: Vec<_> = (0..settings.outbox_workers.max(1))
             .map(|_| tokio::spawn(outbox.clone().run(shutdown_rx.clone())))
@@ -175,11 +187,13 @@ impl Application {
         let login_limit = login_rate_limit(
             settings.login_attempts_per_minute,
             &settings.trusted_proxies,
+            Some(metrics.refusals("login")),
         );
         // Sign-up requests send email: the same per-IP budget, counted separately.
         let signup_limit = login_rate_limit(
             settings.login_attempts_per_minute,
             &settings.trusted_proxies,
+            Some(metrics.refusals("signup")),
         );
         let password_threads = settings.password_threads;
         let cookies = Arc::new(crate::web::session::CookieConfig::new(
@@ -196,13 +210,34 @@ impl Application {
             passwords: passwords.clone(),
             settings: Arc::new(settings.clone()),
             outbox: outbox.signal(),
-            login_failures: limits.login_failures.clone(),
+            login_failures: Arc::new(crate::web::limits::CountedLoginFailures {
+                budget: limits.login_failures.clone(),
+                metrics: metrics.clone().into_inner(),
+            }),
         };
         background.push(tokio::spawn(maintenance(
             services.clone(),
             clock.clone(),
             shutdown_rx,
         )));
+        let metrics_server = match &settings.metrics_bind {
+            Some(bind) => {
+                let listener = TcpListener::bind(bind)
+                    .with_context(|| format!("binding the metrics listener {bind}"))?;
+                let addr = listener.local_addr()?;
+                let server = crate::metrics::server(
+                    listener,
+                    metrics.clone().into_inner(),
+                    db.clone(),
+                    clock.clone(),
+                )?;
+                tracing::info!(%addr, "metrics listening at /metrics");
+                Some((server, addr))
+            }
+            None => None,
+        };
+        // Requests are counted and timed only when someone can read the counts.
+        let track_requests = metrics_server.is_some();
         let state = web::Data::new(AppState {
             db: db.clone(),
             clock,
@@ -240,6 +275,7 @@ impl Application {
             .build();
             App::new()
                 .app_data(state.clone())
+                .app_data(metrics.clone())
                 .app_data(
                     web::FormConfig::default()
                         .limit(MAX_FORM_BYTES)
@@ -254,6 +290,9 @@ impl Application {
                 }))
                 .wrap(actix_web::middleware::from_fn(crate::web::session::cookies))
                 .wrap(sessions)
+                .wrap(actix_web::middleware::from_fn(
+                    crate::web::error::database_errors,
+                ))
                 .wrap(
                     ErrorHandlers::new()
                         .handler(StatusCode::INTERNAL_SERVER_ERROR, render_500)
@@ -264,6 +303,13 @@ impl Application {
                     crate::web::request_body::read_small_bodies,
                 ))
                 .wrap(Compress::default())
+                .wrap(actix_web::middleware::from_fn(
+                    crate::web::request_span::request_id_header,
+                ))
+                .wrap(actix_web::middleware::Condition::new(
+                    track_requests,
+                    actix_web::middleware::from_fn(crate::metrics::track_requests),
+                ))
                 .wrap(TracingLogger::<RedactedRootSpan>::new())
                 .configure(|cfg| routes(cfg, &login_limit, &signup_limit))
                 .default_service(web::to(|| async {
@@ -278,6 +324,7 @@ impl Application {
             port: addr.port(),
             base_url,
             server,
+            metrics_server,
             background,
             shutdown,
             db,
@@ -287,6 +334,11 @@ impl Application {
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The metrics listener's address, when `--metrics-bind` is set.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics_server.as_ref().map(|(_, addr)| *addr)
     }
 
     /// The base URL links are built from.
@@ -307,8 +359,18 @@ impl Application {
     /// # Errors
     /// When the server fails (after the same clean-up).
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        // The metrics listener runs beside the public server, and is stopped after it has
+        // drained (so the drain itself can be watched).
+        let metrics = self.metrics_server.map(|(server, _)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         // A failed server still stops the background tasks and closes the pool below.
         let served = self.server.await;
+        if let Some((handle, task)) = metrics {
+            handle.stop(false).await;
+            let _ = task.await;
+        }
         let _ = self.shutdown.send(true);
         for task in self.background {
             let _ = task.await;

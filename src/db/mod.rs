@@ -5,6 +5,7 @@
 //! AND expires_at > now` whose row count is checked, so of two racing requests exactly one wins.
 
 pub mod audit;
+pub mod backup;
 pub mod imports;
 pub mod invitations;
 pub mod invite_links;
@@ -21,6 +22,7 @@ pub mod tenant_invitations;
 pub mod users;
 
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -28,7 +30,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::Connection;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
-use diesel::r2d2::{CustomizeConnection, Pool, R2D2Connection};
+use diesel::r2d2::{CustomizeConnection, HandleError, HandleEvent, Pool, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -101,6 +103,23 @@ pub enum DbError {
     /// Running migrations failed.
     #[error("database migration failed: {0}")]
     Migration(String),
+}
+
+impl DbError {
+    /// Whether the database could not be reached (no connection in time, or the connection
+    /// was lost under the query), rather than a query or the data being wrong: the web layer
+    /// answers such a request 503 (`web::error::render_500`).
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind as Kind, Error as E};
+        matches!(
+            self,
+            DbError::Pool(_)
+                | DbError::Query(E::DatabaseError(
+                    Kind::ClosedConnection | Kind::UnableToSendCommand,
+                    _
+                ))
+        )
+    }
 }
 
 /// Opens connections of the backend the URL names (the derive's own `establish` would try
@@ -302,6 +321,118 @@ pub struct Db {
     pool: Pool<Manager>,
     backend: Backend,
     pool_alive: Weak<()>,
+    reach: Arc<Reachability>,
+}
+
+/// How long a check-out waits for a connection by default (the command line's one-off
+/// commands and the tests; the server takes `--db-checkout-timeout-ms`).
+pub const DEFAULT_CHECKOUT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How a pool is set up besides its URL.
+#[derive(Clone)]
+pub struct PoolOptions {
+    /// The most connections open at once.
+    pub max_connections: u32,
+    /// How long taking a connection may wait (for a free one, or for the database to answer a
+    /// new one) before it fails with [`DbError::Pool`]. It bounds how long a request waits
+    /// while the database is down.
+    pub checkout_timeout: Duration,
+    /// Told how long each check-out waited (the `/metrics` pool-wait histogram).
+    pub observer: Option<Arc<dyn PoolObserver>>,
+}
+
+impl PoolOptions {
+    /// `max_connections` connections, [`DEFAULT_CHECKOUT_TIMEOUT`], nobody told.
+    pub fn new(max_connections: u32) -> Self {
+        Self {
+            max_connections,
+            checkout_timeout: DEFAULT_CHECKOUT_TIMEOUT,
+            observer: None,
+        }
+    }
+}
+
+/// Hears how long connection check-outs wait (called on the thread that checks out).
+pub trait PoolObserver: Send + Sync {
+    /// A check-out got a connection after waiting `waited`.
+    fn checked_out(&self, waited: Duration);
+    /// A check-out gave up after `waited` (the pool's check-out timeout).
+    fn timed_out(&self, waited: Duration);
+}
+
+/// Whether the pool can currently reach the database: lost when opening or checking a
+/// connection fails or a check-out times out, found again when a connection is opened or a
+/// check-out succeeds. Shared by every handle on one pool.
+#[derive(Debug, Default)]
+struct Reachability {
+    lost: AtomicBool,
+}
+
+impl Reachability {
+    fn found(&self) {
+        // Read first: the flag is written only when it changes, not on every check-out.
+        if self.lost.load(Ordering::Relaxed) && self.lost.swap(false, Ordering::Relaxed) {
+            tracing::info!("database reachable again");
+        }
+    }
+
+    /// Marks the database unreachable; returns whether it was reachable until now.
+    fn lost(&self) -> bool {
+        !self.lost.swap(true, Ordering::Relaxed)
+    }
+}
+
+/// r2d2's events, relayed to [`Reachability`] and the [`PoolObserver`].
+struct PoolEvents {
+    reach: Arc<Reachability>,
+    observer: Option<Arc<dyn PoolObserver>>,
+}
+
+impl std::fmt::Debug for PoolEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolEvents").finish_non_exhaustive()
+    }
+}
+
+impl HandleEvent for PoolEvents {
+    fn handle_acquire(&self, _: diesel::r2d2::event::AcquireEvent) {
+        self.reach.found();
+    }
+
+    fn handle_checkout(&self, event: diesel::r2d2::event::CheckoutEvent) {
+        self.reach.found();
+        if let Some(observer) = &self.observer {
+            observer.checked_out(event.duration());
+        }
+    }
+
+    fn handle_timeout(&self, event: diesel::r2d2::event::TimeoutEvent) {
+        if self.reach.lost() {
+            tracing::warn!("no database connection within the check-out timeout");
+        }
+        if let Some(observer) = &self.observer {
+            observer.timed_out(event.timeout());
+        }
+    }
+}
+
+/// r2d2's connection errors (opening a connection, or the check of an idle one): logged, and
+/// the database marked unreachable until a connection works again.
+#[derive(Debug)]
+struct PoolErrors {
+    reach: Arc<Reachability>,
+}
+
+impl HandleError<diesel::r2d2::Error> for PoolErrors {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        // libpq's messages name the host and port, never the password. Logged once per
+        // outage: r2d2 retries every missing connection with a backoff meanwhile.
+        if self.reach.lost() {
+            tracing::warn!(error = %error, "database unreachable");
+        } else {
+            tracing::debug!(error = %error, "database connection failed");
+        }
+    }
 }
 
 /// Tells when a pool has ended: every [`Db`] handle dropped, no background reconnect of
@@ -343,7 +474,16 @@ impl Db {
     /// # Errors
     /// [`DbError::Pool`] when the database cannot be reached.
     pub fn connect(database_url: &str, max_connections: u32) -> Result<Self, DbError> {
+        Self::connect_with(database_url, PoolOptions::new(max_connections))
+    }
+
+    /// Opens a pool as [`Db::connect`] does, set up by `options`.
+    ///
+    /// # Errors
+    /// [`DbError::Pool`] when the database cannot be reached within the check-out timeout.
+    pub fn connect_with(database_url: &str, options: PoolOptions) -> Result<Self, DbError> {
         let backend = Backend::of(database_url);
+        let reach = Arc::new(Reachability::default());
         let pool_alive = Arc::new(());
         let watch = Arc::downgrade(&pool_alive);
         let manager = Manager {
@@ -352,8 +492,15 @@ impl Db {
             pool_alive,
         };
         let pool = Pool::builder()
-            .max_size(max_connections)
-            .connection_timeout(Duration::from_secs(10))
+            .max_size(options.max_connections)
+            .connection_timeout(options.checkout_timeout)
+            .event_handler(Box::new(PoolEvents {
+                reach: Arc::clone(&reach),
+                observer: options.observer,
+            }))
+            .error_handler(Box::new(PoolErrors {
+                reach: Arc::clone(&reach),
+            }))
             // r2d2 runs `is_valid` (a `SELECT 1`) on every check-out by default: one extra
             // statement per database hop. A SQLite file cannot drop the connection, so only
             // PostgreSQL keeps the check (a server restart would otherwise fail a request).
@@ -364,7 +511,21 @@ impl Db {
             pool,
             backend,
             pool_alive: watch,
+            reach,
         })
+    }
+
+    /// Whether the database is unreachable at the moment: the pool's last attempt to open or
+    /// check a connection failed, or a check-out timed out, and no check-out has succeeded
+    /// since. The web layer answers a failed request 503 rather than 500 while this holds.
+    pub fn unreachable(&self) -> bool {
+        self.reach.lost.load(Ordering::Relaxed)
+    }
+
+    /// The pool's connections: (open, idle).
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
     }
 
     /// A watch that tells when this pool has ended (see [`PoolWatch`]).
@@ -434,7 +595,9 @@ impl Db {
         R: Send + 'static,
     {
         let db = self.clone();
-        tokio::task::spawn_blocking(move || db.with_conn(f))
+        // Whatever the query logs stays in the request's span (its request id).
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| db.with_conn(f)))
             .await
             .map_err(|e| DbError::Task(e.to_string()))?
     }

@@ -157,15 +157,24 @@ pub fn enqueue_member_joined(
     Ok(())
 }
 
-/// How long a claimed row stays leased to the worker that claimed it. A worker that dies
-/// mid-batch loses its lease after this, and another worker takes the rows over.
+/// How long a claimed row stays leased to the worker that claimed it, by default
+/// (`--outbox-lease-secs`). A worker that dies mid-batch loses its lease after this, and
+/// another worker takes the rows over.
 pub const LEASE: chrono::Duration = chrono::Duration::minutes(10);
 
 const CLAIM_COLUMNS: &str = "id, kind, invitation_id, recipient, payload, status, attempts, \
      next_attempt_at, locked_until, last_error, created_at, sent_at";
 
+/// Claims up to `limit` rows due at `now` with the default [`LEASE`] (see [`claim_leased`]).
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn claim(conn: &mut Conn, now: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxRow>, DbError> {
+    claim_leased(conn, now, limit, LEASE)
+}
+
 /// Claims up to `limit` rows due at `now` (queued and due, or leased by a worker whose lease
-/// ran out), oldest first, marking them `sending` with a lease until `now + LEASE`.
+/// ran out), oldest first, marking them `sending` with a lease until `now + lease`.
 ///
 /// On PostgreSQL the candidate rows are locked with `FOR UPDATE SKIP LOCKED`, so workers in
 /// several instances each claim different rows and no email is sent twice. On SQLite the
@@ -173,9 +182,14 @@ const CLAIM_COLUMNS: &str = "id, kind, invitation_id, recipient, payload, status
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
-pub fn claim(conn: &mut Conn, now: DateTime<Utc>, limit: i64) -> Result<Vec<OutboxRow>, DbError> {
+pub fn claim_leased(
+    conn: &mut Conn,
+    now: DateTime<Utc>,
+    limit: i64,
+    lease: chrono::Duration,
+) -> Result<Vec<OutboxRow>, DbError> {
     use diesel::sql_types::{BigInt, Timestamp};
-    let (now, until) = (to_db(now), to_db(now + LEASE));
+    let (now, until) = (to_db(now), to_db(now + lease));
     let rows = match conn {
         Conn::Postgresql(pg) => diesel::sql_query(format!(
             "UPDATE outbox_emails SET status = 'sending', locked_until = $1 WHERE id IN ( \
@@ -315,4 +329,58 @@ pub fn latest_for_invitations(
             })
         })
         .collect())
+}
+
+/// What waits in the outbox at one moment (`/metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Backlog {
+    /// Rows waiting for their first or next attempt.
+    pub queued: i64,
+    /// Rows leased by a delivery task (being sent, or held by a task that died, until the
+    /// lease runs out).
+    pub sending: i64,
+    /// When the longest-waiting row that is due became due: the earliest `next_attempt_at` of
+    /// a queued row due by `now`, or `locked_until` of a row whose lease ran out. `None` when
+    /// nothing is due.
+    pub oldest_due: Option<DateTime<Utc>>,
+}
+
+/// The outbox's backlog at `now` (three indexed look-ups on `(status, next_attempt_at)` and
+/// the status counts).
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn backlog(conn: &mut Conn, now: DateTime<Utc>) -> Result<Backlog, DbError> {
+    use diesel::dsl::{count_star, min};
+    let now = to_db(now);
+    let counts: Vec<(String, i64)> = outbox_emails::table
+        .filter(outbox_emails::status.eq_any(["queued", "sending"]))
+        .group_by(outbox_emails::status)
+        .select((outbox_emails::status, count_star()))
+        .load(conn)?;
+    let count = |which: &str| {
+        counts
+            .iter()
+            .find(|(s, _)| s == which)
+            .map_or(0, |(_, n)| *n)
+    };
+    let queued_due: Option<chrono::NaiveDateTime> = outbox_emails::table
+        .filter(outbox_emails::status.eq("queued"))
+        .filter(outbox_emails::next_attempt_at.le(now))
+        .select(min(outbox_emails::next_attempt_at))
+        .first(conn)?;
+    let lease_expired: Option<chrono::NaiveDateTime> = outbox_emails::table
+        .filter(outbox_emails::status.eq("sending"))
+        .filter(outbox_emails::locked_until.le(now))
+        .select(min(outbox_emails::locked_until))
+        .first::<Option<chrono::NaiveDateTime>>(conn)?;
+    let oldest_due = match (queued_due, lease_expired) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    Ok(Backlog {
+        queued: count("queued"),
+        sending: count("sending"),
+        oldest_due: oldest_due.map(super::from_db),
+    })
 }

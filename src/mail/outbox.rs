@@ -38,6 +38,8 @@ pub struct OutboxWorker {
     token_key: TokenKey,
     poll_interval: StdDuration,
     wake: Arc<Notify>,
+    lease: Duration,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl OutboxWorker {
@@ -59,7 +61,24 @@ impl OutboxWorker {
             token_key,
             poll_interval,
             wake: Arc::new(Notify::new()),
+            lease: db::outbox::LEASE,
+            metrics: None,
         }
+    }
+
+    /// The same worker claiming rows for `lease` (default [`db::outbox::LEASE`]): a task that
+    /// dies holding rows keeps them from every other task this long.
+    #[must_use]
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// The same worker counting what it sends, retries, gives up and cancels in `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The signal [`OutboxWorker::wake`] sends, for code that only needs to wake the workers
@@ -105,10 +124,10 @@ impl OutboxWorker {
     /// # Errors
     /// [`DbError`] if the outbox cannot be read or updated.
     pub async fn deliver_batch(&self) -> Result<usize, DbError> {
-        let now = self.clock.now();
+        let (now, lease) = (self.clock.now(), self.lease);
         let rows = self
             .db
-            .run(move |c| db::outbox::claim(c, now, BATCH_SIZE))
+            .run(move |c| db::outbox::claim_leased(c, now, BATCH_SIZE, lease))
             .await?;
         let handled = rows.len();
         // Several messages in flight: each SMTP exchange is a chain of round trips (and lettre
@@ -128,28 +147,44 @@ impl OutboxWorker {
         let email = match self.render(&row).await? {
             Rendered::Email(email) => email,
             Rendered::Cancel(reason) => {
-                return self
-                    .db
+                self.db
                     .run(move |c| db::outbox::mark_cancelled(c, &id, reason))
-                    .await;
+                    .await?;
+                if let Some(m) = &self.metrics {
+                    m.email_cancelled(&row.kind);
+                }
+                return Ok(());
             }
         };
         let now = self.clock.now();
         match self.mailer.send(&email).await {
             Ok(()) => {
+                // From here until `mark_sent` commits, the SMTP server has the message but the
+                // row still says `sending`: a crash now sends it again once the lease runs out
+                // (README, "Several instances"). The metric measures this window.
+                let accepted = std::time::Instant::now();
                 tracing::info!(outbox_id = %id, kind = %row.kind, "email delivered");
                 self.db
                     .run(move |c| db::outbox::mark_sent(c, &id, now))
-                    .await
+                    .await?;
+                if let Some(m) = &self.metrics {
+                    m.email_sent(&row.kind, accepted.elapsed());
+                }
+                Ok(())
             }
             Err(e) => {
                 let attempts = row.attempts + 1;
                 let retry_at = (attempts < MAX_ATTEMPTS).then(|| now + backoff(attempts));
                 tracing::warn!(outbox_id = %id, attempts, error = %e, "email delivery failed");
                 let error = e.to_string();
+                let retry = retry_at.is_some();
                 self.db
                     .run(move |c| db::outbox::mark_attempt_failed(c, &id, &error, retry_at))
-                    .await
+                    .await?;
+                if let Some(m) = &self.metrics {
+                    m.email_attempt_failed(&row.kind, retry);
+                }
+                Ok(())
             }
         }
     }

@@ -348,7 +348,15 @@ impl ResponseError for AppError {
             }
             AppError::Internal(cause) => {
                 // Logged inside the request's span, which carries its request id.
-                tracing::error!(error = ?cause, "request failed");
+                if cause
+                    .downcast_ref::<DbError>()
+                    .is_some_and(DbError::is_unavailable)
+                {
+                    // `render_500` answers 503: not a fault of this request.
+                    tracing::warn!(error = %cause, "database unavailable");
+                } else {
+                    tracing::error!(error = ?cause, "request failed");
+                }
                 // The page itself (with the request id) is rendered by `render_500`.
                 HttpResponse::InternalServerError().finish()
             }
@@ -356,8 +364,84 @@ impl ResponseError for AppError {
     }
 }
 
+/// The answer while the database cannot be reached: 503 with `Retry-After` and a page that
+/// says so. The instance itself is fine and recovers by itself once the database is back; a
+/// load balancer may send the visitor to another.
+#[derive(Debug, thiserror::Error)]
+#[error("the database is unreachable")]
+pub struct DatabaseUnavailable;
+
+impl ResponseError for DatabaseUnavailable {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::SERVICE_UNAVAILABLE
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut page = error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Temporarily unavailable",
+            "Joinery cannot reach its database at the moment. Please try again in a few seconds.",
+            None,
+        );
+        page.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from(UNAVAILABLE_RETRY_AFTER),
+        );
+        page
+    }
+}
+
+/// Middleware just outside the session middleware: an error that a middleware returned instead
+/// of a response (the session store's, when it cannot load a session) bypasses `ErrorHandlers`
+/// and [`render_500`]; while the database is unreachable such an error becomes
+/// [`DatabaseUnavailable`] (503), as a handler's would.
+///
+/// # Errors
+/// The wrapped service's errors, those caused by the database's absence as
+/// [`DatabaseUnavailable`].
+pub async fn database_errors(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> actix_web::Result<ServiceResponse<impl actix_web::body::MessageBody>> {
+    let state = req
+        .app_data::<actix_web::web::Data<super::AppState>>()
+        .cloned();
+    next.call(req).await.map_err(|e| {
+        if state.is_some_and(|s| s.db.unreachable()) {
+            tracing::warn!(error = %e, "database unavailable");
+            DatabaseUnavailable.into()
+        } else {
+            e
+        }
+    })
+}
+
+/// Seconds a 503 (database unreachable) asks the client to wait before trying again.
+pub const UNAVAILABLE_RETRY_AFTER: u32 = 5;
+
+/// Whether a failed request failed because the database could not be reached: its error is a
+/// [`DbError`] that says so, or the pool has lost the database (which also covers failures
+/// that reach here without their cause, such as the session store's).
+fn database_unavailable<B>(res: &ServiceResponse<B>) -> bool {
+    let cause = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<AppError>())
+        .and_then(|e| match e {
+            AppError::Internal(cause) => cause.downcast_ref::<DbError>(),
+            _ => None,
+        });
+    cause.is_some_and(DbError::is_unavailable)
+        || res
+            .request()
+            .app_data::<actix_web::web::Data<super::AppState>>()
+            .is_some_and(|state| state.db.unreachable())
+}
+
 /// `ErrorHandlers` hook for every 500: replaces the body with the styled page showing the
-/// request id that the log line for this request carries.
+/// request id that the log line for this request carries — or, when the database could not be
+/// reached, answers 503 with `Retry-After` (the instance is fine and recovers by itself once
+/// the database is back; a load balancer may try another).
 ///
 /// # Errors
 /// Never; the signature is actix's.
@@ -367,13 +451,18 @@ pub fn render_500<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerR
         .extensions()
         .get::<tracing_actix_web::RequestId>()
         .map(|id| id.to_string());
+    let unavailable = database_unavailable(&res);
     let (req, _) = res.into_parts();
-    let page = error_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "We could not finish this request. Nothing was lost; please try again. If it keeps happening, tell your administrator this request id:",
-        request_id.as_deref(),
-    );
+    let page = if unavailable {
+        DatabaseUnavailable.error_response()
+    } else {
+        error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "We could not finish this request. Nothing was lost; please try again. If it keeps happening, tell your administrator this request id:",
+            request_id.as_deref(),
+        )
+    };
     let res = ServiceResponse::new(req, page).map_into_right_body::<B>();
     Ok(ErrorHandlerResponse::Response(
         res.map_body(|_, b: EitherBody<B, BoxBody>| b),

@@ -62,6 +62,8 @@ pub fn invitation_page(builder: &mut HttpResponseBuilder) -> &mut HttpResponseBu
 #[derive(Debug, Clone)]
 pub struct ClientIpKey {
     trusted: Arc<Vec<IpNet>>,
+    /// Counts this limiter's refusals (`joinery_rate_limited_total`), when metrics are kept.
+    refusals: Option<prometheus::IntCounter>,
 }
 
 impl KeyExtractor for ClientIpKey {
@@ -71,6 +73,26 @@ impl KeyExtractor for ClientIpKey {
     fn extract(&self, req: &ServiceRequest) -> Result<IpAddr, Self::KeyExtractionError> {
         client_key(req, &self.trusted)
             .ok_or_else(|| SimpleKeyExtractionError::new("Could not determine the client address"))
+    }
+
+    /// actix-governor's own refusal (plain text; `render_429` makes it a page), counted.
+    fn exceed_rate_limit_response(
+        &self,
+        negative: &actix_governor::governor::NotUntil<
+            actix_governor::governor::clock::QuantaInstant,
+        >,
+        mut response: HttpResponseBuilder,
+    ) -> actix_web::HttpResponse {
+        use actix_governor::governor::clock::{Clock as _, DefaultClock};
+        if let Some(refusals) = &self.refusals {
+            refusals.inc();
+        }
+        let wait = negative
+            .wait_time_from(DefaultClock::default().now())
+            .as_secs();
+        response
+            .content_type(actix_web::http::header::ContentType::plaintext())
+            .body(format!("Too many requests, retry in {wait}s"))
     }
 }
 
@@ -102,7 +124,12 @@ pub type LoginRateLimit = GovernorConfig<ClientIpKey, NoOpMiddleware>;
 /// A limiter allowing `per_minute` POSTs (log-in attempts, sign-up requests) per client per
 /// minute (burst of the same size, refilled evenly), with clients told apart as
 /// [`ClientIpKey`] does. Build it once and share it, so every worker counts the same attempts.
-pub fn login_rate_limit(per_minute: u32, trusted_proxies: &[IpNet]) -> LoginRateLimit {
+/// Each refusal is counted in `refusals`, when given.
+pub fn login_rate_limit(
+    per_minute: u32,
+    trusted_proxies: &[IpNet],
+    refusals: Option<prometheus::IntCounter>,
+) -> LoginRateLimit {
     let per_minute = per_minute.max(1);
     let mut builder = GovernorConfigBuilder::default();
     builder
@@ -116,6 +143,7 @@ pub fn login_rate_limit(per_minute: u32, trusted_proxies: &[IpNet]) -> LoginRate
     builder
         .key_extractor(ClientIpKey {
             trusted: Arc::new(trusted_proxies.to_vec()),
+            refusals,
         })
         .finish()
         .unwrap_or_else(|| unreachable_config(per_minute))

@@ -132,6 +132,29 @@ impl LoginFailures for Budget<EmailAddress> {
     }
 }
 
+/// The per-account log-in budget as the service layer sees it, counting each refused
+/// (locked) attempt in the metrics (`joinery_rate_limited_total{limiter="account_lock"}`).
+pub struct CountedLoginFailures {
+    /// The budget that decides.
+    pub budget: Arc<Budget<EmailAddress>>,
+    /// Where refusals are counted.
+    pub metrics: Arc<crate::metrics::Metrics>,
+}
+
+impl LoginFailures for CountedLoginFailures {
+    fn locked(&self, email: &EmailAddress) -> bool {
+        let locked = self.budget.locked(email);
+        if locked {
+            self.metrics.refused("account_lock");
+        }
+        locked
+    }
+
+    fn failed(&self, email: &EmailAddress) {
+        self.budget.failed(email);
+    }
+}
+
 /// The outcome-counting limits every handler can reach through `AppState`.
 #[derive(Clone)]
 pub struct Limits {
@@ -191,7 +214,16 @@ pub async fn token_lookups(
     };
     let client = super::headers::client_key(&req, &state.settings.trusted_proxies);
     let budget = &state.limits.token_misses;
+    let metrics = req
+        .app_data::<web::Data<crate::metrics::Metrics>>()
+        .cloned();
+    let count_refusal = || {
+        if let Some(m) = &metrics {
+            m.refused("token_lookup");
+        }
+    };
     if let Some(wait) = client.and_then(|c| budget.refused(&c)) {
+        count_refusal();
         let refusal = AppError::too_many(TOKEN_LOOKUPS_REFUSED, seconds(wait));
         return Ok(req.error_response(refusal).map_into_right_body());
     }
@@ -199,6 +231,7 @@ pub async fn token_lookups(
     if res.status() == Rejection::NotFound.status()
         && let Some(wait) = client.and_then(|c| budget.spend(&c))
     {
+        count_refusal();
         let refusal = AppError::too_many(TOKEN_LOOKUPS_REFUSED, seconds(wait));
         let (req, _) = res.into_parts();
         return Ok(ServiceResponse::from_err(refusal, req).map_into_right_body());

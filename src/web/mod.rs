@@ -76,8 +76,8 @@ impl AppState {
         T: Send + 'static,
         R: Send + 'static,
     {
-        let services = self.services.clone();
-        tokio::task::spawn_blocking(move || op(&services))
+        let (services, span) = (self.services.clone(), tracing::Span::current());
+        tokio::task::spawn_blocking(move || span.in_scope(|| op(&services)))
             .await
             .map_err(|e| crate::db::DbError::Task(e.to_string()))?
     }

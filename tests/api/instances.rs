@@ -15,9 +15,9 @@ use futures::StreamExt as _;
 use crate::helpers::{PASSWORD, POSTGRES_ENV, SmtpServer, TestDatabase};
 
 /// A running `joinery serve` process, killed when dropped.
-struct Instance {
-    child: Child,
-    base: String,
+pub(crate) struct Instance {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Drop for Instance {
@@ -28,23 +28,32 @@ impl Drop for Instance {
 }
 
 /// What the instances share: a database, keys and an SMTP server.
-struct Cluster {
-    database_url: String,
+pub(crate) struct Cluster {
+    pub(crate) database_url: String,
     session_key: String,
     token_key: String,
-    smtp: SmtpServer,
-    dir: tempfile::TempDir,
+    pub(crate) smtp: SmtpServer,
+    pub(crate) dir: tempfile::TempDir,
     _database: Option<TestDatabase>,
 }
 
 impl Cluster {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let database = TestDatabase::from_env();
         let database_url = match &database {
             Some(db) => db.url.clone(),
             None => format!("sqlite://{}", dir.path().join("shared.db").display()),
         };
+        Self::on(database_url, dir, database)
+    }
+
+    /// A cluster on the database at `database_url` (which the caller keeps alive).
+    pub(crate) fn with_database_url(database_url: String) -> Self {
+        Self::on(database_url, tempfile::tempdir().unwrap(), None)
+    }
+
+    fn on(database_url: String, dir: tempfile::TempDir, database: Option<TestDatabase>) -> Self {
         Self {
             database_url,
             session_key: "ab".repeat(64),
@@ -55,7 +64,7 @@ impl Cluster {
         }
     }
 
-    fn command(&self, name: &str) -> Command {
+    pub(crate) fn command(&self, name: &str) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_joinery"));
         for (key, _) in std::env::vars() {
             if key.starts_with("JOINERY_") || key == "DATABASE_URL" {
@@ -75,7 +84,7 @@ impl Cluster {
     }
 
     /// Creates the organization and its Owner through the CLI.
-    fn seed(&self) {
+    pub(crate) fn seed(&self) {
         let out = self
             .command("seed")
             .args(["create-org", "--name", "Acme", "--plan", "starter"])
@@ -101,7 +110,17 @@ impl Cluster {
     ///
     /// Letting the process pick its port, rather than handing it a "free" port found earlier,
     /// means a parallel test can never take that port in between.
-    async fn start(&self, name: &str, base_url: Option<&str>) -> Instance {
+    pub(crate) async fn start(&self, name: &str, base_url: Option<&str>) -> Instance {
+        self.start_with(name, base_url, &[]).await
+    }
+
+    /// [`Cluster::start`] with more environment variables (set last, so they override).
+    pub(crate) async fn start_with(
+        &self,
+        name: &str,
+        base_url: Option<&str>,
+        env: &[(&str, &str)],
+    ) -> Instance {
         let log_path = self.dir.path().join(format!("{name}.log"));
         let log = std::fs::File::create(&log_path).unwrap();
         let mut cmd = self.command(name);
@@ -112,6 +131,9 @@ impl Cluster {
             .stderr(log);
         if let Some(base) = base_url {
             cmd.env("JOINERY_BASE_URL", base);
+        }
+        for (key, value) in env {
+            cmd.env(key, value);
         }
         let child = cmd.spawn().unwrap();
         let deadline = Instant::now() + StdDuration::from_secs(30);
@@ -156,14 +178,14 @@ impl Cluster {
     }
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
         .build()
         .unwrap()
 }
 
-async fn csrf_of(client: &reqwest::Client, url: &str) -> String {
+pub(crate) async fn csrf_of(client: &reqwest::Client, url: &str) -> String {
     let body = client.get(url).send().await.unwrap().text().await.unwrap();
     let html = scraper::Html::parse_document(&body);
     let sel = scraper::Selector::parse("input[name=csrf_token]").unwrap();
@@ -174,7 +196,7 @@ async fn csrf_of(client: &reqwest::Client, url: &str) -> String {
         .to_owned()
 }
 
-async fn log_in(client: &reqwest::Client, base: &str) -> String {
+pub(crate) async fn log_in(client: &reqwest::Client, base: &str) -> String {
     let csrf = csrf_of(client, &format!("{base}/login")).await;
     let resp = client
         .post(format!("{base}/login"))

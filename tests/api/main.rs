@@ -5,7 +5,9 @@
 
 mod helpers;
 
+mod faults;
 mod instances;
+mod ops;
 mod outbox;
 
 mod acceptance;

@@ -22,6 +22,8 @@ pub struct TestApp {
     pub mailbox: PathBuf,
     /// The settings the app was started with (its database URL and keys included).
     pub settings: Settings,
+    /// `http://ADDR` of the metrics listener, when `settings.metrics_bind` was set.
+    pub metrics_address: Option<String>,
     pub(super) seen_mail: Mutex<HashSet<PathBuf>>,
     // Fields drop in order: `db` above goes first, then the teardown stops the app.
     _teardown: Teardown,
@@ -98,7 +100,12 @@ impl<'a> AppBuilder<'a> {
                         .unwrap();
                     runtime.block_on(async move {
                         let app = Application::build(settings, clock).await.unwrap();
-                        let running = (app.base_url().to_owned(), app.db(), app.server_handle());
+                        let running = (
+                            app.base_url().to_owned(),
+                            app.db(),
+                            app.server_handle(),
+                            app.metrics_addr().map(|a| format!("http://{a}")),
+                        );
                         if started.send(running).is_ok() {
                             app.run_until_stopped().await.unwrap();
                         }
@@ -106,7 +113,7 @@ impl<'a> AppBuilder<'a> {
                 })
                 .unwrap()
         };
-        let (address, db, server) = app
+        let (address, db, server, metrics_address) = app
             .await
             .expect("the app failed to start; see its panic above");
         TestApp {
@@ -121,6 +128,7 @@ impl<'a> AppBuilder<'a> {
             db,
             mailbox: data_dir.path().join("mailbox"),
             settings,
+            metrics_address,
             seen_mail: Mutex::new(HashSet::new()),
             _data_dir: data_dir,
         }

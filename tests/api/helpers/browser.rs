@@ -210,7 +210,8 @@ impl Form {
     }
 }
 
-/// A browser: a client with its own cookie jar.
+/// A browser: a client with its own cookie jar (a clone shares the jar, as a second tab does).
+#[derive(Clone)]
 pub struct Browser {
     client: reqwest::Client,
     pub base: String,
