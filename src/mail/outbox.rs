@@ -294,7 +294,7 @@ impl OutboxWorker {
             }
             "signup_existing" => super::templates::SignupExistingEmail {
                 to: &row.recipient,
-                login_link: &format!("{}/login", self.base_url),
+                login_link: &format!("{}{}", self.base_url, crate::paths::login()),
             }
             .render(),
             "tenant_invitation" => {
