@@ -14,6 +14,7 @@ use actix_web::http::header;
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
+use askama_web::WebTemplate;
 
 use crate::db::DbError;
 
@@ -249,8 +250,9 @@ impl From<askama::Error> for AppError {
     }
 }
 
-/// The styled error page.
-#[derive(Template)]
+/// The styled error page. (Rendered by [`error_response`], which adds the status and
+/// `Cache-Control: no-store`; `WebTemplate` makes it a responder like every page.)
+#[derive(Template, WebTemplate)]
 #[template(path = "error.html")]
 pub struct ErrorPage<'a> {
     /// The status code, e.g. 404.

@@ -6,17 +6,44 @@
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
+use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
 
-use super::AppState;
 use super::error::AppError;
+use super::request_meta::Meta;
 use super::session::Session;
-use crate::db::audit::{Actor, AuditContext, RequestMeta};
+use super::{AppState, Layout};
+use crate::db::audit::{self, AuditContext, RequestMeta};
 use crate::domain::invitation::Inviter;
 use crate::domain::{Membership, Organization, OrganizationId, Permission, Role, User};
-use crate::service::ServiceError;
 use crate::service::accounts;
 use crate::service::organizations::{self, MemberContext};
+use crate::service::{Actor, ServiceError, Services};
+
+/// Implements `FromRequest` for a struct made of other extractors: they are extracted in the
+/// order listed, as a handler's own arguments are (the first that fails answers), and `build`
+/// makes the struct from their values.
+macro_rules! from_parts {
+    ($name:ident: ($($part:ty),+ $(,)?) => |$parts:pat_param| $build:block) => {
+        impl actix_web::FromRequest for $name {
+            type Error = actix_web::Error;
+            type Future =
+                futures_util::future::LocalBoxFuture<'static, Result<Self, actix_web::Error>>;
+
+            fn from_request(
+                req: &actix_web::HttpRequest,
+                payload: &mut actix_web::dev::Payload,
+            ) -> Self::Future {
+                let parts = <($($part,)+)>::from_request(req, payload);
+                Box::pin(async move {
+                    let $parts = parts.await?;
+                    Ok($build)
+                })
+            }
+        }
+    };
+}
+pub(crate) use from_parts;
 
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
     req.app_data::<web::Data<AppState>>()
@@ -137,8 +164,8 @@ impl OrgMember {
     }
 
     /// This person as the service layer's actor, with the request's origin.
-    pub fn actor(&self, origin: RequestMeta) -> crate::service::Actor {
-        crate::service::Actor {
+    pub fn actor(&self, origin: RequestMeta) -> Actor {
+        Actor {
             user: self.user.clone(),
             origin,
         }
@@ -154,8 +181,8 @@ impl OrgMember {
 }
 
 /// The audit trail's name for `user`: "Name <email>", flagged when acting as staff.
-pub fn actor_of(user: &User, as_staff: bool) -> Actor {
-    Actor {
+pub fn actor_of(user: &User, as_staff: bool) -> audit::Actor {
+    audit::Actor {
         user_id: Some(user.id),
         label: format!("{} <{}>", user.name, user.email),
         is_staff: as_staff,
@@ -216,6 +243,109 @@ impl FromRequest for OrgMember {
             })
         })
     }
+}
+
+/// One request to a page anyone may open (`/`, `/login`, `/signup`, …): the app, the session
+/// and who is signed in, if anyone. Extracted in that order, as those handlers took them one by
+/// one.
+pub struct PageVisit {
+    /// The application.
+    pub state: web::Data<AppState>,
+    /// The session.
+    pub session: Session,
+    /// Who is signed in, if anyone.
+    pub user: Option<User>,
+}
+
+from_parts!(PageVisit: (web::Data<AppState>, Session, MaybeUser) =>
+|(state, session, MaybeUser(user))| {
+    PageVisit { state, session, user }
+});
+
+impl PageVisit {
+    /// The layout of a page titled `title` for this visitor.
+    ///
+    /// # Errors
+    /// [`AppError::Internal`] if the session cannot be written (CSRF token).
+    pub fn layout(&self, title: impl Into<String>) -> Result<Layout, AppError> {
+        Layout::new(&self.state, &self.session, title, self.user.as_ref())
+    }
+}
+
+/// One request to an organization's pages (`/orgs/{org}/…`): the app, the session, the
+/// [`OrgMember`] asking and from where. Extracted in that order, as those handlers took them
+/// one by one.
+pub struct OrgRequest {
+    /// The application.
+    pub state: web::Data<AppState>,
+    /// The session.
+    pub session: Session,
+    /// Who asks, in which organization, with which role.
+    pub member: OrgMember,
+    /// The request's client address and user agent (for the audit trail).
+    pub origin: RequestMeta,
+}
+
+from_parts!(OrgRequest: (web::Data<AppState>, Session, OrgMember, Meta) =>
+|(state, session, member, Meta(origin))| {
+    OrgRequest { state, session, member, origin }
+});
+
+impl OrgRequest {
+    /// The organization asked about.
+    pub fn org(&self) -> OrganizationId {
+        self.member.org.id
+    }
+
+    /// Requires `permission` of the member, else a 403 page that says which.
+    ///
+    /// # Errors
+    /// [`AppError::Forbidden`] without it.
+    pub fn require(&self, permission: Permission) -> Result<(), AppError> {
+        self.member.require(permission)
+    }
+
+    /// The layout of a page titled `title` inside the organization.
+    ///
+    /// # Errors
+    /// [`AppError::Internal`] if the session cannot be written (CSRF token).
+    pub fn layout(&self, title: impl Into<String>) -> Result<Layout, AppError> {
+        Ok(
+            Layout::new(&self.state, &self.session, title, Some(&self.member.user))?
+                .in_org(&self.member),
+        )
+    }
+
+    /// Runs the service operation `op` for this member in this organization, now, as the
+    /// request's one blocking hand-off.
+    ///
+    /// # Errors
+    /// Whatever `op` refuses; [`ServiceError::Storage`] if the hand-off failed.
+    pub async fn call<T: Send + 'static, R: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Services, &Actor, OrganizationId, DateTime<Utc>) -> Result<T, ServiceError<R>>
+        + Send
+        + 'static,
+    ) -> Result<T, ServiceError<R>> {
+        let (actor, org, now) = (
+            self.member.actor(self.origin.clone()),
+            self.org(),
+            self.state.clock.now(),
+        );
+        self.state.call(move |svc| op(svc, &actor, org, now)).await
+    }
+}
+
+/// `op` on one item of the organization, named by `id` (a membership, an invitation, an
+/// import…), as an operation [`OrgRequest::call`] runs.
+pub fn on<I, X>(
+    id: I,
+    op: impl FnOnce(&Services, &Actor, OrganizationId, I, DateTime<Utc>) -> X + Send + 'static,
+) -> impl FnOnce(&Services, &Actor, OrganizationId, DateTime<Utc>) -> X + Send + 'static
+where
+    I: Send + 'static,
+{
+    move |svc, actor, org, now| op(svc, actor, org, id, now)
 }
 
 /// Platform staff. Anyone else — signed in or not — gets a 404: the console's existence is

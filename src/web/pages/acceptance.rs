@@ -3,39 +3,35 @@
 //! a member invitation's page here, a tenant-owner invitation's in `tenant_acceptance`; any
 //! other token is a 404. Every handler parses, calls the service once and renders the
 //! `LinkPage` it answers with; refusals are shown on the invitation's page with the status of
-//! their kind (`web::refusals`). Every page that carries a token goes out through [`respond`].
+//! their kind (`web::refusals`). Every page that carries a token goes out through
+//! `web::links::respond`.
 
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::auth::LOGIN_FAILED;
 use super::see_other;
 use super::team::TimeView;
-use crate::domain::User;
 use crate::domain::link::{LinkKind, LinkPage};
 use crate::domain::password::Password;
 use crate::domain::text::PersonName;
-use crate::domain::token::LinkToken;
 use crate::domain::{Organization, Role};
 use crate::paths;
+use crate::service::ServiceError;
 use crate::service::acceptance::{
     self as service, Accepted, FieldErrors, InvitationRefusal, Joined, MemberLink, NewAccount,
     Opened, Refused, Registration, Renewal, RenewalAnswer,
 };
-use crate::service::{ServiceError, Services, Visitor};
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::error::Rejection;
-use crate::web::extractors::MaybeUser;
-use crate::web::headers::invitation_page;
-use crate::web::links::LinkPath;
+use crate::web::extractors::from_parts;
+use crate::web::links::{LinkVisit, respond};
 use crate::web::refusals::Refusal as _;
-use crate::web::request_meta::Meta;
 use crate::web::session::Session;
-use crate::web::{AppError, AppState, Layout, flash};
+use crate::web::{AppError, Layout, flash};
 
 /// What an invitation's page shows: one of the link's pages, or what a POST did.
 pub(super) enum Shown {
@@ -104,18 +100,6 @@ impl FormView {
     }
 }
 
-/// Renders an invitation page with `status` and the headers of every page that carries a
-/// token: `Referrer-Policy: no-referrer` and `Cache-Control: no-store`, so the token leaks
-/// through neither a `Referer` header nor a shared cache (DESIGN.md, "Security rules").
-///
-/// # Errors
-/// [`AppError::Internal`] if the template fails.
-pub(super) fn respond(page: &impl Template, status: StatusCode) -> Result<HttpResponse, AppError> {
-    Ok(invitation_page(&mut HttpResponse::build(status))
-        .content_type("text/html; charset=utf-8")
-        .body(page.render()?))
-}
-
 /// The status of an invitation page that shows `page` after a GET.
 pub(super) fn status_of(page: LinkPage) -> StatusCode {
     match page {
@@ -124,51 +108,20 @@ pub(super) fn status_of(page: LinkPage) -> StatusCode {
     }
 }
 
-/// Who is looking at the page, and through which link.
-pub(super) struct Here<'a> {
-    pub(super) state: &'a AppState,
-    pub(super) session: &'a Session,
-    pub(super) user: Option<&'a User>,
-    pub(super) token: &'a LinkToken,
+/// Who is looking at an invitation's page, and through which link.
+pub struct Here(pub(super) LinkVisit);
+
+from_parts!(Here: (LinkVisit) => |(visit,)| { Here(visit) });
+
+impl std::ops::Deref for Here {
+    type Target = LinkVisit;
+
+    fn deref(&self) -> &LinkVisit {
+        &self.0
+    }
 }
 
-impl<'a> Here<'a> {
-    pub(super) fn new(
-        state: &'a AppState,
-        session: &'a Session,
-        user: Option<&'a User>,
-        token: &'a LinkToken,
-    ) -> Self {
-        Here {
-            state,
-            session,
-            user,
-            token,
-        }
-    }
-
-    /// Runs `op` for this visitor and link, now, as the request's one service call.
-    pub(super) async fn call<T, R>(
-        &self,
-        Meta(origin): Meta,
-        op: impl FnOnce(&Services, &Visitor, &LinkToken, DateTime<Utc>) -> Result<T, ServiceError<R>>
-        + Send
-        + 'static,
-    ) -> Result<T, ServiceError<R>>
-    where
-        T: Send + 'static,
-        R: Send + 'static,
-    {
-        let visitor = Visitor {
-            user: self.user.cloned(),
-            origin,
-        };
-        let (token, now) = (self.token.clone(), self.state.clock.now());
-        self.state
-            .call(move |svc| op(svc, &visitor, &token, now))
-            .await
-    }
-
+impl Here {
     fn page(
         &self,
         link: &MemberLink,
@@ -178,9 +131,8 @@ impl<'a> Here<'a> {
         let details = &link.details;
         let (inv, org) = (&details.invitation, &details.organization);
         let now = self.state.clock.now();
-        let title = format!("Invitation to {}", org.name);
         Ok(AcceptPage {
-            layout: Layout::new(self.state, self.session, title, self.user)?,
+            layout: self.layout(format!("Invitation to {}", org.name))?,
             shown,
             org_name: org.name.clone(),
             inviter_name: details.inviter_name.clone(),
@@ -189,7 +141,7 @@ impl<'a> Here<'a> {
             message: inv.message.clone(),
             expires: TimeView::new(inv.facts.expires_at, now),
             token: self.token.expose().to_owned(),
-            signed_in_email: self.user.map(|u| u.email.to_string()).unwrap_or_default(),
+            signed_in_email: self.signed_in_email(),
             renewal: link.renewal.map(|r| match r {
                 Renewal::Offered => RenewalView::Offered,
                 Renewal::Requested(at) => RenewalView::Requested(TimeView::new(at, now)),
@@ -226,22 +178,15 @@ impl<'a> Here<'a> {
     }
 
     /// Back to the invitation's page (which shows the branch that fits).
-    fn back(&self) -> HttpResponse {
+    pub(super) fn back(&self) -> HttpResponse {
         see_other(&paths::invitation(self.token.expose()))
     }
 }
 
 /// GET /invitations/{token} — what the one look-up found: a member invitation's page (one of
 /// its four branches, or why it cannot be used), a tenant-owner invitation's page, or a 404.
-pub async fn show(
-    state: web::Data<AppState>,
-    session: Session,
-    user: MaybeUser,
-    meta: Meta,
-    LinkPath(token): LinkPath,
-) -> Result<HttpResponse, AppError> {
-    let here = Here::new(&state, &session, user.0.as_ref(), &token);
-    let opened = here.call(meta, service::open).await?;
+pub async fn show(here: Here) -> Result<HttpResponse, AppError> {
+    let opened = here.call(service::open).await?;
     match opened {
         Opened::Member(view) => here.show(&view.link, Shown::Link(view.page), status_of(view.page)),
         Opened::Tenant(view) => super::tenant_acceptance::show_view(&here, &view),
@@ -269,20 +214,34 @@ fn joined(session: &Session, joined: &Joined) -> Result<HttpResponse, AppError> 
     Ok(see_other(&paths::dashboard(org.id)))
 }
 
-/// The "Create account & join" form.
+/// The account forms of an invitation's page: "Create account & join" (Name, Password) and, on
+/// a tenant-owner invitation's page, "Create organization" (which fields matter depends on who
+/// submits it: Name, Password, Company name).
 #[derive(Debug, Deserialize)]
-pub struct RegisterForm {
+pub struct AccountForm {
     #[serde(default)]
     csrf_token: String,
     #[serde(default)]
-    name: String,
+    pub(super) name: String,
     #[serde(default)]
-    password: String,
+    pub(super) password: String,
+    #[serde(default)]
+    pub(super) company: String,
 }
 
-impl HasCsrfToken for RegisterForm {
+impl HasCsrfToken for AccountForm {
     fn csrf_token(&self) -> &str {
         &self.csrf_token
+    }
+}
+
+impl AccountForm {
+    /// The account the form asks for, parsed (the service refuses what does not parse).
+    fn account(&self) -> NewAccount {
+        NewAccount {
+            name: PersonName::parse(&self.name),
+            password: Password::new_account(&self.password),
+        }
     }
 }
 
@@ -291,29 +250,19 @@ impl HasCsrfToken for RegisterForm {
 /// checks all that can refuse before it hashes the password); the route sits behind the
 /// per-client password budget (`web::routes`).
 pub async fn register(
-    state: web::Data<AppState>,
-    session: Session,
-    user: MaybeUser,
-    meta: Meta,
-    LinkPath(token): LinkPath,
-    CsrfForm(form): CsrfForm<RegisterForm>,
+    here: Here,
+    CsrfForm(form): CsrfForm<AccountForm>,
 ) -> Result<HttpResponse, AppError> {
-    let cmd = NewAccount {
-        name: PersonName::parse(&form.name),
-        password: Password::new_account(&form.password),
-    };
-    let here = Here::new(&state, &session, user.0.as_ref(), &token);
+    let cmd = form.account();
     let result = here
-        .call(meta, move |svc, v, t, now| {
-            service::register(svc, v, t, cmd, now)
-        })
+        .call(move |svc, v, t, now| service::register(svc, v, t, cmd, now))
         .await;
     match result {
-        Ok(Registration::Joined(done)) => joined(&session, &done),
+        Ok(Registration::Joined(done)) => joined(&here.session, &done),
         Ok(Registration::SignedInAlready) => Ok(here.back()),
         Ok(Registration::AccountExists) => {
             flash::info(
-                &session,
+                &here.session,
                 "An account with this email already exists. Log in to accept.",
             );
             Ok(here.back())
@@ -339,37 +288,27 @@ impl HasCsrfToken for PasswordForm {
 
 /// POST /invitations/{token}/login — branch 2: log in as the invited email and accept.
 pub async fn log_in_and_accept(
-    state: web::Data<AppState>,
-    session: Session,
-    meta: Meta,
-    LinkPath(token): LinkPath,
+    here: Here,
     CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
-    let here = Here::new(&state, &session, None, &token);
+    let here = Here(here.0.signed_out());
     let result = here
-        .call(meta, move |svc, v, t, now| {
-            service::log_in(svc, v, t, &form.password, now)
-        })
+        .call(move |svc, v, t, now| service::log_in(svc, v, t, &form.password, now))
         .await;
     match result {
-        Ok(done) => joined(&session, &done),
+        Ok(done) => joined(&here.session, &done),
         Err(e) => here.refused(e, ""),
     }
 }
 
 /// POST /invitations/{token}/accept — branch 3: the signed-in invitee accepts.
 pub async fn accept(
-    state: web::Data<AppState>,
-    session: Session,
-    user: MaybeUser,
-    meta: Meta,
-    LinkPath(token): LinkPath,
+    here: Here,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
-    let here = Here::new(&state, &session, user.0.as_ref(), &token);
-    let result = here.call(meta, service::accept).await;
+    let result = here.call(service::accept).await;
     match result {
-        Ok(Some(done)) => joined(&session, &done),
+        Ok(Some(done)) => joined(&here.session, &done),
         Ok(None) => Ok(here.back()),
         Err(e) => here.refused(e, ""),
     }
@@ -378,15 +317,10 @@ pub async fn accept(
 /// POST /invitations/{token}/decline — the invitee declines (signed out, or signed in as the
 /// invitee; another account may not, and uses nothing up).
 pub async fn decline(
-    state: web::Data<AppState>,
-    session: Session,
-    user: MaybeUser,
-    meta: Meta,
-    LinkPath(token): LinkPath,
+    here: Here,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
-    let here = Here::new(&state, &session, user.0.as_ref(), &token);
-    let result = here.call(meta, service::decline).await;
+    let result = here.call(service::decline).await;
     match result {
         Ok(link) => here.show(&link, Shown::Declined, StatusCode::OK),
         Err(e) => here.refused(e, ""),
@@ -396,16 +330,11 @@ pub async fn decline(
 /// POST /invitations/{token}/request-new — from an expired link's page: asks the inviter by
 /// email for a new invitation, at most once a day per invitation; the page says which.
 pub async fn request_new(
-    state: web::Data<AppState>,
-    session: Session,
-    user: MaybeUser,
-    meta: Meta,
-    LinkPath(token): LinkPath,
+    here: Here,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
-    let here = Here::new(&state, &session, user.0.as_ref(), &token);
-    let result = here.call(meta, service::request_renewal).await;
-    let now = state.clock.now();
+    let result = here.call(service::request_renewal).await;
+    let now = here.state.clock.now();
     let (link, at) = match result {
         Ok(RenewalAnswer::Sent(link)) => (link, None),
         Ok(RenewalAnswer::AlreadyAsked(link, at)) => (link, Some(TimeView::new(at, now))),

@@ -6,7 +6,7 @@
 //! non-members 404. The rule and the reading are `service::audit`'s; this page parses the
 //! query string, asks once and renders.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use askama_web::WebTemplate;
 use chrono::{DateTime, Utc};
@@ -17,10 +17,8 @@ use crate::domain::audit::AuditAction;
 use crate::domain::{OrganizationId, Permission};
 use crate::paths;
 use crate::service::audit::{self as service, AuditEvent, AuditFilter, AuditLog, PAGE_SIZE};
-use crate::web::extractors::OrgMember;
-use crate::web::request_meta::Meta;
-use crate::web::session::Session;
-use crate::web::{AppError, AppState, Layout};
+use crate::web::extractors::OrgRequest;
+use crate::web::{AppError, Layout};
 
 /// The highest page number accepted (far beyond any real trail; keeps the offset small).
 pub const MAX_PAGE: i64 = 1_000_000;
@@ -229,21 +227,20 @@ fn page_links(page: i64, page_count: i64, link: &impl Fn(i64) -> String) -> Vec<
 }
 
 /// GET /orgs/{org}/audit — the organization's audit log, newest first.
-pub async fn audit_page(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
-    Meta(meta): Meta,
-    req: HttpRequest,
-) -> Result<HttpResponse, AppError> {
-    member.require(Permission::MembersManage)?;
-    let filter = parse_query(req.query_string()).map_err(|e| AppError::BadRequest(e.into()))?;
-    let (org, actor) = (member.org.id, member.actor(meta));
-    let log = state
-        .call(move |svc| service::read(svc, &actor, org, filter))
+pub async fn audit_page(req: OrgRequest, http: HttpRequest) -> Result<HttpResponse, AppError> {
+    req.require(Permission::MembersManage)?;
+    let filter = parse_query(http.query_string()).map_err(|e| AppError::BadRequest(e.into()))?;
+    let log = req
+        .call(move |svc, actor, org, _| service::read(svc, actor, org, filter))
         .await?;
-    let layout = Layout::new(&state, &session, "Audit log", Some(&member.user))?.in_org(&member);
-    render(&AuditPage::new(layout, org, filter, log, state.clock.now()))
+    let (org, now) = (req.org(), req.state.clock.now());
+    render(&AuditPage::new(
+        req.layout("Audit log")?,
+        org,
+        filter,
+        log,
+        now,
+    ))
 }
 
 #[cfg(test)]

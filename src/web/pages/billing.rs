@@ -2,17 +2,15 @@
 //! staff too, `service::organizations::billing`). Plans are changed by platform staff in the
 //! staff console.
 
-use actix_web::{HttpResponse, web};
+use actix_web::HttpResponse;
 use askama::Template;
 use askama_web::WebTemplate;
 
 use super::render;
 use crate::domain::{Permission, Plan};
 use crate::service::organizations as service;
-use crate::web::extractors::OrgMember;
-use crate::web::request_meta::Meta;
-use crate::web::session::Session;
-use crate::web::{AppError, AppState, Layout};
+use crate::web::extractors::OrgRequest;
+use crate::web::{AppError, Layout};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "billing.html")]
@@ -34,20 +32,14 @@ pub fn plan_summary(plan: Plan) -> &'static str {
 }
 
 /// GET /orgs/{org}/billing.
-pub async fn billing_page(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
-    Meta(meta): Meta,
-) -> Result<HttpResponse, AppError> {
+pub async fn billing_page(req: OrgRequest) -> Result<HttpResponse, AppError> {
     // The page says which permission is missing; the service keeps the rule.
-    member.require(Permission::Billing)?;
-    let (org, actor) = (member.org.id, member.actor(meta));
-    let plan = state
-        .call(move |svc| service::billing(svc, &actor, org))
+    req.require(Permission::Billing)?;
+    let plan = req
+        .call(|svc, actor, org, _| service::billing(svc, actor, org))
         .await?;
     render(&BillingPage {
-        layout: Layout::new(&state, &session, "Billing", Some(&member.user))?.in_org(&member),
+        layout: req.layout("Billing")?,
         plan,
         plans: Plan::ALL.iter().map(|p| (*p, plan_summary(*p))).collect(),
         trial_message: (!plan.allows_invitations()).then_some(Plan::TRIAL_MESSAGE),

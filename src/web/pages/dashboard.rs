@@ -11,7 +11,7 @@ use crate::domain::{Permission, Plan, Role};
 use crate::paths;
 use crate::service::Actor;
 use crate::service::organizations::{self as service, Dashboard};
-use crate::web::extractors::{MaybeUser, OrgMember};
+use crate::web::extractors::{MaybeUser, OrgRequest};
 use crate::web::request_meta::Meta;
 use crate::web::session::Session;
 use crate::web::{AppError, AppState, Layout};
@@ -110,16 +110,9 @@ pub async fn home(
 }
 
 /// GET /orgs/{org} — organization, your role, plan, member count, what you may do.
-pub async fn dashboard(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
-    Meta(meta): Meta,
-) -> Result<HttpResponse, AppError> {
-    let (org, actor) = (member.org.id, member.actor(meta));
-    let facts = state
-        .call(move |svc| service::dashboard(svc, &actor, org))
+pub async fn dashboard(req: OrgRequest) -> Result<HttpResponse, AppError> {
+    let facts = req
+        .call(|svc, actor, org, _| service::dashboard(svc, actor, org))
         .await?;
-    let layout = Layout::new(&state, &session, "Dashboard", Some(&member.user))?.in_org(&member);
-    render(&DashboardPage::new(layout, facts))
+    render(&DashboardPage::new(req.layout("Dashboard")?, facts))
 }

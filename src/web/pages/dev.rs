@@ -1,17 +1,17 @@
 //! `/dev/mailbox`: the emails Joinery "sent" in development, with their links, so a newcomer can
 //! follow an invitation without any mail server. It exists only in development mode.
 
-use crate::web::session::Session;
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use askama_web::WebTemplate;
 
 use super::render;
 use super::team::TimeView;
 use crate::mail::mailbox::{self, MailboxMessage};
-use crate::web::extractors::MaybeUser;
-use crate::web::{AppError, AppState, Layout};
+use crate::web::extractors::PageVisit;
+use crate::web::{AppError, Layout};
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "mailbox.html")]
 struct MailboxPage {
     layout: Layout,
@@ -20,11 +20,8 @@ struct MailboxPage {
 }
 
 /// GET /dev/mailbox — 404 unless in development mode.
-pub async fn mailbox(
-    state: web::Data<AppState>,
-    session: Session,
-    user: MaybeUser,
-) -> Result<HttpResponse, AppError> {
+pub async fn mailbox(visit: PageVisit) -> Result<HttpResponse, AppError> {
+    let state = &visit.state;
     if !state.settings.dev {
         return Err(AppError::NotFound);
     }
@@ -47,7 +44,7 @@ pub async fn mailbox(
         })
         .collect();
     let mut resp = render(&MailboxPage {
-        layout: Layout::new(&state, &session, "Development mailbox", user.0.as_ref())?,
+        layout: visit.layout("Development mailbox")?,
         smtp: state.mailer.mailbox_dir().is_none(),
         messages,
     })?;

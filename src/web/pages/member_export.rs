@@ -3,14 +3,13 @@
 //! spreadsheet formulas (`service::team::export_members`).
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse};
 
 use super::team::team_query;
 use crate::domain::Permission;
 use crate::service::team as service;
-use crate::web::extractors::OrgMember;
-use crate::web::request_meta::Meta;
-use crate::web::{AppError, AppState};
+use crate::web::AppError;
+use crate::web::extractors::OrgRequest;
 
 /// GET /orgs/{org}/team/members.csv — Owners, Admins and staff (`members:manage`). Honours the
 /// Team page's filter `q` and the members table's sort; a malformed query gets the 400 page.
@@ -18,21 +17,16 @@ use crate::web::{AppError, AppState};
 /// # Errors
 /// [`AppError::Forbidden`] without `members:manage`; [`AppError::BadRequest`] for a malformed
 /// query string; [`AppError::Internal`] on a database failure.
-pub async fn export_members(
-    state: web::Data<AppState>,
-    member: OrgMember,
-    Meta(meta): Meta,
-    req: HttpRequest,
-) -> Result<HttpResponse, AppError> {
-    member.require(Permission::MembersManage)?;
-    let query = team_query(&req)?;
-    let (org, actor) = (member.org.id, member.actor(meta));
-    let (sort, direction) = (query.members.sort, query.members.direction);
-    let filter = query.filter;
-    let body = state
-        .call(move |svc| service::export_members(svc, &actor, org, &filter, sort, direction))
+pub async fn export_members(req: OrgRequest, http: HttpRequest) -> Result<HttpResponse, AppError> {
+    req.require(Permission::MembersManage)?;
+    let query = team_query(&http)?;
+    let (sort, direction, filter) = (query.members.sort, query.members.direction, query.filter);
+    let body = req
+        .call(move |svc, actor, org, _| {
+            service::export_members(svc, actor, org, &filter, sort, direction)
+        })
         .await?;
-    let file_name = format!("members-{}.csv", state.clock.now().format("%Y-%m-%d"));
+    let file_name = format!("members-{}.csv", req.state.clock.now().format("%Y-%m-%d"));
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
         .insert_header((

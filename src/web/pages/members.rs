@@ -4,25 +4,21 @@
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
+use askama_web::WebTemplate;
 use serde::Deserialize;
 
+use super::team::{back_to_team, on_team};
 use super::{render, see_other};
 use crate::domain::{MembershipId, OrganizationId, Permission, Role};
 use crate::paths;
 use crate::service::members::{self as service, ChangeRole};
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
-use crate::web::extractors::OrgMember;
-use crate::web::request_meta::Meta;
-use crate::web::session::Session;
-use crate::web::{AppError, AppState, Layout, flash};
+use crate::web::extractors::{OrgRequest, on};
+use crate::web::{AppError, Layout, flash};
 
 /// A membership in an organization, from the path `/orgs/{org}/members/{id}/…` (a malformed
 /// id is a 404).
 type MemberPath = web::Path<(OrganizationId, MembershipId)>;
-
-fn back_to_team(org: OrganizationId) -> impl FnOnce(AppError) -> AppError {
-    move |e| e.back_to(paths::team(org), "Back to Team Management")
-}
 
 /// The role form.
 #[derive(Debug, Deserialize)]
@@ -42,33 +38,29 @@ impl HasCsrfToken for RoleForm {
 /// POST /orgs/{org}/members/{id}/role — change a member's role; back to the Team page with
 /// what changed, or a 403 page naming the rule that refused it.
 pub async fn change_role(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
+    req: OrgRequest,
     path: MemberPath,
-    Meta(meta): Meta,
     CsrfForm(form): CsrfForm<RoleForm>,
 ) -> Result<HttpResponse, AppError> {
-    member.require(Permission::MembersManage)?;
+    req.require(Permission::MembersManage)?;
     let (org, membership) = path.into_inner();
     let to = form.role.parse::<Role>().map_err(|_| {
         back_to_team(org)(AppError::BadRequest(
             "Choose one of the roles listed.".into(),
         ))
     })?;
-    let (actor, now) = (member.actor(meta), state.clock.now());
-    let changed = state
-        .call(move |svc| service::change_role(svc, &actor, org, ChangeRole { membership, to }, now))
+    let changed = req
+        .call(on(ChangeRole { membership, to }, service::change_role))
         .await
-        .map_err(|e| back_to_team(org)(e.into()))?;
+        .map_err(back_to_team(org))?;
     if changed.from == changed.to {
         flash::info(
-            &session,
+            &req.session,
             format!("Nothing changed: the role was already {}.", to.label()),
         );
     } else {
         flash::success(
-            &session,
+            &req.session,
             format!(
                 "Role changed from {} to {}.",
                 changed.from.label(),
@@ -79,7 +71,7 @@ pub async fn change_role(
     Ok(see_other(&paths::team(org)))
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "remove_member.html")]
 struct RemovePage {
     layout: Layout,
@@ -91,21 +83,14 @@ struct RemovePage {
 }
 
 /// GET /orgs/{org}/members/{id}/remove — asks for confirmation.
-pub async fn remove_confirm(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
-    path: MemberPath,
-    Meta(meta): Meta,
-) -> Result<HttpResponse, AppError> {
-    member.require(Permission::MembersManage)?;
+pub async fn remove_confirm(req: OrgRequest, path: MemberPath) -> Result<HttpResponse, AppError> {
+    req.require(Permission::MembersManage)?;
     let (org, membership) = path.into_inner();
-    let actor = member.actor(meta);
-    let listing = state
-        .call(move |svc| service::find(svc, &actor, org, membership))
+    let listing = req
+        .call(move |svc, actor, org, _| service::find(svc, actor, org, membership))
         .await?;
     render(&RemovePage {
-        layout: Layout::new(&state, &session, "Remove member", Some(&member.user))?.in_org(&member),
+        layout: req.layout("Remove member")?,
         name: listing.name,
         email: listing.email,
         role: listing.role,
@@ -116,28 +101,19 @@ pub async fn remove_confirm(
 
 /// POST /orgs/{org}/members/{id}/remove — removes the member; their invitations are revoked.
 pub async fn remove(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
+    req: OrgRequest,
     path: MemberPath,
-    Meta(meta): Meta,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
-    member.require(Permission::MembersManage)?;
-    let (org, membership) = path.into_inner();
-    let (actor, now) = (member.actor(meta), state.clock.now());
-    let label = state
-        .call(move |svc| service::remove(svc, &actor, org, membership, now))
-        .await
-        .map_err(|e| back_to_team(org)(e.into()))?;
+    let label = on_team(&req, Permission::MembersManage, path, service::remove).await?;
     flash::success(
-        &session,
-        format!("{label} was removed from {}.", member.org.name),
+        &req.session,
+        format!("{label} was removed from {}.", req.member.org.name),
     );
-    Ok(see_other(&paths::team(org)))
+    Ok(see_other(&paths::team(req.org())))
 }
 
-#[derive(Template)]
+#[derive(Template, WebTemplate)]
 #[template(path = "leave.html")]
 struct LeavePage {
     layout: Layout,
@@ -149,20 +125,14 @@ struct LeavePage {
 }
 
 /// GET /orgs/{org}/leave — asks for confirmation, or explains why the last Owner cannot leave.
-pub async fn leave_confirm(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
-    Meta(meta): Meta,
-) -> Result<HttpResponse, AppError> {
-    let (org, actor) = (member.org.id, member.actor(meta));
-    let (role, may_leave) = state
-        .call(move |svc| service::leave_standing(svc, &actor, org))
+pub async fn leave_confirm(req: OrgRequest) -> Result<HttpResponse, AppError> {
+    let (role, may_leave) = req
+        .call(|svc, actor, org, _| service::leave_standing(svc, actor, org))
         .await?;
+    let org = req.org();
     render(&LeavePage {
-        layout: Layout::new(&state, &session, "Leave organization", Some(&member.user))?
-            .in_org(&member),
-        org_name: member.org.name.clone(),
+        layout: req.layout("Leave organization")?,
+        org_name: req.member.org.name.clone(),
         role,
         refusal: may_leave.err().map(|e| e.to_string()),
         action: paths::leave(org),
@@ -172,17 +142,13 @@ pub async fn leave_confirm(
 
 /// POST /orgs/{org}/leave — the person leaves (never the last Owner).
 pub async fn leave(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
-    Meta(meta): Meta,
+    req: OrgRequest,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
-    let (org, actor, now) = (member.org.id, member.actor(meta), state.clock.now());
-    state
-        .call(move |svc| service::leave(svc, &actor, org, now))
+    let org = req.org();
+    req.call(service::leave)
         .await
         .map_err(|e| AppError::from(e).back_to(paths::dashboard(org), "Back to the dashboard"))?;
-    flash::success(&session, format!("You left {}.", member.org.name));
+    flash::success(&req.session, format!("You left {}.", req.member.org.name));
     Ok(see_other(&paths::home()))
 }

@@ -2,7 +2,7 @@
 //! (not to staff acting without a membership) and a change is audited: both rules are
 //! `service::organizations`'.
 
-use actix_web::{HttpResponse, web};
+use actix_web::HttpResponse;
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
@@ -11,10 +11,8 @@ use super::{render, see_other};
 use crate::paths;
 use crate::service::organizations as service;
 use crate::web::csrf::{CsrfForm, HasCsrfToken};
-use crate::web::extractors::OrgMember;
-use crate::web::request_meta::Meta;
-use crate::web::session::Session;
-use crate::web::{AppError, AppState, Layout, flash};
+use crate::web::extractors::OrgRequest;
+use crate::web::{AppError, Layout, flash};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "notifications.html")]
@@ -26,19 +24,13 @@ struct NotificationsPage {
 }
 
 /// GET /orgs/{org}/settings/notifications.
-pub async fn notifications_page(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
-    Meta(meta): Meta,
-) -> Result<HttpResponse, AppError> {
-    let (org, actor) = (member.org.id, member.actor(meta));
-    let settings = state
-        .call(move |svc| service::notifications(svc, &actor, org))
+pub async fn notifications_page(req: OrgRequest) -> Result<HttpResponse, AppError> {
+    let settings = req
+        .call(|svc, actor, org, _| service::notifications(svc, actor, org))
         .await?;
     render(&NotificationsPage {
-        layout: Layout::new(&state, &session, "Notifications", Some(&member.user))?.in_org(&member),
-        action: paths::notifications(org),
+        layout: req.layout("Notifications")?,
+        action: paths::notifications(req.org()),
         notify_on_join: settings.notify_on_join,
         is_owner: settings.is_owner,
     })
@@ -61,24 +53,19 @@ impl HasCsrfToken for NotificationsForm {
 
 /// POST /orgs/{org}/settings/notifications.
 pub async fn save_notifications(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
-    Meta(meta): Meta,
+    req: OrgRequest,
     CsrfForm(form): CsrfForm<NotificationsForm>,
 ) -> Result<HttpResponse, AppError> {
     let on = form.notify_on_join.is_some();
-    let (org, actor, now) = (member.org.id, member.actor(meta), state.clock.now());
-    state
-        .call(move |svc| service::set_notifications(svc, &actor, org, on, now))
+    req.call(move |svc, actor, org, now| service::set_notifications(svc, actor, org, on, now))
         .await?;
     flash::success(
-        &session,
+        &req.session,
         if on {
             "Saved: you will get an email when someone joins."
         } else {
             "Saved: you will not get an email when someone joins."
         },
     );
-    Ok(see_other(&paths::notifications(org)))
+    Ok(see_other(&paths::notifications(req.org())))
 }

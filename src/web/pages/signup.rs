@@ -9,8 +9,8 @@
 //! (`web::links::respond`). A link asked for on an invite link's page (a join link) lives at
 //! the same address; its page is the invite link's (`invite_links::join::JoinPages`).
 
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
@@ -28,12 +28,10 @@ use crate::service::signup::{
 };
 use crate::web::csrf::{CsrfForm, HasCsrfToken};
 use crate::web::error::Rejection;
-use crate::web::extractors::MaybeUser;
-use crate::web::links::{LinkPath, respond};
+use crate::web::extractors::PageVisit;
+use crate::web::links::{LinkVisit, respond};
 use crate::web::refusals::shown;
-use crate::web::request_meta::Meta;
-use crate::web::session::Session;
-use crate::web::{AppError, AppState, Layout, flash};
+use crate::web::{AppError, Layout, flash};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "signup.html")]
@@ -52,13 +50,9 @@ struct SentPage {
 }
 
 /// GET /signup — the form: one field, Email.
-pub async fn signup_page(
-    state: web::Data<AppState>,
-    session: Session,
-    user: MaybeUser,
-) -> Result<HttpResponse, AppError> {
+pub async fn signup_page(visit: PageVisit) -> Result<HttpResponse, AppError> {
     render(&SignupPage {
-        layout: Layout::new(&state, &session, "Sign up", user.0.as_ref())?,
+        layout: visit.layout("Sign up")?,
         email: String::new(),
         email_error: None,
     })
@@ -95,12 +89,10 @@ impl HasCsrfToken for LinkInput {
 /// (registered address) or nothing (over the limit), and answers the same page for all three.
 /// A malformed address re-shows the form (422).
 pub async fn request_link(
-    state: web::Data<AppState>,
-    session: Session,
-    user: MaybeUser,
+    visit: PageVisit,
     CsrfForm(form): CsrfForm<LinkInput>,
 ) -> Result<HttpResponse, AppError> {
-    let layout = Layout::new(&state, &session, "Sign up", user.0.as_ref())?;
+    let (state, layout) = (&visit.state, visit.layout("Sign up")?);
     let email = match EmailAddress::parse(&form.email) {
         Ok(email) => email,
         Err(e) => {
@@ -143,16 +135,11 @@ struct LinkView {
 }
 
 impl LinkView {
-    fn new(
-        state: &AppState,
-        session: &Session,
-        pages: &JoinPages<'_>,
-        screen: &SignupScreen,
-    ) -> Result<Self, AppError> {
+    fn new(pages: &JoinPages, screen: &SignupScreen) -> Result<Self, AppError> {
         Ok(Self {
-            layout: Layout::new(state, session, "Finish signing up", pages.user())?,
+            layout: pages.layout("Finish signing up")?,
             page: screen.page,
-            action: paths::signup_link(pages.token().expose()),
+            action: paths::signup_link(pages.token.expose()),
             email: screen.email.to_string(),
             name: String::new(),
             organization: String::new(),
@@ -166,21 +153,15 @@ impl LinkView {
 /// GET /signup/{token} — the form (name, password, company name; the email locked), why the
 /// link cannot be used (410), or that the address has an account by now; a join link's page
 /// for a link asked for on an invite link's page. Opening it changes nothing.
-pub async fn show(
-    state: web::Data<AppState>,
-    session: Session,
-    user: MaybeUser,
-    meta: Meta,
-    LinkPath(token): LinkPath,
-) -> Result<HttpResponse, AppError> {
-    let pages = JoinPages::new(&state, &session, user, meta, token, true);
+pub async fn show(visit: LinkVisit) -> Result<HttpResponse, AppError> {
+    let pages = JoinPages::new(visit, true);
     match pages.call(service::open).await? {
         LinkScreen::SignUp(screen) => {
             let status = match screen.page {
                 LinkPage::Unusable { .. } => Rejection::LinkUnusable.status(),
                 _ => StatusCode::OK,
             };
-            respond(&LinkView::new(&state, &session, &pages, &screen)?, status)
+            respond(&LinkView::new(&pages, &screen)?, status)
         }
         LinkScreen::Join(screen) => pages.show(&screen),
     }
@@ -198,14 +179,10 @@ struct KeptInput {
 /// and invalid input (422, the input kept) are refused before the password is hashed; the
 /// route sits behind the per-client password budget (`web::routes`).
 pub async fn complete(
-    state: web::Data<AppState>,
-    session: Session,
-    user: MaybeUser,
-    meta: Meta,
-    LinkPath(token): LinkPath,
+    visit: LinkVisit,
     CsrfForm(form): CsrfForm<LinkInput>,
 ) -> Result<HttpResponse, AppError> {
-    let pages = JoinPages::new(&state, &session, user, meta, token, true);
+    let pages = JoinPages::new(visit, true);
     let kept = KeptInput {
         name: form.name.chars().take(MAX_NAME_CHARS * 2).collect(),
         organization: form.organization.chars().take(MAX_NAME_CHARS * 2).collect(),
@@ -220,29 +197,27 @@ pub async fn complete(
         .await;
     match done {
         Ok(Completed::SignedUp { user, organization }) => {
-            session.sign_in(user.id)?;
+            pages.session.sign_in(user.id)?;
             let plan = organization.plan.label();
             let text = format!(
                 "Welcome to Joinery — {} is on the {plan} plan.",
                 organization.name
             );
-            flash::success(&session, text);
+            flash::success(&pages.session, text);
             Ok(see_other(&paths::dashboard(organization.id)))
         }
         Ok(Completed::Joined(outcome)) => pages.outcome(outcome),
         Err(ServiceError::Refused(SignupRefusal::Join(refusal))) => {
             pages.refused(ServiceError::Refused(refusal), Kept::name(kept.name))
         }
-        Err(e) => refused(&state, &session, &pages, e, kept),
+        Err(e) => refused(&pages, e, kept),
     }
 }
 
 /// The sign-up link's page shown again for a refused form, at the refusal's status, with the
 /// errors beside their fields and the input kept.
 fn refused(
-    state: &AppState,
-    session: &Session,
-    pages: &JoinPages<'_>,
+    pages: &JoinPages,
     e: ServiceError<SignupRefusal>,
     kept: KeptInput,
 ) -> Result<HttpResponse, AppError> {
@@ -250,7 +225,7 @@ fn refused(
     let SignupRefusal::SignUp { screen, problem } = refusal else {
         return Err(AppError::NotFound);
     };
-    let mut view = LinkView::new(state, session, pages, &screen)?;
+    let mut view = LinkView::new(pages, &screen)?;
     if let SignupProblem::Invalid {
         name,
         password,

@@ -8,6 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use super::team::TimeView;
@@ -21,10 +22,10 @@ use crate::domain::{
 use crate::paths;
 use crate::service::staff::{self as service, ConsoleQuery as Query};
 use crate::service::tenants::{self, TenantOfferCmd, TenantRefusal};
-use crate::service::{Actor, ServiceError};
+use crate::service::{Actor, ServiceError, Services};
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::error::Rejection;
-use crate::web::extractors::StaffUser;
+use crate::web::extractors::{StaffUser, from_parts};
 use crate::web::request_meta::Meta;
 use crate::web::session::Session;
 use crate::web::{AppError, AppState, Layout, flash};
@@ -155,9 +156,7 @@ fn tenant_row(inv: TenantInvitation, now: chrono::DateTime<chrono::Utc>) -> Tena
 
 /// The console for `query` with the tenant-owner form as `form`, answered with `status`.
 async fn console(
-    state: &AppState,
-    session: &Session,
-    staff: &Actor,
+    req: &StaffRequest,
     query: &ConsoleQuery,
     form: TenantForm,
     status: StatusCode,
@@ -168,14 +167,13 @@ async fn console(
         search: q.clone(),
         page: page.unwrap_or(1),
     };
-    let actor = staff.clone();
-    let found = state
-        .call(move |svc| service::console(svc, &actor, &cmd))
+    let found = req
+        .call(move |svc, actor, _| service::console(svc, actor, &cmd))
         .await?;
-    let now = state.clock.now();
+    let now = req.state.clock.now();
     let (page, pages) = (found.page, found.pages);
     let page_view = StaffPage {
-        layout: Layout::new(state, session, "Staff console", Some(&staff.user))?,
+        layout: req.layout("Staff console")?,
         prev_page: (page > 1).then(|| page_link(&q, page - 1)),
         next_page: (page < pages).then(|| page_link(&q, page + 1)),
         query: q,
@@ -207,23 +205,41 @@ async fn console(
 }
 
 /// `staff` acting from the request in `meta`.
-fn actor(staff: &StaffUser, Meta(origin): Meta) -> Actor {
-    Actor {
-        user: staff.0.clone(),
-        origin,
+/// One request to the staff console: the app, the session, and the staff member asking as the
+/// service's actor (with the request's origin). Anyone else gets the console's 404
+/// ([`StaffUser`]).
+pub struct StaffRequest {
+    state: web::Data<AppState>,
+    session: Session,
+    actor: Actor,
+}
+
+from_parts!(StaffRequest: (web::Data<AppState>, Session, StaffUser, Meta) =>
+|(state, session, StaffUser(user), Meta(origin))| {
+    StaffRequest { state, session, actor: Actor { user, origin } }
+});
+
+impl StaffRequest {
+    fn layout(&self, title: &str) -> Result<Layout, AppError> {
+        Layout::new(&self.state, &self.session, title, Some(&self.actor.user))
+    }
+
+    /// Runs `op` as this staff member, now, in the request's one blocking hand-off.
+    async fn call<T: Send + 'static, R: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Services, &Actor, DateTime<Utc>) -> Result<T, ServiceError<R>> + Send + 'static,
+    ) -> Result<T, ServiceError<R>> {
+        let (actor, now) = (self.actor.clone(), self.state.clock.now());
+        self.state.call(move |svc| op(svc, &actor, now)).await
     }
 }
 
 /// GET /staff — the console.
 pub async fn console_page(
-    state: web::Data<AppState>,
-    session: Session,
-    staff: StaffUser,
-    meta: Meta,
+    req: StaffRequest,
     query: web::Query<ConsoleQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let (actor, form) = (actor(&staff, meta), TenantForm::default());
-    console(&state, &session, &actor, &query, form, StatusCode::OK).await
+    console(&req, &query, TenantForm::default(), StatusCode::OK).await
 }
 
 /// The plan form.
@@ -243,11 +259,8 @@ impl HasCsrfToken for PlanForm {
 
 /// POST /staff/orgs/{org}/plan — sets an organization's plan.
 pub async fn set_plan(
-    state: web::Data<AppState>,
-    session: Session,
-    staff: StaffUser,
+    req: StaffRequest,
     path: web::Path<OrganizationId>,
-    meta: Meta,
     CsrfForm(form): CsrfForm<PlanForm>,
 ) -> Result<HttpResponse, AppError> {
     let org = path.into_inner();
@@ -256,18 +269,17 @@ pub async fn set_plan(
             "Choose one of the plans listed.".into(),
         )));
     };
-    let (actor, now) = (actor(&staff, meta), state.clock.now());
-    let change = state
-        .call(move |svc| service::set_plan(svc, &actor, org, plan, now))
+    let change = req
+        .call(move |svc, actor, now| service::set_plan(svc, actor, org, plan, now))
         .await?;
     if change.from == change.to {
         flash::info(
-            &session,
+            &req.session,
             format!("Nothing changed: the plan was already {}.", plan.label()),
         );
     } else {
         flash::success(
-            &session,
+            &req.session,
             format!(
                 "Plan changed from {} to {}.",
                 change.from.label(),
@@ -337,33 +349,29 @@ impl TenantSubmission {
 /// POST /staff/tenant-invitations — sends a tenant-owner invitation. Errors re-show the
 /// console with the input kept and nothing written.
 pub async fn send(
-    state: web::Data<AppState>,
-    session: Session,
-    staff: StaffUser,
-    meta: Meta,
+    req: StaffRequest,
     CsrfForm(input): CsrfForm<TenantSubmission>,
 ) -> Result<HttpResponse, AppError> {
     let (invalid, top) = (Rejection::Invalid.status(), ConsoleQuery::default());
-    let actor = actor(&staff, meta);
     let cmd = match input.parse() {
         Ok(cmd) => cmd,
-        Err(form) => return console(&state, &session, &actor, &top, *form, invalid).await,
+        Err(form) => return console(&req, &top, *form, invalid).await,
     };
-    let (sender, offer, now) = (actor.clone(), cmd.clone(), state.clock.now());
-    match state
-        .call(move |svc| tenants::send(svc, &sender, &offer, now))
+    let offer = cmd.clone();
+    match req
+        .call(move |svc, sender, now| tenants::send(svc, sender, &offer, now))
         .await
     {
         Ok(_) => {
             let (email, plan) = (cmd.email, cmd.plan.label());
             let sent = format!("Tenant-owner invitation sent to {email} ({plan} plan).");
-            flash::success(&session, sent);
+            flash::success(&req.session, sent);
             Ok(see_other(&paths::staff()))
         }
         Err(ServiceError::Refused(refused @ TenantRefusal::NotSent(_))) => {
             let mut form = input.kept();
             form.email_error = Some(refused.to_string());
-            console(&state, &session, &actor, &top, form, invalid).await
+            console(&req, &top, form, invalid).await
         }
         Err(e) => Err(e.into()),
     }
@@ -371,16 +379,13 @@ pub async fn send(
 
 /// POST /staff/tenant-invitations/{id}/resend.
 pub async fn resend(
-    state: web::Data<AppState>,
-    session: Session,
-    staff: StaffUser,
+    req: StaffRequest,
     path: web::Path<InvitationId>,
-    meta: Meta,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
-    let (id, actor, now) = (path.into_inner(), actor(&staff, meta), state.clock.now());
-    let resent = state
-        .call(move |svc| tenants::resend(svc, &actor, id, now))
+    let id = path.into_inner();
+    let resent = req
+        .call(move |svc, actor, now| tenants::resend(svc, actor, id, now))
         .await
         .map_err(back_to_console)?;
     let email = resent.email;
@@ -392,29 +397,21 @@ pub async fn resend(
             format!("The invitation to {email} had expired; a new one was sent.")
         }
     };
-    flash::success(&session, said);
+    flash::success(&req.session, said);
     Ok(see_other(&paths::staff()))
 }
 
 /// GET /staff/tenant-invitations/{id}/revoke — asks for confirmation.
 pub async fn revoke_confirm(
-    state: web::Data<AppState>,
-    session: Session,
-    staff: StaffUser,
+    req: StaffRequest,
     path: web::Path<InvitationId>,
-    meta: Meta,
 ) -> Result<HttpResponse, AppError> {
-    let (id, actor) = (path.into_inner(), actor(&staff, meta));
-    let inv = state
-        .call(move |svc| tenants::find_for_staff(svc, &actor, id))
+    let id = path.into_inner();
+    let inv = req
+        .call(move |svc, actor, _| tenants::find_for_staff(svc, actor, id))
         .await?;
     render(&RevokePage {
-        layout: Layout::new(
-            &state,
-            &session,
-            "Revoke tenant-owner invitation",
-            Some(&staff.0),
-        )?,
+        layout: req.layout("Revoke tenant-owner invitation")?,
         email: inv.email.to_string(),
         plan: inv.plan,
         action: paths::tenant_revoke(inv.id),
@@ -423,20 +420,17 @@ pub async fn revoke_confirm(
 
 /// POST /staff/tenant-invitations/{id}/revoke.
 pub async fn revoke(
-    state: web::Data<AppState>,
-    session: Session,
-    staff: StaffUser,
+    req: StaffRequest,
     path: web::Path<InvitationId>,
-    meta: Meta,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
-    let (id, actor, now) = (path.into_inner(), actor(&staff, meta), state.clock.now());
-    let email = state
-        .call(move |svc| tenants::revoke(svc, &actor, id, now))
+    let id = path.into_inner();
+    let email = req
+        .call(move |svc, actor, now| tenants::revoke(svc, actor, id, now))
         .await
         .map_err(back_to_console)?;
     flash::success(
-        &session,
+        &req.session,
         format!("The tenant-owner invitation to {email} was revoked; its link no longer works."),
     );
     Ok(see_other(&paths::staff()))

@@ -4,13 +4,12 @@
 //! organization on the plan staff chose, with the invitee as Owner — exactly one, however often
 //! the form is submitted (`service::tenants`).
 
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use serde::Deserialize;
 
-use super::acceptance::{FormView, Here, Shown, respond, status_of};
+use super::acceptance::{AccountForm, FormView, Here, Shown, status_of};
 use super::see_other;
 use super::team::TimeView;
 use crate::domain::link::{LinkKind, LinkPage};
@@ -21,13 +20,11 @@ use crate::paths;
 use crate::service::ServiceError;
 use crate::service::acceptance::InvitationRefusal;
 use crate::service::tenants::{self as service, CreateOrganization, Founding, TenantView};
-use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
-use crate::web::extractors::MaybeUser;
-use crate::web::links::LinkPath;
+use crate::web::csrf::{CsrfForm, TokenOnly};
+use crate::web::links::respond;
 use crate::web::refusals::Refusal as _;
-use crate::web::request_meta::Meta;
 use crate::web::session::Session;
-use crate::web::{AppError, AppState, Layout, flash};
+use crate::web::{AppError, Layout, flash};
 
 #[derive(Template, WebTemplate)]
 #[template(path = "tenant_accept.html")]
@@ -45,29 +42,23 @@ struct TenantPage {
     form: FormView,
 }
 
-impl Here<'_> {
+impl Here {
     fn tenant_page(
         &self,
         inv: &TenantInvitation,
         shown: Shown,
         form: FormView,
     ) -> Result<TenantPage, AppError> {
-        let now = self.state.clock.now();
         Ok(TenantPage {
-            layout: Layout::new(
-                self.state,
-                self.session,
-                "Set up your organization",
-                self.user,
-            )?,
+            layout: self.layout("Set up your organization")?,
             shown,
             email: inv.email.to_string(),
             inviter_name: inv.inviter_name.clone(),
             plan: inv.plan,
             message: inv.message.clone(),
-            expires: TimeView::new(inv.facts.expires_at, now),
+            expires: TimeView::new(inv.facts.expires_at, self.state.clock.now()),
             token: self.token.expose().to_owned(),
-            signed_in_email: self.user.map(|u| u.email.to_string()).unwrap_or_default(),
+            signed_in_email: self.signed_in_email(),
             form,
         })
     }
@@ -92,27 +83,18 @@ impl Here<'_> {
 }
 
 /// The page of a tenant-owner invitation that `/invitations/{token}` found.
-pub(super) fn show_view(here: &Here<'_>, view: &TenantView) -> Result<HttpResponse, AppError> {
+pub(super) fn show_view(here: &Here, view: &TenantView) -> Result<HttpResponse, AppError> {
     let page = here.tenant_page(&view.inv, Shown::Link(view.page), FormView::default())?;
     respond(&page, status_of(view.page))
 }
 
-/// The "Create organization" form; which fields matter depends on who submits it.
-#[derive(Debug, Deserialize)]
-pub struct OrganizationForm {
-    #[serde(default)]
-    csrf_token: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    company: String,
-}
-
-impl HasCsrfToken for OrganizationForm {
-    fn csrf_token(&self) -> &str {
-        &self.csrf_token
+/// What the "Create organization" form asks for, parsed (the service refuses what does not
+/// parse, by who submits it).
+fn founding(form: &AccountForm) -> CreateOrganization {
+    CreateOrganization {
+        company: OrganizationName::parse(&form.company),
+        name: PersonName::parse(&form.name),
+        password: form.password.clone(),
     }
 }
 
@@ -136,32 +118,23 @@ fn welcome(session: &Session, user: &User, org: &Organization) -> Result<HttpRes
 /// with just the Company name. The route sits behind the per-client password budget
 /// (`web::routes`).
 pub async fn create_organization(
-    state: web::Data<AppState>,
-    session: Session,
-    user: MaybeUser,
-    LinkPath(token): LinkPath,
-    meta: Meta,
-    CsrfForm(form): CsrfForm<OrganizationForm>,
+    here: Here,
+    CsrfForm(form): CsrfForm<AccountForm>,
 ) -> Result<HttpResponse, AppError> {
-    let cmd = CreateOrganization {
-        company: OrganizationName::parse(&form.company),
-        name: PersonName::parse(&form.name),
-        password: form.password.clone(),
-    };
-    let here = Here::new(&state, &session, user.0.as_ref(), &token);
+    let cmd = founding(&form);
     let founding = here
-        .call(meta, move |svc, v, t, now| {
-            service::create_organization(svc, v, t, cmd, now)
-        })
+        .call(move |svc, v, t, now| service::create_organization(svc, v, t, cmd, now))
         .await;
     match founding {
-        Ok(Founding::Founded { user, organization }) => welcome(&session, &user, &organization),
+        Ok(Founding::Founded { user, organization }) => {
+            welcome(&here.session, &user, &organization)
+        }
         Ok(Founding::AccountExists) => {
             flash::info(
-                &session,
+                &here.session,
                 "An account with this email already exists. Log in to continue.",
             );
-            Ok(see_other(&paths::invitation(token.expose())))
+            Ok(here.back())
         }
         Err(e) => here.tenant_refused(e, &form.name, &form.company),
     }
@@ -170,15 +143,10 @@ pub async fn create_organization(
 /// POST /invitations/{token}/decline-organization — the invitee declines (signed out, or
 /// signed in as the invitee; never another account).
 pub async fn decline(
-    state: web::Data<AppState>,
-    session: Session,
-    user: MaybeUser,
-    meta: Meta,
-    LinkPath(token): LinkPath,
+    here: Here,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
-    let here = Here::new(&state, &session, user.0.as_ref(), &token);
-    match here.call(meta, service::decline).await {
+    match here.call(service::decline).await {
         Ok(inv) => {
             let page = here.tenant_page(&inv, Shown::Declined, FormView::default())?;
             respond(&page, StatusCode::OK)

@@ -11,7 +11,7 @@ pub use preview::{ConfirmForm, PREVIEW_PAGE_ROWS, PreviewQuery, cancel, confirm,
 
 use actix_multipart::Multipart;
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse};
 use askama::Template;
 use askama_web::WebTemplate;
 use futures_util::StreamExt as _;
@@ -26,11 +26,9 @@ use crate::service::ServiceError;
 use crate::service::csv_import::{self as service, IMPORT_TTL, ImportRefusal, UploadedFile};
 use crate::web::csrf;
 use crate::web::error::{Rejection, error_response};
-use crate::web::extractors::OrgMember;
+use crate::web::extractors::{OrgMember, OrgRequest, on};
 use crate::web::refusals::Refusal as _;
-use crate::web::request_meta::Meta;
-use crate::web::session::Session;
-use crate::web::{AppError, AppState, Layout};
+use crate::web::{AppError, Layout};
 
 /// The multipart field that carries the file.
 const FILE_FIELD: &str = "file";
@@ -95,15 +93,10 @@ fn import_not_found() -> HttpResponse {
 ///
 /// # Errors
 /// 403 without `users:invite`; 404 outside the organization.
-pub async fn upload_page(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
-) -> Result<HttpResponse, AppError> {
-    member.require(Permission::UsersInvite)?;
-    let layout =
-        Layout::new(&state, &session, "Import invitations", Some(&member.user))?.in_org(&member);
-    render_with_status(&upload_view(layout, &member, None), StatusCode::OK)
+pub async fn upload_page(req: OrgRequest) -> Result<HttpResponse, AppError> {
+    req.require(Permission::UsersInvite)?;
+    let layout = req.layout("Import invitations")?;
+    render_with_status(&upload_view(layout, &req.member, None), StatusCode::OK)
 }
 
 /// GET /orgs/{org}/invitations/import/example.csv — a template file to fill in.
@@ -245,17 +238,13 @@ fn upload_refused(
 /// 403 without a valid CSRF token or `users:invite`; 400 for a body that is not a multipart
 /// form.
 pub async fn upload(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
-    Meta(meta): Meta,
-    req: HttpRequest,
+    req: OrgRequest,
+    http: HttpRequest,
     payload: Multipart,
 ) -> Result<HttpResponse, AppError> {
-    member.require(Permission::UsersInvite)?;
-    let layout =
-        Layout::new(&state, &session, "Import invitations", Some(&member.user))?.in_org(&member);
-    let declared = req
+    req.require(Permission::UsersInvite)?;
+    let layout = req.layout("Import invitations")?;
+    let declared = http
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -269,7 +258,7 @@ pub async fn upload(
         Ok(upload) => upload,
         Err(ReadError::WayTooLarge) => {
             let too_large = ServiceError::Refused(FileError::TooLarge.into());
-            return upload_refused(layout, &member, too_large);
+            return upload_refused(layout, &req.member, too_large);
         }
         Err(ReadError::Unreadable(why)) => {
             return Err(AppError::BadRequest(
@@ -278,16 +267,11 @@ pub async fn upload(
             ));
         }
     };
-    if !csrf::verify(&session, &upload.csrf_token) {
+    if !csrf::verify(&req.session, &upload.csrf_token) {
         return Err(AppError::Csrf);
     }
-    let (org, actor, now) = (member.org.id, member.actor(meta), state.clock.now());
-    let cmd = upload.into_command();
-    match state
-        .call(move |svc| service::upload(svc, &actor, org, cmd, now))
-        .await
-    {
-        Ok(id) => Ok(see_other(&paths::import_preview(org, id))),
-        Err(e) => upload_refused(layout, &member, e),
+    match req.call(on(upload.into_command(), service::upload)).await {
+        Ok(id) => Ok(see_other(&paths::import_preview(req.org(), id))),
+        Err(e) => upload_refused(layout, &req.member, e),
     }
 }

@@ -18,13 +18,10 @@ use crate::service::csv_import::{
     self as service, ImportRefusal, Preview, PreviewPage as Found, ResultPage as Sent,
 };
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
-use crate::web::extractors::OrgMember;
-use crate::web::pages::team::call_on;
+use crate::web::extractors::{OrgRequest, on};
 use crate::web::pages::{render_refused, render_with_status, see_other};
 use crate::web::refusals::Refusal;
-use crate::web::request_meta::Meta;
-use crate::web::session::Session;
-use crate::web::{AppError, AppState, Layout, flash};
+use crate::web::{AppError, Layout, flash};
 
 /// Preview rows per page.
 pub const PREVIEW_PAGE_ROWS: usize = 500;
@@ -63,22 +60,22 @@ pub struct PreviewQuery {
 /// The preview page of `preview` at `page`, answering a refused confirmation when `refusal`
 /// is given (with its status and notice; 200 otherwise).
 fn preview_response(
-    state: &AppState,
-    session: &Session,
-    member: &OrgMember,
+    req: &OrgRequest,
     preview: &Preview,
     page: usize,
     refusal: Option<&ImportRefusal>,
 ) -> Result<HttpResponse, AppError> {
-    let (org, import, plan) = (member.org.id, &preview.import, &preview.plan);
+    let (org, import, plan) = (req.org(), &preview.import, &preview.plan);
     let total = plan.parsed.rows.len();
     let pages = total.div_ceil(PREVIEW_PAGE_ROWS).max(1);
     let page = page.clamp(1, pages);
     let start = (page - 1) * PREVIEW_PAGE_ROWS;
     let end = (start + PREVIEW_PAGE_ROWS).min(total);
     let base = paths::import_preview(org, import.id);
-    let layout = Layout::new(state, session, "Import preview", Some(&member.user))?.in_org(member);
-    let expires_minutes = (import.expires_at - state.clock.now()).num_minutes().max(1);
+    let layout = req.layout("Import preview")?;
+    let expires_minutes = (import.expires_at - req.state.clock.now())
+        .num_minutes()
+        .max(1);
     let page_view = PreviewPage {
         layout,
         file_name: import.file_name.clone(),
@@ -105,25 +102,22 @@ fn preview_response(
 /// The answer to a refusal about an import: the "Import not found" page; the upload form for a
 /// stored file that no longer parses (it did at upload; only a code change could do this);
 /// the updated preview for a refused confirmation; else an error page.
-fn refused(
-    state: &AppState,
-    session: &Session,
-    member: &OrgMember,
-    e: ServiceError<ImportRefusal>,
-) -> Result<HttpResponse, AppError> {
+fn refused(req: &OrgRequest, e: ServiceError<ImportRefusal>) -> Result<HttpResponse, AppError> {
     let ServiceError::Refused(refusal) = e else {
         return Err(e.into());
     };
     match &refusal {
         ImportRefusal::NotFound => Ok(import_not_found()),
         ImportRefusal::File(e) => {
-            let layout = Layout::new(state, session, "Import invitations", Some(&member.user))?
-                .in_org(member);
-            let form = upload_view(layout, member, Some(e.to_string()));
+            let form = upload_view(
+                req.layout("Import invitations")?,
+                &req.member,
+                Some(e.to_string()),
+            );
             render_with_status(&form, crate::web::error::Rejection::Invalid.status())
         }
         ImportRefusal::PlanChanged(preview) | ImportRefusal::OverHourlyLimit { preview, .. } => {
-            preview_response(state, session, member, preview, 1, Some(&refusal))
+            preview_response(req, preview, 1, Some(&refusal))
         }
         _ => Err(ServiceError::Refused(refusal).into()),
     }
@@ -137,21 +131,17 @@ fn refused(
 /// 404 for an import that is not the signed-in person's in this organization (or expired);
 /// 403 without `users:invite`.
 pub async fn preview(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
+    req: OrgRequest,
     path: ImportPath,
-    meta: Meta,
     query: web::Query<PreviewQuery>,
 ) -> Result<HttpResponse, AppError> {
-    member.require(Permission::UsersInvite)?;
-    match call_on(&state, &member, path, meta, service::preview).await {
-        (_, Ok(Found::Unsent(preview))) => {
-            let page = query.page.unwrap_or(1);
-            preview_response(&state, &session, &member, &preview, page, None)
+    req.require(Permission::UsersInvite)?;
+    match req.call(on(path.into_inner().1, service::preview)).await {
+        Ok(Found::Unsent(preview)) => {
+            preview_response(&req, &preview, query.page.unwrap_or(1), None)
         }
-        (org, Ok(Found::Sent(id))) => Ok(see_other(&paths::import_result(org, id))),
-        (_, Err(e)) => refused(&state, &session, &member, e),
+        Ok(Found::Sent(id)) => Ok(see_other(&paths::import_result(req.org(), id))),
+        Err(e) => refused(&req, e),
     }
 }
 
@@ -182,20 +172,17 @@ impl HasCsrfToken for ConfirmForm {
 /// 403 without a valid CSRF token or `users:invite`; 404 for an import that is not the
 /// signed-in person's in this organization, cancelled or expired.
 pub async fn confirm(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
+    req: OrgRequest,
     path: ImportPath,
-    meta: Meta,
     CsrfForm(input): CsrfForm<ConfirmForm>,
 ) -> Result<HttpResponse, AppError> {
-    member.require(Permission::UsersInvite)?;
+    req.require(Permission::UsersInvite)?;
     let confirm = move |svc: &_, actor: &_, org, id, now| {
         service::confirm(svc, actor, org, id, &input.plan, now)
     };
-    match call_on(&state, &member, path, meta, confirm).await {
-        (org, Ok(sent)) => Ok(see_other(&paths::import_result(org, sent))),
-        (_, Err(e)) => refused(&state, &session, &member, e),
+    match req.call(on(path.into_inner().1, confirm)).await {
+        Ok(sent) => Ok(see_other(&paths::import_result(req.org(), sent))),
+        Err(e) => refused(&req, e),
     }
 }
 
@@ -239,24 +226,16 @@ impl ResultPage {
 /// # Errors
 /// 404 for an import that is not the signed-in person's in this organization, or expired;
 /// 403 without `users:invite`.
-pub async fn result(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
-    path: ImportPath,
-    meta: Meta,
-) -> Result<HttpResponse, AppError> {
-    member.require(Permission::UsersInvite)?;
-    let (org, file_name, result) = match call_on(&state, &member, path, meta, service::result).await
-    {
-        (org, Ok(Sent::Sent { file_name, result })) => (org, file_name, result),
+pub async fn result(req: OrgRequest, path: ImportPath) -> Result<HttpResponse, AppError> {
+    req.require(Permission::UsersInvite)?;
+    let org = req.org();
+    let (file_name, result) = match req.call(on(path.into_inner().1, service::result)).await {
+        Ok(Sent::Sent { file_name, result }) => (file_name, result),
         // Not sent yet: its preview.
-        (org, Ok(Sent::Unsent(id))) => return Ok(see_other(&paths::import_preview(org, id))),
-        (_, Err(e)) => return refused(&state, &session, &member, e),
+        Ok(Sent::Unsent(id)) => return Ok(see_other(&paths::import_preview(org, id))),
+        Err(e) => return refused(&req, e),
     };
-    let layout =
-        Layout::new(&state, &session, "Import result", Some(&member.user))?.in_org(&member);
-    let page = ResultPage::new(layout, org, file_name, result);
+    let page = ResultPage::new(req.layout("Import result")?, org, file_name, result);
     Ok(no_store(render_with_status(&page, StatusCode::OK)?))
 }
 
@@ -265,18 +244,14 @@ pub async fn result(
 /// # Errors
 /// 403 without a valid CSRF token or `users:invite`.
 pub async fn cancel(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
+    req: OrgRequest,
     path: ImportPath,
-    meta: Meta,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
-    member.require(Permission::UsersInvite)?;
+    req.require(Permission::UsersInvite)?;
     let cancel = |svc: &_, actor: &_, org, id, _| service::cancel(svc, actor, org, id);
-    let (org, deleted) = call_on(&state, &member, path, meta, cancel).await;
-    if deleted? {
-        flash::info(&session, "The import was cancelled; nothing was sent.");
+    if req.call(on(path.into_inner().1, cancel)).await? {
+        flash::info(&req.session, "The import was cancelled; nothing was sent.");
     }
-    Ok(see_other(&paths::import_invitations(org)))
+    Ok(see_other(&paths::import_invitations(req.org())))
 }

@@ -4,32 +4,27 @@
 //! parse, call it once, and render the page it chose (`domain::link::LinkPage`) with the link
 //! pages' headers (`web::links::respond`). Opening a link changes nothing; joining is a POST.
 
+use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use chrono::{DateTime, Utc};
 
 use super::super::see_other;
 use super::super::signup::LinkInput;
 use super::super::team::TimeView;
 use crate::domain::link::LinkPage;
 use crate::domain::signup::MAX_EMAILS_PER_WINDOW;
-use crate::domain::token::LinkToken;
-use crate::domain::{EmailAddress, Role, User};
+use crate::domain::{EmailAddress, Role};
 use crate::paths;
+use crate::service::ServiceError;
 use crate::service::invite_links::join::{
     self as service, Asked, JoinOutcome, JoinProblem, JoinRefusal, JoinScreen, LogIn,
 };
-use crate::service::{ServiceError, Services, Visitor};
 use crate::web::csrf::{CsrfForm, TokenOnly};
 use crate::web::error::Rejection;
-use crate::web::extractors::MaybeUser;
-use crate::web::links::{LinkPath, respond};
+use crate::web::links::{LinkVisit, respond};
 use crate::web::refusals::shown;
-use crate::web::request_meta::Meta;
-use crate::web::session::Session;
-use crate::web::{AppError, AppState, Layout, flash};
+use crate::web::{AppError, Layout, flash};
 
 /// An invite link's page, showing one [`LinkPage`].
 #[derive(Template, WebTemplate)]
@@ -109,66 +104,23 @@ impl Kept {
 
 /// One request to a link's page — `/join/{token}`, or `/signup/{token}` (`mailed`), which may
 /// be a join link's — with its one hand-off to the service and the answers it renders.
-pub(crate) struct JoinPages<'a> {
-    state: &'a AppState,
-    session: &'a Session,
-    visitor: Visitor,
-    token: LinkToken,
+pub(crate) struct JoinPages {
+    visit: LinkVisit,
     mailed: bool,
 }
 
-impl<'a> JoinPages<'a> {
-    /// The request of `user` from `origin` to `token`'s page.
-    pub(crate) fn new(
-        state: &'a AppState,
-        session: &'a Session,
-        user: MaybeUser,
-        Meta(origin): Meta,
-        token: LinkToken,
-        mailed: bool,
-    ) -> Self {
-        Self {
-            state,
-            session,
-            visitor: Visitor {
-                user: user.0,
-                origin,
-            },
-            token,
-            mailed,
-        }
-    }
+impl std::ops::Deref for JoinPages {
+    type Target = LinkVisit;
 
-    /// Who is signed in, if anyone.
-    pub(crate) fn user(&self) -> Option<&User> {
-        self.visitor.user.as_ref()
+    fn deref(&self) -> &LinkVisit {
+        &self.visit
     }
+}
 
-    /// The link's token.
-    pub(crate) fn token(&self) -> &LinkToken {
-        &self.token
-    }
-
-    /// Runs the service operation `op` for this visitor, this link and now, in the request's
-    /// one blocking hand-off.
-    ///
-    /// # Errors
-    /// Whatever `op` refuses; [`ServiceError::Storage`] if the hand-off failed.
-    pub(crate) async fn call<T, R>(
-        &self,
-        op: impl FnOnce(&Services, &Visitor, &LinkToken, DateTime<Utc>) -> Result<T, ServiceError<R>>
-        + Send
-        + 'static,
-    ) -> Result<T, ServiceError<R>>
-    where
-        T: Send + 'static,
-        R: Send + 'static,
-    {
-        let (visitor, token) = (self.visitor.clone(), self.token.clone());
-        let now = self.state.clock.now();
-        self.state
-            .call(move |svc| op(svc, &visitor, &token, now))
-            .await
+impl JoinPages {
+    /// The pages of `visit`'s link: at `/signup/{token}` if `mailed`, else `/join/{token}`.
+    pub(crate) fn new(visit: LinkVisit, mailed: bool) -> Self {
+        Self { visit, mailed }
     }
 
     /// The page's own path.
@@ -183,10 +135,9 @@ impl<'a> JoinPages<'a> {
     fn view(&self, screen: &JoinScreen, kept: Kept) -> Result<JoinView, AppError> {
         let org = &screen.link.organization;
         let token = self.token.expose();
-        let user = self.user();
         let base_path = self.path();
         Ok(JoinView {
-            layout: Layout::new(self.state, self.session, format!("Join {}", org.name), user)?,
+            layout: self.layout(format!("Join {}", org.name))?,
             page: screen.page,
             org_name: org.name.clone(),
             creator_name: screen.link.creator_name.clone(),
@@ -200,7 +151,7 @@ impl<'a> JoinPages<'a> {
             base_path,
             register_action: paths::join_register(token),
             login_action: paths::join_login(token),
-            signed_in_email: user.map(|u| u.email.to_string()).unwrap_or_default(),
+            signed_in_email: self.signed_in_email(),
             dashboard_path: paths::dashboard(org.id),
             email: screen
                 .address
@@ -258,7 +209,7 @@ impl<'a> JoinPages<'a> {
             JoinOutcome::SeePage => return Ok(see_other(&self.path())),
             JoinOutcome::Joined(m) => {
                 let text = format!("You joined {} as {}", m.organization.name, m.role.label());
-                flash::success(self.session, text);
+                flash::success(&self.session, text);
                 m
             }
             JoinOutcome::AlreadyMember(m) => {
@@ -267,7 +218,7 @@ impl<'a> JoinPages<'a> {
                     m.organization.name,
                     m.role.label()
                 );
-                flash::info(self.session, text);
+                flash::info(&self.session, text);
                 m
             }
         };
@@ -290,7 +241,7 @@ impl<'a> JoinPages<'a> {
     /// "Check your email" for `email`.
     fn sent(&self, screen: &JoinScreen, email: &EmailAddress) -> Result<HttpResponse, AppError> {
         let page = SentView {
-            layout: Layout::new(self.state, self.session, "Check your email", self.user())?,
+            layout: self.layout("Check your email")?,
             org_name: screen.link.organization.name.clone(),
             email: email.to_string(),
             link_path: self.path(),
@@ -304,14 +255,8 @@ impl<'a> JoinPages<'a> {
 /// account holder once the address is proved) or log in, to join; signed in: "Join
 /// {organization} as {role}"; already a member: says so (the link stays unused); expired,
 /// used or revoked: a page asking for a new link (410); unknown token: 404. Reads only.
-pub async fn show(
-    state: web::Data<AppState>,
-    session: Session,
-    user: MaybeUser,
-    meta: Meta,
-    LinkPath(token): LinkPath,
-) -> Result<HttpResponse, AppError> {
-    let pages = JoinPages::new(&state, &session, user, meta, token, false);
+pub async fn show(visit: LinkVisit) -> Result<HttpResponse, AppError> {
+    let pages = JoinPages::new(visit, false);
     match pages.call(service::open).await {
         Ok(screen) => pages.show(&screen),
         Err(e) => pages.refused(e, Kept::default()),
@@ -325,14 +270,10 @@ pub async fn show(
 /// invite link is not used. An unusable link says so (410); a malformed address re-shows the
 /// form (422); someone signed in goes back to the link's page.
 pub async fn request_link(
-    state: web::Data<AppState>,
-    session: Session,
-    user: MaybeUser,
-    meta: Meta,
-    LinkPath(token): LinkPath,
+    visit: LinkVisit,
     CsrfForm(form): CsrfForm<LinkInput>,
 ) -> Result<HttpResponse, AppError> {
-    let pages = JoinPages::new(&state, &session, user, meta, token, false);
+    let pages = JoinPages::new(visit, false);
     let email = form.email.clone();
     let asked = pages
         .call(move |svc, v, t, now| service::ask_for_link(svc, v, t, &email, now))
@@ -351,14 +292,10 @@ pub async fn request_link(
 /// unknown email and a wrong password, as `/login`: 401) and joins. A member already is
 /// signed in and told so; the link stays unused.
 pub async fn log_in_and_join(
-    state: web::Data<AppState>,
-    session: Session,
-    user: MaybeUser,
-    meta: Meta,
-    LinkPath(token): LinkPath,
+    visit: LinkVisit,
     CsrfForm(form): CsrfForm<LinkInput>,
 ) -> Result<HttpResponse, AppError> {
-    let pages = JoinPages::new(&state, &session, user, meta, token, false);
+    let pages = JoinPages::new(visit, false);
     let login_email = form.email.chars().take(254).collect();
     let cmd = LogIn {
         email: form.email,
@@ -373,14 +310,10 @@ pub async fn log_in_and_join(
 /// POST /join/{token}/accept — the signed-in person joins with one click (someone signed out
 /// goes back to the link's page).
 pub async fn accept(
-    state: web::Data<AppState>,
-    session: Session,
-    user: MaybeUser,
-    meta: Meta,
-    LinkPath(token): LinkPath,
+    visit: LinkVisit,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
-    let pages = JoinPages::new(&state, &session, user, meta, token, false);
+    let pages = JoinPages::new(visit, false);
     let joined = pages.call(service::accept).await;
     pages.answer(joined, Kept::default())
 }

@@ -15,7 +15,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use super::team::TimeView;
+use super::team::{TimeView, on_team};
 use super::{render, render_refused, see_other};
 use crate::domain::invitation::InviteDenied;
 use crate::domain::invite_link::LinkExpiry;
@@ -26,20 +26,14 @@ use crate::service::ServiceError;
 use crate::service::invite_links::{self as service, CreateLink, InviteLinkRefusal};
 use crate::web::csrf::{CsrfForm, HasCsrfToken, TokenOnly};
 use crate::web::error::Rejection;
-use crate::web::extractors::OrgMember;
+use crate::web::extractors::{OrgRequest, on};
 use crate::web::links::respond;
 use crate::web::refusals::{Refusal, shown};
-use crate::web::request_meta::Meta;
-use crate::web::session::Session;
-use crate::web::{AppError, AppState, Layout, flash};
+use crate::web::{AppError, Layout, flash};
 
 /// A link of an organization, from `/orgs/{org}/invite-links/{id}/…` (a malformed id is a
 /// 404).
 type LinkIdPath = web::Path<(OrganizationId, InviteLinkId)>;
-
-fn back_to_team(org: OrganizationId) -> impl FnOnce(AppError) -> AppError {
-    move |e| e.back_to(paths::team(org), "Back to Team Management")
-}
 
 /// The "Create invite link" form as shown.
 struct LinkForm {
@@ -78,17 +72,10 @@ struct NewLinkPage {
 }
 
 impl NewLinkPage {
-    fn new(
-        state: &AppState,
-        session: &Session,
-        member: &OrgMember,
-        plan: Plan,
-        form: LinkForm,
-    ) -> Result<Self, AppError> {
+    fn new(req: &OrgRequest, plan: Plan, form: LinkForm) -> Result<Self, AppError> {
         Ok(Self {
-            layout: Layout::new(state, session, "Create invite link", Some(&member.user))?
-                .in_org(member),
-            team_path: paths::team(member.org.id),
+            layout: req.layout("Create invite link")?,
+            team_path: paths::team(req.org()),
             trial_message: (!plan.allows_invitations()).then_some(Plan::TRIAL_MESSAGE),
             form,
         })
@@ -108,25 +95,13 @@ struct CreatedPage {
 
 /// GET /orgs/{org}/invite-links/new — the form (role within the ceiling, expiry), or on a
 /// Trial plan the message saying invitations need a paid plan. `users:invite` only (else 403).
-pub async fn new_page(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
-    Meta(meta): Meta,
-) -> Result<HttpResponse, AppError> {
-    member.require(Permission::UsersInvite)?;
-    let (org, actor) = (member.org.id, member.actor(meta));
-    let offered = state
-        .call(move |svc| service::link_form(svc, &actor, org))
+pub async fn new_page(req: OrgRequest) -> Result<HttpResponse, AppError> {
+    req.require(Permission::UsersInvite)?;
+    let offered = req
+        .call(|svc, actor, org, _| service::link_form(svc, actor, org))
         .await?;
-    let form = LinkForm::empty(org, offered.roles);
-    render(&NewLinkPage::new(
-        &state,
-        &session,
-        &member,
-        offered.plan,
-        form,
-    )?)
+    let form = LinkForm::empty(req.org(), offered.roles);
+    render(&NewLinkPage::new(&req, offered.plan, form)?)
 }
 
 /// The "Create invite link" form as submitted.
@@ -150,15 +125,12 @@ impl HasCsrfToken for CreateSubmission {
 /// role or expiry no form offers (400), a role above the creator's ceiling or a Trial plan
 /// (403), or the hourly limit (429) re-show the form with the input kept and nothing written.
 pub async fn create(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
-    Meta(meta): Meta,
+    req: OrgRequest,
     CsrfForm(input): CsrfForm<CreateSubmission>,
 ) -> Result<HttpResponse, AppError> {
-    member.require(Permission::UsersInvite)?;
-    let org = member.org.id;
-    let mut form = LinkForm::empty(org, member.role.assignable_roles());
+    req.require(Permission::UsersInvite)?;
+    let (org, plan) = (req.org(), req.member.org.plan);
+    let mut form = LinkForm::empty(org, req.member.role.assignable_roles());
     form.role = input.role.chars().take(20).collect();
     form.expiry = input.expiry.chars().take(20).collect();
     let (role, expiry) = match (
@@ -169,28 +141,28 @@ pub async fn create(
         (role, expiry) => {
             form.role_error = role.err().map(|_| "Choose one of the roles listed.".into());
             form.expiry_error = expiry.err().map(|e| format!("Expires after: {e}."));
-            let page = NewLinkPage::new(&state, &session, &member, member.org.plan, form)?;
+            let page = NewLinkPage::new(&req, plan, form)?;
             return render_refused(&page, Rejection::Malformed, None);
         }
     };
-    let (actor, now) = (member.actor(meta), state.clock.now());
-    let cmd = CreateLink { role, expiry };
-    let created = match state
-        .call(move |svc| service::create(svc, &actor, org, cmd, now))
+    let created = match req
+        .call(on(CreateLink { role, expiry }, service::create))
         .await
     {
         Ok(created) => created,
-        Err(e) => return refused(&state, &session, &member, form, e),
+        Err(e) => return refused(&req, form, e),
     };
-    let layout =
-        Layout::new(&state, &session, "Invite link created", Some(&member.user))?.in_org(&member);
     let page = CreatedPage {
-        layout,
+        layout: req.layout("Invite link created")?,
         team_path: paths::team(org),
-        url: format!("{}{}", state.base_url, paths::join(created.token.expose())),
+        url: format!(
+            "{}{}",
+            req.state.base_url,
+            paths::join(created.token.expose())
+        ),
         role,
         expiry,
-        expires: TimeView::new(created.link.facts.expires_at, now),
+        expires: TimeView::new(created.link.facts.expires_at, req.state.clock.now()),
     };
     respond(&page, StatusCode::OK)
 }
@@ -199,9 +171,7 @@ pub async fn create(
 /// the input kept, at the refusal's status (a rate limit with `Retry-After`); a refusal no
 /// form shows is its error page.
 fn refused(
-    state: &AppState,
-    session: &Session,
-    member: &OrgMember,
+    req: &OrgRequest,
     mut form: LinkForm,
     e: ServiceError<InviteLinkRefusal>,
 ) -> Result<HttpResponse, AppError> {
@@ -218,7 +188,7 @@ fn refused(
         }
         other => return Err(ServiceError::Refused(other).into()),
     }
-    let page = NewLinkPage::new(state, session, member, member.org.plan, form)?;
+    let page = NewLinkPage::new(req, req.member.org.plan, form)?;
     render_refused(&page, refusal.rejection(), refusal.retry_after())
 }
 
@@ -239,24 +209,14 @@ struct RevokePage {
 /// GET /orgs/{org}/invite-links/{id}/revoke — asks for confirmation (or says the link is
 /// already unusable). Another organization's link is a 404; a link whose role is above the
 /// actor's own is a 403.
-pub async fn revoke_confirm(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
-    path: LinkIdPath,
-    Meta(meta): Meta,
-) -> Result<HttpResponse, AppError> {
-    member.require(Permission::UsersInvite)?;
-    let (org, id) = path.into_inner();
-    let (actor, now) = (member.actor(meta), state.clock.now());
-    let view = state
-        .call(move |svc| service::revoke_view(svc, &actor, org, id, now))
-        .await
-        .map_err(|e| back_to_team(org)(e.into()))?;
+pub async fn revoke_confirm(req: OrgRequest, path: LinkIdPath) -> Result<HttpResponse, AppError> {
+    let (org, now) = (req.org(), req.state.clock.now());
+    let view_at =
+        move |svc: &_, actor: &_, org, id, _| service::revoke_view(svc, actor, org, id, now);
+    let view = on_team(&req, Permission::UsersInvite, path, view_at).await?;
     let link = &view.link.link;
     render(&RevokePage {
-        layout: Layout::new(&state, &session, "Revoke invite link", Some(&member.user))?
-            .in_org(&member),
+        layout: req.layout("Revoke invite link")?,
         role: link.role,
         creator_name: view.link.creator_name.clone(),
         created: TimeView::new(link.created_at, now),
@@ -270,26 +230,17 @@ pub async fn revoke_confirm(
 /// POST /orgs/{org}/invite-links/{id}/revoke — the link stops working at once; back to the
 /// Team page with a message. A link already used, revoked or expired is a 409.
 pub async fn revoke(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
+    req: OrgRequest,
     path: LinkIdPath,
-    Meta(meta): Meta,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
-    member.require(Permission::UsersInvite)?;
-    let (org, id) = path.into_inner();
-    let (actor, now) = (member.actor(meta), state.clock.now());
-    let role = state
-        .call(move |svc| service::revoke(svc, &actor, org, id, now))
-        .await
-        .map_err(|e| back_to_team(org)(e.into()))?;
+    let role = on_team(&req, Permission::UsersInvite, path, service::revoke).await?;
     flash::success(
-        &session,
+        &req.session,
         format!(
             "The invite link for {} was revoked; it no longer works.",
             role.label()
         ),
     );
-    Ok(see_other(&paths::team(org)))
+    Ok(see_other(&paths::team(req.org())))
 }

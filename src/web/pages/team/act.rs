@@ -7,18 +7,16 @@ use askama::Template;
 use askama_web::WebTemplate;
 use chrono::{DateTime, Utc};
 
-use super::{back_to_team, call_on};
+use super::{back_to_team, on_team};
 use crate::domain::invitation::{ActOnDenied, ResendError, ResendPlan};
 use crate::domain::{InvitationId, OrganizationId, Permission, Role};
 use crate::paths;
 use crate::service::ServiceError;
 use crate::service::invitations::{self as service, InvitationRefusal, acting_on_text};
 use crate::web::csrf::{CsrfForm, TokenOnly};
-use crate::web::extractors::OrgMember;
+use crate::web::extractors::OrgRequest;
 use crate::web::pages::{render, seconds_until, see_other};
-use crate::web::request_meta::Meta;
-use crate::web::session::Session;
-use crate::web::{AppError, AppState, Layout, flash};
+use crate::web::{AppError, Layout, flash};
 
 /// An invitation of an organization, from the path `/orgs/{org}/invitations/{id}/…` (a
 /// malformed id is a 404).
@@ -52,19 +50,14 @@ pub fn resend_refused(refused: ResendError, email: &str, now: DateTime<Utc>) -> 
 /// POST /orgs/{org}/invitations/{id}/resend — the original link again (at most once a minute),
 /// or a new invitation when it has expired.
 pub async fn resend(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
+    req: OrgRequest,
     path: InvitationPath,
-    meta: Meta,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
-    member.require(Permission::UsersInvite)?;
-    let (org, resent) = call_on(&state, &member, path, meta, service::resend).await;
-    let resent = resent.map_err(|e| back_to_team(org)(e.into()))?;
+    let resent = on_team(&req, Permission::UsersInvite, path, service::resend).await?;
     let email = resent.email;
     flash::success(
-        &session,
+        &req.session,
         match resent.how {
             ResendPlan::SameLink => format!("Invitation sent again to {email} with the same link."),
             ResendPlan::NewInvitation => format!(
@@ -72,7 +65,7 @@ pub async fn resend(
             ),
         },
     );
-    Ok(see_other(&paths::team(org)))
+    Ok(see_other(&paths::team(req.org())))
 }
 
 #[derive(Template, WebTemplate)]
@@ -87,19 +80,14 @@ struct RevokeConfirmPage {
 
 /// GET /orgs/{org}/invitations/{id}/revoke — asks for confirmation.
 pub async fn revoke_confirm(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
+    req: OrgRequest,
     path: InvitationPath,
-    meta: Meta,
 ) -> Result<HttpResponse, AppError> {
-    member.require(Permission::UsersInvite)?;
     let to_revoke = |svc: &_, actor: &_, org, id, _| service::to_revoke(svc, actor, org, id);
-    let (org, inv) = call_on(&state, &member, path, meta, to_revoke).await;
-    let inv = inv.map_err(|e| back_to_team(org)(e.into()))?;
+    let inv = on_team(&req, Permission::UsersInvite, path, to_revoke).await?;
+    let org = req.org();
     render(&RevokeConfirmPage {
-        layout: Layout::new(&state, &session, "Revoke invitation", Some(&member.user))?
-            .in_org(&member),
+        layout: req.layout("Revoke invitation")?,
         email: inv.email.to_string(),
         role: inv.role,
         action: paths::revoke(org, inv.id),
@@ -109,19 +97,14 @@ pub async fn revoke_confirm(
 
 /// POST /orgs/{org}/invitations/{id}/revoke — the link stops working at once.
 pub async fn revoke(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
+    req: OrgRequest,
     path: InvitationPath,
-    meta: Meta,
     CsrfForm(_): CsrfForm<TokenOnly>,
 ) -> Result<HttpResponse, AppError> {
-    member.require(Permission::UsersInvite)?;
-    let (org, email) = call_on(&state, &member, path, meta, service::revoke).await;
-    let email = email.map_err(|e| back_to_team(org)(e.into()))?;
+    let email = on_team(&req, Permission::UsersInvite, path, service::revoke).await?;
     flash::success(
-        &session,
+        &req.session,
         format!("The invitation to {email} was revoked; its link no longer works."),
     );
-    Ok(see_other(&paths::team(org)))
+    Ok(see_other(&paths::team(req.org())))
 }

@@ -3,7 +3,7 @@
 //! (`service::invitations::invite`); the handler checks the form, calls it once, and shows what
 //! happened to every address typed.
 
-use actix_web::{HttpResponse, web};
+use actix_web::HttpResponse;
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
@@ -20,12 +20,11 @@ use crate::service::ServiceError;
 use crate::service::invitations::{self as service, InvitationRefusal};
 use crate::web::csrf::{CsrfForm, HasCsrfToken};
 use crate::web::error::Rejection;
-use crate::web::extractors::OrgMember;
+use crate::web::extractors::{OrgMember, OrgRequest};
 use crate::web::pages::{render, render_refused, see_other};
 use crate::web::refusals::Refusal as _;
-use crate::web::request_meta::Meta;
 use crate::web::session::Session;
-use crate::web::{AppError, AppState, Layout, flash};
+use crate::web::{AppError, Layout, flash};
 
 /// The most addresses one submission of the invite form may hold.
 pub const MAX_ADDRESSES_PER_SUBMISSION: usize = 1_000;
@@ -119,16 +118,11 @@ impl InvitePage {
 }
 
 /// GET /orgs/{org}/team/invite — the invite form as its own page (works without JavaScript).
-pub async fn invite_page(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
-) -> Result<HttpResponse, AppError> {
-    member.require(Permission::UsersInvite)?;
-    let layout =
-        Layout::new(&state, &session, "Invite Team Member", Some(&member.user))?.in_org(&member);
-    let form = InviteForm::empty(&member, layout.csrf.clone());
-    render(&InvitePage::new(&member, layout, form))
+pub async fn invite_page(req: OrgRequest) -> Result<HttpResponse, AppError> {
+    req.require(Permission::UsersInvite)?;
+    let layout = req.layout("Invite Team Member")?;
+    let form = InviteForm::empty(&req.member, layout.csrf.clone());
+    render(&InvitePage::new(&req.member, layout, form))
 }
 
 /// The invite form as submitted.
@@ -396,40 +390,35 @@ fn entries(
 /// Errors re-show the form with the input kept and the message beside the field; nothing is
 /// written unless the whole submission is acceptable.
 pub async fn send_invitations(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
-    Meta(meta): Meta,
+    req: OrgRequest,
     CsrfForm(input): CsrfForm<InviteSubmission>,
 ) -> Result<HttpResponse, AppError> {
-    member.require(Permission::UsersInvite)?;
-    let layout =
-        Layout::new(&state, &session, "Invite Team Member", Some(&member.user))?.in_org(&member);
-    let form = InviteForm::empty(&member, layout.csrf.clone());
+    req.require(Permission::UsersInvite)?;
+    let (member, layout) = (&req.member, req.layout("Invite Team Member")?);
+    let form = InviteForm::empty(member, layout.csrf.clone());
     let Checked {
         mut form,
         role,
         listed,
         entries,
         rejection,
-    } = Checked::new(&member, form, &input);
+    } = Checked::new(member, form, &input);
     let Some(entries) = entries else {
-        return render_refused(&InvitePage::new(&member, layout, form), rejection, None);
+        return render_refused(&InvitePage::new(member, layout, form), rejection, None);
     };
-    let (org, actor, now) = (member.org.id, member.actor(meta), state.clock.now());
-    let outcomes = match state
-        .call(move |svc| service::invite(svc, &actor, org, &entries, now))
-        .await
-    {
+    let org = req.org();
+    let invite =
+        move |svc: &_, actor: &_, org, now| service::invite(svc, actor, org, &entries, now);
+    let outcomes = match req.call(invite).await {
         Ok(outcomes) => outcomes,
         Err(ServiceError::Refused(refusal)) if shown_on_form(&refusal) => {
             form.show_refusal(role, &refusal);
-            let page = InvitePage::new(&member, layout, form);
+            let page = InvitePage::new(member, layout, form);
             return render_refused(&page, refusal.rejection(), refusal.retry_after());
         }
-        Err(e) => return Err(back_to_team(org)(e.into())),
+        Err(e) => return Err(back_to_team(org)(e)),
     };
-    report(&session, &listed, &outcomes)?;
+    report(&req.session, &listed, &outcomes)?;
     Ok(see_other(&paths::team(org)))
 }
 

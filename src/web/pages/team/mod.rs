@@ -29,39 +29,37 @@ use crate::service::team::{
     TableView, Team, TeamView,
 };
 use crate::service::{Actor, ServiceError, Services};
-use crate::web::extractors::OrgMember;
+use crate::web::extractors::{OrgMember, OrgRequest, on};
 use crate::web::listing::{Pager, SortColumn, SortHeader, Table, TableLinks, TeamQuery};
-use crate::web::request_meta::Meta;
-use crate::web::session::Session;
-use crate::web::{AppError, AppState, Layout};
+use crate::web::{AppError, Layout};
 
-/// Adds the link back to the Team page to an error page.
-fn back_to_team(org: OrganizationId) -> impl FnOnce(AppError) -> AppError {
-    move |e| e.back_to(paths::team(org), "Back to Team Management")
+/// Adds the link back to the Team page to an error page (or a refusal's page).
+pub(super) fn back_to_team<E: Into<AppError>>(org: OrganizationId) -> impl FnOnce(E) -> AppError {
+    move |e| {
+        e.into()
+            .back_to(paths::team(org), "Back to Team Management")
+    }
 }
 
-/// Runs `op` as `member` on the item that `path` names (`/orgs/{org}/…/{id}`) at the request's
-/// time, in the request's one blocking hand-off; returns the organization and `op`'s answer.
-pub(super) async fn call_on<I, T, R>(
-    state: &AppState,
-    member: &OrgMember,
+/// Runs `op` on the item of the Team page that `path` names (`/orgs/{org}/…/{id}`), for
+/// `req`'s member, who needs `permission`; a refusal's page links back to the Team page.
+///
+/// # Errors
+/// [`AppError::Forbidden`] without `permission`; `op`'s refusal as its page.
+pub(super) async fn on_team<I: Send + 'static, T: Send + 'static, R: Send + 'static>(
+    req: &OrgRequest,
+    permission: Permission,
     path: web::Path<(OrganizationId, I)>,
-    Meta(origin): Meta,
     op: impl FnOnce(&Services, &Actor, OrganizationId, I, DateTime<Utc>) -> Result<T, ServiceError<R>>
     + Send
     + 'static,
-) -> (OrganizationId, Result<T, ServiceError<R>>)
+) -> Result<T, AppError>
 where
-    I: Send + 'static,
-    T: Send + 'static,
-    R: Send + 'static,
+    AppError: From<ServiceError<R>>,
 {
+    req.require(permission)?;
     let (org, id) = path.into_inner();
-    let (actor, now) = (member.actor(origin), state.clock.now());
-    (
-        org,
-        state.call(move |svc| op(svc, &actor, org, id, now)).await,
-    )
+    req.call(on(id, op)).await.map_err(back_to_team(org))
 }
 
 /// What a Team page address asks for (its query string); a malformed one is a 400.
@@ -499,16 +497,10 @@ fn export_path(org: OrganizationId, filter: &str) -> String {
 /// GET /orgs/{org}/team — Owners and Admins (`members:manage`); others get 403. Every table
 /// sorts by its columns, pages by 50 and follows the filter `q` (see `web::listing`); a
 /// malformed query string gets a 400 page naming the parameter.
-pub async fn team_page(
-    state: web::Data<AppState>,
-    session: Session,
-    member: OrgMember,
-    Meta(meta): Meta,
-    req: HttpRequest,
-) -> Result<HttpResponse, AppError> {
-    member.require(Permission::MembersManage)?;
-    let query = team_query(&req)?;
-    let (org, actor, now) = (member.org.id, member.actor(meta), state.clock.now());
+pub async fn team_page(req: OrgRequest, http: HttpRequest) -> Result<HttpResponse, AppError> {
+    req.require(Permission::MembersManage)?;
+    let query = team_query(&http)?;
+    let (org, now) = (req.org(), req.state.clock.now());
     let view = TeamView {
         filter: query.filter.clone(),
         members: query.members,
@@ -516,20 +508,21 @@ pub async fn team_page(
         history: query.history,
         links: query.links,
     };
-    let team = state
-        .call(move |svc| service::team(svc, &actor, org, &view, now))
+    let team = req
+        .call(move |svc, actor, org, _| service::team(svc, actor, org, &view, now))
         .await?;
+    let member = &req.member;
     // Removing writes the session row, so `remove` does it only when there is a result.
-    let result = session.get::<InviteResult>(RESULT_KEY);
-    session.remove(RESULT_KEY);
-    let layout = Layout::new(&state, &session, "Team", Some(&member.user))?.in_org(&member);
-    let form = InviteForm::empty(&member, layout.csrf.clone());
+    let result = req.session.get::<InviteResult>(RESULT_KEY);
+    req.session.remove(RESULT_KEY);
+    let layout = req.layout("Team")?;
+    let form = InviteForm::empty(member, layout.csrf.clone());
     let Sections {
         members,
         pending,
         history,
         links,
-    } = Sections::new(&member, &query, team, now);
+    } = Sections::new(member, &query, team, now);
     render(&TeamPage {
         layout,
         members,
