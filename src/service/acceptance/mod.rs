@@ -382,11 +382,7 @@ fn unusable_after_race(
     now: DateTime<Utc>,
 ) -> std::result::Result<LinkUnusable, DbError> {
     let after = db::invitations::current(c, inv)?;
-    Ok(after
-        .facts
-        .check_usable(now)
-        .err()
-        .unwrap_or(LinkUnusable::Used))
+    Ok(LinkUnusable::after_lost_race(after.facts.check_usable(now)))
 }
 
 #[cfg(test)]
