@@ -24,6 +24,7 @@ use chrono::{DateTime, Utc};
 
 use super::{ServiceError, Services, Visitor, refuse, tenants};
 use crate::db::audit::{self, AuditContext, RequestMeta};
+use crate::db::links::Ending;
 use crate::db::{self, Conn, DbError};
 use crate::domain::audit::AuditAction;
 use crate::domain::invitation::{
@@ -361,7 +362,7 @@ fn revoke_if_lapsed(
         return Ok(None);
     };
     let reason = lapsed.to_string();
-    if !db::invitations::mark_revoked(c, current.id, &reason, now)? {
+    if !db::invitations::end(c, current.id, Ending::Revoked(&reason), now)? {
         return Ok(Some(unusable_after_race(c, current, now)?));
     }
     let system = AuditContext {
