@@ -97,6 +97,18 @@ impl Ending<'_> {
     }
 }
 
+/// Invitation `$id` of table `$t` if it is still pending and unexpired at `$now`: what every
+/// conditional update of an invitation starts from (DESIGN.md, "single use").
+macro_rules! pending_unexpired {
+    ($t:ident, $id:expr, $now:expr) => {
+        $t::table
+            .find($id.to_string())
+            .filter($t::status.eq(InvitationStatus::Pending.as_str()))
+            .filter($t::expires_at.gt(to_db($now)))
+    };
+}
+pub(crate) use pending_unexpired;
+
 /// `pub fn end(conn, id, ending, now)` for an invitation table `$t`: the one conditional
 /// update (`WHERE status = 'pending' AND expires_at > now`) that ends an invitation, whose row
 /// count says whether this request won (of racing requests exactly one does).
@@ -112,19 +124,14 @@ macro_rules! invitation_ending {
             ending: $crate::db::links::Ending<'_>,
             now: DateTime<Utc>,
         ) -> Result<bool, DbError> {
-            let n = diesel::update(
-                $t::table
-                    .find(id.to_string())
-                    .filter($t::status.eq(InvitationStatus::Pending.as_str()))
-                    .filter($t::expires_at.gt(to_db(now))),
-            )
-            .set((
-                $t::status.eq(ending.status().as_str()),
-                $t::status_reason.eq(ending.reason()),
-                $t::decided_at.eq(Some(to_db(now))),
-                $t::accepted_by.eq(ending.accepted_by()),
-            ))
-            .execute(conn)?;
+            let n = diesel::update(pending_unexpired!($t, id, now))
+                .set((
+                    $t::status.eq(ending.status().as_str()),
+                    $t::status_reason.eq(ending.reason()),
+                    $t::decided_at.eq(Some(to_db(now))),
+                    $t::accepted_by.eq(ending.accepted_by()),
+                ))
+                .execute(conn)?;
             Ok(n == 1)
         }
     };
@@ -275,11 +282,7 @@ macro_rules! resend_stamp {
             now: DateTime<Utc>,
         ) -> Result<bool, DbError> {
             let n = diesel::update(
-                $t::table
-                    .find(id.to_string())
-                    .filter($t::status.eq(InvitationStatus::Pending.as_str()))
-                    .filter($t::expires_at.gt(to_db(now)))
-                    .filter(
+                pending_unexpired!($t, id, now).filter(
                         $t::last_resent_at
                             .is_null()
                             .or($t::last_resent_at.le(to_db(not_since))),

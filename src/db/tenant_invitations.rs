@@ -11,7 +11,7 @@ use crate::domain::tenant::TenantInvitation;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
-use super::links::{invitation_ending, resend_stamp, row_lock};
+use super::links::{invitation_ending, pending_unexpired, resend_stamp, row_lock};
 use super::outbox::{self, EmailKind};
 use super::schema::{tenant_invitations, users};
 use super::{Conn, DbError, from_db, parse_stored, to_db};

@@ -44,17 +44,18 @@ pub fn pending_for(
 }
 
 /// Stamps "a new invitation was requested" on invitation `id` at `now` unless it was stamped
-/// after `not_since`: one conditional update, so of two racing requests one wins. Whether
-/// this request stamped it.
+/// within the last `RENEWAL_REQUEST_INTERVAL` (DESIGN.md, "Request a new invitation": once a
+/// day): one conditional update, so of two racing requests one wins. Whether this request
+/// stamped it.
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
 pub fn stamp_renewal_request(
     conn: &mut Conn,
     id: InvitationId,
-    not_since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
+    let not_since = now - crate::domain::invitation::RENEWAL_REQUEST_INTERVAL;
     let n = diesel::update(
         invitations::table.find(id.to_string()).filter(
             invitations::renewal_requested_at

@@ -23,7 +23,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
 use super::audit::{self, AuditContext};
-use super::links::{hourly_window, invitation_ending, link_lookups, row_lock};
+use super::links::{hourly_window, invitation_ending, link_lookups, pending_unexpired, row_lock};
 use super::models::{InvitationRow, NewInvitation};
 use super::organizations;
 use super::outbox::{self, EmailKind};

@@ -6,7 +6,7 @@
 
 #![allow(clippy::wildcard_imports)]
 use super::*;
-use crate::db::links::resend_stamp;
+use crate::db::links::{pending_unexpired, resend_stamp};
 
 use crate::domain::invitation::Existing;
 pub use crate::domain::invitation::{AddressOutcome, InviteEntry};
