@@ -14,6 +14,7 @@ use diesel::prelude::*;
 
 use super::audit::{self, AuditContext};
 use super::links::{hourly_window, link_lookups, row_lock};
+use super::models::row_structs;
 use super::organizations;
 use super::schema::{invite_links, users};
 use super::{Conn, DbError, from_db, parse_stored, to_db};
@@ -22,33 +23,19 @@ use crate::domain::invitation::Inviter;
 use crate::domain::invite_link::{LinkFacts, LinkStatus};
 use crate::domain::{InviteLinkId, OrganizationId, Role, UserId};
 
-/// An `invite_links` row.
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = invite_links)]
-struct InviteLinkRow {
-    id: String,
-    organization_id: String,
-    role: String,
-    created_by: String,
-    status: String,
-    created_at: NaiveDateTime,
-    expires_at: NaiveDateTime,
-    used_by: Option<String>,
-    decided_at: Option<NaiveDateTime>,
-}
-
-/// A new `invite_links` row (status defaults to `active`).
-#[derive(Debug, Insertable)]
-#[diesel(table_name = invite_links)]
-struct NewInviteLink<'a> {
-    id: String,
-    organization_id: String,
-    role: &'a str,
-    created_by: String,
-    token_hash: String,
-    status: &'a str,
-    created_at: NaiveDateTime,
-    expires_at: NaiveDateTime,
+row_structs! {
+    /// A new `invite_links` row (status defaults to `active`).
+    InviteLinkRow, NewInviteLink for invite_links {
+        organization_id: String => String,
+        role: String => &'a str,
+        created_by: String => String,
+        token_hash: String => String,
+        status: String => &'a str,
+        created_at: NaiveDateTime => NaiveDateTime,
+        expires_at: NaiveDateTime => NaiveDateTime,
+        used_by: Option<String>,
+        decided_at: Option<NaiveDateTime>,
+    }
 }
 
 impl TryFrom<InviteLinkRow> for InviteLink {

@@ -109,3 +109,4 @@ row_structs! {
         sent_at: Option<NaiveDateTime>,
     }
 }
+pub(crate) use row_structs;
