@@ -18,7 +18,7 @@ use joinery::domain::text::{OrganizationName, PersonName};
 use joinery::domain::token::TokenKey;
 use joinery::domain::{Clock, EmailAddress, Plan, Role, SystemClock};
 use joinery::mail::Mailer;
-use joinery::mail::outbox::OutboxWorker;
+use joinery::mail::outbox::{MailLinks, OutboxWorker};
 
 #[path = "../tests/support/smtp_sink.rs"]
 mod smtp_sink;
@@ -103,8 +103,10 @@ async fn main() -> anyhow::Result<()> {
         db.clone(),
         mailer,
         clock,
-        "http://127.0.0.1:8080".into(),
-        key,
+        MailLinks {
+            base_url: "http://127.0.0.1:8080".into(),
+            token_key: key,
+        },
         Duration::from_millis(50),
     );
     let (stop, stop_rx) = tokio::sync::watch::channel(false);

@@ -31,84 +31,56 @@ pub struct Cli {
     command: Option<Command>,
 }
 
+// The settings every subcommand takes (each flag is global: it may come before or after the
+// subcommand's name). A plain comment: a doc comment here would become the about text.
 #[derive(Debug, Args)]
+#[command(mut_args(|arg| arg.global(true)))]
 struct SettingsArgs {
     /// Database URL: `postgres://user:pass@host/db` for PostgreSQL, or `sqlite://PATH` or a file
     /// path for SQLite. Default: `joinery.db` in the data directory.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
     /// Address and port to listen on.
-    #[arg(
-        long,
-        env = "JOINERY_BIND",
-        default_value = "127.0.0.1:8080",
-        global = true
-    )]
+    #[arg(long, env = "JOINERY_BIND", default_value = "127.0.0.1:8080")]
     bind: String,
     /// Public base URL, e.g. `https://team.example.com`; every link in every email is built from
     /// it. Default: `http://` + the bind address.
-    #[arg(long, env = "JOINERY_BASE_URL", global = true)]
+    #[arg(long, env = "JOINERY_BASE_URL")]
     base_url: Option<String>,
     /// Directory for the SQLite file, development keys and the development mailbox.
-    #[arg(
-        long,
-        env = "JOINERY_DATA_DIR",
-        default_value = "joinery-data",
-        global = true
-    )]
+    #[arg(long, env = "JOINERY_DATA_DIR", default_value = "joinery-data")]
     data_dir: PathBuf,
     /// SMTP server, e.g. `smtp://user:pass@mail.example.com:587?tls=required`. Without it,
     /// email is written to `{data-dir}/mailbox`.
-    #[arg(long, env = "JOINERY_SMTP_URL", hide_env_values = true, global = true)]
+    #[arg(long, env = "JOINERY_SMTP_URL", hide_env_values = true)]
     smtp_url: Option<String>,
     /// The From address of every email.
     #[arg(
         long,
         env = "JOINERY_MAIL_FROM",
-        default_value = "Joinery <no-reply@joinery.localhost>",
-        global = true
+        default_value = "Joinery <no-reply@joinery.localhost>"
     )]
     mail_from: String,
     /// Session cookie key: at least 64 bytes, hex or base64. Required unless `--dev`, which
     /// generates one and keeps it in the data directory.
-    #[arg(
-        long,
-        env = "JOINERY_SESSION_KEY",
-        hide_env_values = true,
-        global = true
-    )]
+    #[arg(long, env = "JOINERY_SESSION_KEY", hide_env_values = true)]
     session_key: Option<String>,
     /// Invitation token key: at least 32 bytes, hex or base64. Rotating it invalidates every
     /// outstanding invitation link. Required unless `--dev`.
-    #[arg(long, env = "JOINERY_TOKEN_KEY", hide_env_values = true, global = true)]
+    #[arg(long, env = "JOINERY_TOKEN_KEY", hide_env_values = true)]
     token_key: Option<String>,
     /// Development mode: generates missing keys and serves the mailbox at `/dev/mailbox`.
-    #[arg(long, env = "JOINERY_DEV", global = true, value_parser = clap::builder::FalseyValueParser::new())]
+    #[arg(long, env = "JOINERY_DEV", value_parser = clap::builder::FalseyValueParser::new())]
     dev: bool,
     /// Hours an invitation stays usable.
-    #[arg(
-        long,
-        env = "JOINERY_INVITATION_TTL_HOURS",
-        default_value_t = 168,
-        global = true
-    )]
+    #[arg(long, env = "JOINERY_INVITATION_TTL_HOURS", default_value_t = 168)]
     invitation_ttl_hours: u32,
     /// The most invitations one organization may send per rolling hour.
-    #[arg(
-        long,
-        env = "JOINERY_INVITATIONS_PER_HOUR",
-        default_value_t = 1000,
-        global = true
-    )]
+    #[arg(long, env = "JOINERY_INVITATIONS_PER_HOUR", default_value_t = 1000)]
     invitations_per_hour: u32,
     /// Log-in attempts allowed per client IP per minute: one budget for every POST that hashes
     /// or verifies a password (sign-up requests get one of the same size of their own).
-    #[arg(
-        long,
-        env = "JOINERY_LOGIN_ATTEMPTS_PER_MINUTE",
-        default_value_t = 10,
-        global = true
-    )]
+    #[arg(long, env = "JOINERY_LOGIN_ATTEMPTS_PER_MINUTE", default_value_t = 10)]
     login_attempts_per_minute: u32,
     /// Token look-ups (invitation, invite and sign-up links) that find nothing allowed per
     /// client per minute; past them every token look-up from that client gets 429 until one
@@ -116,45 +88,29 @@ struct SettingsArgs {
     #[arg(
         long,
         env = "JOINERY_TOKEN_LOOKUP_MISSES_PER_MINUTE",
-        default_value_t = 20,
-        global = true
+        default_value_t = 20
     )]
     token_lookup_misses_per_minute: u32,
     /// Database connections in the pool.
-    #[arg(long, env = "JOINERY_DB_POOL_SIZE", default_value_t = 8, global = true)]
+    #[arg(long, env = "JOINERY_DB_POOL_SIZE", default_value_t = 8)]
     db_pool_size: u32,
     /// Threads that hash and verify passwords (argon2id, ~19 MiB each while hashing): the
     /// most hashes in flight at once. Default: half the CPUs, at least 1.
-    #[arg(long, env = "JOINERY_PASSWORD_THREADS", global = true)]
+    #[arg(long, env = "JOINERY_PASSWORD_THREADS")]
     password_threads: Option<usize>,
     /// Outbox delivery tasks in this instance; several instances may each run some.
-    #[arg(
-        long,
-        env = "JOINERY_OUTBOX_WORKERS",
-        default_value_t = 1,
-        global = true
-    )]
+    #[arg(long, env = "JOINERY_OUTBOX_WORKERS", default_value_t = 1)]
     outbox_workers: u32,
     /// Milliseconds an idle outbox worker waits before looking for due email again (new
     /// email wakes it at once).
-    #[arg(
-        long,
-        env = "JOINERY_OUTBOX_POLL_MS",
-        default_value_t = 2000,
-        global = true
-    )]
+    #[arg(long, env = "JOINERY_OUTBOX_POLL_MS", default_value_t = 2000)]
     outbox_poll_ms: u64,
     /// Reverse proxies (IP addresses or CIDR networks, comma-separated) whose X-Forwarded-For
     /// header is believed for the client IP recorded in the audit log.
-    #[arg(
-        long,
-        env = "JOINERY_TRUSTED_PROXIES",
-        default_value = "",
-        global = true
-    )]
+    #[arg(long, env = "JOINERY_TRUSTED_PROXIES", default_value = "")]
     trusted_proxies: String,
     /// Log filter, e.g. `info` or `joinery=debug,actix_web=info`.
-    #[arg(long, env = "JOINERY_LOG", default_value = "info", global = true)]
+    #[arg(long, env = "JOINERY_LOG", default_value = "info")]
     log: String,
     /// Log line format: `text` for people, `json` for log collectors (one JSON object per
     /// line, with the request's span — route pattern and request id — on every line logged
@@ -163,32 +119,21 @@ struct SettingsArgs {
         long,
         env = "JOINERY_LOG_FORMAT",
         value_enum,
-        default_value_t = LogFormat::Text,
-        global = true
+        default_value_t = LogFormat::Text
     )]
     log_format: LogFormat,
     /// Address and port of a separate listener serving Prometheus metrics at `/metrics`
     /// (e.g. `127.0.0.1:9100`). Off unless set; never served on `--bind`.
-    #[arg(long, env = "JOINERY_METRICS_BIND", global = true)]
+    #[arg(long, env = "JOINERY_METRICS_BIND")]
     metrics_bind: Option<String>,
     /// Milliseconds a request waits for a database connection before it is answered 503
     /// (bounds how long requests hang while the database is down).
-    #[arg(
-        long,
-        env = "JOINERY_DB_CHECKOUT_TIMEOUT_MS",
-        default_value_t = 2000,
-        global = true
-    )]
+    #[arg(long, env = "JOINERY_DB_CHECKOUT_TIMEOUT_MS", default_value_t = 2000)]
     db_checkout_timeout_ms: u64,
     /// Seconds a delivery task holds the outbox rows it claimed; if its instance dies, another
     /// instance sends them once this has passed. Keep it well above the time a batch can take
     /// (50 emails, SMTP commands time out after 20 s).
-    #[arg(
-        long,
-        env = "JOINERY_OUTBOX_LEASE_SECS",
-        default_value_t = 600,
-        global = true
-    )]
+    #[arg(long, env = "JOINERY_OUTBOX_LEASE_SECS", default_value_t = 600)]
     outbox_lease_secs: u32,
 }
 

@@ -38,129 +38,151 @@ impl Route {
 }
 
 /// Declares each route's pattern (a `Route` constant) and the typed function that builds its
-/// path, from one line.
+/// path, from one line. Routes come in groups under a common prefix; a group's parameter (the
+/// organization, a link's token) is the first argument of each of its functions.
 macro_rules! routes {
-    ($(
-        $(#[doc = $doc:literal])*
-        $konst:ident = $pattern:literal => $fname:ident($($arg:ident: $ty:ty),*);
-    )*) => {
-        $(
-            $(#[doc = $doc])*
-            pub const $konst: Route = Route($pattern);
-
-            $(#[doc = $doc])*
-            pub fn $fname($($arg: $ty),*) -> String {
-                $konst.with(&[$(&$arg),*])
-            }
-        )*
-
+    (@all [$($all:ident)*]) => {
         /// Every route, for the test that each function fills its pattern.
         #[cfg(test)]
-        const ALL: &[Route] = &[$($konst),*];
+        const ALL: &[Route] = &[$($all),*];
+    };
+    (@all $all:tt $prefix:literal ($parg:ident: $pty:ty) { $($routes:tt)* } $($rest:tt)*) => {
+        routes!(@group $prefix [$parg: $pty,] [&$parg,] $all [$($rest)*] $($routes)*);
+    };
+    (@all $all:tt $prefix:literal () { $($routes:tt)* } $($rest:tt)*) => {
+        routes!(@group $prefix [] [] $all [$($rest)*] $($routes)*);
+    };
+    // One route at a time, so the group's parameter can be spliced into each function.
+    (@group $prefix:literal $param:tt $pass:tt [$($all:ident)*] [$($rest:tt)*]) => {
+        routes!(@all [$($all)*] $($rest)*);
+    };
+    (@group $prefix:literal [$($param:tt)*] [$($pass:tt)*] [$($all:ident)*] $rest:tt
+        $(#[doc = $doc:literal])*
+        $konst:ident = $pattern:literal => $fname:ident($($arg:ident: $ty:ty),*);
+        $($routes:tt)*
+    ) => {
+        $(#[doc = $doc])*
+        pub const $konst: Route = Route(concat!($prefix, $pattern));
+
+        $(#[doc = $doc])*
+        pub fn $fname($($param)* $($arg: $ty),*) -> String {
+            $konst.with(&[$($pass)* $(&$arg),*])
+        }
+
+        routes!(@group $prefix [$($param)*] [$($pass)*] [$($all)* $konst] $rest $($routes)*);
+    };
+    ($($groups:tt)*) => {
+        routes!(@all [] $($groups)*);
     };
 }
 
 routes! {
-    /// The start page: the person's organization, or the chooser.
-    HOME = "/" => home();
-    /// The stylesheet.
-    APP_CSS = "/static/app.css" => app_css();
-    /// The progressive-enhancement script.
-    APP_JS = "/static/app.js" => app_js();
-    /// Liveness.
-    HEALTHZ = "/healthz" => healthz();
-    /// Readiness (the database answers).
-    READYZ = "/readyz" => readyz();
-    /// Log in (GET the form, POST it).
-    LOGIN = "/login" => login();
-    /// Log out (POST).
-    LOGOUT = "/logout" => logout();
-    /// Self-serve sign-up: the form, and where it posts.
-    SIGNUP = "/signup" => signup();
-    /// A mailed sign-up (or join) link's page, and where its form posts.
-    SIGNUP_LINK = "/signup/{token}" => signup_link(token: &str);
-    /// The development mailbox (`--dev` only).
-    DEV_MAILBOX = "/dev/mailbox" => dev_mailbox();
-
-    /// The organization's dashboard.
-    DASHBOARD = "/orgs/{org}" => dashboard(org: OrganizationId);
-    /// The Team Management page.
-    TEAM = "/orgs/{org}/team" => team(org: OrganizationId);
-    /// The members of the Team page as a CSV download.
-    EXPORT_MEMBERS = "/orgs/{org}/team/members.csv" => export_members(org: OrganizationId);
-    /// The invite form as a page of its own (no JavaScript).
-    INVITE = "/orgs/{org}/team/invite" => invite(org: OrganizationId);
-    /// Where the invite form posts.
-    SEND_INVITATIONS = "/orgs/{org}/invitations" => send_invitations(org: OrganizationId);
-    /// Resend one invitation (POST).
-    RESEND = "/orgs/{org}/invitations/{id}/resend" => resend(org: OrganizationId, id: InvitationId);
-    /// Revoke one invitation (GET asks for confirmation, POST does it).
-    REVOKE = "/orgs/{org}/invitations/{id}/revoke" => revoke(org: OrganizationId, id: InvitationId);
-    /// Change a member's role (POST).
-    MEMBER_ROLE = "/orgs/{org}/members/{id}/role" => member_role(org: OrganizationId, id: MembershipId);
-    /// Remove a member (GET asks for confirmation, POST does it).
-    REMOVE_MEMBER = "/orgs/{org}/members/{id}/remove" => remove_member(org: OrganizationId, id: MembershipId);
-    /// Leave the organization (GET asks, POST does it).
-    LEAVE = "/orgs/{org}/leave" => leave(org: OrganizationId);
-    /// The Billing page.
-    BILLING = "/orgs/{org}/billing" => billing(org: OrganizationId);
-    /// Notification settings.
-    NOTIFICATIONS = "/orgs/{org}/settings/notifications" => notifications(org: OrganizationId);
-    /// The organization's audit log.
-    AUDIT = "/orgs/{org}/audit" => audit(org: OrganizationId);
-    /// The "Create invite link" form (GET).
-    NEW_INVITE_LINK = "/orgs/{org}/invite-links/new" => new_invite_link(org: OrganizationId);
-    /// Where the "Create invite link" form posts.
-    CREATE_INVITE_LINK = "/orgs/{org}/invite-links" => create_invite_link(org: OrganizationId);
-    /// Revoke one invite link (GET asks for confirmation, POST does it).
-    REVOKE_INVITE_LINK = "/orgs/{org}/invite-links/{id}/revoke" => revoke_invite_link(org: OrganizationId, id: InviteLinkId);
-    /// The CSV import's upload form (GET) and where it posts (POST).
-    IMPORT = "/orgs/{org}/invitations/import" => import_invitations(org: OrganizationId);
-    /// An example CSV file to fill in.
-    IMPORT_EXAMPLE = "/orgs/{org}/invitations/import/example.csv" => import_example(org: OrganizationId);
-    /// One uploaded import's preview (GET) and its confirmation (POST).
-    IMPORT_PREVIEW = "/orgs/{org}/invitations/import/{id}" => import_preview(org: OrganizationId, id: ImportId);
-    /// Cancel an uploaded import (POST).
-    IMPORT_CANCEL = "/orgs/{org}/invitations/import/{id}/cancel" => import_cancel(org: OrganizationId, id: ImportId);
-    /// What happened to each row of a sent import (GET; where the confirmation redirects).
-    IMPORT_RESULT = "/orgs/{org}/invitations/import/{id}/result" => import_result(org: OrganizationId, id: ImportId);
-
-    /// The staff console.
-    STAFF = "/staff" => staff();
-    /// Set an organization's plan (POST, staff).
-    STAFF_PLAN = "/staff/orgs/{org}/plan" => staff_plan(org: OrganizationId);
-    /// Send a tenant-owner invitation (POST, staff).
-    TENANT_INVITATIONS = "/staff/tenant-invitations" => tenant_invitations();
-    /// Resend a tenant-owner invitation (POST, staff).
-    TENANT_RESEND = "/staff/tenant-invitations/{id}/resend" => tenant_resend(id: InvitationId);
-    /// Revoke a tenant-owner invitation (GET asks, POST does it; staff).
-    TENANT_REVOKE = "/staff/tenant-invitations/{id}/revoke" => tenant_revoke(id: InvitationId);
-
-    /// An invitation's page (member or tenant-owner invitation).
-    INVITATION = "/invitations/{token}" => invitation(token: &str);
-    /// Create the organization of a tenant-owner invitation (POST).
-    INVITATION_ORGANIZATION = "/invitations/{token}/organization" => invitation_organization(token: &str);
-    /// Decline a tenant-owner invitation (POST).
-    INVITATION_DECLINE_ORGANIZATION = "/invitations/{token}/decline-organization" => invitation_decline_organization(token: &str);
-    /// "Create account & join" (POST).
-    INVITATION_REGISTER = "/invitations/{token}/register" => invitation_register(token: &str);
-    /// "Log in & accept" (POST).
-    INVITATION_LOGIN = "/invitations/{token}/login" => invitation_login(token: &str);
-    /// "Accept invitation" (POST).
-    INVITATION_ACCEPT = "/invitations/{token}/accept" => invitation_accept(token: &str);
-    /// "Decline" (POST).
-    INVITATION_DECLINE = "/invitations/{token}/decline" => invitation_decline(token: &str);
-    /// "Request a new invitation" from an expired link (POST).
-    INVITATION_REQUEST_NEW = "/invitations/{token}/request-new" => invitation_request_new(token: &str);
-
-    /// Where an invite link leads.
-    JOIN = "/join/{token}" => join(token: &str);
-    /// "Email me a link to join" (POST).
-    JOIN_REGISTER = "/join/{token}/register" => join_register(token: &str);
-    /// "Log in & join" (POST).
-    JOIN_LOGIN = "/join/{token}/login" => join_login(token: &str);
-    /// "Join" for a signed-in person (POST).
-    JOIN_ACCEPT = "/join/{token}/accept" => join_accept(token: &str);
+    "" () {
+        /// The start page: the person's organization, or the chooser.
+        HOME = "/" => home();
+        /// The stylesheet.
+        APP_CSS = "/static/app.css" => app_css();
+        /// The progressive-enhancement script.
+        APP_JS = "/static/app.js" => app_js();
+        /// Liveness.
+        HEALTHZ = "/healthz" => healthz();
+        /// Readiness (the database answers).
+        READYZ = "/readyz" => readyz();
+        /// Log in (GET the form, POST it).
+        LOGIN = "/login" => login();
+        /// Log out (POST).
+        LOGOUT = "/logout" => logout();
+        /// Self-serve sign-up: the form, and where it posts.
+        SIGNUP = "/signup" => signup();
+        /// A mailed sign-up (or join) link's page, and where its form posts.
+        SIGNUP_LINK = "/signup/{token}" => signup_link(token: &str);
+        /// The development mailbox (`--dev` only).
+        DEV_MAILBOX = "/dev/mailbox" => dev_mailbox();
+    }
+    "/orgs/{org}" (org: OrganizationId) {
+        /// The organization's dashboard.
+        DASHBOARD = "" => dashboard();
+        /// The Team Management page.
+        TEAM = "/team" => team();
+        /// The members of the Team page as a CSV download.
+        EXPORT_MEMBERS = "/team/members.csv" => export_members();
+        /// The invite form as a page of its own (no JavaScript).
+        INVITE = "/team/invite" => invite();
+        /// Where the invite form posts.
+        SEND_INVITATIONS = "/invitations" => send_invitations();
+        /// Resend one invitation (POST).
+        RESEND = "/invitations/{id}/resend" => resend(id: InvitationId);
+        /// Revoke one invitation (GET asks for confirmation, POST does it).
+        REVOKE = "/invitations/{id}/revoke" => revoke(id: InvitationId);
+        /// Change a member's role (POST).
+        MEMBER_ROLE = "/members/{id}/role" => member_role(id: MembershipId);
+        /// Remove a member (GET asks for confirmation, POST does it).
+        REMOVE_MEMBER = "/members/{id}/remove" => remove_member(id: MembershipId);
+        /// Leave the organization (GET asks, POST does it).
+        LEAVE = "/leave" => leave();
+        /// The Billing page.
+        BILLING = "/billing" => billing();
+        /// Notification settings.
+        NOTIFICATIONS = "/settings/notifications" => notifications();
+        /// The organization's audit log.
+        AUDIT = "/audit" => audit();
+        /// The "Create invite link" form (GET).
+        NEW_INVITE_LINK = "/invite-links/new" => new_invite_link();
+        /// Where the "Create invite link" form posts.
+        CREATE_INVITE_LINK = "/invite-links" => create_invite_link();
+        /// Revoke one invite link (GET asks for confirmation, POST does it).
+        REVOKE_INVITE_LINK = "/invite-links/{id}/revoke" => revoke_invite_link(id: InviteLinkId);
+        /// The CSV import's upload form (GET) and where it posts (POST).
+        IMPORT = "/invitations/import" => import_invitations();
+        /// An example CSV file to fill in.
+        IMPORT_EXAMPLE = "/invitations/import/example.csv" => import_example();
+        /// One uploaded import's preview (GET) and its confirmation (POST).
+        IMPORT_PREVIEW = "/invitations/import/{id}" => import_preview(id: ImportId);
+        /// Cancel an uploaded import (POST).
+        IMPORT_CANCEL = "/invitations/import/{id}/cancel" => import_cancel(id: ImportId);
+        /// What happened to each row of a sent import (GET; where the confirmation redirects).
+        IMPORT_RESULT = "/invitations/import/{id}/result" => import_result(id: ImportId);
+    }
+    "/staff" () {
+        /// The staff console.
+        STAFF = "" => staff();
+        /// Set an organization's plan (POST, staff).
+        STAFF_PLAN = "/orgs/{org}/plan" => staff_plan(org: OrganizationId);
+        /// Send a tenant-owner invitation (POST, staff).
+        TENANT_INVITATIONS = "/tenant-invitations" => tenant_invitations();
+        /// Resend a tenant-owner invitation (POST, staff).
+        TENANT_RESEND = "/tenant-invitations/{id}/resend" => tenant_resend(id: InvitationId);
+        /// Revoke a tenant-owner invitation (GET asks, POST does it; staff).
+        TENANT_REVOKE = "/tenant-invitations/{id}/revoke" => tenant_revoke(id: InvitationId);
+    }
+    "/invitations/{token}" (token: &str) {
+        /// An invitation's page (member or tenant-owner invitation).
+        INVITATION = "" => invitation();
+        /// Create the organization of a tenant-owner invitation (POST).
+        INVITATION_ORGANIZATION = "/organization" => invitation_organization();
+        /// Decline a tenant-owner invitation (POST).
+        INVITATION_DECLINE_ORGANIZATION = "/decline-organization" => invitation_decline_organization();
+        /// "Create account & join" (POST).
+        INVITATION_REGISTER = "/register" => invitation_register();
+        /// "Log in & accept" (POST).
+        INVITATION_LOGIN = "/login" => invitation_login();
+        /// "Accept invitation" (POST).
+        INVITATION_ACCEPT = "/accept" => invitation_accept();
+        /// "Decline" (POST).
+        INVITATION_DECLINE = "/decline" => invitation_decline();
+        /// "Request a new invitation" from an expired link (POST).
+        INVITATION_REQUEST_NEW = "/request-new" => invitation_request_new();
+    }
+    "/join/{token}" (token: &str) {
+        /// Where an invite link leads.
+        JOIN = "" => join();
+        /// "Email me a link to join" (POST).
+        JOIN_REGISTER = "/register" => join_register();
+        /// "Log in & join" (POST).
+        JOIN_LOGIN = "/login" => join_login();
+        /// "Join" for a signed-in person (POST).
+        JOIN_ACCEPT = "/accept" => join_accept();
+    }
 }
 
 #[cfg(test)]

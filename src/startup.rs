@@ -19,7 +19,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::domain::Clock;
 use crate::mail::Mailer;
-use crate::mail::outbox::OutboxWorker;
+use crate::mail::outbox::{MailLinks, OutboxWorker};
 use crate::web::error::{AppError, render_429, render_500};
 use crate::web::headers::{default_headers, login_rate_limit};
 use crate::web::limits::Limits;
@@ -165,8 +165,10 @@ impl Application {
             db.clone(),
             mailer.clone(),
             clock.clone(),
-            base_url.clone(),
-            settings.token_key.clone(),
+            MailLinks {
+                base_url: base_url.clone(),
+                token_key: settings.token_key.clone(),
+            },
             settings.outbox_poll_interval,
         )
         .with_lease(settings.outbox_lease)

@@ -7,6 +7,7 @@ use crate::domain::csv_import::Import;
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
+use super::models::row_structs;
 use super::schema::invitation_imports;
 use super::{Conn, DbError, from_db, parse_stored, to_db};
 use crate::domain::csv_import::ImportId;
@@ -16,30 +17,16 @@ use crate::domain::{OrganizationId, UserId};
 /// before the sweep deletes it.
 pub const IMPORT_TTL: Duration = Duration::hours(1);
 
-/// An `invitation_imports` row.
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = invitation_imports)]
-struct ImportRow {
-    id: String,
-    organization_id: String,
-    created_by: String,
-    file_name: String,
-    content: String,
-    created_at: NaiveDateTime,
-    expires_at: NaiveDateTime,
-}
-
-/// A new `invitation_imports` row.
-#[derive(Debug, Insertable)]
-#[diesel(table_name = invitation_imports)]
-struct NewImport<'a> {
-    id: String,
-    organization_id: String,
-    created_by: String,
-    file_name: &'a str,
-    content: &'a str,
-    created_at: NaiveDateTime,
-    expires_at: NaiveDateTime,
+row_structs! {
+    /// A new `invitation_imports` row.
+    ImportRow, NewImport for invitation_imports {
+        organization_id: String => String,
+        created_by: String => String,
+        file_name: String => &'a str,
+        content: String => &'a str,
+        created_at: NaiveDateTime => NaiveDateTime,
+        expires_at: NaiveDateTime => NaiveDateTime,
+    }
 }
 
 impl TryFrom<ImportRow> for Import {

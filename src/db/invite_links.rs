@@ -13,6 +13,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
 use super::audit::{self, AuditContext};
+use super::links::{hourly_window, link_lookups, row_lock};
+use super::models::row_structs;
 use super::organizations;
 use super::schema::{invite_links, users};
 use super::{Conn, DbError, from_db, parse_stored, to_db};
@@ -21,33 +23,19 @@ use crate::domain::invitation::Inviter;
 use crate::domain::invite_link::{LinkFacts, LinkStatus};
 use crate::domain::{InviteLinkId, OrganizationId, Role, UserId};
 
-/// An `invite_links` row.
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = invite_links)]
-struct InviteLinkRow {
-    id: String,
-    organization_id: String,
-    role: String,
-    created_by: String,
-    status: String,
-    created_at: NaiveDateTime,
-    expires_at: NaiveDateTime,
-    used_by: Option<String>,
-    decided_at: Option<NaiveDateTime>,
-}
-
-/// A new `invite_links` row (status defaults to `active`).
-#[derive(Debug, Insertable)]
-#[diesel(table_name = invite_links)]
-struct NewInviteLink<'a> {
-    id: String,
-    organization_id: String,
-    role: &'a str,
-    created_by: String,
-    token_hash: String,
-    status: &'a str,
-    created_at: NaiveDateTime,
-    expires_at: NaiveDateTime,
+row_structs! {
+    /// A new `invite_links` row (status defaults to `active`).
+    InviteLinkRow, NewInviteLink for invite_links {
+        organization_id: String => String,
+        role: String => &'a str,
+        created_by: String => String,
+        token_hash: String => String,
+        status: String => &'a str,
+        created_at: NaiveDateTime => NaiveDateTime,
+        expires_at: NaiveDateTime => NaiveDateTime,
+        used_by: Option<String>,
+        decided_at: Option<NaiveDateTime>,
+    }
 }
 
 impl TryFrom<InviteLinkRow> for InviteLink {
@@ -172,26 +160,6 @@ pub fn list_active(
         .collect()
 }
 
-/// The link `id` of organization `org`, or `None` — also when it belongs to another
-/// organization, so a foreign id is indistinguishable from a missing one (a 404).
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn find_in_org(
-    conn: &mut Conn,
-    org: OrganizationId,
-    id: InviteLinkId,
-) -> Result<Option<InviteLink>, DbError> {
-    invite_links::table
-        .find(id.to_string())
-        .filter(invite_links::organization_id.eq(org.to_string()))
-        .select(InviteLinkRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(InviteLink::try_from)
-        .transpose()
-}
-
 /// The link `id` of organization `org` with its organization and creator's name.
 ///
 /// # Errors
@@ -203,41 +171,6 @@ pub fn find_details_in_org(
 ) -> Result<Option<InviteLinkDetails>, DbError> {
     find_in_org(conn, org, id)?
         .map(|link| details(conn, link))
-        .transpose()
-}
-
-/// The link `id` with its organization and creator's name (a mailed link names its invite
-/// link by id).
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn find_details(
-    conn: &mut Conn,
-    id: InviteLinkId,
-) -> Result<Option<InviteLinkDetails>, DbError> {
-    let row: Option<InviteLinkRow> = invite_links::table
-        .find(id.to_string())
-        .select(InviteLinkRow::as_select())
-        .first(conn)
-        .optional()?;
-    row.map(|row| details(conn, InviteLink::try_from(row)?))
-        .transpose()
-}
-
-/// The link whose token is `token`, with its organization and creator's name.
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn find_by_token(
-    conn: &mut Conn,
-    token: &LinkToken,
-) -> Result<Option<InviteLinkDetails>, DbError> {
-    let row: Option<InviteLinkRow> = invite_links::table
-        .filter(invite_links::token_hash.eq(token.lookup_hash()))
-        .select(InviteLinkRow::as_select())
-        .first(conn)
-        .optional()?;
-    row.map(|row| details(conn, InviteLink::try_from(row)?))
         .transpose()
 }
 
@@ -261,17 +194,7 @@ fn details(conn: &mut Conn, link: InviteLink) -> Result<InviteLinkDetails, DbErr
 /// # Errors
 /// [`DbError`] on a failed query.
 pub fn creator(conn: &mut Conn, link: &InviteLink) -> Result<Option<Inviter>, DbError> {
-    let is_staff: Option<bool> = users::table
-        .find(link.created_by.to_string())
-        .select(users::is_staff)
-        .first(conn)
-        .optional()?;
-    Ok(match is_staff {
-        None => None,
-        Some(true) => Some(Inviter::Staff),
-        Some(false) => organizations::membership(conn, link.organization_id, link.created_by)?
-            .map(|m| Inviter::Member(m.role)),
-    })
+    super::links::inviter_now(conn, link.organization_id, link.created_by)
 }
 
 /// Moves an active, unexpired link to `to` (one conditional update). Returns whether this
@@ -342,55 +265,12 @@ pub fn revoke_all_by_creator(
     Ok(revoked)
 }
 
-/// Locks a link's row until the transaction ends (PostgreSQL; on SQLite the immediate write
-/// transaction already admits one writer). Two new accounts racing for one link would
-/// otherwise both insert before either marks it used.
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn lock(conn: &mut Conn, id: InviteLinkId) -> Result<(), DbError> {
-    if let Conn::Postgresql(pg) = conn {
-        invite_links::table
-            .find(id.to_string())
-            .select(invite_links::id)
-            .for_update()
-            .first::<String>(pg)
-            .optional()?;
-    }
-    Ok(())
-}
-
-/// How many links `org` created since `since` (for the per-organization rate limit, which
-/// links share in spirit with invitations: `invitations_per_hour`).
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn created_since(
-    conn: &mut Conn,
-    org: OrganizationId,
-    since: DateTime<Utc>,
-) -> Result<i64, DbError> {
-    Ok(invite_links::table
-        .filter(invite_links::organization_id.eq(org.to_string()))
-        .filter(invite_links::created_at.gt(to_db(since)))
-        .count()
-        .get_result(conn)?)
-}
-
-/// When the hourly limit's window next has room: an hour after the oldest link `org`
-/// created since `now` minus an hour (`None` when it created none). For `Retry-After`.
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn hourly_window_reopens(
-    conn: &mut Conn,
-    org: OrganizationId,
-    now: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>, DbError> {
-    let oldest: Option<chrono::NaiveDateTime> = invite_links::table
-        .filter(invite_links::organization_id.eq(org.to_string()))
-        .filter(invite_links::created_at.gt(to_db(now - chrono::Duration::hours(1))))
-        .select(diesel::dsl::min(invite_links::created_at))
-        .first(conn)?;
-    Ok(oldest.map(|t| super::from_db(t) + chrono::Duration::hours(1)))
-}
+row_lock!(invite_links, InviteLinkId);
+hourly_window!(invite_links);
+link_lookups!(
+    invite_links,
+    InviteLinkRow => InviteLink,
+    InviteLinkDetails,
+    InviteLinkId,
+    InviteLinkId
+);

@@ -213,6 +213,49 @@ pub fn member_count(conn: &mut Conn, org: OrganizationId) -> Result<i64, DbError
         .get_result(conn)?)
 }
 
+/// The names of the accounts `ids`, by id.
+pub(super) fn names(conn: &mut Conn, ids: &[&str]) -> Result<HashMap<String, String>, DbError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// Members table rows of `rows` (a membership with its user's name and email), with their
+/// inviters' names looked up for these rows only.
+pub(super) fn member_listings(
+    conn: &mut Conn,
+    rows: Vec<(MembershipRow, String, String)>,
+) -> Result<Vec<MemberListing>, DbError> {
+    let inviter_ids: Vec<&str> = rows
+        .iter()
+        .filter_map(|(m, _, _)| m.invited_by.as_deref())
+        .collect();
+    let inviter_names = names(conn, &inviter_ids)?;
+    rows.into_iter()
+        .map(|(m, name, email)| {
+            Ok(MemberListing {
+                membership_id: parse_stored(&m.id, "membership id")?,
+                user_id: parse_stored(&m.user_id, "user id")?,
+                role: parse_stored(&m.role, "role")?,
+                joined_at: from_db(m.created_at),
+                invited_by: m
+                    .invited_by
+                    .as_ref()
+                    .and_then(|id| inviter_names.get(id).cloned()),
+                department: m.department,
+                name,
+                email,
+            })
+        })
+        .collect()
+}
+
 /// `org`'s members for the Team page, by role (highest first) then name.
 ///
 /// # Errors
@@ -223,31 +266,7 @@ pub fn list_members(conn: &mut Conn, org: OrganizationId) -> Result<Vec<MemberLi
         .filter(memberships::organization_id.eq(org.to_string()))
         .select((MembershipRow::as_select(), users::name, users::email))
         .load(conn)?;
-    let inviter_ids: Vec<String> = rows
-        .iter()
-        .filter_map(|(m, _, _)| m.invited_by.clone())
-        .collect();
-    let inviter_names: HashMap<String, String> = users::table
-        .filter(users::id.eq_any(&inviter_ids))
-        .select((users::id, users::name))
-        .load(conn)?
-        .into_iter()
-        .collect();
-    let mut members = rows
-        .into_iter()
-        .map(|(m, name, email)| {
-            Ok(MemberListing {
-                membership_id: parse_stored(&m.id, "membership id")?,
-                user_id: parse_stored(&m.user_id, "user id")?,
-                role: parse_stored(&m.role, "role")?,
-                joined_at: from_db(m.created_at),
-                invited_by: m.invited_by.and_then(|id| inviter_names.get(&id).cloned()),
-                department: m.department,
-                name,
-                email,
-            })
-        })
-        .collect::<Result<Vec<_>, DbError>>()?;
+    let mut members = member_listings(conn, rows)?;
     members.sort_by(|a, b| {
         b.role
             .cmp(&a.role)

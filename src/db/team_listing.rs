@@ -13,7 +13,7 @@ use super::invite_links::InviteLinkListing;
 use super::models::{InvitationRow, MembershipRow};
 use super::outbox;
 use super::schema::{invitations, memberships, users};
-use super::{Conn, DbError, from_db, parse_stored, to_db};
+use super::{Conn, DbError, to_db};
 use crate::domain::MemberListing;
 use crate::domain::invitation::Invitation;
 use crate::domain::{InvitationStatus, OrganizationId};
@@ -154,22 +154,6 @@ macro_rules! order_by {
     };
 }
 
-/// The names of the accounts `ids`, by id.
-fn names(
-    conn: &mut Conn,
-    ids: &[&str],
-) -> Result<std::collections::HashMap<String, String>, DbError> {
-    if ids.is_empty() {
-        return Ok(Default::default());
-    }
-    Ok(users::table
-        .filter(users::id.eq_any(ids))
-        .select((users::id, users::name))
-        .load::<(String, String)>(conn)?
-        .into_iter()
-        .collect())
-}
-
 /// One page of `org`'s members matching `filter` (name or email contains it; blank = all),
 /// sorted by `view`, ties broken by name then id.
 ///
@@ -292,30 +276,7 @@ fn members_limited(
         .offset(offset)
         .select((MembershipRow::as_select(), users::name, users::email))
         .load(conn)?;
-    // Inviters' names for this page only.
-    let inviter_ids: Vec<&str> = rows
-        .iter()
-        .filter_map(|(m, _, _)| m.invited_by.as_deref())
-        .collect();
-    let inviter_names = names(conn, &inviter_ids)?;
-    let rows = rows
-        .into_iter()
-        .map(|(m, name, email)| {
-            Ok(MemberListing {
-                membership_id: parse_stored(&m.id, "membership id")?,
-                user_id: parse_stored(&m.user_id, "user id")?,
-                role: parse_stored(&m.role, "role")?,
-                joined_at: from_db(m.created_at),
-                invited_by: m
-                    .invited_by
-                    .as_ref()
-                    .and_then(|id| inviter_names.get(id).cloned()),
-                department: m.department,
-                name,
-                email,
-            })
-        })
-        .collect::<Result<Vec<_>, DbError>>()?;
+    let rows = super::organizations::member_listings(conn, rows)?;
     Ok(Page { rows, total })
 }
 
@@ -472,7 +433,7 @@ fn invitations_page(
         .select(InvitationRow::as_select())
         .load(conn)?;
     let inviter_ids: Vec<&str> = rows.iter().map(|r| r.invited_by.as_str()).collect();
-    let inviter_names = names(conn, &inviter_ids)?;
+    let inviter_names = super::organizations::names(conn, &inviter_ids)?;
     let mut delivery = if section == Section::Pending {
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         outbox::latest_for_invitations(conn, &ids)?

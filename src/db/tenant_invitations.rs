@@ -4,12 +4,14 @@
 //!
 //! This module loads and stores; `service::tenants` decides. Each transition is one
 //! conditional `UPDATE … WHERE status = 'pending' AND expires_at > now` whose row count says
-//! whether this request won.
+//! whether this request won ([`end`]; the first write of every acceptance, so of racing
+//! submissions exactly one wins and the others are refused before they create anything).
 
 use crate::domain::tenant::TenantInvitation;
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
+use super::links::{invitation_ending, pending_unexpired, resend_stamp, row_lock};
 use super::outbox::{self, EmailKind};
 use super::schema::{tenant_invitations, users};
 use super::{Conn, DbError, from_db, parse_stored, to_db};
@@ -244,96 +246,14 @@ pub fn has_pending(conn: &mut Conn, email: &EmailAddress) -> Result<bool, DbErro
     .get_result(conn)?)
 }
 
-/// Stamps a resend of pending, unexpired invitation `id` at `now` unless it was resent after
-/// `not_since`: one conditional update, so two racing resends send once. Whether it stamped.
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn mark_resent(
-    conn: &mut Conn,
-    id: InvitationId,
-    not_since: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    let n = diesel::update(
-        tenant_invitations::table
-            .find(id.to_string())
-            .filter(tenant_invitations::status.eq(InvitationStatus::Pending.as_str()))
-            .filter(tenant_invitations::expires_at.gt(to_db(now)))
-            .filter(
-                tenant_invitations::last_resent_at
-                    .is_null()
-                    .or(tenant_invitations::last_resent_at.le(to_db(not_since))),
-            ),
-    )
-    .set((
-        tenant_invitations::last_resent_at.eq(Some(to_db(now))),
-        tenant_invitations::resend_count.eq(tenant_invitations::resend_count + 1),
-    ))
-    .execute(conn)?;
-    Ok(n == 1)
-}
-
-/// Moves a pending, unexpired tenant invitation to `to`; whether this request won.
-fn finish(
-    conn: &mut Conn,
-    id: InvitationId,
-    to: InvitationStatus,
-    reason: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    let n = diesel::update(
-        tenant_invitations::table
-            .find(id.to_string())
-            .filter(tenant_invitations::status.eq(InvitationStatus::Pending.as_str()))
-            .filter(tenant_invitations::expires_at.gt(to_db(now))),
-    )
-    .set((
-        tenant_invitations::status.eq(to.as_str()),
-        tenant_invitations::status_reason.eq(reason),
-        tenant_invitations::decided_at.eq(Some(to_db(now))),
-    ))
-    .execute(conn)?;
-    Ok(n == 1)
-}
-
-/// Marks a pending, unexpired invitation Accepted: the first write of every acceptance.
-/// Whether this request won — of racing submissions exactly one does, and the others are
-/// refused before they create anything.
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn mark_accepted(
-    conn: &mut Conn,
-    id: InvitationId,
-    now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    finish(conn, id, InvitationStatus::Accepted, None, now)
-}
-
-/// Marks a pending, unexpired invitation Declined; whether this request won.
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn mark_declined(
-    conn: &mut Conn,
-    id: InvitationId,
-    now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    finish(conn, id, InvitationStatus::Declined, None, now)
-}
-
-/// Marks a pending, unexpired invitation Revoked with `reason`; whether this request won.
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn mark_revoked(
-    conn: &mut Conn,
-    id: InvitationId,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    finish(conn, id, InvitationStatus::Revoked, Some(reason), now)
+resend_stamp! {
+    /// Stamps a resend of pending, unexpired invitation `id` at `now` unless it was resent
+    /// after `not_since`: one conditional update, so two racing resends send once. Whether it
+    /// stamped.
+    ///
+    /// # Errors
+    /// [`DbError`] on a failed query.
+    pub fn mark_resent for tenant_invitations
 }
 
 /// Records on accepted invitation `id` the organization it created and who accepted it.
@@ -355,19 +275,5 @@ pub fn set_founded(
     Ok(())
 }
 
-/// Locks invitation `id`'s row until the transaction ends, so concurrent acceptances through
-/// it queue (PostgreSQL; SQLite's write transaction already admits one writer).
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn lock(conn: &mut Conn, id: InvitationId) -> Result<(), DbError> {
-    if let Conn::Postgresql(pg) = conn {
-        tenant_invitations::table
-            .find(id.to_string())
-            .select(tenant_invitations::id)
-            .for_update()
-            .first::<String>(pg)
-            .optional()?;
-    }
-    Ok(())
-}
+invitation_ending!(tenant_invitations);
+row_lock!(tenant_invitations, InvitationId);

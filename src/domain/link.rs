@@ -91,6 +91,13 @@ pub enum LinkUnusable {
 }
 
 impl LinkUnusable {
+    /// Why a link is unusable after a conditional update on it lost to another request:
+    /// `check`, its usability re-read now, or [`LinkUnusable::Used`] when it still looks
+    /// usable (the winner used it).
+    pub fn after_lost_race(check: Result<(), LinkUnusable>) -> LinkUnusable {
+        check.err().unwrap_or(LinkUnusable::Used)
+    }
+
     /// The heading of the page, e.g. "This invitation has expired".
     pub fn title(self, kind: LinkKind) -> String {
         let noun = kind.noun();

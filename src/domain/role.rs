@@ -180,7 +180,7 @@ mod tests {
 
     #[test]
     fn permission_table_matches_design() {
-        use Permission::*;
+        // Columns in `Permission::ALL`'s order (DESIGN.md's table).
         let expect = [
             (Role::Owner, [true, true, true, true, true, true]),
             (Role::Admin, [true, true, false, true, true, true]),
@@ -188,16 +188,8 @@ mod tests {
             (Role::Writer, [false, false, false, false, true, true]),
             (Role::Viewer, [false, false, false, false, false, true]),
         ];
-        let perms = [
-            UsersInvite,
-            MembersManage,
-            Billing,
-            ContentPublish,
-            ContentWrite,
-            DashboardsView,
-        ];
         for (role, row) in expect {
-            for (perm, want) in perms.iter().zip(row) {
+            for (perm, want) in Permission::ALL.iter().zip(row) {
                 assert_eq!(role.has(*perm), want, "{role} / {}", perm.name());
             }
         }

@@ -8,11 +8,14 @@ use chrono::Duration;
 use futures_util::StreamExt as _;
 use tokio::sync::{Notify, watch};
 
-use super::templates::{InvitationEmail, MemberJoinedEmail};
+use super::templates::{
+    InvitationEmail, JoinLinkEmail, MemberJoinedEmail, RenewalRequestEmail, SignupExistingEmail,
+    SignupLinkEmail, TenantInvitationEmail,
+};
 use super::{MailError, Mailer, OutgoingEmail};
 use crate::db::models::OutboxRow;
 use crate::db::{self, Db, DbError};
-use crate::domain::token::{LinkToken, TokenKey};
+use crate::domain::token::{LinkToken, TokenKey, TokenNonce};
 use crate::domain::{Clock, InvitationStatus};
 
 /// Attempts before a row is marked failed for good.
@@ -28,14 +31,32 @@ pub fn backoff(attempts: i32) -> Duration {
     Duration::seconds((10_i64 << exp).min(3_600))
 }
 
+/// What links in emails are made of: the configured base URL (no trailing slash), never the
+/// request's Host, and the key every link's token derives under.
+#[derive(Clone)]
+pub struct MailLinks {
+    /// The public base URL, e.g. `https://team.example.com`.
+    pub base_url: String,
+    /// The key of every link's token (`LinkToken::derive`).
+    pub token_key: TokenKey,
+}
+
+impl MailLinks {
+    /// The mailed link of the link whose token derives from `nonce`: the base URL and `path`
+    /// of the token (each kind keeps its own path).
+    fn token_link(&self, nonce: &TokenNonce, path: fn(&str) -> String) -> String {
+        let token = LinkToken::derive(&self.token_key, nonce);
+        format!("{}{}", self.base_url, path(token.expose()))
+    }
+}
+
 /// Delivers outbox rows. Clone it freely; all clones share the wake-up signal.
 #[derive(Clone)]
 pub struct OutboxWorker {
     db: Db,
     mailer: Mailer,
     clock: Arc<dyn Clock>,
-    base_url: String,
-    token_key: TokenKey,
+    links: MailLinks,
     poll_interval: StdDuration,
     wake: Arc<Notify>,
     lease: Duration,
@@ -43,22 +64,20 @@ pub struct OutboxWorker {
 }
 
 impl OutboxWorker {
-    /// A worker; `base_url` (no trailing slash) is the only source of links in emails; an idle
-    /// worker looks for due rows every `poll_interval`.
+    /// A worker; `links` is the only source of links in emails; an idle worker looks for due
+    /// rows every `poll_interval`.
     pub fn new(
         db: Db,
         mailer: Mailer,
         clock: Arc<dyn Clock>,
-        base_url: String,
-        token_key: TokenKey,
+        links: MailLinks,
         poll_interval: StdDuration,
     ) -> Self {
         Self {
             db,
             mailer,
             clock,
-            base_url,
-            token_key,
+            links,
             poll_interval,
             wake: Arc::new(Notify::new()),
             lease: db::outbox::LEASE,
@@ -191,161 +210,162 @@ impl OutboxWorker {
 
     async fn render(&self, row: &OutboxRow) -> Result<Rendered, DbError> {
         let rendered = match row.kind.as_str() {
-            "invitation" => {
-                let Some(invitation_id) = row.invitation_id.clone() else {
-                    return Ok(Rendered::Cancel("invitation email without invitation"));
-                };
-                let details = self
-                    .db
-                    .run(move |c| db::invitations::find_details(c, &invitation_id))
-                    .await?;
-                let Some(d) = details else {
-                    return Ok(Rendered::Cancel("invitation no longer exists"));
-                };
-                if d.invitation.facts.effective_status(self.clock.now())
-                    != InvitationStatus::Pending
-                {
-                    return Ok(Rendered::Cancel("invitation is no longer pending"));
-                }
-                let token = LinkToken::derive(&self.token_key, &d.invitation.nonce);
-                let link = format!(
-                    "{}{}",
-                    self.base_url,
-                    crate::paths::invitation(token.expose())
-                );
-                InvitationEmail {
-                    to: d.invitation.email.as_str(),
-                    inviter_name: &d.inviter_name,
-                    inviter_email: &d.inviter_email,
-                    organization: &d.organization.name,
-                    role: d.invitation.role,
-                    message: d.invitation.message.as_deref(),
-                    link: &link,
-                    expires_at: d.invitation.facts.expires_at,
-                }
-                .render()
-            }
+            "invitation" => return self.render_invitation(row).await,
             "member_joined" => match serde_json::from_str::<MemberJoinedEmail>(&row.payload) {
-                Ok(e) => e.render(&row.recipient, &self.base_url),
+                Ok(e) => e.render(&row.recipient, &self.links.base_url),
                 Err(_) => return Ok(Rendered::Cancel("unreadable payload")),
             },
-            "renewal_request" => {
-                match serde_json::from_str::<super::templates::RenewalRequestEmail>(&row.payload) {
-                    Ok(e) => e.render(&row.recipient, &self.base_url),
-                    Err(_) => return Ok(Rendered::Cancel("unreadable payload")),
-                }
-            }
-            "signup" => {
-                let Ok(payload) = serde_json::from_str::<db::signups::SignupPayload>(&row.payload)
-                else {
-                    return Ok(Rendered::Cancel("unreadable payload"));
-                };
-                let found = self
-                    .db
-                    .run(move |c| {
-                        let Some(request) = db::signups::find(c, &payload.signup_request_id)?
-                        else {
-                            return Ok(None);
-                        };
-                        let link = match request.invite_link_id {
-                            Some(id) => db::invite_links::find_details(c, id)?,
-                            None => None,
-                        };
-                        Ok(Some((request, link)))
-                    })
-                    .await?;
-                let Some((request, invite_link)) = found else {
-                    return Ok(Rendered::Cancel("sign-up request no longer exists"));
-                };
-                let now = self.clock.now();
-                // A link used or expired meanwhile would only lead to an error page.
-                if request.facts.check_usable(now).is_err() {
-                    return Ok(Rendered::Cancel("sign-up link is no longer usable"));
-                }
-                let token = LinkToken::derive(&self.token_key, &request.nonce);
-                let link = format!(
-                    "{}{}",
-                    self.base_url,
-                    crate::paths::signup_link(token.expose())
-                );
-                match (request.invite_link_id, invite_link) {
-                    (None, _) => super::templates::SignupLinkEmail {
-                        to: request.email.as_str(),
-                        link: &link,
-                        expires_at: request.facts.expires_at,
-                    }
-                    .render(),
-                    (Some(_), None) => return Ok(Rendered::Cancel("invite link no longer exists")),
-                    (Some(_), Some(d)) => {
-                        if d.link.facts.check_usable(now).is_err() {
-                            return Ok(Rendered::Cancel("invite link is no longer usable"));
-                        }
-                        super::templates::JoinLinkEmail {
-                            to: request.email.as_str(),
-                            inviter_name: &d.creator_name,
-                            organization: &d.organization.name,
-                            role: d.link.role,
-                            link: &link,
-                            expires_at: request.facts.expires_at,
-                        }
-                        .render()
-                    }
-                }
-            }
-            "signup_existing" => super::templates::SignupExistingEmail {
+            "renewal_request" => match serde_json::from_str::<RenewalRequestEmail>(&row.payload) {
+                Ok(e) => e.render(&row.recipient, &self.links.base_url),
+                Err(_) => return Ok(Rendered::Cancel("unreadable payload")),
+            },
+            "signup" => return self.render_signup(row).await,
+            "signup_existing" => SignupExistingEmail {
                 to: &row.recipient,
-                login_link: &format!("{}{}", self.base_url, crate::paths::login()),
+                login_link: &format!("{}{}", self.links.base_url, crate::paths::login()),
             }
             .render(),
-            "tenant_invitation" => {
-                let id = serde_json::from_str::<serde_json::Value>(&row.payload)
-                    .ok()
-                    .and_then(|v| v["tenant_invitation_id"].as_str().map(str::to_owned));
-                let Some(id) = id else {
-                    return Ok(Rendered::Cancel("unreadable payload"));
+            "tenant_invitation" => return self.render_tenant_invitation(row).await,
+            _ => return Ok(Rendered::Cancel("unknown email kind")),
+        };
+        Ok(Rendered::from(rendered))
+    }
+
+    async fn render_invitation(&self, row: &OutboxRow) -> Result<Rendered, DbError> {
+        let Some(invitation_id) = row.invitation_id.clone() else {
+            return Ok(Rendered::Cancel("invitation email without invitation"));
+        };
+        let details = self
+            .db
+            .run(move |c| db::invitations::find_details(c, &invitation_id))
+            .await?;
+        let Some(d) = details else {
+            return Ok(Rendered::Cancel("invitation no longer exists"));
+        };
+        if d.invitation.facts.effective_status(self.clock.now()) != InvitationStatus::Pending {
+            return Ok(Rendered::Cancel("invitation is no longer pending"));
+        }
+        let link = self
+            .links
+            .token_link(&d.invitation.nonce, crate::paths::invitation);
+        Ok(Rendered::from(
+            InvitationEmail {
+                to: d.invitation.email.as_str(),
+                inviter_name: &d.inviter_name,
+                inviter_email: &d.inviter_email,
+                organization: &d.organization.name,
+                role: d.invitation.role,
+                message: d.invitation.message.as_deref(),
+                link: &link,
+                expires_at: d.invitation.facts.expires_at,
+            }
+            .render(),
+        ))
+    }
+
+    async fn render_signup(&self, row: &OutboxRow) -> Result<Rendered, DbError> {
+        let Ok(payload) = serde_json::from_str::<db::signups::SignupPayload>(&row.payload) else {
+            return Ok(Rendered::Cancel("unreadable payload"));
+        };
+        let found = self
+            .db
+            .run(move |c| {
+                let Some(request) = db::signups::find(c, &payload.signup_request_id)? else {
+                    return Ok(None);
                 };
-                let Some(inv) = self
-                    .db
-                    .run(move |c| db::tenant_invitations::find(c, &id))
-                    .await?
-                else {
-                    return Ok(Rendered::Cancel("tenant invitation no longer exists"));
+                let link = match request.invite_link_id {
+                    Some(id) => db::invite_links::find_details(c, id)?,
+                    None => None,
                 };
-                if inv.facts.effective_status(self.clock.now()) != InvitationStatus::Pending {
-                    return Ok(Rendered::Cancel("tenant invitation is no longer pending"));
+                Ok(Some((request, link)))
+            })
+            .await?;
+        let Some((request, invite_link)) = found else {
+            return Ok(Rendered::Cancel("sign-up request no longer exists"));
+        };
+        let now = self.clock.now();
+        // A link used or expired meanwhile would only lead to an error page.
+        if request.facts.check_usable(now).is_err() {
+            return Ok(Rendered::Cancel("sign-up link is no longer usable"));
+        }
+        let link = self
+            .links
+            .token_link(&request.nonce, crate::paths::signup_link);
+        let rendered = match (request.invite_link_id, invite_link) {
+            (None, _) => SignupLinkEmail {
+                to: request.email.as_str(),
+                link: &link,
+                expires_at: request.facts.expires_at,
+            }
+            .render(),
+            (Some(_), None) => return Ok(Rendered::Cancel("invite link no longer exists")),
+            (Some(_), Some(d)) => {
+                if d.link.facts.check_usable(now).is_err() {
+                    return Ok(Rendered::Cancel("invite link is no longer usable"));
                 }
-                let token = LinkToken::derive(&self.token_key, &inv.nonce);
-                let link = format!(
-                    "{}{}",
-                    self.base_url,
-                    crate::paths::invitation(token.expose())
-                );
-                super::templates::TenantInvitationEmail {
-                    to: inv.email.as_str(),
-                    inviter_name: &inv.inviter_name,
-                    plan: inv.plan,
-                    message: inv.message.as_deref(),
+                JoinLinkEmail {
+                    to: request.email.as_str(),
+                    inviter_name: &d.creator_name,
+                    organization: &d.organization.name,
+                    role: d.link.role,
                     link: &link,
-                    expires_at: inv.facts.expires_at,
+                    expires_at: request.facts.expires_at,
                 }
                 .render()
             }
-            _ => return Ok(Rendered::Cancel("unknown email kind")),
         };
-        match rendered {
-            Ok(email) => Ok(Rendered::Email(email)),
-            Err(MailError::Template(e)) => {
-                tracing::error!(error = %e, "email template failed");
-                Ok(Rendered::Cancel("template failed"))
-            }
-            Err(_) => Ok(Rendered::Cancel("could not render")),
+        Ok(Rendered::from(rendered))
+    }
+
+    async fn render_tenant_invitation(&self, row: &OutboxRow) -> Result<Rendered, DbError> {
+        let id = serde_json::from_str::<serde_json::Value>(&row.payload)
+            .ok()
+            .and_then(|v| v["tenant_invitation_id"].as_str().map(str::to_owned));
+        let Some(id) = id else {
+            return Ok(Rendered::Cancel("unreadable payload"));
+        };
+        let Some(inv) = self
+            .db
+            .run(move |c| db::tenant_invitations::find(c, &id))
+            .await?
+        else {
+            return Ok(Rendered::Cancel("tenant invitation no longer exists"));
+        };
+        if inv.facts.effective_status(self.clock.now()) != InvitationStatus::Pending {
+            return Ok(Rendered::Cancel("tenant invitation is no longer pending"));
         }
+        let link = self.links.token_link(&inv.nonce, crate::paths::invitation);
+        Ok(Rendered::from(
+            TenantInvitationEmail {
+                to: inv.email.as_str(),
+                inviter_name: &inv.inviter_name,
+                plan: inv.plan,
+                message: inv.message.as_deref(),
+                link: &link,
+                expires_at: inv.facts.expires_at,
+            }
+            .render(),
+        ))
     }
 }
 
 enum Rendered {
     Email(OutgoingEmail),
     Cancel(&'static str),
+}
+
+impl From<Result<OutgoingEmail, MailError>> for Rendered {
+    /// A rendered email, or the row's cancellation when a template failed (logged).
+    fn from(rendered: Result<OutgoingEmail, MailError>) -> Self {
+        match rendered {
+            Ok(email) => Rendered::Email(email),
+            Err(MailError::Template(e)) => {
+                tracing::error!(error = %e, "email template failed");
+                Rendered::Cancel("template failed")
+            }
+            Err(_) => Rendered::Cancel("could not render"),
+        }
+    }
 }
 
 #[cfg(test)]

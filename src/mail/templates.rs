@@ -1,11 +1,91 @@
 //! Email templates. The HTML parts are `.html` templates, so askama escapes every value in
-//! them; the text parts are `.txt` and carry text as typed.
+//! them; the text parts are `.txt` and carry text as typed. Each email is a pair of templates
+//! (text and HTML) over the same values, declared once by `email_templates!`.
 
 use askama::Template;
 use chrono::{DateTime, Utc};
 
 use super::{MailError, OutgoingEmail};
 use crate::domain::Role;
+
+/// Declares, for each email, a module holding its text and HTML templates (two structs with
+/// the same fields, one per file) and `email(to, subject, fields…)`, which renders both into
+/// an [`OutgoingEmail`]. The fields are references, so both parts share one set of values.
+macro_rules! email_templates {
+    ($(
+        $module:ident: $text:literal, $html:literal { $($field:ident: $ty:ty),* $(,)? }
+    )*) => {$(
+        mod $module {
+            use super::*;
+
+            #[derive(Template)]
+            #[template(path = $text)]
+            struct Text<'a> {
+                $($field: $ty,)*
+            }
+
+            #[derive(Template)]
+            #[template(path = $html)]
+            struct Html<'a> {
+                $($field: $ty,)*
+            }
+
+            /// Renders both parts for `to` under `subject`.
+            pub(super) fn email<'a>(
+                to: &str,
+                subject: String,
+                $($field: $ty,)*
+            ) -> Result<OutgoingEmail, MailError> {
+                Ok(OutgoingEmail {
+                    to: to.to_owned(),
+                    subject,
+                    text: Text { $($field,)* }.render()?,
+                    html: Html { $($field,)* }.render()?,
+                })
+            }
+        }
+    )*};
+}
+
+email_templates! {
+    invitation: "emails/invitation.txt", "emails/invitation.html" {
+        e: &'a InvitationEmail<'a>, expires: &'a str
+    }
+    member_joined: "emails/member_joined.txt", "emails/member_joined.html" {
+        e: &'a MemberJoinedEmail, role: &'a str, team_link: &'a str
+    }
+    renewal_request: "emails/renewal_request.txt", "emails/renewal_request.html" {
+        e: &'a RenewalRequestEmail, role: &'a str, expired: &'a str, team_link: &'a str
+    }
+    signup: "emails/signup.txt", "emails/signup.html" {
+        e: &'a SignupLinkEmail<'a>, expires: &'a str
+    }
+    join_link: "emails/join_link.txt", "emails/join_link.html" {
+        e: &'a JoinLinkEmail<'a>, expires: &'a str
+    }
+    signup_existing: "emails/signup_existing.txt", "emails/signup_existing.html" {
+        e: &'a SignupExistingEmail<'a>
+    }
+    tenant_invitation: "emails/tenant_invitation.txt", "emails/tenant_invitation.html" {
+        e: &'a TenantInvitationEmail<'a>, expires: &'a str
+    }
+}
+
+/// How emails write a time: "Monday 1 June 2026 at 14:00 UTC".
+fn expiry_text(at: DateTime<Utc>) -> String {
+    at.format("%A %-d %B %Y at %H:%M UTC").to_string()
+}
+
+/// The label of a role stored by name, "member" for a name no longer known.
+fn role_label(stored: &str) -> &'static str {
+    stored.parse::<Role>().map(Role::label).unwrap_or("member")
+}
+
+/// The Team page of the organization with id `organization_id` under `base_url` (no
+/// trailing slash), from `crate::paths`.
+fn team_link(base_url: &str, organization_id: &str) -> String {
+    format!("{base_url}{}", crate::paths::TEAM.with(&[&organization_id]))
+}
 
 /// What an invitation email says (DESIGN.md, "Emails").
 #[derive(Debug, Clone)]
@@ -28,46 +108,19 @@ pub struct InvitationEmail<'a> {
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Template)]
-#[template(path = "emails/invitation.txt")]
-struct InvitationText<'a> {
-    e: &'a InvitationEmail<'a>,
-    expires: String,
-}
-
-#[derive(Template)]
-#[template(path = "emails/invitation.html")]
-struct InvitationHtml<'a> {
-    e: &'a InvitationEmail<'a>,
-    expires: String,
-}
-
-fn expiry_text(at: DateTime<Utc>) -> String {
-    at.format("%A %-d %B %Y at %H:%M UTC").to_string()
-}
-
 impl InvitationEmail<'_> {
     /// Renders subject, text and HTML.
     ///
     /// # Errors
     /// [`MailError::Template`] if a template fails.
     pub fn render(&self) -> Result<OutgoingEmail, MailError> {
-        let expires = expiry_text(self.expires_at);
-        Ok(OutgoingEmail {
-            to: self.to.to_owned(),
-            subject: format!(
-                "{} invited you to join {} as {}",
-                self.inviter_name,
-                self.organization,
-                self.role.label()
-            ),
-            text: InvitationText {
-                e: self,
-                expires: expires.clone(),
-            }
-            .render()?,
-            html: InvitationHtml { e: self, expires }.render()?,
-        })
+        let subject = format!(
+            "{} invited you to join {} as {}",
+            self.inviter_name,
+            self.organization,
+            self.role.label()
+        );
+        invitation::email(self.to, subject, self, &expiry_text(self.expires_at))
     }
 }
 
@@ -88,53 +141,19 @@ pub struct MemberJoinedEmail {
     pub invited_by: String,
 }
 
-#[derive(Template)]
-#[template(path = "emails/member_joined.txt")]
-struct JoinedText<'a> {
-    e: &'a MemberJoinedEmail,
-    role: &'a str,
-    team_link: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "emails/member_joined.html")]
-struct JoinedHtml<'a> {
-    e: &'a MemberJoinedEmail,
-    role: &'a str,
-    team_link: &'a str,
-}
-
 impl MemberJoinedEmail {
     /// Renders the notification for `to`; `base_url` has no trailing slash.
     ///
     /// # Errors
     /// [`MailError::Template`] if a template fails.
     pub fn render(&self, to: &str, base_url: &str) -> Result<OutgoingEmail, MailError> {
-        let role = self
-            .role
-            .parse::<Role>()
-            .map(Role::label)
-            .unwrap_or("member");
-        let team_link = format!("{base_url}/orgs/{}/team", self.organization_id);
-        Ok(OutgoingEmail {
-            to: to.to_owned(),
-            subject: format!(
-                "{} joined {} as {}",
-                self.member_name, self.organization, role
-            ),
-            text: JoinedText {
-                e: self,
-                role,
-                team_link: &team_link,
-            }
-            .render()?,
-            html: JoinedHtml {
-                e: self,
-                role,
-                team_link: &team_link,
-            }
-            .render()?,
-        })
+        let role = role_label(&self.role);
+        let subject = format!(
+            "{} joined {} as {}",
+            self.member_name, self.organization, role
+        );
+        let team_link = team_link(base_url, &self.organization_id);
+        member_joined::email(to, subject, self, role, &team_link)
     }
 }
 
@@ -156,58 +175,20 @@ pub struct RenewalRequestEmail {
     pub expired_at: DateTime<Utc>,
 }
 
-#[derive(Template)]
-#[template(path = "emails/renewal_request.txt")]
-struct RenewalText<'a> {
-    e: &'a RenewalRequestEmail,
-    role: &'a str,
-    expired: &'a str,
-    team_link: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "emails/renewal_request.html")]
-struct RenewalHtml<'a> {
-    e: &'a RenewalRequestEmail,
-    role: &'a str,
-    expired: &'a str,
-    team_link: &'a str,
-}
-
 impl RenewalRequestEmail {
     /// Renders the request for `to` (the inviter); `base_url` has no trailing slash.
     ///
     /// # Errors
     /// [`MailError::Template`] if a template fails.
     pub fn render(&self, to: &str, base_url: &str) -> Result<OutgoingEmail, MailError> {
-        let role = self
-            .role
-            .parse::<Role>()
-            .map(Role::label)
-            .unwrap_or("member");
+        let subject = format!(
+            "{} asks for a new invitation to {}",
+            self.invitee_email, self.organization
+        );
         let expired = expiry_text(self.expired_at);
-        let team_link = format!("{base_url}/orgs/{}/team", self.organization_id);
-        Ok(OutgoingEmail {
-            to: to.to_owned(),
-            subject: format!(
-                "{} asks for a new invitation to {}",
-                self.invitee_email, self.organization
-            ),
-            text: RenewalText {
-                e: self,
-                role,
-                expired: &expired,
-                team_link: &team_link,
-            }
-            .render()?,
-            html: RenewalHtml {
-                e: self,
-                role,
-                expired: &expired,
-                team_link: &team_link,
-            }
-            .render()?,
-        })
+        let team_link = team_link(base_url, &self.organization_id);
+        let role = role_label(&self.role);
+        renewal_request::email(to, subject, self, role, &expired, &team_link)
     }
 }
 
@@ -222,41 +203,14 @@ pub struct SignupLinkEmail<'a> {
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Template)]
-#[template(path = "emails/signup.txt")]
-struct SignupText<'a> {
-    e: &'a SignupLinkEmail<'a>,
-    expires: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "emails/signup.html")]
-struct SignupHtml<'a> {
-    e: &'a SignupLinkEmail<'a>,
-    expires: &'a str,
-}
-
 impl SignupLinkEmail<'_> {
     /// Renders subject, text and HTML.
     ///
     /// # Errors
     /// [`MailError::Template`] if a template fails.
     pub fn render(&self) -> Result<OutgoingEmail, MailError> {
-        let expires = expiry_text(self.expires_at);
-        Ok(OutgoingEmail {
-            to: self.to.to_owned(),
-            subject: "Finish signing up for Joinery".into(),
-            text: SignupText {
-                e: self,
-                expires: &expires,
-            }
-            .render()?,
-            html: SignupHtml {
-                e: self,
-                expires: &expires,
-            }
-            .render()?,
-        })
+        let subject = "Finish signing up for Joinery".into();
+        signup::email(self.to, subject, self, &expiry_text(self.expires_at))
     }
 }
 
@@ -279,45 +233,18 @@ pub struct JoinLinkEmail<'a> {
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Template)]
-#[template(path = "emails/join_link.txt")]
-struct JoinLinkText<'a> {
-    e: &'a JoinLinkEmail<'a>,
-    expires: &'a str,
-}
-
-#[derive(Template)]
-#[template(path = "emails/join_link.html")]
-struct JoinLinkHtml<'a> {
-    e: &'a JoinLinkEmail<'a>,
-    expires: &'a str,
-}
-
 impl JoinLinkEmail<'_> {
     /// Renders subject, text and HTML.
     ///
     /// # Errors
     /// [`MailError::Template`] if a template fails.
     pub fn render(&self) -> Result<OutgoingEmail, MailError> {
-        let expires = expiry_text(self.expires_at);
-        Ok(OutgoingEmail {
-            to: self.to.to_owned(),
-            subject: format!(
-                "Confirm your email to join {} as {}",
-                self.organization,
-                self.role.label()
-            ),
-            text: JoinLinkText {
-                e: self,
-                expires: &expires,
-            }
-            .render()?,
-            html: JoinLinkHtml {
-                e: self,
-                expires: &expires,
-            }
-            .render()?,
-        })
+        let subject = format!(
+            "Confirm your email to join {} as {}",
+            self.organization,
+            self.role.label()
+        );
+        join_link::email(self.to, subject, self, &expiry_text(self.expires_at))
     }
 }
 
@@ -330,30 +257,14 @@ pub struct SignupExistingEmail<'a> {
     pub login_link: &'a str,
 }
 
-#[derive(Template)]
-#[template(path = "emails/signup_existing.txt")]
-struct SignupExistingText<'a> {
-    e: &'a SignupExistingEmail<'a>,
-}
-
-#[derive(Template)]
-#[template(path = "emails/signup_existing.html")]
-struct SignupExistingHtml<'a> {
-    e: &'a SignupExistingEmail<'a>,
-}
-
 impl SignupExistingEmail<'_> {
     /// Renders subject, text and HTML.
     ///
     /// # Errors
     /// [`MailError::Template`] if a template fails.
     pub fn render(&self) -> Result<OutgoingEmail, MailError> {
-        Ok(OutgoingEmail {
-            to: self.to.to_owned(),
-            subject: "You already have a Joinery account".into(),
-            text: SignupExistingText { e: self }.render()?,
-            html: SignupExistingHtml { e: self }.render()?,
-        })
+        let subject = "You already have a Joinery account".into();
+        signup_existing::email(self.to, subject, self)
     }
 }
 
@@ -375,39 +286,16 @@ pub struct TenantInvitationEmail<'a> {
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Template)]
-#[template(path = "emails/tenant_invitation.txt")]
-struct TenantText<'a> {
-    e: &'a TenantInvitationEmail<'a>,
-    expires: String,
-}
-
-#[derive(Template)]
-#[template(path = "emails/tenant_invitation.html")]
-struct TenantHtml<'a> {
-    e: &'a TenantInvitationEmail<'a>,
-    expires: String,
-}
-
 impl TenantInvitationEmail<'_> {
     /// Renders subject, text and HTML.
     ///
     /// # Errors
     /// [`MailError::Template`] if a template fails.
     pub fn render(&self) -> Result<OutgoingEmail, MailError> {
-        let expires = expiry_text(self.expires_at);
-        Ok(OutgoingEmail {
-            to: self.to.to_owned(),
-            subject: format!(
-                "{} invited you to set up your organization on Joinery",
-                self.inviter_name
-            ),
-            text: TenantText {
-                e: self,
-                expires: expires.clone(),
-            }
-            .render()?,
-            html: TenantHtml { e: self, expires }.render()?,
-        })
+        let subject = format!(
+            "{} invited you to set up your organization on Joinery",
+            self.inviter_name
+        );
+        tenant_invitation::email(self.to, subject, self, &expiry_text(self.expires_at))
     }
 }

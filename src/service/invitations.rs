@@ -17,6 +17,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{Acting, Actor, NoStanding, ServiceError, Services, acting_in, refuse, standing_in};
 use crate::db::audit::{self, AuditContext};
 use crate::db::invitations::{Creation, InviteBatch};
+use crate::db::links::Ending;
 use crate::db::{self, Conn, DbError};
 use crate::domain::audit::AuditAction;
 use crate::domain::invitation::{
@@ -292,7 +293,7 @@ impl<'a> Sending<'a> {
                     }
                 }
                 InvitePlan::ReplaceExisting(id) => {
-                    if db::invitations::revoke_pending(c, id, "replaced", now)? {
+                    if db::invitations::end(c, id, Ending::Revoked("replaced"), now)? {
                         let was = existing
                             .pending
                             .get(email)
@@ -505,7 +506,7 @@ pub fn revoke(
             .check_revoke(now)
             .or_else(|e| refuse(InvitationRefusal::NotPending(e)))?;
         let reason = format!("revoked by {}", actor.user.name);
-        if !db::invitations::revoke_pending(c, inv.id, &reason, now)? {
+        if !db::invitations::end(c, inv.id, Ending::Revoked(&reason), now)? {
             // Accepted or declined by a racing request since it was read.
             let after = db::invitations::find_in_org(c, org, inv.id)?
                 .ok_or_else(|| DbError::Corrupt("invitation vanished".into()))?;

@@ -15,6 +15,7 @@ use super::accounts::{authenticate, hash};
 use super::staff::{NotStaff, require_staff};
 use super::{Actor, ServiceError, Services, Visitor, refuse};
 use crate::db::audit::{self, AuditContext};
+use crate::db::links::Ending;
 use crate::db::tenant_invitations::TenantOffer;
 use crate::db::{self, Conn, DbError};
 use crate::domain::audit::AuditAction;
@@ -235,7 +236,7 @@ fn register(
 /// every acceptance. A submission that loses is refused (and rolls back) before it creates
 /// anything.
 fn claim(c: &mut Conn, inv: &TenantInvitation, now: DateTime<Utc>) -> Inner<()> {
-    if db::tenant_invitations::mark_accepted(c, inv.id, now)? {
+    if db::tenant_invitations::end(c, inv.id, Ending::Accepted(None), now)? {
         return Ok(());
     }
     let why = current(c, inv)?.facts.check_usable(now).err();
@@ -293,7 +294,7 @@ pub fn decline(
             return refuse(Refused::WrongAccount);
         }
         inv.facts.check_usable(now).map_err(unusable)?;
-        if db::tenant_invitations::mark_declined(&mut conn, inv.id, now)? {
+        if db::tenant_invitations::end(&mut conn, inv.id, Ending::Declined, now)? {
             Ok(())
         } else {
             refuse(Refused::Unusable(LinkUnusable::Used))
@@ -517,7 +518,7 @@ pub fn revoke(
         inv.facts.check_revoke(now).or_else(refuse)?;
         let ctx = actor.audit(true);
         let reason = format!("revoked by {}", ctx.actor.label);
-        if !db::tenant_invitations::mark_revoked(c, inv.id, &reason, now)? {
+        if !db::tenant_invitations::end(c, inv.id, Ending::Revoked(&reason), now)? {
             return refuse(NotPending(crate::domain::InvitationStatus::Accepted));
         }
         let (action, target) = (

@@ -1,16 +1,16 @@
-//! What acceptance reads and writes: who the inviter is now, the conditional updates that
-//! accept, decline or revoke an invitation, and "Request a new invitation"'s once-a-day stamp
+//! What acceptance reads and writes: who the inviter is now, the invitation as stored now,
+//! and "Request a new invitation"'s once-a-day stamp
 //! and email. The rules that decide between them are `service::acceptance`'s.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::{find_in_org, finish, live_pending, lock_invitation};
+use super::{find_in_org, live_pending};
 use crate::db::outbox::{self, EmailKind};
-use crate::db::schema::{invitations, users};
-use crate::db::{Conn, DbError, organizations, to_db};
+use crate::db::schema::invitations;
+use crate::db::{Conn, DbError, to_db};
 use crate::domain::invitation::{Invitation, InvitationDetails, Inviter};
-use crate::domain::{EmailAddress, InvitationId, InvitationStatus, UserId};
+use crate::domain::{EmailAddress, InvitationId};
 
 /// Who `inv`'s inviter is in its organization *now*: staff (who may assign any role), a member
 /// with their current role, or `None` when they are no longer a member.
@@ -18,19 +18,7 @@ use crate::domain::{EmailAddress, InvitationId, InvitationStatus, UserId};
 /// # Errors
 /// [`DbError`] on a failed query.
 pub fn current_inviter(conn: &mut Conn, inv: &Invitation) -> Result<Option<Inviter>, DbError> {
-    let is_staff: Option<bool> = users::table
-        .find(inv.invited_by.to_string())
-        .select(users::is_staff)
-        .first(conn)
-        .optional()?;
-    match is_staff {
-        None => Ok(None),
-        Some(true) => Ok(Some(Inviter::Staff)),
-        Some(false) => Ok(
-            organizations::membership(conn, inv.organization_id, inv.invited_by)?
-                .map(|m| Inviter::Member(m.role)),
-        ),
-    }
+    crate::db::links::inviter_now(conn, inv.organization_id, inv.invited_by)
 }
 
 /// `inv` as stored now (the caller's copy may be stale).
@@ -41,54 +29,6 @@ pub fn current_inviter(conn: &mut Conn, inv: &Invitation) -> Result<Option<Invit
 pub fn current(conn: &mut Conn, inv: &Invitation) -> Result<Invitation, DbError> {
     find_in_org(conn, inv.organization_id, inv.id)?
         .ok_or_else(|| DbError::Corrupt("invitation vanished".into()))
-}
-
-/// Locks invitation `id`'s row until the transaction ends, so that concurrent registrations
-/// through it queue (PostgreSQL; SQLite's write transaction already admits one writer).
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn lock(conn: &mut Conn, id: InvitationId) -> Result<(), DbError> {
-    lock_invitation(conn, id)
-}
-
-/// Marks a pending, unexpired invitation Accepted by `user`; whether this request won (of two
-/// racing acceptances exactly one does).
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn mark_accepted(
-    conn: &mut Conn,
-    id: InvitationId,
-    user: UserId,
-    now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    finish(conn, id, InvitationStatus::Accepted, None, Some(user), now)
-}
-
-/// Marks a pending, unexpired invitation Declined; whether this request won.
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn mark_declined(
-    conn: &mut Conn,
-    id: InvitationId,
-    now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    finish(conn, id, InvitationStatus::Declined, None, None, now)
-}
-
-/// Marks a pending, unexpired invitation Revoked with `reason`; whether this request won.
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn mark_revoked(
-    conn: &mut Conn,
-    id: InvitationId,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    finish(conn, id, InvitationStatus::Revoked, Some(reason), None, now)
 }
 
 /// The pending invitation (expired or not) of `org` for `email`, if any.
@@ -104,17 +44,18 @@ pub fn pending_for(
 }
 
 /// Stamps "a new invitation was requested" on invitation `id` at `now` unless it was stamped
-/// after `not_since`: one conditional update, so of two racing requests one wins. Whether
-/// this request stamped it.
+/// within the last `RENEWAL_REQUEST_INTERVAL` (DESIGN.md, "Request a new invitation": once a
+/// day): one conditional update, so of two racing requests one wins. Whether this request
+/// stamped it.
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
 pub fn stamp_renewal_request(
     conn: &mut Conn,
     id: InvitationId,
-    not_since: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
+    let not_since = now - crate::domain::invitation::RENEWAL_REQUEST_INTERVAL;
     let n = diesel::update(
         invitations::table.find(id.to_string()).filter(
             invitations::renewal_requested_at

@@ -23,6 +23,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
 use super::audit::{self, AuditContext};
+use super::links::{hourly_window, invitation_ending, link_lookups, pending_unexpired, row_lock};
 use super::models::{InvitationRow, NewInvitation};
 use super::organizations;
 use super::outbox::{self, EmailKind};
@@ -59,27 +60,6 @@ impl TryFrom<InvitationRow> for Invitation {
     }
 }
 
-/// Appends an invitation event about `email` to `org`'s audit trail.
-fn record(
-    conn: &mut Conn,
-    ctx: &AuditContext,
-    org: OrganizationId,
-    action: AuditAction,
-    email: &EmailAddress,
-    details: &str,
-    now: DateTime<Utc>,
-) -> Result<(), DbError> {
-    audit::record(
-        conn,
-        ctx,
-        Some(org),
-        action,
-        Some(email.as_str()),
-        Some(details),
-        now,
-    )
-}
-
 /// (id, organization id, email, role) of a pending invitation past its time.
 type OverdueRow = (String, String, String, String);
 
@@ -109,14 +89,15 @@ fn expire_rows(
             let org: OrganizationId = parse_stored(&org, "organization id")?;
             let role: Role = parse_stored(&role, "role")?;
             let email = EmailAddress::from_trusted(email);
-            let details = format!("role {role}");
-            record(
+            let (target, action) = (Some(email.as_str()), AuditAction::InvitationExpired);
+            let details = Some(format!("role {role}"));
+            audit::record(
                 conn,
                 &system,
-                org,
-                AuditAction::InvitationExpired,
-                &email,
-                &details,
+                Some(org),
+                action,
+                target,
+                details.as_deref(),
                 now,
             )?;
             changed += 1;
@@ -178,115 +159,16 @@ pub fn expire_all_overdue(conn: &mut Conn, now: DateTime<Utc>) -> Result<usize, 
     })
 }
 
-/// Moves a pending, unexpired invitation to a final state. Returns whether this request won.
-fn finish(
-    conn: &mut Conn,
-    id: InvitationId,
-    to: InvitationStatus,
-    reason: Option<&str>,
-    accepted_by: Option<UserId>,
-    now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    let n = diesel::update(
-        invitations::table
-            .find(id.to_string())
-            .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
-            .filter(invitations::expires_at.gt(to_db(now))),
-    )
-    .set((
-        invitations::status.eq(to.as_str()),
-        invitations::status_reason.eq(reason),
-        invitations::decided_at.eq(Some(to_db(now))),
-        invitations::accepted_by.eq(accepted_by.map(|u| u.to_string())),
-    ))
-    .execute(conn)?;
-    Ok(n == 1)
-}
-
-/// How many invitations `org` created since `since` (for the per-organization rate limit).
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn created_since(
-    conn: &mut Conn,
-    org: OrganizationId,
-    since: DateTime<Utc>,
-) -> Result<i64, DbError> {
-    Ok(invitations::table
-        .filter(invitations::organization_id.eq(org.to_string()))
-        .filter(invitations::created_at.gt(to_db(since)))
-        .count()
-        .get_result(conn)?)
-}
-
-/// When the hourly limit's window next has room: an hour after the oldest invitation `org`
-/// created since `now` minus an hour (`None` when it created none). For `Retry-After`.
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn hourly_window_reopens(
-    conn: &mut Conn,
-    org: OrganizationId,
-    now: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>, DbError> {
-    let oldest: Option<chrono::NaiveDateTime> = invitations::table
-        .filter(invitations::organization_id.eq(org.to_string()))
-        .filter(invitations::created_at.gt(to_db(now - chrono::Duration::hours(1))))
-        .select(diesel::dsl::min(invitations::created_at))
-        .first(conn)?;
-    Ok(oldest.map(|t| super::from_db(t) + chrono::Duration::hours(1)))
-}
-
-/// The invitation `id` of organization `org`, or `None` — also when it belongs to another
-/// organization, so a foreign id is indistinguishable from a missing one (a 404).
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn find_in_org(
-    conn: &mut Conn,
-    org: OrganizationId,
-    id: InvitationId,
-) -> Result<Option<Invitation>, DbError> {
-    invitations::table
-        .find(id.to_string())
-        .filter(invitations::organization_id.eq(org.to_string()))
-        .select(InvitationRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(Invitation::try_from)
-        .transpose()
-}
-
-/// The invitation whose token hashes to `token_hash`, with its organization and inviter.
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn find_by_token(
-    conn: &mut Conn,
-    token: &LinkToken,
-) -> Result<Option<InvitationDetails>, DbError> {
-    let row: Option<InvitationRow> = invitations::table
-        .filter(invitations::token_hash.eq(token.lookup_hash()))
-        .select(InvitationRow::as_select())
-        .first(conn)
-        .optional()?;
-    row.map(|row| details(conn, Invitation::try_from(row)?))
-        .transpose()
-}
-
-/// The invitation `id` with its organization and inviter, if it exists.
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn find_details(conn: &mut Conn, id: &str) -> Result<Option<InvitationDetails>, DbError> {
-    let row: Option<InvitationRow> = invitations::table
-        .find(id)
-        .select(InvitationRow::as_select())
-        .first(conn)
-        .optional()?;
-    row.map(|row| details(conn, Invitation::try_from(row)?))
-        .transpose()
-}
+invitation_ending!(invitations);
+row_lock!(invitations, InvitationId);
+hourly_window!(invitations);
+link_lookups!(
+    invitations,
+    InvitationRow => Invitation,
+    InvitationDetails,
+    InvitationId,
+    &str
+);
 
 fn details(conn: &mut Conn, invitation: Invitation) -> Result<InvitationDetails, DbError> {
     let organization = organizations::find(conn, invitation.organization_id)?
@@ -312,20 +194,6 @@ pub struct InvitationListing {
     pub inviter_name: String,
     /// The newest email's delivery state.
     pub delivery: Option<outbox::DeliveryState>,
-}
-
-/// Locks an invitation's row until the transaction ends (PostgreSQL; a no-op on SQLite,
-/// where the write transaction already excludes other writers).
-fn lock_invitation(conn: &mut Conn, id: InvitationId) -> Result<(), DbError> {
-    if let Conn::Postgresql(pg) = conn {
-        invitations::table
-            .find(id.to_string())
-            .select(invitations::id)
-            .for_update()
-            .first::<String>(pg)
-            .optional()?;
-    }
-    Ok(())
 }
 
 /// Revokes every pending invitation `inviter` sent for `org`, recording `reason` on each and in

@@ -1,11 +1,12 @@
 //! What sending invitations reads and writes: what exists for a submission's addresses
 //! ([`existing`]), new invitations with their email ([`create_all`]), the same link again
-//! ([`mark_resent`]), a replacement or revocation ([`revoke_pending`]) and overdue invitations
-//! written Expired ([`expire_overdue`]). `service::invitations` decides and composes them in one
+//! ([`mark_resent`]) and overdue invitations written Expired ([`expire_overdue`]); a
+//! replacement or revocation is `end` with `Ending::Revoked`. `service::invitations` decides and composes them in one
 //! transaction.
 
 #![allow(clippy::wildcard_imports)]
 use super::*;
+use crate::db::links::{pending_unexpired, resend_stamp};
 
 use crate::domain::invitation::Existing;
 pub use crate::domain::invitation::{AddressOutcome, InviteEntry};
@@ -195,27 +196,17 @@ pub fn mark_resent(
     email: &EmailAddress,
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
-    let window_start = to_db(now - crate::domain::invitation::RESEND_INTERVAL);
-    let n = diesel::update(
-        invitations::table
-            .find(id.to_string())
-            .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
-            .filter(invitations::expires_at.gt(to_db(now)))
-            .filter(
-                invitations::last_resent_at
-                    .is_null()
-                    .or(invitations::last_resent_at.le(window_start)),
-            ),
-    )
-    .set((
-        invitations::last_resent_at.eq(Some(to_db(now))),
-        invitations::resend_count.eq(invitations::resend_count + 1),
-    ))
-    .execute(conn)?;
-    if n == 1 {
+    let not_since = now - crate::domain::invitation::RESEND_INTERVAL;
+    let stamped = stamp_resent(conn, id, not_since, now)?;
+    if stamped {
         outbox::enqueue(conn, EmailKind::Invitation, Some(id), email, "{}", now)?;
     }
-    Ok(n == 1)
+    Ok(stamped)
+}
+
+resend_stamp! {
+    /// Stamps a resend of `id` at `now` unless it was resent after `not_since`.
+    fn stamp_resent for invitations
 }
 
 /// Writes Expired onto each of `overdue` (pending invitations of `org` past their time, with
@@ -239,18 +230,4 @@ pub fn expire_overdue(
         .collect();
     expire_rows(conn, rows, now)?;
     Ok(())
-}
-
-/// Moves a pending, unexpired invitation to Revoked with `reason`. Returns whether this
-/// request won (false: it had reached a final state or expired meanwhile).
-///
-/// # Errors
-/// [`DbError`] on a failed query.
-pub fn revoke_pending(
-    conn: &mut Conn,
-    id: InvitationId,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, DbError> {
-    finish(conn, id, InvitationStatus::Revoked, Some(reason), None, now)
 }

@@ -9,6 +9,7 @@ use super::{
     unusable_after_race,
 };
 use crate::db::audit::{self, AuditContext, RequestMeta};
+use crate::db::links::Ending;
 use crate::db::{self, Conn, DbError};
 use crate::domain::audit::AuditAction;
 use crate::domain::invitation::{AcceptError, Invitation, InvitationDetails, check_accept};
@@ -234,7 +235,7 @@ fn accept_in(
         Err(AcceptError::WrongAccount) => return refuse(Refused::WrongAccount),
         Err(AcceptError::Unusable(why)) => return Ok(Settled::Unusable(why)),
     }
-    if !db::invitations::mark_accepted(c, current.id, user.id, now)? {
+    if !db::invitations::end(c, current.id, Ending::Accepted(Some(user.id)), now)? {
         // Lost a race: the state the winner left.
         return Ok(Settled::Unusable(unusable_after_race(c, &current, now)?));
     }
@@ -327,7 +328,7 @@ fn decline_in(
     if let Some(why) = revoke_if_lapsed(c, ctx, &current, now)? {
         return Ok(Settled::Unusable(why));
     }
-    if !db::invitations::mark_declined(c, current.id, now)? {
+    if !db::invitations::end(c, current.id, Ending::Declined, now)? {
         return Ok(Settled::Unusable(unusable_after_race(c, &current, now)?));
     }
     let detail = format!("role {}", current.role);

@@ -24,6 +24,7 @@ use chrono::{DateTime, Utc};
 
 use super::{ServiceError, Services, Visitor, refuse, tenants};
 use crate::db::audit::{self, AuditContext, RequestMeta};
+use crate::db::links::Ending;
 use crate::db::{self, Conn, DbError};
 use crate::domain::audit::AuditAction;
 use crate::domain::invitation::{
@@ -361,7 +362,7 @@ fn revoke_if_lapsed(
         return Ok(None);
     };
     let reason = lapsed.to_string();
-    if !db::invitations::mark_revoked(c, current.id, &reason, now)? {
+    if !db::invitations::end(c, current.id, Ending::Revoked(&reason), now)? {
         return Ok(Some(unusable_after_race(c, current, now)?));
     }
     let system = AuditContext {
@@ -382,11 +383,7 @@ fn unusable_after_race(
     now: DateTime<Utc>,
 ) -> std::result::Result<LinkUnusable, DbError> {
     let after = db::invitations::current(c, inv)?;
-    Ok(after
-        .facts
-        .check_usable(now)
-        .err()
-        .unwrap_or(LinkUnusable::Used))
+    Ok(LinkUnusable::after_lost_race(after.facts.check_usable(now)))
 }
 
 #[cfg(test)]

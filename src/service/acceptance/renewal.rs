@@ -8,7 +8,7 @@ use crate::db::audit::{self, AuditContext};
 use crate::db::{self, Conn, DbError};
 use crate::domain::audit::AuditAction;
 use crate::domain::invitation::{
-    Invitation, InvitationDetails, RENEWAL_REQUEST_INTERVAL, RenewalRefused, check_renewal_request,
+    Invitation, InvitationDetails, RenewalRefused, check_renewal_request,
 };
 use crate::domain::link::LinkUnusable;
 use crate::domain::token::LinkToken;
@@ -84,8 +84,7 @@ fn renew_in(
             return refuse(Refused::Unusable(LinkUnusable::Expired));
         }
     }
-    let not_since = now - RENEWAL_REQUEST_INTERVAL;
-    if !db::invitations::stamp_renewal_request(c, current.id, not_since, now)? {
+    if !db::invitations::stamp_renewal_request(c, current.id, now)? {
         let at = db::invitations::current(c, &current)?.renewal_requested_at;
         return Ok(Asked::Already(at.unwrap_or(now)));
     }

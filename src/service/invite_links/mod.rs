@@ -242,11 +242,7 @@ fn unusable_now(
 ) -> std::result::Result<LinkUnusable, DbError> {
     let after = db::invite_links::find_in_org(c, link.organization_id, link.id)?
         .ok_or_else(|| DbError::Corrupt("invite link vanished".into()))?;
-    Ok(after
-        .facts
-        .check_usable(now)
-        .err()
-        .unwrap_or(LinkUnusable::Used))
+    Ok(LinkUnusable::after_lost_race(after.facts.check_usable(now)))
 }
 
 #[cfg(test)]
