@@ -230,8 +230,11 @@ async fn an_instance_killed_while_holding_claimed_emails_loses_none_the_other_se
         assert_eq!(per_recipient.get(r), Some(&1), "{r}: {per_recipient:?}");
     }
     assert_eq!(got_all.len(), 5, "none duplicated");
-    let rows = outbox(&cluster.database_url);
-    assert!(rows.iter().all(|(_, s, _)| s == "sent"), "{rows:?}");
+    let all_sent = |rows: &Vec<(String, String, Option<chrono::NaiveDateTime>)>| {
+        rows.iter().all(|(_, s, _)| s == "sent")
+    };
+    let rows = crate::helpers::eventually(10, || outbox(&cluster.database_url), all_sent).await;
+    assert!(all_sent(&rows), "{rows:?}");
     assert!(
         delivered_after < chrono::Duration::seconds(5),
         "B took over {delivered_after} after the lease ran out"

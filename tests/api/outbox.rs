@@ -60,7 +60,9 @@ async fn invitations_arrive_at_a_real_smtp_server_with_both_parts_and_a_working_
     let invitee = app.browser();
     let accept = invitee.get(&link).await;
     assert!(accept.shows("Create account & join"), "{}", accept.text());
-    assert_eq!(outbox_rows(&app), vec![("sent".to_owned(), 1, None)]);
+    let sent = vec![("sent".to_owned(), 1, None)];
+    let rows = crate::helpers::eventually(10, || outbox_rows(&app), |rows| *rows == sent).await;
+    assert_eq!(rows, sent);
     let team = owner.get(&paths::team(org)).await;
     assert!(
         team.texts(".badge").iter().any(|b| b == "sent"),

@@ -16,3 +16,18 @@ pub use browser::*;
 pub use mail::*;
 pub use seed::*;
 pub use store::*;
+
+/// Reads `read()` every 50 ms until `done` holds of what it read, or `secs` seconds have
+/// passed; returns the last reading either way, for the caller to assert on. For state that
+/// follows an event the test saw a moment later — an email the SMTP server accepted is marked
+/// sent when its batch commits, which on a loaded machine can take a while.
+pub async fn eventually<T>(secs: u64, mut read: impl FnMut() -> T, done: impl Fn(&T) -> bool) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        let value = read();
+        if done(&value) || std::time::Instant::now() >= deadline {
+            return value;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
