@@ -129,6 +129,8 @@ routes! {
     STAFF = "/staff" => staff();
     /// Set an organization's plan (POST, staff).
     STAFF_PLAN = "/staff/orgs/{org}/plan" => staff_plan(org: OrganizationId);
+    /// Set or clear an organization's seat limit override (POST, staff).
+    STAFF_SEATS = "/staff/orgs/{org}/seats" => staff_seats(org: OrganizationId);
     /// Send a tenant-owner invitation (POST, staff).
     TENANT_INVITATIONS = "/staff/tenant-invitations" => tenant_invitations();
     /// Resend a tenant-owner invitation (POST, staff).

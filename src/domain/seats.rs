@@ -145,8 +145,7 @@ impl SeatUsage {
     pub fn left(&self) -> Option<String> {
         let limit = self.limit.seats()?;
         let free = self.free().unwrap_or(0);
-        let seats = if free == 1 { "seat" } else { "seats" };
-        Some(format!("{free} of {limit} {seats} left"))
+        Some(format!("{free} of {limit} seats left"))
     }
 
     /// What a preview of `needed` new invitations says about seats: how many would fit.

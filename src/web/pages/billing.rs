@@ -8,7 +8,6 @@ use askama_web::WebTemplate;
 
 use super::render;
 use crate::domain::{Permission, Plan};
-use crate::service::organizations as service;
 use crate::web::extractors::OrgMember;
 use crate::web::request_meta::Meta;
 use crate::web::session::Session;
@@ -21,6 +20,7 @@ struct BillingPage {
     plan: Plan,
     plans: Vec<(Plan, &'static str)>,
     trial_message: Option<&'static str>,
+    seats: String,
 }
 
 /// What each plan includes, in words.
@@ -42,14 +42,15 @@ pub async fn billing_page(
 ) -> Result<HttpResponse, AppError> {
     // The page says which permission is missing; the service keeps the rule.
     member.require(Permission::Billing)?;
-    let (org, actor) = (member.org.id, member.actor(meta));
-    let plan = state
-        .call(move |svc| service::billing(svc, &actor, org))
+    let (org, actor, now) = (member.org.id, member.actor(meta), state.clock.now());
+    let (plan, seats) = state
+        .call(move |svc| crate::service::seats::billing(svc, &actor, org, now))
         .await?;
     render(&BillingPage {
         layout: Layout::new(&state, &session, "Billing", Some(&member.user))?.in_org(&member),
         plan,
         plans: Plan::ALL.iter().map(|p| (*p, plan_summary(*p))).collect(),
         trial_message: (!plan.allows_invitations()).then_some(Plan::TRIAL_MESSAGE),
+        seats: seats.summary(),
     })
 }

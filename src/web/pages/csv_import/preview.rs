@@ -50,6 +50,8 @@ struct PreviewPage {
     upload_path: String,
     notice: Option<String>,
     limit_warning: Option<String>,
+    seats_note: String,
+    seats_warning: Option<String>,
     expires_minutes: i64,
 }
 
@@ -94,6 +96,8 @@ fn preview_response(
         upload_path: paths::import_invitations(org),
         notice: refusal.map(ToString::to_string),
         limit_warning: preview.limit_warning.as_ref().map(ToString::to_string),
+        seats_note: preview.seats.0.fit_note(preview.seats.1),
+        seats_warning: preview.seats_warning.as_ref().map(ToString::to_string),
         expires_minutes,
     };
     Ok(no_store(match refusal {
@@ -122,7 +126,9 @@ fn refused(
             let form = upload_view(layout, member, Some(e.to_string()));
             render_with_status(&form, crate::web::error::Rejection::Invalid.status())
         }
-        ImportRefusal::PlanChanged(preview) | ImportRefusal::OverHourlyLimit { preview, .. } => {
+        ImportRefusal::PlanChanged(preview)
+        | ImportRefusal::OverHourlyLimit { preview, .. }
+        | ImportRefusal::NoFreeSeats { preview, .. } => {
             preview_response(state, session, member, preview, 1, Some(&refusal))
         }
         _ => Err(ServiceError::Refused(refusal).into()),

@@ -62,6 +62,9 @@ struct JoinView {
     /// "Log in & join": kept input and error.
     login_email: String,
     login_error: Option<String>,
+    /// At the seat cap: "{organization} has no free seats: ask its admins", and the page
+    /// shows nothing more about the organization.
+    no_seats: Option<String>,
 }
 
 /// "Check your email", after "Email me a link to join".
@@ -212,6 +215,7 @@ impl<'a> JoinPages<'a> {
             password_error: None,
             login_email: kept.login_email,
             login_error: None,
+            no_seats: None,
         })
     }
 
@@ -246,6 +250,7 @@ impl<'a> JoinPages<'a> {
                 view.name_error.clone_from(name);
                 view.password_error.clone_from(password);
             }
+            JoinProblem::NoFreeSeats(_) => view.no_seats = Some(problem.to_string()),
             JoinProblem::Unusable | JoinProblem::WrongAccount | JoinProblem::AlreadyMember => {}
         }
         respond(&view, status)

@@ -285,6 +285,8 @@ struct TeamPage {
     invite_page: String,
     audit_path: String,
     form: InviteForm,
+    seats: String,
+    seats_over: Option<String>,
 }
 
 /// What pages say instead of offering invite controls on a Trial plan (DESIGN.md, rule 3).
@@ -523,7 +525,8 @@ pub async fn team_page(
     let result = session.get::<InviteResult>(RESULT_KEY);
     session.remove(RESULT_KEY);
     let layout = Layout::new(&state, &session, "Team", Some(&member.user))?.in_org(&member);
-    let form = InviteForm::empty(&member, layout.csrf.clone());
+    let form = InviteForm::empty(&member, layout.csrf.clone()).with_seats(&team.seats);
+    let (seats, seats_over) = (team.seats.summary(), team.seats.over_notice());
     let Sections {
         members,
         pending,
@@ -548,6 +551,8 @@ pub async fn team_page(
         invite_page: paths::invite(org),
         audit_path: paths::audit(org),
         form,
+        seats,
+        seats_over,
     })
 }
 
