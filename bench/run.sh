@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # HTTP benchmark: builds release, seeds a fresh SQLite database (organization
-# A: Professional, 200 members, 50 pending invitations; organization B: 10,000 members), signs
+# A: Enterprise (unlimited seats), 200 members, 50 pending invitations; organization B: 10,000 members), signs
 # in an Owner and measures with wrk, 10 s at 32 connections each:
 #   the Team page GET of A, the acceptance page GET (signed out), the invite POST (a unique
 #   address per request, CSRF and session cookie included), a 1,000-address bulk invite (one

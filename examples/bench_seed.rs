@@ -1,5 +1,5 @@
-//! Seeds a database for the HTTP benchmark (`bench/run.sh`): organization A (Professional)
-//! with 200 members and 50 pending invitations, organization B (Professional) with 10,000
+//! Seeds a database for the HTTP benchmark (`bench/run.sh`): organization A (Enterprise,
+//! unlimited seats) with 200 members and 50 pending invitations, organization B (Enterprise) with 10,000
 //! members, and one Owner of both to sign in as. Everything is written through `joinery::db`
 //! in one transaction, with one precomputed argon2 hash shared by every seeded account, so it
 //! takes a second or two.
@@ -152,13 +152,13 @@ fn main() -> anyhow::Result<()> {
             let org_a = db::organizations::insert(
                 c,
                 &OrganizationName::parse("Bench A").map_err(corrupt)?,
-                Plan::Professional,
+                Plan::Enterprise,
                 now,
             )?;
             let org_b = db::organizations::insert(
                 c,
                 &OrganizationName::parse("Bench B").map_err(corrupt)?,
-                Plan::Professional,
+                Plan::Enterprise,
                 now,
             )?;
             for org in [org_a.id, org_b.id] {

@@ -167,6 +167,10 @@ enum Command {
         /// The Owner's name (used when the account is new).
         #[arg(long, env = "JOINERY_OWNER_NAME")]
         owner_name: String,
+        /// The seat limit, overriding the plan's default (Trial 1, Starter 10, Professional
+        /// 100, Enterprise unlimited); omit it to keep the plan's default.
+        #[arg(long, env = "JOINERY_ORG_SEATS")]
+        seats: Option<String>,
     },
     /// Create a platform staff account (password from JOINERY_PASSWORD or a prompt), or mark an
     /// existing account as staff.
@@ -381,6 +385,7 @@ pub fn run() -> anyhow::Result<()> {
             plan,
             owner_email,
             owner_name,
+            seats,
         } => {
             let settings = cli.settings.resolve(true)?;
             let org_name =
@@ -390,6 +395,12 @@ pub fn run() -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("--owner-email: {e}"))?;
             let owner =
                 PersonName::parse(&owner_name).map_err(|e| anyhow::anyhow!("--owner-name: {e}"))?;
+            let seats = seats
+                .as_deref()
+                .map(crate::domain::seats::parse_custom_limit)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--seats: {e}"))?
+                .flatten();
             let svc = services(&settings, open_db(&settings)?)?;
             let cmd = OrganizationSetup {
                 name: org_name,
@@ -397,8 +408,17 @@ pub fn run() -> anyhow::Result<()> {
                 owner: account_setup(&svc, email, owner)?,
             };
             let id = organizations::create_with_owner(&svc, &cmd, SystemClock.now())?.org;
+            if let Some(limit) = seats {
+                crate::service::seats::set_limit_by_operator(
+                    &svc,
+                    id,
+                    Some(limit),
+                    SystemClock.now(),
+                )?;
+            }
+            let limit = crate::domain::seats::SeatLimit::of(plan, seats);
             println!(
-                "Organization {:?} ({id}) on {} with Owner {}",
+                "Organization {:?} ({id}) on {} with Owner {} ({limit} seats)",
                 cmd.name.as_str(),
                 plan.label(),
                 cmd.owner.email

@@ -148,6 +148,8 @@ routes! {
         STAFF = "" => staff();
         /// Set an organization's plan (POST, staff).
         STAFF_PLAN = "/orgs/{org}/plan" => staff_plan(org: OrganizationId);
+        /// Set or clear an organization's seat limit override (POST, staff).
+        STAFF_SEATS = "/orgs/{org}/seats" => staff_seats(org: OrganizationId);
         /// Send a tenant-owner invitation (POST, staff).
         TENANT_INVITATIONS = "/tenant-invitations" => tenant_invitations();
         /// Resend a tenant-owner invitation (POST, staff).

@@ -44,7 +44,8 @@ async function waitUntilHealthy(base, child, log, deadline) {
 }
 
 /**
- * Seeds `orgs` (each `{ name, plan, ownerEmail, ownerName, password }`) with
+ * Seeds `orgs` (each `{ name, plan, ownerEmail, ownerName, password }`, and optionally
+ * `seats`, the seat limit the test needs) with
  * `joinery create-org` and `staff` (each `{ email, name, password }`) with
  * `joinery create-staff`, then serves the same data directory in development mode.
  * Returns `{ base, dataDir, orgIds, stop() }`.
@@ -68,7 +69,8 @@ export async function startServer({ orgs = [], staff = [] } = {}) {
     const { stdout } = await run(
       BINARY,
       ['create-org', '--dev', '--name', org.name, '--plan', org.plan,
-        '--owner-email', org.ownerEmail, '--owner-name', org.ownerName],
+        '--owner-email', org.ownerEmail, '--owner-name', org.ownerName,
+        ...(org.seats === undefined ? [] : ['--seats', String(org.seats)])],
       { env: { ...baseEnv, JOINERY_PASSWORD: org.password } },
     );
     const id = /\(([0-9a-f-]{36})\)/.exec(stdout);

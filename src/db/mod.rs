@@ -15,6 +15,7 @@ pub mod models;
 pub mod organizations;
 pub mod outbox;
 pub mod schema;
+pub mod seats;
 pub mod sessions;
 pub mod signups;
 pub mod team_listing;

@@ -17,6 +17,7 @@ diesel::table! {
         name -> Text,
         plan -> Text,
         created_at -> Timestamp,
+        seat_limit -> Nullable<Integer>,
     }
 }
 

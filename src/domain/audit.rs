@@ -32,6 +32,8 @@ pub enum AuditAction {
     MemberJoined,
     /// The organization's plan changed.
     PlanChanged,
+    /// Staff set or cleared the organization's seat limit override.
+    SeatLimitChanged,
     /// The organization was created.
     OrganizationCreated,
     /// A notification setting changed.
@@ -54,7 +56,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, for the filter on the audit page.
-    pub const ALL: [AuditAction; 21] = [
+    pub const ALL: [AuditAction; 22] = [
         AuditAction::InvitationSent,
         AuditAction::InvitationResent,
         AuditAction::InvitationRevoked,
@@ -67,6 +69,7 @@ impl AuditAction {
         AuditAction::MemberRemoved,
         AuditAction::MemberLeft,
         AuditAction::PlanChanged,
+        AuditAction::SeatLimitChanged,
         AuditAction::OrganizationCreated,
         AuditAction::SettingsChanged,
         AuditAction::TenantInvitationSent,
@@ -93,6 +96,7 @@ impl AuditAction {
             AuditAction::MemberRemoved => "member.removed",
             AuditAction::MemberLeft => "member.left",
             AuditAction::PlanChanged => "organization.plan_changed",
+            AuditAction::SeatLimitChanged => "organization.seat_limit_changed",
             AuditAction::OrganizationCreated => "organization.created",
             AuditAction::SettingsChanged => "settings.changed",
             AuditAction::TenantInvitationSent => "tenant_invitation.sent",
@@ -120,6 +124,7 @@ impl AuditAction {
             AuditAction::MemberRemoved => "Member removed",
             AuditAction::MemberLeft => "Member left",
             AuditAction::PlanChanged => "Plan changed",
+            AuditAction::SeatLimitChanged => "Seat limit changed",
             AuditAction::OrganizationCreated => "Organization created",
             AuditAction::SettingsChanged => "Settings changed",
             AuditAction::TenantInvitationSent => "Tenant-owner invitation sent",

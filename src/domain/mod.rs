@@ -17,6 +17,7 @@ pub mod organization;
 pub mod password;
 pub mod plan;
 pub mod role;
+pub mod seats;
 pub mod signup;
 pub mod tenant;
 pub mod text;

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::seats::SeatLimit;
+
 /// An organization's plan. Trial organizations cannot invite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Plan {
@@ -56,6 +58,18 @@ impl Plan {
     /// Rule 3: whether organizations on this plan may send team invitations.
     pub fn allows_invitations(self) -> bool {
         self != Plan::Trial
+    }
+
+    /// The seat limit of organizations on this plan unless staff override it (DESIGN.md,
+    /// "Access, integration": Seats): Trial 1, Starter 10, Professional 100, Enterprise
+    /// unlimited.
+    pub fn default_seats(self) -> SeatLimit {
+        match self {
+            Plan::Trial => SeatLimit::Limited(1),
+            Plan::Starter => SeatLimit::Limited(10),
+            Plan::Professional => SeatLimit::Limited(100),
+            Plan::Enterprise => SeatLimit::Unlimited,
+        }
     }
 }
 

@@ -24,6 +24,7 @@ use crate::domain::csv_import::{
     self, FileError, Import, ImportId, ImportPlan, ImportResult, plan_import,
 };
 use crate::domain::invitation::{Existing, InviteDenied, OverHourlyLimit, authorize_invitation};
+use crate::domain::seats::{NoFreeSeats, SeatUsage, seats_added};
 use crate::domain::{OrganizationId, Permission, Role};
 
 pub use crate::db::imports::IMPORT_TTL;
@@ -62,6 +63,15 @@ pub enum ImportRefusal {
         /// Seconds until the window has room.
         retry_after: u64,
     },
+    /// The new invitations do not all fit in the organization's free seats: nothing was sent
+    /// (DESIGN.md, "Access, integration": Seats).
+    #[error("{seats}")]
+    NoFreeSeats {
+        /// The preview, shown again.
+        preview: Box<Preview>,
+        /// The limit and the counts.
+        seats: NoFreeSeats,
+    },
 }
 
 type Result<T> = std::result::Result<T, ServiceError<ImportRefusal>>;
@@ -95,6 +105,11 @@ pub struct Preview {
     pub plan: ImportPlan,
     /// When sending would exceed the hourly limit now: the refusal a confirmation would get.
     pub limit_warning: Option<OverHourlyLimit>,
+    /// The organization's seats now, and how many the new invitations need.
+    pub seats: (SeatUsage, i64),
+    /// When the new invitations do not all fit in the free seats: the refusal a confirmation
+    /// would get.
+    pub seats_warning: Option<NoFreeSeats>,
 }
 
 /// What the preview's address shows.
@@ -194,10 +209,17 @@ fn plan(
     };
     let plan = plan_import(parsed, &existing, inviter(acting), now);
     let limit_warning = over_limit(c, svc, acting.org.id, plan.creations(), now)?;
+    // Counted after the organization's lock when confirming (the same rule as
+    // `seats::ensure_free`): all or nothing.
+    let seats = super::seats::usage(c, &acting.org, now)?;
+    let needed = seats_added(&plan.plans);
+    let seats_warning = (needed > 0).then(|| seats.check(needed).err()).flatten();
     let preview = Preview {
         import,
         plan,
         limit_warning: limit_warning.map(|(over, _)| over),
+        seats: (seats, needed),
+        seats_warning,
     };
     Ok((preview, existing))
 }
@@ -277,6 +299,10 @@ pub fn confirm(
             return refuse(ImportRefusal::PlanChanged(Box::new(preview)));
         }
         // The refusal says it; the preview's warning would repeat it.
+        if let Some(seats) = preview.seats_warning.take() {
+            let preview = Box::new(preview);
+            return refuse(ImportRefusal::NoFreeSeats { preview, seats });
+        }
         if let Some(over) = preview.limit_warning.take() {
             return refuse(ImportRefusal::OverHourlyLimit {
                 over,

@@ -26,7 +26,9 @@ use crate::domain::invitation::{
     all_above_your_role, authorize_invitation, check_acting_on, check_hourly_limit,
     check_sending_anew, creations, plan_batch,
 };
+use crate::domain::seats::{NoFreeSeats, seats_added};
 use crate::domain::{EmailAddress, InvitationId, OrganizationId, Role};
+use crate::service::seats::ensure_free;
 
 /// Which action on an existing invitation was refused by the ceiling of its role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +90,10 @@ pub enum InvitationRefusal {
     /// The invitation had reached a final state (or expired): nothing to revoke.
     #[error("{0}")]
     NotPending(NotPending),
+    /// The new invitations do not all fit in the organization's free seats: nothing was sent
+    /// (DESIGN.md, "Access, integration": Seats).
+    #[error("{0}")]
+    NoFreeSeats(#[from] NoFreeSeats),
 }
 
 /// What a page says when the ceiling of an invitation's or link's role refuses `doing` (e.g.
@@ -221,6 +227,11 @@ pub fn invite(
                 _ => None,
             });
             return refuse(InvitationRefusal::AllAboveYourRole(refused.collect()));
+        }
+        // Seats: all or nothing, counted under the organization's lock.
+        let adding = seats_added(&plans);
+        if adding > 0 {
+            ensure_free(c, &acting.org, adding, now)?;
         }
         if let Some((over, retry_after)) = over_limit(c, svc, org, creations(&plans), now)? {
             return refuse(InvitationRefusal::OverHourlyLimit { over, retry_after });
@@ -444,6 +455,8 @@ fn send_anew(
     let per_hour = svc.settings.invitations_per_hour;
     check_sending_anew(joined, newer, sent_last_hour, per_hour)
         .or_else(|refused| refuse_resend(c, inv, refused, now))?;
+    // The expired invitation freed its seat; the new one needs one.
+    ensure_free(c, &acting.org, 1, now)?;
     let batch = batch(svc, actor, org, now);
     let key = &svc.settings.token_key;
     db::invitations::create_all(c, &batch, &[Creation::from(inv)], key)?;

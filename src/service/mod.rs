@@ -25,6 +25,7 @@ pub mod invite_links;
 pub mod maintenance;
 pub mod members;
 pub mod organizations;
+pub mod seats;
 pub mod signup;
 pub mod staff;
 pub mod team;

@@ -3,6 +3,8 @@
 //! recorded in the organization's audit trail as done by staff. Staff only: whether the actor
 //! is staff is read again on every operation, so a staff flag taken away counts at once.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 
 use super::{Actor, ServiceError, Services, refuse};
@@ -70,6 +72,8 @@ pub struct Console {
     pub pages: i64,
     /// The latest tenant-owner invitations, newest first.
     pub invitations: Vec<TenantInvitation>,
+    /// The seat limit overrides of this page's organizations that have one.
+    pub custom_seats: HashMap<OrganizationId, u32>,
 }
 
 /// The console for `query`: a page of organizations and the tenant-owner invitations.
@@ -87,7 +91,10 @@ pub fn console(
     let offset = (page - 1) * PAGE_SIZE;
     let (organizations, total) =
         db::organizations::search(&mut conn, &query.search, PAGE_SIZE, offset)?;
+    let ids: Vec<OrganizationId> = organizations.iter().map(|(o, _)| o.id).collect();
+    let custom_seats = db::seats::custom_limits(&mut conn, &ids)?;
     Ok(Console {
+        custom_seats,
         organizations,
         total,
         page,

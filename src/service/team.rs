@@ -8,9 +8,10 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 
 use super::members::MemberRefusal;
-use super::{ServiceError, Services, refuse, standing_in};
+use super::{NoStanding, ServiceError, Services, refuse, standing_in};
 use crate::db::{self, DbError};
 use crate::domain::membership::MemberDenied;
+use crate::domain::seats::SeatUsage;
 use crate::domain::{InvitationStatus, MemberListing, OrganizationId, Permission};
 
 pub use crate::db::invitations::InvitationListing;
@@ -52,6 +53,8 @@ pub struct Team {
     pub live: HashSet<String>,
     /// *Invite links* (active and unexpired).
     pub links: Page<InviteLinkListing>,
+    /// The organization's seats now (DESIGN.md, "Seats").
+    pub seats: SeatUsage,
 }
 
 /// Refuses `actor` without `members:manage` in `org`.
@@ -98,7 +101,16 @@ pub fn team(
         history,
         live,
         links: listing::invite_links(c, org, view.links, now)?,
+        seats: seats_of(c, org, now)?,
     })
+}
+
+/// `org`'s seats at `now` (the organization exists: its standing was just read).
+fn seats_of(c: &mut db::Conn, org: OrganizationId, now: DateTime<Utc>) -> Result<SeatUsage> {
+    let Some(organization) = db::organizations::find(c, org)? else {
+        return refuse(NoStanding::NoSuchOrganization);
+    };
+    Ok(super::seats::usage(c, &organization, now)?)
 }
 
 /// The CSV header row of the members export.

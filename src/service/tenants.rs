@@ -255,6 +255,13 @@ fn found(
     now: DateTime<Utc>,
 ) -> std::result::Result<Organization, DbError> {
     let org = db::organizations::insert(c, company, inv.plan, now)?;
+    // The Owner takes the new organization's first seat (DESIGN.md, "Seats"): every plan's
+    // default has room for one and no override exists yet, so a refusal here is a broken
+    // invariant, not a person's mistake.
+    db::organizations::lock(c, org.id)?;
+    crate::service::seats::usage(c, &org, now)?
+        .check(1)
+        .map_err(|no| DbError::Corrupt(format!("a new organization without a seat: {no}")))?;
     let staff = Some(inv.invited_by);
     db::organizations::add_member(c, org.id, user.id, Role::Owner, staff, None, now)?;
     db::tenant_invitations::set_founded(c, inv.id, org.id, user.id)?;

@@ -265,6 +265,7 @@ pub fn routes(
         .route(P::DASHBOARD.pattern(), web::get().to(dashboard::dashboard))
         .route(P::STAFF.pattern(), web::get().to(staff::console_page))
         .route(P::STAFF_PLAN.pattern(), web::post().to(staff::set_plan))
+        .route(P::STAFF_SEATS.pattern(), web::post().to(staff::set_seats))
         .route(P::TENANT_INVITATIONS.pattern(), web::post().to(staff::send))
         .route(P::TENANT_RESEND.pattern(), web::post().to(staff::resend))
         .route(

@@ -166,9 +166,10 @@ impl Refusal for SendRefusal {
         match self {
             SendRefusal::NoStanding(e) => e.rejection(),
             SendRefusal::NotFound => Rejection::NotFound,
-            SendRefusal::Denied(_) | SendRefusal::ActOn(..) | SendRefusal::AllAboveYourRole(_) => {
-                Rejection::Forbidden
-            }
+            SendRefusal::Denied(_)
+            | SendRefusal::ActOn(..)
+            | SendRefusal::AllAboveYourRole(_)
+            | SendRefusal::NoFreeSeats(_) => Rejection::Forbidden,
             SendRefusal::OverHourlyLimit { .. } => Rejection::RateLimited,
             SendRefusal::Resend { refused, .. } => match refused {
                 ResendError::TooSoon { .. } | ResendError::OverHourlyLimit(_) => {
@@ -198,7 +199,7 @@ impl Refusal for ImportRefusal {
         match self {
             ImportRefusal::NoStanding(e) => e.rejection(),
             ImportRefusal::NotFound => Rejection::NotFound,
-            ImportRefusal::Denied(_) => Rejection::Forbidden,
+            ImportRefusal::Denied(_) | ImportRefusal::NoFreeSeats { .. } => Rejection::Forbidden,
             ImportRefusal::NoFile => Rejection::Invalid,
             ImportRefusal::File(FileError::TooLarge) => Rejection::TooLarge,
             ImportRefusal::File(_) => Rejection::Invalid,
@@ -220,7 +221,9 @@ impl Refusal for InviteLinkRefusal {
         match self {
             InviteLinkRefusal::NoStanding(e) => e.rejection(),
             InviteLinkRefusal::NotFound => Rejection::NotFound,
-            InviteLinkRefusal::Denied(_) | InviteLinkRefusal::ActOn(_) => Rejection::Forbidden,
+            InviteLinkRefusal::Denied(_)
+            | InviteLinkRefusal::ActOn(_)
+            | InviteLinkRefusal::NoFreeSeats(_) => Rejection::Forbidden,
             InviteLinkRefusal::OverLimit { .. } => Rejection::RateLimited,
             InviteLinkRefusal::NothingToRevoke(_) => Rejection::FinalState,
         }
@@ -240,7 +243,7 @@ impl Refusal for JoinRefusal {
             JoinRefusal::NotFound => Rejection::NotFound,
             JoinRefusal::Refused { problem, .. } => match problem {
                 JoinProblem::Unusable => Rejection::LinkUnusable,
-                JoinProblem::WrongAccount => Rejection::Forbidden,
+                JoinProblem::WrongAccount | JoinProblem::NoFreeSeats(_) => Rejection::Forbidden,
                 JoinProblem::AlreadyMember | JoinProblem::EmailTaken => Rejection::FinalState,
                 JoinProblem::InvalidEmail(_) | JoinProblem::InvalidAccount { .. } => {
                     Rejection::Invalid

@@ -88,6 +88,8 @@ impl Cluster {
         let out = self
             .command("seed")
             .args(["create-org", "--name", "Acme", "--plan", "starter"])
+            // Bursts of hundreds of invitations: more seats than Starter's default.
+            .args(["--seats", "100000"])
             .args([
                 "--owner-email",
                 "owner@acme.test",

@@ -23,6 +23,7 @@ mod invite_links;
 mod limits;
 mod policy;
 mod renewal;
+mod seats;
 mod security;
 mod signup;
 mod statuses;

@@ -65,6 +65,8 @@ fn sort_link(page: &Page, heading_id: &str, label: &str) -> String {
 async fn a_thousand_addresses_get_one_outcome_each_with_the_reason() {
     let app = spawn_app_with(|s| s.invitations_per_hour = 10_000).await;
     let (org, admin) = app.org_with("Acme", Plan::Professional, Role::Admin).await;
+    // More invitations than the plan's seats: the fixture sets the limit it needs.
+    app.set_seats(org, Some(100_000));
     let member = app.create_user("member@acme.test", "Already Here");
     app.add_member(org, member, Role::Writer);
     // Pending with the same role (sent again now → resent; then at once again → skipped) and
@@ -219,6 +221,8 @@ async fn members_page_by_50_sort_by_every_column_and_count_exactly() {
 async fn the_filter_matches_email_or_name_in_every_table() {
     let app = spawn_app().await;
     let (org, admin) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    // More invitations than the plan's seats: the fixture sets the limit it needs.
+    app.set_seats(org, Some(100_000));
     seed_members(&app, org, 30, Role::Viewer);
     admin
         .invite(
@@ -251,6 +255,8 @@ async fn the_filter_matches_email_or_name_in_every_table() {
 async fn invitation_tables_page_and_sort_with_exact_counts() {
     let app = spawn_app_with(|s| s.invitations_per_hour = 10_000).await;
     let (org, admin) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    // More invitations than the plan's seats: the fixture sets the limit it needs.
+    app.set_seats(org, Some(100_000));
     let many: Vec<String> = (0..60).map(|i| format!("p{i:02}@x.test")).collect();
     admin.invite(org, &many.join(","), "viewer", "").await;
     let expired: Vec<String> = (0..55).map(|i| format!("e{i:02}@x.test")).collect();

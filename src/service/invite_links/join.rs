@@ -69,6 +69,10 @@ pub enum JoinProblem {
     /// An account was made with the address meanwhile: its password joins.
     #[error("An account with this email already exists. Log in to join.")]
     EmailTaken,
+    /// The organization (named) has no free seat: the joiner learns nothing more about it
+    /// (DESIGN.md, "Access, integration": Seats).
+    #[error("{}", crate::domain::seats::no_free_seats_for_joiner(.0))]
+    NoFreeSeats(String),
 }
 
 /// Why following or using an invite link was refused.

@@ -23,6 +23,7 @@ use crate::domain::invite_link::{
     check_link_limit,
 };
 use crate::domain::link::{LinkKind, LinkUnusable};
+use crate::domain::seats::NoFreeSeats;
 use crate::domain::token::LinkToken;
 use crate::domain::{InviteLinkId, OrganizationId, Permission, Plan, Role};
 
@@ -53,6 +54,9 @@ pub enum InviteLinkRefusal {
     /// The link was used, revoked or expired already: nothing to revoke.
     #[error("{}: nothing to revoke.", .0.title(LinkKind::InviteLink))]
     NothingToRevoke(LinkUnusable),
+    /// No seat is free for the link to hold (DESIGN.md, "Access, integration": Seats).
+    #[error("{0}")]
+    NoFreeSeats(#[from] NoFreeSeats),
 }
 
 /// What a refusal by the ceiling of a link's role says.
@@ -130,6 +134,8 @@ pub fn create(
     db::write_transaction(&mut conn, |c| {
         let acting = acting_in(c, org, actor)?;
         authorize_invitation(acting.inviter(), acting.org.plan, cmd.role).or_else(refuse)?;
+        // An unused link holds a seat until it is used, revoked or expired.
+        super::seats::ensure_free(c, &acting.org, 1, now)?;
         let created = db::invite_links::created_since(c, org, now - Duration::hours(1))?;
         if let Err(limit) = check_link_limit(created, svc.settings.invitations_per_hour) {
             let reopens = db::invite_links::hourly_window_reopens(c, org, now)?;

@@ -18,6 +18,7 @@ use crate::domain::audit::AuditAction;
 use crate::domain::invitation::{InviterLapsed, check_inviter_may_still_assign};
 use crate::domain::invite_link::{InviteLink, InviteLinkDetails, LinkStatus};
 use crate::domain::link::{LinkKind, LinkPage, LinkUnusable};
+use crate::domain::seats::NoFreeSeats;
 use crate::domain::signup::SignupRequest;
 use crate::domain::text::PersonName;
 use crate::domain::{EmailAddress, Role, User};
@@ -59,6 +60,8 @@ enum UseRefused {
     MailedUnusable(LinkUnusable),
     /// The new account's address has an account by now.
     EmailTaken,
+    /// The organization is over its seat limit (its name, the only thing the joiner learns).
+    NoFreeSeats(String),
 }
 
 /// Uses `link` for `joiner` at `now` ([`use_link`]) and says what came of it, showing
@@ -91,6 +94,14 @@ pub(super) fn join(
                         address,
                     };
                     JoinRefusal::on(screen, JoinProblem::EmailTaken)
+                }
+                UseRefused::NoFreeSeats(organization) => {
+                    let screen = JoinScreen {
+                        link,
+                        page: LinkPage::AskEmail,
+                        address,
+                    };
+                    JoinRefusal::on(screen, JoinProblem::NoFreeSeats(organization))
                 }
             }));
         }
@@ -129,6 +140,13 @@ fn use_link(
     now: DateTime<Utc>,
 ) -> std::result::Result<Used, ServiceError<UseRefused>> {
     let id = link.link.id;
+    // The organization's lock first (as every way in takes it, DESIGN.md "Seats"), then the
+    // link's row: the seat count below holds until the commit.
+    let org_id = link.link.organization_id;
+    let Some(organization) = db::organizations::find(c, org_id)? else {
+        return Err(DbError::Corrupt("invite link of no organization".into()).into());
+    };
+    db::organizations::lock(c, org_id)?;
     db::invite_links::lock(c, id)?;
     let current = db::invite_links::find_in_org(c, link.link.organization_id, id)?
         .ok_or_else(|| DbError::Corrupt("invite link vanished".into()))?;
@@ -143,13 +161,17 @@ fn use_link(
         return Ok(Used::Lapsed);
     }
     let org = current.organization_id;
+    if let Joiner::Existing(user) = &joiner
+        && let Some(m) = db::organizations::membership(c, org, user.id)?
+    {
+        return Ok(Used::Member(user.clone(), m.role));
+    }
+    // The link holds a seat that becomes the member's: it adds none, but an organization over
+    // its limit adds no one (DESIGN.md, "Seats").
+    crate::service::seats::ensure_free::<NoFreeSeats>(c, &organization, 0, now)
+        .map_err(|e| e.map_refusal(|_| UseRefused::NoFreeSeats(organization.name.clone())))?;
     let user = match joiner {
-        Joiner::Existing(user) => {
-            if let Some(m) = db::organizations::membership(c, org, user.id)? {
-                return Ok(Used::Member(user, m.role));
-            }
-            user
-        }
+        Joiner::Existing(user) => user,
         Joiner::New {
             proof,
             name,

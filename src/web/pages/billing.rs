@@ -8,7 +8,7 @@ use askama_web::WebTemplate;
 
 use super::render;
 use crate::domain::{Permission, Plan};
-use crate::service::organizations as service;
+use crate::service::seats;
 use crate::web::extractors::OrgRequest;
 use crate::web::{AppError, Layout};
 
@@ -19,6 +19,7 @@ struct BillingPage {
     plan: Plan,
     plans: Vec<(Plan, &'static str)>,
     trial_message: Option<&'static str>,
+    seats: String,
 }
 
 /// What each plan includes, in words.
@@ -35,13 +36,12 @@ pub fn plan_summary(plan: Plan) -> &'static str {
 pub async fn billing_page(req: OrgRequest) -> Result<HttpResponse, AppError> {
     // The page says which permission is missing; the service keeps the rule.
     req.require(Permission::Billing)?;
-    let plan = req
-        .call(|svc, actor, org, _| service::billing(svc, actor, org))
-        .await?;
+    let (plan, seats) = req.call(seats::billing).await?;
     render(&BillingPage {
         layout: req.layout("Billing")?,
         plan,
         plans: Plan::ALL.iter().map(|p| (*p, plan_summary(*p))).collect(),
         trial_message: (!plan.allows_invitations()).then_some(Plan::TRIAL_MESSAGE),
+        seats: seats.summary(),
     })
 }

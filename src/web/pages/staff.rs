@@ -14,6 +14,7 @@ use serde::Deserialize;
 use super::team::TimeView;
 use super::{render, render_with_status, see_other};
 use crate::domain::invitation::ResendPlan;
+use crate::domain::seats::parse_custom_limit;
 use crate::domain::tenant::TenantInvitation;
 use crate::domain::text::{MAX_MESSAGE_CHARS, PersonalMessage};
 use crate::domain::{
@@ -43,6 +44,12 @@ pub struct OrgRow {
     pub team_path: String,
     /// Where the plan form posts.
     pub plan_path: String,
+    /// Where the seat limit form posts.
+    pub seats_path: String,
+    /// The seat limit override as the field shows it (blank: the plan's default).
+    pub seat_limit: String,
+    /// The plan's default seat limit, shown as the field's placeholder.
+    pub plan_seats: String,
 }
 
 /// A row of the tenant-owner invitations table.
@@ -127,10 +134,13 @@ fn back_to_console(e: impl Into<AppError>) -> AppError {
         .back_to(paths::staff(), "Back to the staff console")
 }
 
-fn org_row(org: Organization, members: i64) -> OrgRow {
+fn org_row(org: Organization, members: i64, custom_seats: Option<u32>) -> OrgRow {
     OrgRow {
         team_path: paths::team(org.id),
         plan_path: paths::staff_plan(org.id),
+        seats_path: paths::staff_seats(org.id),
+        seat_limit: custom_seats.map(|n| n.to_string()).unwrap_or_default(),
+        plan_seats: org.plan.default_seats().to_string(),
         org,
         members,
     }
@@ -180,7 +190,10 @@ async fn console(
         orgs: found
             .organizations
             .into_iter()
-            .map(|(o, n)| org_row(o, n))
+            .map(|(o, n)| {
+                let custom = found.custom_seats.get(&o.id).copied();
+                org_row(o, n, custom)
+            })
             .collect(),
         total: found.total,
         page,
@@ -285,6 +298,53 @@ pub async fn set_plan(
                 change.from.label(),
                 plan.label()
             ),
+        );
+    }
+    Ok(see_other(&paths::staff()))
+}
+
+/// The seat limit form.
+#[derive(Debug, Deserialize)]
+pub struct SeatsForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    seats: String,
+}
+
+impl HasCsrfToken for SeatsForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// POST /staff/orgs/{org}/seats — sets (a whole number) or clears (blank: the plan's default)
+/// an organization's seat limit (DESIGN.md, "Seats": staff override), audited as staff.
+pub async fn set_seats(
+    req: StaffRequest,
+    path: web::Path<OrganizationId>,
+    CsrfForm(form): CsrfForm<SeatsForm>,
+) -> Result<HttpResponse, AppError> {
+    let org = path.into_inner();
+    let limit = match parse_custom_limit(&form.seats) {
+        Ok(limit) => limit,
+        Err(e) => {
+            let refused = AppError::rejected(Rejection::Invalid, e.to_string(), None);
+            return Err(back_to_console(refused));
+        }
+    };
+    let change = req
+        .call(move |svc, actor, now| crate::service::seats::set_limit(svc, actor, org, limit, now))
+        .await?;
+    if change.from == change.to && limit.is_some() {
+        flash::info(
+            &req.session,
+            format!("Nothing changed: the seat limit was already {}.", change.to),
+        );
+    } else {
+        flash::success(
+            &req.session,
+            format!("Seat limit changed from {} to {}.", change.from, change.to),
         );
     }
     Ok(see_other(&paths::staff()))

@@ -33,6 +33,14 @@ impl TestApp {
             .id
     }
 
+    /// Sets `org`'s seat limit override (`None`: the plan's default), for fixtures that need
+    /// more seats than their plan gives (DESIGN.md, "Seats").
+    pub fn set_seats(&self, org: OrganizationId, limit: Option<u32>) {
+        self.db
+            .with_conn(|c| db::seats::set_custom_limit(c, org, limit))
+            .unwrap();
+    }
+
     /// Adds a member.
     pub fn add_member(&self, org: OrganizationId, user: UserId, role: Role) {
         let now = self.clock_now();

@@ -47,6 +47,8 @@ struct PreviewPage {
     upload_path: String,
     notice: Option<String>,
     limit_warning: Option<String>,
+    seats_note: String,
+    seats_warning: Option<String>,
     expires_minutes: i64,
 }
 
@@ -91,6 +93,8 @@ fn preview_response(
         upload_path: paths::import_invitations(org),
         notice: refusal.map(ToString::to_string),
         limit_warning: preview.limit_warning.as_ref().map(ToString::to_string),
+        seats_note: preview.seats.0.fit_note(preview.seats.1),
+        seats_warning: preview.seats_warning.as_ref().map(ToString::to_string),
         expires_minutes,
     };
     Ok(no_store(match refusal {
@@ -116,7 +120,9 @@ fn refused(req: &OrgRequest, e: ServiceError<ImportRefusal>) -> Result<HttpRespo
             );
             render_with_status(&form, crate::web::error::Rejection::Invalid.status())
         }
-        ImportRefusal::PlanChanged(preview) | ImportRefusal::OverHourlyLimit { preview, .. } => {
+        ImportRefusal::PlanChanged(preview)
+        | ImportRefusal::OverHourlyLimit { preview, .. }
+        | ImportRefusal::NoFreeSeats { preview, .. } => {
             preview_response(req, preview, 1, Some(&refusal))
         }
         _ => Err(ServiceError::Refused(refusal).into()),

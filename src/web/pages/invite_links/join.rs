@@ -57,6 +57,9 @@ struct JoinView {
     /// "Log in & join": kept input and error.
     login_email: String,
     login_error: Option<String>,
+    /// At the seat cap: "{organization} has no free seats: ask its admins", and the page
+    /// shows nothing more about the organization.
+    no_seats: Option<String>,
 }
 
 /// "Check your email", after "Email me a link to join".
@@ -163,6 +166,7 @@ impl JoinPages {
             password_error: None,
             login_email: kept.login_email,
             login_error: None,
+            no_seats: None,
         })
     }
 
@@ -197,6 +201,7 @@ impl JoinPages {
                 view.name_error.clone_from(name);
                 view.password_error.clone_from(password);
             }
+            JoinProblem::NoFreeSeats(_) => view.no_seats = Some(problem.to_string()),
             JoinProblem::Unusable | JoinProblem::WrongAccount | JoinProblem::AlreadyMember => {}
         }
         respond(&view, status)

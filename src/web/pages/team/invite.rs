@@ -13,6 +13,7 @@ use crate::domain::email::{ListedAddress, parse_address_list};
 use crate::domain::invitation::{
     AddressOutcome, InviteDenied, InviteEntry, SkipReason, authorize_invitation,
 };
+use crate::domain::seats::SeatUsage;
 use crate::domain::text::{MAX_MESSAGE_CHARS, PersonalMessage};
 use crate::domain::{Permission, Role};
 use crate::paths;
@@ -56,6 +57,8 @@ pub struct InviteForm {
     pub csrf: String,
     /// The longest message, in characters.
     pub max_message: usize,
+    /// "N of M seats left", shown before sending (`None` when unlimited or not known).
+    pub seats_left: Option<String>,
 }
 
 impl InviteForm {
@@ -72,7 +75,14 @@ impl InviteForm {
             form_error: None,
             csrf,
             max_message: MAX_MESSAGE_CHARS,
+            seats_left: None,
         }
+    }
+
+    /// The form with the seats left shown (DESIGN.md, "Seats": before sending).
+    pub fn with_seats(mut self, seats: &SeatUsage) -> Self {
+        self.seats_left = seats.left();
+        self
     }
 
     /// Shows a refusal of the service beside the fields: a role the rules refuse (`role`, as
@@ -84,6 +94,10 @@ impl InviteForm {
                 let judged = OfferedRole::judged(role, Err(*denied), "invite someone as");
                 self.role_error = judged.role_error;
                 self.form_error = judged.form_error;
+            }
+            InvitationRefusal::NoFreeSeats(no) => {
+                self.seats_left = Some(format!("{} of {} seats left", no.free(), no.limit));
+                self.form_error = Some(refusal.to_string());
             }
             other => self.form_error = Some(other.to_string()),
         }
@@ -121,7 +135,8 @@ impl InvitePage {
 pub async fn invite_page(req: OrgRequest) -> Result<HttpResponse, AppError> {
     req.require(Permission::UsersInvite)?;
     let layout = req.layout("Invite Team Member")?;
-    let form = InviteForm::empty(&req.member, layout.csrf.clone());
+    let seats = req.call(crate::service::seats::seats).await?;
+    let form = InviteForm::empty(&req.member, layout.csrf.clone()).with_seats(&seats);
     render(&InvitePage::new(&req.member, layout, form))
 }
 
@@ -450,6 +465,8 @@ fn report(
 fn shown_on_form(refusal: &InvitationRefusal) -> bool {
     matches!(
         refusal,
-        InvitationRefusal::Denied(_) | InvitationRefusal::OverHourlyLimit { .. }
+        InvitationRefusal::Denied(_)
+            | InvitationRefusal::OverHourlyLimit { .. }
+            | InvitationRefusal::NoFreeSeats(_)
     )
 }

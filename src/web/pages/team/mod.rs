@@ -283,6 +283,8 @@ struct TeamPage {
     invite_page: String,
     audit_path: String,
     form: InviteForm,
+    seats: String,
+    seats_over: Option<String>,
 }
 
 /// What pages say instead of offering invite controls on a Trial plan (DESIGN.md, rule 3).
@@ -516,7 +518,8 @@ pub async fn team_page(req: OrgRequest, http: HttpRequest) -> Result<HttpRespons
     let result = req.session.get::<InviteResult>(RESULT_KEY);
     req.session.remove(RESULT_KEY);
     let layout = req.layout("Team")?;
-    let form = InviteForm::empty(member, layout.csrf.clone());
+    let form = InviteForm::empty(member, layout.csrf.clone()).with_seats(&team.seats);
+    let (seats, seats_over) = (team.seats.summary(), team.seats.over_notice());
     let Sections {
         members,
         pending,
@@ -541,6 +544,8 @@ pub async fn team_page(req: OrgRequest, http: HttpRequest) -> Result<HttpRespons
         invite_page: paths::invite(org),
         audit_path: paths::audit(org),
         form,
+        seats,
+        seats_over,
     })
 }
 
