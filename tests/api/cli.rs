@@ -10,8 +10,8 @@ use joinery::db::Db;
 use joinery::db::schema::{memberships, organizations, users};
 
 /// The binary with a clean environment: no inherited `JOINERY_*` or `DATABASE_URL`, its data
-/// directory (and working directory) in `dir`.
-fn joinery(dir: &Path) -> Command {
+/// directory (and working directory) in `dir`. Other suites that run the binary use it too.
+pub(crate) fn joinery(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_joinery"));
     for (key, _) in std::env::vars_os() {
         let key = key.to_string_lossy().into_owned();

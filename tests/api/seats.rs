@@ -339,18 +339,8 @@ async fn fifty_concurrent_invitations_for_the_last_seat_make_exactly_one() {
 
 /// `joinery create-org` with a clean environment in `dir`.
 fn create_org(dir: &std::path::Path, seats: &str) -> std::process::Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_joinery"));
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy().into_owned();
-        if key.starts_with("JOINERY_") || key == "DATABASE_URL" {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("JOINERY_DATA_DIR", dir)
-        .env("JOINERY_LOG", "warn")
+    crate::cli::joinery(dir)
         .env("JOINERY_PASSWORD", "a good long password")
-        .current_dir(dir)
-        .stdin(std::process::Stdio::null())
         .args(["create-org", "--name", "Acme", "--plan", "starter"])
         .args(["--owner-email", "o@example.com", "--owner-name", "Olive"])
         .args(["--seats", seats])
