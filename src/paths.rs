@@ -7,7 +7,7 @@
 use std::fmt::Display;
 
 use crate::domain::csv_import::ImportId;
-use crate::domain::{InvitationId, InviteLinkId, MembershipId, OrganizationId};
+use crate::domain::{DomainId, InvitationId, InviteLinkId, MembershipId, OrganizationId};
 
 /// A path pattern as the router matches it: literal segments and `{name}` segments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +126,20 @@ routes! {
         NOTIFICATIONS = "/settings/notifications" => notifications();
         /// The organization's audit log.
         AUDIT = "/audit" => audit();
+        /// Settings → Domains (GET), and where "Add a domain" posts (POST).
+        DOMAINS = "/settings/domains" => domains();
+        /// Restrict invitations to verified domains, or not (POST).
+        DOMAIN_RESTRICTION = "/settings/domains/restriction" => domain_restriction();
+        /// Enter a domain's code (POST).
+        DOMAIN_VERIFY = "/settings/domains/{id}/verify" => domain_verify(id: DomainId);
+        /// Mail a domain a new code (POST).
+        DOMAIN_CODE = "/settings/domains/{id}/code" => domain_code(id: DomainId);
+        /// Set a verified domain's enrollment mode and default role (POST).
+        DOMAIN_ENROLLMENT = "/settings/domains/{id}/enrollment" => domain_enrollment(id: DomainId);
+        /// Remove a domain (GET asks for confirmation, POST does it).
+        DOMAIN_REMOVE = "/settings/domains/{id}/remove" => domain_remove(id: DomainId);
+        /// "Join {org}" through a verified domain in Automatic mode (POST).
+        DOMAIN_JOIN = "/domain-join" => domain_join();
         /// The "Create invite link" form (GET).
         NEW_INVITE_LINK = "/invite-links/new" => new_invite_link();
         /// Where the "Create invite link" form posts.

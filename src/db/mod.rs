@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod domains;
 pub mod imports;
 pub mod invitations;
 pub mod invite_links;

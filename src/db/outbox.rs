@@ -29,6 +29,9 @@ pub enum EmailKind {
     RenewalRequest,
     /// A tenant-owner invitation, rendered at delivery from its row (payload names it).
     TenantInvitation,
+    /// A domain's 6-digit verification code, rendered at delivery from the domain's row
+    /// (payload names it), so the code is never stored.
+    DomainCode,
 }
 
 impl EmailKind {
@@ -41,6 +44,7 @@ impl EmailKind {
             EmailKind::Signup => "signup",
             EmailKind::SignupExisting => "signup_existing",
             EmailKind::RenewalRequest => "renewal_request",
+            EmailKind::DomainCode => "domain_code",
         }
     }
 }

@@ -18,6 +18,7 @@ diesel::table! {
         plan -> Text,
         created_at -> Timestamp,
         seat_limit -> Nullable<Integer>,
+        restrict_to_verified_domains -> Bool,
     }
 }
 
@@ -162,9 +163,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    organization_domains (id) {
+        id -> Text,
+        organization_id -> Text,
+        domain -> Text,
+        status -> Text,
+        enrollment -> Text,
+        default_role -> Text,
+        proof_email -> Text,
+        code_nonce -> Text,
+        code_sent_at -> Timestamp,
+        code_expires_at -> Timestamp,
+        attempts -> Integer,
+        created_by -> Text,
+        created_at -> Timestamp,
+        verified_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(memberships -> organizations (organization_id));
 diesel::joinable!(invitations -> organizations (organization_id));
 diesel::joinable!(invite_links -> organizations (organization_id));
+diesel::joinable!(organization_domains -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -178,4 +199,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     tenant_invitations,
     signup_requests,
     audit_events,
+    organization_domains,
 );

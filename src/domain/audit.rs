@@ -52,11 +52,19 @@ pub enum AuditAction {
     InviteLinkRevoked,
     /// Someone joined through an invite link.
     InviteLinkUsed,
+    /// An Owner claimed an email domain (a code was mailed to prove it).
+    DomainAdded,
+    /// A domain was proved with its mailed code.
+    DomainVerified,
+    /// A domain's enrollment mode or default role changed.
+    DomainEnrollmentChanged,
+    /// A domain was removed.
+    DomainRemoved,
 }
 
 impl AuditAction {
     /// Every action, for the filter on the audit page.
-    pub const ALL: [AuditAction; 22] = [
+    pub const ALL: [AuditAction; 26] = [
         AuditAction::InvitationSent,
         AuditAction::InvitationResent,
         AuditAction::InvitationRevoked,
@@ -79,6 +87,10 @@ impl AuditAction {
         AuditAction::InviteLinkCreated,
         AuditAction::InviteLinkRevoked,
         AuditAction::InviteLinkUsed,
+        AuditAction::DomainAdded,
+        AuditAction::DomainVerified,
+        AuditAction::DomainEnrollmentChanged,
+        AuditAction::DomainRemoved,
     ];
 
     /// The stored name, e.g. `invitation.sent`.
@@ -106,6 +118,10 @@ impl AuditAction {
             AuditAction::InviteLinkCreated => "invite_link.created",
             AuditAction::InviteLinkRevoked => "invite_link.revoked",
             AuditAction::InviteLinkUsed => "invite_link.used",
+            AuditAction::DomainAdded => "domain.added",
+            AuditAction::DomainVerified => "domain.verified",
+            AuditAction::DomainEnrollmentChanged => "domain.enrollment_changed",
+            AuditAction::DomainRemoved => "domain.removed",
         }
     }
 
@@ -134,6 +150,10 @@ impl AuditAction {
             AuditAction::InviteLinkCreated => "Invite link created",
             AuditAction::InviteLinkRevoked => "Invite link revoked",
             AuditAction::InviteLinkUsed => "Invite link used",
+            AuditAction::DomainAdded => "Domain added",
+            AuditAction::DomainVerified => "Domain verified",
+            AuditAction::DomainEnrollmentChanged => "Domain enrollment changed",
+            AuditAction::DomainRemoved => "Domain removed",
         }
     }
 }

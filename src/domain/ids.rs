@@ -68,3 +68,7 @@ id_type!(
     /// Identifies an invite link.
     InviteLinkId
 );
+id_type!(
+    /// Identifies one organization's claim on an email domain (pending or verified).
+    DomainId
+);

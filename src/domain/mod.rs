@@ -23,10 +23,11 @@ pub mod tenant;
 pub mod text;
 pub mod token;
 pub mod user;
+pub mod verified_domain;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use email::EmailAddress;
-pub use ids::{InvitationId, InviteLinkId, MembershipId, OrganizationId, UserId};
+pub use ids::{DomainId, InvitationId, InviteLinkId, MembershipId, OrganizationId, UserId};
 pub use invitation::{InvitationStatus, ResendError};
 pub use organization::{MemberListing, Membership, Organization};
 pub use plan::Plan;

@@ -36,6 +36,17 @@ impl TokenKey {
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
     }
+
+    /// HMAC-SHA256 of `purpose` followed by `data` under this key: a value only the server
+    /// can compute, for secrets derived from a stored nonce (verification codes).
+    pub(crate) fn mac(&self, purpose: &[u8], data: &[u8]) -> [u8; 32] {
+        // HMAC accepts keys of any length, so this cannot fail.
+        #[allow(clippy::expect_used)]
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(purpose);
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    }
 }
 
 /// A per-invitation random value, stored as 64 hex digits.

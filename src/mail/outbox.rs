@@ -9,13 +9,14 @@ use futures_util::StreamExt as _;
 use tokio::sync::{Notify, watch};
 
 use super::templates::{
-    InvitationEmail, JoinLinkEmail, MemberJoinedEmail, RenewalRequestEmail, SignupExistingEmail,
-    SignupLinkEmail, TenantInvitationEmail,
+    DomainCodeEmail, InvitationEmail, JoinLinkEmail, MemberJoinedEmail, RenewalRequestEmail,
+    SignupExistingEmail, SignupLinkEmail, TenantInvitationEmail,
 };
 use super::{MailError, Mailer, OutgoingEmail};
 use crate::db::models::OutboxRow;
 use crate::db::{self, Db, DbError};
 use crate::domain::token::{LinkToken, TokenKey, TokenNonce};
+use crate::domain::verified_domain::VerificationCode;
 use crate::domain::{Clock, InvitationStatus};
 
 /// Attempts before a row is marked failed for good.
@@ -226,6 +227,7 @@ impl OutboxWorker {
             }
             .render(),
             "tenant_invitation" => return self.render_tenant_invitation(row).await,
+            "domain_code" => return self.render_domain_code(row).await,
             _ => return Ok(Rendered::Cancel("unknown email kind")),
         };
         Ok(Rendered::from(rendered))
@@ -315,6 +317,48 @@ impl OutboxWorker {
             }
         };
         Ok(Rendered::from(rendered))
+    }
+
+    async fn render_domain_code(&self, row: &OutboxRow) -> Result<Rendered, DbError> {
+        let ids = serde_json::from_str::<serde_json::Value>(&row.payload)
+            .ok()
+            .and_then(|v| {
+                let org = v["organization_id"].as_str()?.parse().ok()?;
+                let id = v["domain_id"].as_str()?.parse().ok()?;
+                Some((org, id))
+            });
+        let Some((org, id)) = ids else {
+            return Ok(Rendered::Cancel("unreadable payload"));
+        };
+        let found = self
+            .db
+            .run(move |c| {
+                let Some(domain) = db::domains::find(c, org, id)? else {
+                    return Ok(None);
+                };
+                let organization = db::organizations::find(c, org)?;
+                let requester = db::users::find(c, domain.created_by)?.map(|u| u.name);
+                Ok(organization.map(|o| (domain, o, requester)))
+            })
+            .await?;
+        let Some((domain, organization, requester)) = found else {
+            return Ok(Rendered::Cancel("domain no longer exists"));
+        };
+        if domain.verified || domain.code.expires_at <= self.clock.now() {
+            return Ok(Rendered::Cancel("domain code is no longer usable"));
+        }
+        let code = VerificationCode::derive(&self.links.token_key, &domain.nonce);
+        Ok(Rendered::from(
+            DomainCodeEmail {
+                to: domain.proof_email.as_str(),
+                domain: domain.domain.as_str(),
+                organization: &organization.name,
+                requester: requester.as_deref().unwrap_or("An Owner"),
+                code: code.expose(),
+                expires_at: domain.code.expires_at,
+            }
+            .render(),
+        ))
     }
 
     async fn render_tenant_invitation(&self, row: &OutboxRow) -> Result<Rendered, DbError> {

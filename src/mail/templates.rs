@@ -69,6 +69,9 @@ email_templates! {
     tenant_invitation: "emails/tenant_invitation.txt", "emails/tenant_invitation.html" {
         e: &'a TenantInvitationEmail<'a>, expires: &'a str
     }
+    domain_code: "emails/domain_code.txt", "emails/domain_code.html" {
+        e: &'a DomainCodeEmail<'a>, expires: &'a str
+    }
 }
 
 /// How emails write a time: "Monday 1 June 2026 at 14:00 UTC".
@@ -189,6 +192,35 @@ impl RenewalRequestEmail {
         let team_link = team_link(base_url, &self.organization_id);
         let role = role_label(&self.role);
         renewal_request::email(to, subject, self, role, &expired, &team_link)
+    }
+}
+
+/// What a domain's verification email says: who asked to verify which domain for which
+/// organization, and the 6-digit code (derived at delivery, never stored).
+#[derive(Debug, Clone)]
+pub struct DomainCodeEmail<'a> {
+    /// The address at the domain.
+    pub to: &'a str,
+    /// The domain.
+    pub domain: &'a str,
+    /// The organization claiming it.
+    pub organization: &'a str,
+    /// The Owner who asked.
+    pub requester: &'a str,
+    /// The code.
+    pub code: &'a str,
+    /// When the code stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl DomainCodeEmail<'_> {
+    /// Renders subject, text and HTML.
+    ///
+    /// # Errors
+    /// [`MailError::Template`] if a template fails.
+    pub fn render(&self) -> Result<OutgoingEmail, MailError> {
+        let subject = format!("{} is your code to verify {}", self.code, self.domain);
+        domain_code::email(self.to, subject, self, &expiry_text(self.expires_at))
     }
 }
 

@@ -205,7 +205,7 @@ fn plan(
         csv_import::parse(&import.content, inviter(acting), acting.org.plan).or_else(refuse)?;
     let existing = {
         let emails = csv_import::addresses(&parsed);
-        db::invitations::existing(c, acting.org.id, &emails)?
+        super::invitations::existing(c, acting.org.id, &emails)?
     };
     let plan = plan_import(parsed, &existing, inviter(acting), now);
     let limit_warning = over_limit(c, svc, acting.org.id, plan.creations(), now)?;

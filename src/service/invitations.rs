@@ -23,8 +23,8 @@ use crate::domain::audit::AuditAction;
 use crate::domain::invitation::{
     ActOnDenied, AddressOutcome, Existing, Invitation, InviteDenied, InviteEntry, InvitePlan,
     Inviter, NotPending, OverHourlyLimit, RESEND_INTERVAL, ResendError, ResendPlan, SkipReason,
-    all_above_your_role, authorize_invitation, check_acting_on, check_hourly_limit,
-    check_sending_anew, creations, plan_batch,
+    all_above_your_role, all_outside_verified_domains, authorize_invitation, check_acting_on,
+    check_hourly_limit, check_sending_anew, creations, plan_batch,
 };
 use crate::domain::seats::{NoFreeSeats, seats_added};
 use crate::domain::{EmailAddress, InvitationId, OrganizationId, Role};
@@ -64,6 +64,10 @@ pub enum InvitationRefusal {
     /// The invitation's role is above the actor's own (or they may not manage invitations).
     #[error("{}", acting_on_text(*.1, .0.doing()))]
     ActOn(ActOn, ActOnDenied),
+    /// Every address is outside the organization's verified domains, which it restricts
+    /// invitations to: nothing was sent.
+    #[error("Nothing was sent: this organization invites only addresses at its verified domains, and {} {} outside them.", .0, if *.0 == 1 { "address is" } else { "addresses are" })]
+    AllOutsideVerifiedDomains(usize),
     /// Every address has a live invitation whose role is above the actor's own: nothing was
     /// sent.
     #[error("{}", nothing_sent(.0))]
@@ -218,9 +222,12 @@ pub fn invite(
             authorize_invitation(inviter, acting.org.plan, entry.role).or_else(refuse)?;
         }
         let emails: Vec<&EmailAddress> = entries.iter().map(|e| &e.email).collect();
-        let existing = db::invitations::existing(c, org, &emails)?;
+        let existing = existing(c, org, &emails)?;
         let requested = entries.iter().map(|e| (&e.email, e.role));
         let plans = plan_batch(&existing, requested, inviter, now);
+        if all_outside_verified_domains(&plans) {
+            return refuse(InvitationRefusal::AllOutsideVerifiedDomains(plans.len()));
+        }
         if all_above_your_role(&plans) {
             let refused = entries.iter().zip(&plans).filter_map(|(e, p)| match p {
                 InvitePlan::Skip(SkipReason::AboveYourRole(role)) => Some((e.email.clone(), *role)),
@@ -241,6 +248,28 @@ pub fn invite(
     })?;
     svc.email_queued();
     Ok(outcomes)
+}
+
+/// What `org` holds about `emails` (members, pending invitations) and which of them its domain
+/// policy refuses (`service::domains::policy`), read inside the caller's transaction.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub(crate) fn existing(
+    c: &mut Conn,
+    org: OrganizationId,
+    emails: &[&EmailAddress],
+) -> std::result::Result<Existing, DbError> {
+    let mut existing = db::invitations::existing(c, org, emails)?;
+    let policy = super::domains::policy(c, org)?;
+    if policy.restricted_to.is_some() {
+        existing.outside = emails
+            .iter()
+            .filter(|e| policy.check(e).is_err())
+            .map(|e| (*e).clone())
+            .collect();
+    }
+    Ok(existing)
 }
 
 /// Who sends a submission, where and when: what writing it needs.

@@ -20,6 +20,7 @@ pub mod acceptance;
 pub mod accounts;
 pub mod audit;
 pub mod csv_import;
+pub mod domains;
 pub mod invitations;
 pub mod invite_links;
 pub mod maintenance;

@@ -232,8 +232,8 @@ pub fn routes(
 ) {
     use crate::paths as P;
     use pages::{
-        acceptance, assets, auth, billing, dashboard, dev, health, invite_links, members, settings,
-        staff, team, tenant_acceptance,
+        acceptance, assets, auth, billing, dashboard, dev, domains, health, invite_links, members,
+        settings, staff, team, tenant_acceptance,
     };
     cfg.route(P::HOME.pattern(), web::get().to(dashboard::home))
         .route(P::APP_CSS.pattern(), web::get().to(assets::app_css))
@@ -291,6 +291,24 @@ pub fn routes(
         .route(P::LEAVE.pattern(), web::get().to(members::leave_confirm))
         .route(P::LEAVE.pattern(), web::post().to(members::leave))
         .route(P::BILLING.pattern(), web::get().to(billing::billing_page))
+        .route(P::DOMAINS.pattern(), web::get().to(domains::domains_page))
+        .route(P::DOMAINS.pattern(), web::post().to(domains::add))
+        .route(
+            P::DOMAIN_RESTRICTION.pattern(),
+            web::post().to(domains::set_restriction),
+        )
+        .route(P::DOMAIN_VERIFY.pattern(), web::post().to(domains::verify))
+        .route(P::DOMAIN_CODE.pattern(), web::post().to(domains::new_code))
+        .route(
+            P::DOMAIN_ENROLLMENT.pattern(),
+            web::post().to(domains::set_enrollment),
+        )
+        .route(
+            P::DOMAIN_REMOVE.pattern(),
+            web::get().to(domains::remove_confirm),
+        )
+        .route(P::DOMAIN_REMOVE.pattern(), web::post().to(domains::remove))
+        .route(P::DOMAIN_JOIN.pattern(), web::post().to(domains::join))
         .route(P::INVITE.pattern(), web::get().to(team::invite_page))
         .route(
             P::SEND_INVITATIONS.pattern(),

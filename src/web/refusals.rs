@@ -10,6 +10,7 @@ use crate::domain::ResendError;
 use crate::domain::csv_import::FileError;
 use crate::service::acceptance::{InvitationRefusal, NoSuchInvitation, Refused};
 use crate::service::csv_import::ImportRefusal;
+use crate::service::domains::{DomainJoinRefusal, DomainRefusal};
 use crate::service::invitations::InvitationRefusal as SendRefusal;
 use crate::service::invite_links::InviteLinkRefusal;
 use crate::service::invite_links::join::{JoinProblem, JoinRefusal};
@@ -169,6 +170,7 @@ impl Refusal for SendRefusal {
             SendRefusal::Denied(_)
             | SendRefusal::ActOn(..)
             | SendRefusal::AllAboveYourRole(_)
+            | SendRefusal::AllOutsideVerifiedDomains(_)
             | SendRefusal::NoFreeSeats(_) => Rejection::Forbidden,
             SendRefusal::OverHourlyLimit { .. } => Rejection::RateLimited,
             SendRefusal::Resend { refused, .. } => match refused {
@@ -243,7 +245,9 @@ impl Refusal for JoinRefusal {
             JoinRefusal::NotFound => Rejection::NotFound,
             JoinRefusal::Refused { problem, .. } => match problem {
                 JoinProblem::Unusable => Rejection::LinkUnusable,
-                JoinProblem::WrongAccount | JoinProblem::NoFreeSeats(_) => Rejection::Forbidden,
+                JoinProblem::WrongAccount
+                | JoinProblem::NoFreeSeats(_)
+                | JoinProblem::OutsideVerifiedDomains(_) => Rejection::Forbidden,
                 JoinProblem::AlreadyMember | JoinProblem::EmailTaken => Rejection::FinalState,
                 JoinProblem::InvalidEmail(_) | JoinProblem::InvalidAccount { .. } => {
                     Rejection::Invalid
@@ -264,6 +268,45 @@ impl Refusal for SignupRefusal {
                 SignupProblem::Invalid { .. } => Rejection::Invalid,
             },
             SignupRefusal::Join(refusal) => refusal.rejection(),
+        }
+    }
+}
+
+impl Refusal for DomainRefusal {
+    fn rejection(&self) -> Rejection {
+        match self {
+            DomainRefusal::NoStanding(e) => e.rejection(),
+            DomainRefusal::NotFound => Rejection::NotFound,
+            DomainRefusal::NotPermitted | DomainRefusal::VerifiedElsewhere(_) => {
+                Rejection::Forbidden
+            }
+            DomainRefusal::InvalidDomain(_)
+            | DomainRefusal::InvalidProofEmail(_)
+            | DomainRefusal::AlreadyVerified(_)
+            | DomainRefusal::MalformedCode(_)
+            | DomainRefusal::Code(_)
+            | DomainRefusal::NoVerifiedDomain => Rejection::Invalid,
+            DomainRefusal::CodeSentRecently { .. } => Rejection::RateLimited,
+            DomainRefusal::NotPending | DomainRefusal::NotVerified => Rejection::FinalState,
+            // The form offers Viewer to Editor only: a higher role is a forged value.
+            DomainRefusal::RoleTooHigh(_) => Rejection::Malformed,
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            DomainRefusal::CodeSentRecently { retry_after } => Some(*retry_after),
+            _ => None,
+        }
+    }
+}
+
+impl Refusal for DomainJoinRefusal {
+    fn rejection(&self) -> Rejection {
+        match self {
+            DomainJoinRefusal::NotOffered => Rejection::NotFound,
+            DomainJoinRefusal::AlreadyMember(_) => Rejection::FinalState,
+            DomainJoinRefusal::NoFreeSeats(_) => Rejection::Forbidden,
         }
     }
 }

@@ -16,6 +16,7 @@ mod auth;
 mod ceiling;
 mod cli;
 mod csv_import;
+mod domains;
 mod email;
 mod governance;
 mod input_rules;

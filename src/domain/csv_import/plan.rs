@@ -32,6 +32,8 @@ pub enum RowAction {
     SkipRecent,
     /// Its pending invitation's role is above the inviter's own.
     SkipAboveRole(Role),
+    /// The organization invites only addresses at its verified domains.
+    SkipOutside,
     /// The row is invalid.
     Invalid,
 }
@@ -45,6 +47,7 @@ impl RowAction {
             InvitePlan::Skip(SkipReason::AlreadyMember) => RowAction::SkipMember,
             InvitePlan::Skip(SkipReason::ResentRecently) => RowAction::SkipRecent,
             InvitePlan::Skip(SkipReason::AboveYourRole(role)) => RowAction::SkipAboveRole(role),
+            InvitePlan::Skip(SkipReason::OutsideVerifiedDomains) => RowAction::SkipOutside,
         }
     }
 
@@ -70,6 +73,7 @@ impl RowAction {
             RowAction::SkipMember => 'm',
             RowAction::SkipRecent => 's',
             RowAction::SkipAboveRole(_) => 'o',
+            RowAction::SkipOutside => 'd',
             RowAction::Invalid => 'x',
         }
     }
@@ -81,7 +85,10 @@ impl RowAction {
             RowAction::Send => "send",
             RowAction::Resend => "resend",
             RowAction::Replace => "replace",
-            RowAction::SkipMember | RowAction::SkipRecent | RowAction::SkipAboveRole(_) => "skip",
+            RowAction::SkipMember
+            | RowAction::SkipRecent
+            | RowAction::SkipAboveRole(_)
+            | RowAction::SkipOutside => "skip",
             RowAction::Invalid => "invalid",
         }
     }
@@ -92,7 +99,10 @@ impl RowAction {
             RowAction::Send => "Will send",
             RowAction::Resend => "Will send the same link again",
             RowAction::Replace => "Will replace the pending invitation",
-            RowAction::SkipMember | RowAction::SkipRecent | RowAction::SkipAboveRole(_) => "Skip",
+            RowAction::SkipMember
+            | RowAction::SkipRecent
+            | RowAction::SkipAboveRole(_)
+            | RowAction::SkipOutside => "Skip",
             RowAction::Invalid => "Invalid",
         }
     }
@@ -112,6 +122,7 @@ impl RowAction {
             RowAction::SkipAboveRole(role) => {
                 capitalized(&SkipReason::AboveYourRole(role).to_string())
             }
+            RowAction::SkipOutside => capitalized(&SkipReason::OutsideVerifiedDomains.to_string()),
             RowAction::Invalid => String::new(),
         }
     }
@@ -215,7 +226,10 @@ pub fn plan_import(
             RowAction::Send => counts.send += 1,
             RowAction::Resend => counts.resend += 1,
             RowAction::Replace => counts.replace += 1,
-            RowAction::SkipMember | RowAction::SkipRecent | RowAction::SkipAboveRole(_) => {
+            RowAction::SkipMember
+            | RowAction::SkipRecent
+            | RowAction::SkipAboveRole(_)
+            | RowAction::SkipOutside => {
                 counts.skip += 1;
             }
             RowAction::Invalid => counts.invalid += 1,

@@ -118,6 +118,10 @@ pub enum SkipReason {
     /// nor resend it ([`check_acting_on`]).
     #[error("pending invitation as {0}, above your role")]
     AboveYourRole(Role),
+    /// The organization invites only addresses at its verified domains, and this one is not
+    /// (DESIGN.md, "Verified domains").
+    #[error("outside this organization's verified domains")]
+    OutsideVerifiedDomains,
 }
 
 /// What inviting one address will do (DESIGN.md, "Inviting an address that already has a live
@@ -253,6 +257,9 @@ pub struct Existing {
     pub members: HashSet<EmailAddress>,
     /// The pending invitation of each address that has one.
     pub pending: HashMap<EmailAddress, LivePending>,
+    /// Addresses the organization may not invite: it invites only addresses at its verified
+    /// domains, and these are elsewhere (`domain::verified_domain::DomainPolicy`).
+    pub outside: HashSet<EmailAddress>,
 }
 
 impl Existing {
@@ -274,8 +281,12 @@ impl Existing {
         inviter: Inviter,
         now: DateTime<Utc>,
     ) -> InvitePlan {
+        let is_member = self.members.contains(email);
+        if !is_member && self.outside.contains(email) {
+            return InvitePlan::Skip(SkipReason::OutsideVerifiedDomains);
+        }
         plan_invitation(
-            self.members.contains(email),
+            is_member,
             self.pending.get(email).copied(),
             role,
             inviter,
@@ -297,6 +308,16 @@ pub fn plan_batch<'a>(
         .into_iter()
         .map(|(email, role)| existing.plan(email, role, inviter, now))
         .collect()
+}
+
+/// Whether a submission must be refused as a whole because every address is outside the
+/// organization's verified domains, which it restricts invitations to: nothing would be sent
+/// (issue "Who may get in" §2: "a submission whose every address is outside is refused").
+pub fn all_outside_verified_domains(plans: &[InvitePlan]) -> bool {
+    !plans.is_empty()
+        && plans
+            .iter()
+            .all(|p| matches!(p, InvitePlan::Skip(SkipReason::OutsideVerifiedDomains)))
 }
 
 /// How many new invitations carrying out `plans` creates (what the hourly limit counts).
@@ -395,6 +416,7 @@ mod tests {
                 (other.clone(), other_inv),
                 (overdue.clone(), overdue_inv),
             ]),
+            outside: HashSet::new(),
         };
         let requested = [
             (&member, Role::Editor),

@@ -73,6 +73,12 @@ pub enum JoinProblem {
     /// (DESIGN.md, "Access, integration": Seats).
     #[error("{}", crate::domain::seats::no_free_seats_for_joiner(.0))]
     NoFreeSeats(String),
+    /// The organization (named) admits only addresses at its verified domains, and the
+    /// joiner's is elsewhere (DESIGN.md, "Verified domains").
+    #[error(
+        "{0} accepts only addresses at its verified domains through this link. Ask its admins for an invitation."
+    )]
+    OutsideVerifiedDomains(String),
 }
 
 /// Why following or using an invite link was refused.
@@ -197,6 +203,15 @@ pub fn ask_for_link(
         }
     };
     let joining = &screen.link.link;
+    // A link mailed to an address the organization would refuse could only lead to a refusal.
+    if crate::service::domains::policy(&mut conn, joining.organization_id)?
+        .check(&email)
+        .is_err()
+    {
+        let organization = screen.link.organization.name.clone();
+        let problem = JoinProblem::OutsideVerifiedDomains(organization);
+        return refuse(JoinRefusal::on(screen, problem));
+    }
     db::write_transaction(&mut conn, |c| {
         signup::mail_link(svc, c, &email, Some(joining), now)
     })?;

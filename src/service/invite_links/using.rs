@@ -62,6 +62,8 @@ enum UseRefused {
     EmailTaken,
     /// The organization is over its seat limit (its name, the only thing the joiner learns).
     NoFreeSeats(String),
+    /// The joiner's address is outside the verified domains the organization restricts to.
+    OutsideVerifiedDomains(String),
 }
 
 /// Uses `link` for `joiner` at `now` ([`use_link`]) and says what came of it, showing
@@ -102,6 +104,15 @@ pub(super) fn join(
                         address,
                     };
                     JoinRefusal::on(screen, JoinProblem::NoFreeSeats(organization))
+                }
+                UseRefused::OutsideVerifiedDomains(organization) => {
+                    let screen = JoinScreen {
+                        link,
+                        page: LinkPage::AskEmail,
+                        address,
+                    };
+                    let problem = JoinProblem::OutsideVerifiedDomains(organization);
+                    JoinRefusal::on(screen, problem)
                 }
             }));
         }
@@ -170,6 +181,18 @@ fn use_link(
     // its limit adds no one (DESIGN.md, "Seats").
     crate::service::seats::ensure_free::<NoFreeSeats>(c, &organization, 0, now)
         .map_err(|e| e.map_refusal(|_| UseRefused::NoFreeSeats(organization.name.clone())))?;
+    let joining_as = match &joiner {
+        Joiner::Existing(user) => &user.email,
+        Joiner::New { proof, .. } => &proof.email,
+    };
+    if crate::service::domains::policy(c, org)?
+        .check(joining_as)
+        .is_err()
+    {
+        return refuse(UseRefused::OutsideVerifiedDomains(
+            organization.name.clone(),
+        ));
+    }
     let user = match joiner {
         Joiner::Existing(user) => user,
         Joiner::New {

@@ -6,10 +6,13 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
+use super::team::TimeView;
 use super::{render, see_other};
+use crate::domain::verified_domain::EnrollmentMode;
 use crate::domain::{Permission, Plan, Role};
 use crate::paths;
 use crate::service::Actor;
+use crate::service::domains::{self, Joinable};
 use crate::service::organizations::{self as service, Dashboard};
 use crate::web::extractors::{MaybeUser, OrgRequest};
 use crate::web::request_meta::Meta;
@@ -31,12 +34,51 @@ struct DashboardPage {
     invite_path: Option<String>,
     trial_message: Option<&'static str>,
     billing_path: Option<String>,
+    domains_path: Option<String>,
     leave_path: Option<String>,
+    joinable: Vec<JoinableView>,
+    layout_email: String,
+}
+
+/// An organization the person can join through their address's domain, as
+/// "Organizations you can join" shows it.
+pub struct JoinableView {
+    /// Its name.
+    pub name: String,
+    /// The verified domain matching the person's address.
+    pub domain: String,
+    /// Whether they join at once (*Automatic*) rather than ask (*Suggest*).
+    pub automatic: bool,
+    /// The role they join with at once.
+    pub role: Role,
+    /// Where the Join (or Request) form posts.
+    pub action: String,
+    /// When they asked, if a request of theirs is open.
+    pub requested: Option<TimeView>,
+}
+
+impl JoinableView {
+    /// The views of `joinable`, in order.
+    fn all(joinable: Vec<Joinable>) -> Vec<Self> {
+        joinable
+            .into_iter()
+            .filter(|j| j.mode == EnrollmentMode::Automatic)
+            .map(|j| JoinableView {
+                name: j.organization.name,
+                domain: j.domain.to_string(),
+                automatic: true,
+                role: j.role,
+                action: paths::domain_join(j.organization.id),
+                requested: None,
+            })
+            .collect()
+    }
 }
 
 impl DashboardPage {
-    /// The dashboard of `facts`: what the role may do, as links.
-    fn new(layout: Layout, facts: Dashboard) -> Self {
+    /// The dashboard of `facts`: what the role may do, as links; and the organizations the
+    /// person can join through their address's domain.
+    fn new(layout: Layout, facts: Dashboard, joinable: Vec<Joinable>, email: String) -> Self {
         let Dashboard {
             acting,
             member_count,
@@ -58,6 +100,9 @@ impl DashboardPage {
             trial_message: (may(Permission::UsersInvite) && !plan.allows_invitations())
                 .then_some(Plan::TRIAL_MESSAGE),
             billing_path: may(Permission::Billing).then(|| paths::billing(org)),
+            domains_path: may(Permission::Billing).then(|| paths::domains(org)),
+            joinable: JoinableView::all(joinable),
+            layout_email: email,
             leave_path: acting.membership.is_some().then(|| paths::leave(org)),
         }
     }
@@ -67,6 +112,8 @@ impl DashboardPage {
 #[template(path = "no_organization.html")]
 struct NoOrganizationPage {
     layout: Layout,
+    joinable: Vec<JoinableView>,
+    layout_email: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -74,6 +121,8 @@ struct NoOrganizationPage {
 struct ChooserPage {
     layout: Layout,
     organizations: Vec<(String, String, Role, Plan)>,
+    joinable: Vec<JoinableView>,
+    layout_email: String,
 }
 
 /// GET / — your organization's dashboard, a chooser of your organizations, the page for
@@ -91,12 +140,18 @@ pub async fn home(
         user: user.clone(),
         origin,
     };
-    let orgs = state
-        .call(move |svc| service::organizations_of(svc, &actor))
+    let (orgs, joinable) = state
+        .call(move |svc| {
+            let orgs = service::organizations_of(svc, &actor)?;
+            Ok((orgs, domains::joinable(svc, &actor)?))
+        })
         .await?;
+    let email = user.email.to_string();
     match orgs.as_slice() {
         [] => render(&NoOrganizationPage {
             layout: Layout::new(&state, &session, "No organization yet", Some(&user))?,
+            joinable: JoinableView::all(joinable),
+            layout_email: email,
         }),
         [(org, _)] => Ok(see_other(&paths::dashboard(org.id))),
         many => render(&ChooserPage {
@@ -105,14 +160,27 @@ pub async fn home(
                 .iter()
                 .map(|(o, role)| (paths::dashboard(o.id), o.name.clone(), *role, o.plan))
                 .collect(),
+            joinable: JoinableView::all(joinable),
+            layout_email: email,
         }),
     }
 }
 
 /// GET /orgs/{org} — organization, your role, plan, member count, what you may do.
 pub async fn dashboard(req: OrgRequest) -> Result<HttpResponse, AppError> {
-    let facts = req
-        .call(|svc, actor, org, _| service::dashboard(svc, actor, org))
+    let (facts, joinable) = req
+        .call(|svc, actor, org, _| {
+            let facts = service::dashboard(svc, actor, org)?;
+            let joinable =
+                domains::joinable(svc, actor).map_err(|e| e.map_refusal(|n| match n {}))?;
+            Ok((facts, joinable))
+        })
         .await?;
-    render(&DashboardPage::new(req.layout("Dashboard")?, facts))
+    let email = req.member.user.email.to_string();
+    render(&DashboardPage::new(
+        req.layout("Dashboard")?,
+        facts,
+        joinable,
+        email,
+    ))
 }

@@ -9,6 +9,7 @@ pub mod billing;
 pub mod csv_import;
 pub mod dashboard;
 pub mod dev;
+pub mod domains;
 pub mod health;
 pub mod invite_links;
 pub mod member_export;

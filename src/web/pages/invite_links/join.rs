@@ -201,7 +201,9 @@ impl JoinPages {
                 view.name_error.clone_from(name);
                 view.password_error.clone_from(password);
             }
-            JoinProblem::NoFreeSeats(_) => view.no_seats = Some(problem.to_string()),
+            JoinProblem::NoFreeSeats(_) | JoinProblem::OutsideVerifiedDomains(_) => {
+                view.no_seats = Some(problem.to_string());
+            }
             JoinProblem::Unusable | JoinProblem::WrongAccount | JoinProblem::AlreadyMember => {}
         }
         respond(&view, status)

@@ -193,7 +193,9 @@ pub fn invite_result(listed: &[ListedAddress], outcomes: &[AddressOutcome]) -> I
                             "Skipped: pending with the same role, and sent again less than a minute ago"
                                 .to_owned()
                         }
-                        SkipReason::AboveYourRole(_) => format!("Skipped: {reason}"),
+                        SkipReason::AboveYourRole(_) | SkipReason::OutsideVerifiedDomains => {
+                            format!("Skipped: {reason}")
+                        }
                     };
                     (email.to_string(), "skipped", why)
                 }
