@@ -176,7 +176,6 @@ mod tests {
 
     use super::*;
     use crate::db::schema::{invitations as inv_table, invite_links as link_table};
-    use crate::domain::EmailAddress;
     use crate::domain::Role;
     use crate::domain::invitation::{AddressOutcome, InviteDenied, InviteEntry};
     use crate::domain::invite_link::LinkExpiry;
@@ -188,24 +187,7 @@ mod tests {
     use crate::service::testing::{Fixture, actor, visitor};
     use diesel::prelude::*;
 
-    fn refusal<T: std::fmt::Debug, R: std::fmt::Debug>(r: Result<T, ServiceError<R>>) -> R {
-        match r {
-            Err(ServiceError::Refused(why)) => why,
-            other => panic!("expected a refusal, got {other:?}"),
-        }
-    }
-
-    fn entries(emails: &[&str]) -> Vec<InviteEntry> {
-        emails
-            .iter()
-            .map(|e| InviteEntry {
-                email: EmailAddress::parse(e).unwrap(),
-                role: Role::Viewer,
-                message: None,
-                department: None,
-            })
-            .collect()
-    }
+    use crate::service::testing::{refusal, viewer_entries as entries};
 
     fn addresses(n: usize, prefix: &str) -> Vec<String> {
         (0..n).map(|i| format!("{prefix}{i}@example.com")).collect()

@@ -203,3 +203,25 @@ pub fn actor(user: User) -> Actor {
         origin: actor_origin(),
     }
 }
+
+/// The refusal in `r`; panics on success or a storage failure.
+pub fn refusal<T, R>(r: Result<T, super::ServiceError<R>>) -> R {
+    match r {
+        Err(super::ServiceError::Refused(why)) => why,
+        Err(_) => panic!("expected a refusal, got a storage failure"),
+        Ok(_) => panic!("expected a refusal, got success"),
+    }
+}
+
+/// One invite entry per address of `emails`, each offered Viewer with no message.
+pub fn viewer_entries(emails: &[&str]) -> Vec<crate::domain::invitation::InviteEntry> {
+    emails
+        .iter()
+        .map(|e| crate::domain::invitation::InviteEntry {
+            email: EmailAddress::parse(e).unwrap(),
+            role: Role::Viewer,
+            message: None,
+            department: None,
+        })
+        .collect()
+}

@@ -3,20 +3,10 @@
 use chrono::Duration;
 
 use super::*;
-use crate::domain::invitation::{AddressOutcome, InviteEntry, SkipReason};
+use crate::domain::invitation::{AddressOutcome, SkipReason};
 use crate::domain::{Plan, User};
 use crate::service::invitations::{self, InvitationRefusal};
-use crate::service::testing::{Fixture, actor};
-
-fn refusal<T: std::fmt::Debug, R>(r: std::result::Result<T, ServiceError<R>>) -> R {
-    match r {
-        Err(ServiceError::Refused(why)) => why,
-        other => panic!(
-            "expected a refusal, got {:?}",
-            other.map(|_| ()).err().map(|_| "error")
-        ),
-    }
-}
+use crate::service::testing::{Fixture, actor, refusal, viewer_entries};
 
 /// The code the email for `id` would carry.
 fn code_of(f: &Fixture, org: OrganizationId, id: DomainId) -> String {
@@ -53,16 +43,7 @@ fn invite(
     org: OrganizationId,
     emails: &[&str],
 ) -> std::result::Result<Vec<AddressOutcome>, ServiceError<InvitationRefusal>> {
-    let entries: Vec<InviteEntry> = emails
-        .iter()
-        .map(|e| InviteEntry {
-            email: EmailAddress::parse(e).unwrap(),
-            role: Role::Viewer,
-            message: None,
-            department: None,
-        })
-        .collect();
-    invitations::invite(&f.svc, owner, org, &entries, f.now)
+    invitations::invite(&f.svc, owner, org, &viewer_entries(emails), f.now)
 }
 
 #[test]
@@ -236,16 +217,8 @@ fn automatic_joins_at_once_with_the_default_role_and_a_free_seat() {
         DomainJoinRefusal::NotOffered
     );
     // Suggest: offered as a request, not a join.
-    set_enrollment(
-        &f.svc,
-        &owner,
-        org,
-        id,
-        EnrollmentMode::Suggest,
-        Role::Writer,
-        f.now,
-    )
-    .unwrap();
+    let enroll = |mode| set_enrollment(&f.svc, &owner, org, id, mode, Role::Writer, f.now);
+    enroll(EnrollmentMode::Suggest).unwrap();
     let offered = joinable(&f.svc, &dee).unwrap();
     assert_eq!(offered.len(), 1);
     assert_eq!(offered[0].mode, EnrollmentMode::Suggest);
@@ -253,16 +226,7 @@ fn automatic_joins_at_once_with_the_default_role_and_a_free_seat() {
         refusal(join(&f.svc, &dee, org, f.now)),
         DomainJoinRefusal::NotOffered
     );
-    set_enrollment(
-        &f.svc,
-        &owner,
-        org,
-        id,
-        EnrollmentMode::Automatic,
-        Role::Writer,
-        f.now,
-    )
-    .unwrap();
+    enroll(EnrollmentMode::Automatic).unwrap();
     assert!(joinable(&f.svc, &eve).unwrap().is_empty(), "another domain");
     assert_eq!(
         refusal(join(&f.svc, &eve, org, f.now)),
