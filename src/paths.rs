@@ -7,7 +7,9 @@
 use std::fmt::Display;
 
 use crate::domain::csv_import::ImportId;
-use crate::domain::{DomainId, InvitationId, InviteLinkId, MembershipId, OrganizationId};
+use crate::domain::{
+    DomainId, InvitationId, InviteLinkId, JoinRequestId, MembershipId, OrganizationId,
+};
 
 /// A path pattern as the router matches it: literal segments and `{name}` segments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +142,12 @@ routes! {
         DOMAIN_REMOVE = "/settings/domains/{id}/remove" => domain_remove(id: DomainId);
         /// "Join {org}" through a verified domain in Automatic mode (POST).
         DOMAIN_JOIN = "/domain-join" => domain_join();
+        /// "Request to join {org}" through a verified domain in Suggest mode (POST).
+        DOMAIN_REQUEST = "/domain-request" => domain_request();
+        /// Approve a join request with the role chosen (POST).
+        APPROVE_JOIN_REQUEST = "/join-requests/{id}/approve" => approve_join_request(id: JoinRequestId);
+        /// Reject a join request (GET asks for confirmation, POST does it).
+        REJECT_JOIN_REQUEST = "/join-requests/{id}/reject" => reject_join_request(id: JoinRequestId);
         /// The "Create invite link" form (GET).
         NEW_INVITE_LINK = "/invite-links/new" => new_invite_link();
         /// Where the "Create invite link" form posts.
@@ -198,6 +206,8 @@ routes! {
         JOIN_LOGIN = "/login" => join_login();
         /// "Join" for a signed-in person (POST).
         JOIN_ACCEPT = "/accept" => join_accept();
+        /// "Request to join" on a "request access" link, for a signed-in person (POST).
+        JOIN_REQUEST = "/request" => join_request();
     }
 }
 

@@ -35,6 +35,7 @@ row_structs! {
         expires_at: NaiveDateTime => NaiveDateTime,
         used_by: Option<String>,
         decided_at: Option<NaiveDateTime>,
+        approval_required: bool => bool,
     }
 }
 
@@ -58,6 +59,7 @@ impl TryFrom<InviteLinkRow> for InviteLink {
                 .map(|u| parse_stored(u, "user id"))
                 .transpose()?,
             decided_at: row.decided_at.map(from_db),
+            approval_required: row.approval_required,
         })
     }
 }
@@ -92,6 +94,7 @@ pub fn insert(conn: &mut Conn, link: &InviteLink, token: &LinkToken) -> Result<(
             status: LinkStatus::Active.as_str(),
             created_at: to_db(link.created_at),
             expires_at: to_db(link.facts.expires_at),
+            approval_required: link.approval_required,
         })
         .execute(conn)?;
     Ok(())

@@ -10,6 +10,7 @@ pub mod domains;
 pub mod imports;
 pub mod invitations;
 pub mod invite_links;
+pub mod join_requests;
 pub mod links;
 pub mod members;
 pub mod models;

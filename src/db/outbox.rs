@@ -32,6 +32,11 @@ pub enum EmailKind {
     /// A domain's 6-digit verification code, rendered at delivery from the domain's row
     /// (payload names it), so the code is never stored.
     DomainCode,
+    /// "{person} asks to join {organization}", to its Owners and Admins (payload-rendered).
+    JoinRequest,
+    /// "Your request to join {organization} was approved / rejected", to the requester
+    /// (payload-rendered).
+    JoinRequestAnswer,
 }
 
 impl EmailKind {
@@ -45,6 +50,8 @@ impl EmailKind {
             EmailKind::SignupExisting => "signup_existing",
             EmailKind::RenewalRequest => "renewal_request",
             EmailKind::DomainCode => "domain_code",
+            EmailKind::JoinRequest => "join_request",
+            EmailKind::JoinRequestAnswer => "join_request_answer",
         }
     }
 }

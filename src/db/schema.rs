@@ -70,6 +70,24 @@ diesel::table! {
         expires_at -> Timestamp,
         used_by -> Nullable<Text>,
         decided_at -> Nullable<Timestamp>,
+        approval_required -> Bool,
+    }
+}
+
+diesel::table! {
+    join_requests (id) {
+        id -> Text,
+        organization_id -> Text,
+        user_id -> Text,
+        invite_link_id -> Nullable<Text>,
+        domain -> Nullable<Text>,
+        note -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        role -> Nullable<Text>,
     }
 }
 
@@ -186,6 +204,8 @@ diesel::joinable!(memberships -> organizations (organization_id));
 diesel::joinable!(invitations -> organizations (organization_id));
 diesel::joinable!(invite_links -> organizations (organization_id));
 diesel::joinable!(organization_domains -> organizations (organization_id));
+diesel::joinable!(join_requests -> organizations (organization_id));
+diesel::joinable!(join_requests -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -200,4 +220,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     signup_requests,
     audit_events,
     organization_domains,
+    join_requests,
 );

@@ -15,7 +15,8 @@ use crate::domain::seats::SeatsUsed;
 
 /// What takes `org`'s seats at `now`: members, pending invitations whose `expires_at` is
 /// after `now`, and active invite links whose `expires_at` is after `now` (expiry is a fact
-/// of time, not of a sweep).
+/// of time, not of a sweep) — except "request access" links, which are never used up, and
+/// whose join requests take a seat only when approved (issue 14 §3).
 ///
 /// One statement, so the three counts come from one snapshot: an acceptance (which turns a
 /// pending invitation into a membership without the organization's lock) is counted once,
@@ -44,6 +45,7 @@ pub fn used(
         .filter(invite_links::organization_id.eq(id))
         .filter(invite_links::status.eq(LinkStatus::Active.as_str()))
         .filter(invite_links::expires_at.gt(at))
+        .filter(invite_links::approval_required.eq(false))
         .count()
         .single_value();
     let (members, pending, links): (Option<i64>, Option<i64>, Option<i64>) =

@@ -60,11 +60,17 @@ pub enum AuditAction {
     DomainEnrollmentChanged,
     /// A domain was removed.
     DomainRemoved,
+    /// Someone asked to join (through a "request access" invite link or a *Suggest* domain).
+    JoinRequestSubmitted,
+    /// An Owner or Admin approved a join request (the requester joined).
+    JoinRequestApproved,
+    /// An Owner or Admin rejected a join request.
+    JoinRequestRejected,
 }
 
 impl AuditAction {
     /// Every action, for the filter on the audit page.
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 29] = [
         AuditAction::InvitationSent,
         AuditAction::InvitationResent,
         AuditAction::InvitationRevoked,
@@ -91,6 +97,9 @@ impl AuditAction {
         AuditAction::DomainVerified,
         AuditAction::DomainEnrollmentChanged,
         AuditAction::DomainRemoved,
+        AuditAction::JoinRequestSubmitted,
+        AuditAction::JoinRequestApproved,
+        AuditAction::JoinRequestRejected,
     ];
 
     /// The stored name, e.g. `invitation.sent`.
@@ -122,6 +131,9 @@ impl AuditAction {
             AuditAction::DomainVerified => "domain.verified",
             AuditAction::DomainEnrollmentChanged => "domain.enrollment_changed",
             AuditAction::DomainRemoved => "domain.removed",
+            AuditAction::JoinRequestSubmitted => "join_request.submitted",
+            AuditAction::JoinRequestApproved => "join_request.approved",
+            AuditAction::JoinRequestRejected => "join_request.rejected",
         }
     }
 
@@ -154,6 +166,9 @@ impl AuditAction {
             AuditAction::DomainVerified => "Domain verified",
             AuditAction::DomainEnrollmentChanged => "Domain enrollment changed",
             AuditAction::DomainRemoved => "Domain removed",
+            AuditAction::JoinRequestSubmitted => "Join request sent",
+            AuditAction::JoinRequestApproved => "Join request approved",
+            AuditAction::JoinRequestRejected => "Join request rejected",
         }
     }
 }

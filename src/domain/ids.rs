@@ -72,3 +72,7 @@ id_type!(
     /// Identifies one organization's claim on an email domain (pending or verified).
     DomainId
 );
+id_type!(
+    /// Identifies a request to join an organization.
+    JoinRequestId
+);

@@ -227,6 +227,10 @@ pub struct InviteLink {
     pub used_by: Option<UserId>,
     /// When it was used or revoked.
     pub decided_at: Option<DateTime<Utc>>,
+    /// "Admins approve who joins" (issue 14 §3): following the link sends a join request
+    /// rather than joining, so the link is reusable until it expires or is revoked, is never
+    /// used up, and holds no seat.
+    pub approval_required: bool,
 }
 
 impl InviteLink {

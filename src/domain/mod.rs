@@ -11,6 +11,7 @@ pub mod email;
 pub mod ids;
 pub mod invitation;
 pub mod invite_link;
+pub mod join_request;
 pub mod link;
 pub mod membership;
 pub mod organization;
@@ -27,7 +28,9 @@ pub mod verified_domain;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use email::EmailAddress;
-pub use ids::{DomainId, InvitationId, InviteLinkId, MembershipId, OrganizationId, UserId};
+pub use ids::{
+    DomainId, InvitationId, InviteLinkId, JoinRequestId, MembershipId, OrganizationId, UserId,
+};
 pub use invitation::{InvitationStatus, ResendError};
 pub use organization::{MemberListing, Membership, Organization};
 pub use plan::Plan;

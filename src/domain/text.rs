@@ -167,25 +167,53 @@ impl PersonalMessage {
     /// [`TextError::TooLong`] over [`MAX_MESSAGE_CHARS`]; [`TextError::ControlCharacters`] for
     /// control characters other than line breaks and tabs.
     pub fn parse(input: &str) -> Result<Option<Self>, TextError> {
-        let normalized = input.trim().replace("\r\n", "\n");
-        if normalized.is_empty() {
-            return Ok(None);
-        }
-        if normalized.chars().count() > MAX_MESSAGE_CHARS {
-            return Err(TextError::TooLong {
-                max: MAX_MESSAGE_CHARS,
-            });
-        }
-        if normalized
-            .chars()
-            .any(|c| c.is_control() && c != '\n' && c != '\t')
-        {
-            return Err(TextError::ControlCharacters);
-        }
-        Ok(Some(Self(normalized)))
+        Ok(multiline(input, MAX_MESSAGE_CHARS)?.map(Self))
     }
 
     /// The message.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Checks multi-line text of at most `max` characters: trimmed, `\r\n` made `\n`, line
+/// breaks and tabs kept, other control characters refused; `Ok(None)` for blank input.
+fn multiline(input: &str, max: usize) -> Result<Option<String>, TextError> {
+    let normalized = input.trim().replace("\r\n", "\n");
+    if normalized.is_empty() {
+        return Ok(None);
+    }
+    if normalized.chars().count() > max {
+        return Err(TextError::TooLong { max });
+    }
+    if normalized
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(TextError::ControlCharacters);
+    }
+    Ok(Some(normalized))
+}
+
+/// The most characters a join request's note may have.
+pub const MAX_NOTE_CHARS: usize = 500;
+
+/// An optional note to the admins on a join request (issue 14 §3): at most 500 characters,
+/// line breaks kept, other control characters refused. Blank input means no note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinRequestNote(String);
+
+impl JoinRequestNote {
+    /// Checks a note; `Ok(None)` for blank input.
+    ///
+    /// # Errors
+    /// [`TextError::TooLong`] over [`MAX_NOTE_CHARS`]; [`TextError::ControlCharacters`] for
+    /// control characters other than line breaks and tabs.
+    pub fn parse(input: &str) -> Result<Option<Self>, TextError> {
+        Ok(multiline(input, MAX_NOTE_CHARS)?.map(Self))
+    }
+
+    /// The note.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -9,8 +9,9 @@ use futures_util::StreamExt as _;
 use tokio::sync::{Notify, watch};
 
 use super::templates::{
-    DomainCodeEmail, InvitationEmail, JoinLinkEmail, MemberJoinedEmail, RenewalRequestEmail,
-    SignupExistingEmail, SignupLinkEmail, TenantInvitationEmail,
+    DomainCodeEmail, InvitationEmail, JoinLinkEmail, JoinRequestAnswerEmail, JoinRequestEmail,
+    MemberJoinedEmail, RenewalRequestEmail, SignupExistingEmail, SignupLinkEmail,
+    TenantInvitationEmail,
 };
 use super::{MailError, Mailer, OutgoingEmail};
 use crate::db::models::OutboxRow;
@@ -220,6 +221,16 @@ impl OutboxWorker {
                 Ok(e) => e.render(&row.recipient, &self.links.base_url),
                 Err(_) => return Ok(Rendered::Cancel("unreadable payload")),
             },
+            "join_request" => match serde_json::from_str::<JoinRequestEmail>(&row.payload) {
+                Ok(e) => e.render(&row.recipient, &self.links.base_url),
+                Err(_) => return Ok(Rendered::Cancel("unreadable payload")),
+            },
+            "join_request_answer" => {
+                match serde_json::from_str::<JoinRequestAnswerEmail>(&row.payload) {
+                    Ok(e) => e.render(&row.recipient, &self.links.base_url),
+                    Err(_) => return Ok(Rendered::Cancel("unreadable payload")),
+                }
+            }
             "signup" => return self.render_signup(row).await,
             "signup_existing" => SignupExistingEmail {
                 to: &row.recipient,

@@ -72,6 +72,12 @@ email_templates! {
     domain_code: "emails/domain_code.txt", "emails/domain_code.html" {
         e: &'a DomainCodeEmail<'a>, expires: &'a str
     }
+    join_request: "emails/join_request.txt", "emails/join_request.html" {
+        e: &'a JoinRequestEmail, team_link: &'a str
+    }
+    join_request_answer: "emails/join_request_answer.txt", "emails/join_request_answer.html" {
+        e: &'a JoinRequestAnswerEmail, role: Option<&'a str>, link: &'a str
+    }
 }
 
 /// How emails write a time: "Monday 1 June 2026 at 14:00 UTC".
@@ -329,5 +335,79 @@ impl TenantInvitationEmail<'_> {
             self.inviter_name
         );
         tenant_invitation::email(self.to, subject, self, &expiry_text(self.expires_at))
+    }
+}
+
+/// What the "{person} asks to join {organization}" email to Owners and Admins says (issue 14
+/// §3). Rendered at delivery from the outbox row's payload.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct JoinRequestEmail {
+    /// The organization's name.
+    pub organization: String,
+    /// The organization's id, for the link to the Team page.
+    pub organization_id: String,
+    /// Who asks.
+    pub requester_name: String,
+    /// Their address.
+    pub requester_email: String,
+    /// Through what: "invite link", "domain example.com".
+    pub via: String,
+    /// Their note (empty for none).
+    #[serde(default)]
+    pub note: String,
+}
+
+impl JoinRequestEmail {
+    /// Renders the email for `to`; `base_url` has no trailing slash.
+    ///
+    /// # Errors
+    /// [`MailError::Template`] if a template fails.
+    pub fn render(&self, to: &str, base_url: &str) -> Result<OutgoingEmail, MailError> {
+        let subject = format!(
+            "{} asks to join {}",
+            self.requester_name, self.organization
+        );
+        let team_link = team_link(base_url, &self.organization_id);
+        join_request::email(to, subject, self, &team_link)
+    }
+}
+
+/// What the answer to a join request says to the requester: approved (with the role) or
+/// rejected. Rendered at delivery from the outbox row's payload.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct JoinRequestAnswerEmail {
+    /// The organization's name.
+    pub organization: String,
+    /// The organization's id, for the link to its dashboard.
+    pub organization_id: String,
+    /// Whether it was approved.
+    pub approved: bool,
+    /// The role granted (stored name), when approved.
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+impl JoinRequestAnswerEmail {
+    /// Renders the email for `to`; `base_url` has no trailing slash.
+    ///
+    /// # Errors
+    /// [`MailError::Template`] if a template fails.
+    pub fn render(&self, to: &str, base_url: &str) -> Result<OutgoingEmail, MailError> {
+        let role = self.role.as_deref().map(role_label);
+        let (subject, link) = if self.approved {
+            (
+                format!("You joined {}", self.organization),
+                format!(
+                    "{base_url}{}",
+                    crate::paths::DASHBOARD.with(&[&self.organization_id])
+                ),
+            )
+        } else {
+            (
+                format!("Your request to join {} was not approved", self.organization),
+                format!("{base_url}{}", crate::paths::home()),
+            )
+        };
+        join_request_answer::email(to, subject, self, role, &link)
     }
 }

@@ -23,6 +23,7 @@ pub mod csv_import;
 pub mod domains;
 pub mod invitations;
 pub mod invite_links;
+pub mod join_requests;
 pub mod maintenance;
 pub mod members;
 pub mod organizations;

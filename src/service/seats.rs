@@ -231,6 +231,7 @@ mod tests {
         let cmd = CreateLink {
             role: Role::Viewer,
             expiry: LinkExpiry::OneDay,
+            approval_required: false,
         };
         invite_links::create(&f.svc, who, org, cmd, at)
     }

@@ -456,6 +456,7 @@ mod tests {
         let cmd = CreateLink {
             role: Role::Viewer,
             expiry: LinkExpiry::OneDay,
+            approval_required: false,
         };
         let token = invite_links::create(&f.svc, &owner, org, cmd, f.now)
             .unwrap()

@@ -232,8 +232,8 @@ pub fn routes(
 ) {
     use crate::paths as P;
     use pages::{
-        acceptance, assets, auth, billing, dashboard, dev, domains, health, invite_links, members,
-        settings, staff, team, tenant_acceptance,
+        acceptance, assets, auth, billing, dashboard, dev, domains, health, invite_links,
+        join_requests, members, settings, staff, team, tenant_acceptance,
     };
     cfg.route(P::HOME.pattern(), web::get().to(dashboard::home))
         .route(P::APP_CSS.pattern(), web::get().to(assets::app_css))
@@ -309,6 +309,22 @@ pub fn routes(
         )
         .route(P::DOMAIN_REMOVE.pattern(), web::post().to(domains::remove))
         .route(P::DOMAIN_JOIN.pattern(), web::post().to(domains::join))
+        .route(
+            P::DOMAIN_REQUEST.pattern(),
+            web::post().to(join_requests::request_by_domain),
+        )
+        .route(
+            P::APPROVE_JOIN_REQUEST.pattern(),
+            web::post().to(join_requests::approve),
+        )
+        .route(
+            P::REJECT_JOIN_REQUEST.pattern(),
+            web::get().to(join_requests::reject_confirm),
+        )
+        .route(
+            P::REJECT_JOIN_REQUEST.pattern(),
+            web::post().to(join_requests::reject),
+        )
         .route(P::INVITE.pattern(), web::get().to(team::invite_page))
         .route(
             P::SEND_INVITATIONS.pattern(),
@@ -406,6 +422,11 @@ pub fn routes(
         .service(
             web::resource(P::JOIN_ACCEPT.pattern())
                 .route(web::post().to(invite_links::join::accept))
+                .wrap(from_fn(limits::token_lookups)),
+        )
+        .service(
+            web::resource(P::JOIN_REQUEST.pattern())
+                .route(web::post().to(invite_links::join::request))
                 .wrap(from_fn(limits::token_lookups)),
         )
         .route(P::DEV_MAILBOX.pattern(), web::get().to(dev::mailbox));

@@ -14,6 +14,7 @@ use crate::service::domains::{DomainJoinRefusal, DomainRefusal};
 use crate::service::invitations::InvitationRefusal as SendRefusal;
 use crate::service::invite_links::InviteLinkRefusal;
 use crate::service::invite_links::join::{JoinProblem, JoinRefusal};
+use crate::service::join_requests::{JoinRequestRefusal, RequestRefusal};
 use crate::service::members::MemberRefusal;
 use crate::service::organizations::OrgRefusal;
 use crate::service::signup::{SignupProblem, SignupRefusal};
@@ -249,9 +250,9 @@ impl Refusal for JoinRefusal {
                 | JoinProblem::NoFreeSeats(_)
                 | JoinProblem::OutsideVerifiedDomains(_) => Rejection::Forbidden,
                 JoinProblem::AlreadyMember | JoinProblem::EmailTaken => Rejection::FinalState,
-                JoinProblem::InvalidEmail(_) | JoinProblem::InvalidAccount { .. } => {
-                    Rejection::Invalid
-                }
+                JoinProblem::InvalidEmail(_)
+                | JoinProblem::InvalidAccount { .. }
+                | JoinProblem::InvalidNote(_) => Rejection::Invalid,
                 JoinProblem::WrongPassword => Rejection::WrongPassword,
             },
         }
@@ -307,6 +308,34 @@ impl Refusal for DomainJoinRefusal {
             DomainJoinRefusal::NotOffered => Rejection::NotFound,
             DomainJoinRefusal::AlreadyMember(_) => Rejection::FinalState,
             DomainJoinRefusal::NoFreeSeats(_) => Rejection::Forbidden,
+        }
+    }
+}
+
+impl Refusal for RequestRefusal {
+    fn rejection(&self) -> Rejection {
+        match self {
+            RequestRefusal::NotOffered => Rejection::NotFound,
+            RequestRefusal::AlreadyMember(_) => Rejection::FinalState,
+            RequestRefusal::OutsideVerifiedDomains(_) => Rejection::Forbidden,
+            RequestRefusal::InvalidNote(_) => Rejection::Invalid,
+        }
+    }
+}
+
+impl Refusal for JoinRequestRefusal {
+    fn rejection(&self) -> Rejection {
+        match self {
+            JoinRequestRefusal::NoStanding(e) => e.rejection(),
+            JoinRequestRefusal::NotFound => Rejection::NotFound,
+            JoinRequestRefusal::NotPermitted
+            | JoinRequestRefusal::Denied(_)
+            | JoinRequestRefusal::NoFreeSeats(_)
+            | JoinRequestRefusal::OutsideVerifiedDomains(_)
+            | JoinRequestRefusal::DomainNoLongerOffered(_) => Rejection::Forbidden,
+            JoinRequestRefusal::Closed(_) | JoinRequestRefusal::AlreadyMember(_) => {
+                Rejection::FinalState
+            }
         }
     }
 }

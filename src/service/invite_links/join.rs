@@ -21,7 +21,7 @@ use crate::domain::invite_link::InviteLinkDetails;
 use crate::domain::link::{LinkKind, LinkPage, LinkUnusable, Visit, page};
 use crate::domain::password::Password;
 use crate::domain::signup::SignupRequest;
-use crate::domain::text::PersonName;
+use crate::domain::text::{JoinRequestNote, PersonName};
 use crate::domain::token::LinkToken;
 use crate::domain::{EmailAddress, InviteLinkId, Organization, OrganizationId, Role, User};
 use crate::service::accounts;
@@ -37,6 +37,9 @@ pub struct JoinScreen {
     pub page: LinkPage,
     /// The address a join link proved (`None` at `/join/{token}`, which names none).
     pub address: Option<EmailAddress>,
+    /// On a "request access" link, when the signed-in visitor sent their open request to
+    /// join, if they have one (issue 14 §3).
+    pub requested: Option<DateTime<Utc>>,
 }
 
 /// Why a form on a link's page was refused; the page is shown again with it.
@@ -79,6 +82,9 @@ pub enum JoinProblem {
         "{0} accepts only addresses at its verified domains through this link. Ask its admins for an invitation."
     )]
     OutsideVerifiedDomains(String),
+    /// "Request to join": the note is not acceptable (beside the Note field).
+    #[error("Note: {0}.")]
+    InvalidNote(String),
 }
 
 /// Why following or using an invite link was refused.
@@ -128,8 +134,23 @@ pub enum JoinOutcome {
     /// They proved their account but are a member already and keep their role; the link is
     /// not used.
     AlreadyMember(Member),
+    /// On a "request access" link: the account asked to join (or had asked already).
+    Requested(Requested),
     /// Nothing to do from here: the link's page shows what fits the visitor.
     SeePage,
+}
+
+/// A join request sent (or found open) through a "request access" link.
+#[derive(Debug, Clone)]
+pub struct Requested {
+    /// The requester's account (sign them in: they proved it).
+    pub user: User,
+    /// The organization asked.
+    pub organization: Organization,
+    /// When the request was sent.
+    pub sent_at: DateTime<Utc>,
+    /// Whether it was sent now (else it was open already, and nothing new was sent).
+    pub new: bool,
 }
 
 /// What "Email me a link to join" came to.
@@ -247,11 +268,49 @@ pub fn log_in_and_join(
             link,
             page: LinkPage::AskEmail,
             address: None,
+            requested: None,
         };
         return refuse(JoinRefusal::on(screen, JoinProblem::WrongPassword));
     };
     let joiner = Joiner::Existing(user);
-    join(svc, &visitor.origin, link, None, joiner, now)
+    join(svc, &visitor.origin, link, None, joiner, None, now)
+}
+
+/// "Request to join" on the "request access" link `token`: the signed-in visitor asks to join,
+/// with an optional `note` (at most 500 characters); the link stays usable. A member already
+/// is told so; an open request is not sent twice. Someone signed out, or a link that does not
+/// ask for approval, sees the link's page.
+///
+/// # Errors
+/// [`JoinRefusal`]: an unknown token, an unusable link, an unacceptable note, or an address
+/// outside the organization's verified domains.
+pub fn request(
+    svc: &Services,
+    visitor: &Visitor,
+    token: &LinkToken,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<JoinOutcome> {
+    let mut conn = svc.conn()?;
+    let screen = join_screen(&mut conn, token, visitor.user.as_ref(), now)?;
+    drop(conn);
+    let Some(user) = visitor.user.clone() else {
+        return Ok(JoinOutcome::SeePage);
+    };
+    if !screen.link.link.approval_required {
+        return Ok(JoinOutcome::SeePage);
+    }
+    let note = match JoinRequestNote::parse(note) {
+        Ok(note) => note,
+        Err(e) => {
+            return refuse(JoinRefusal::on(
+                screen,
+                JoinProblem::InvalidNote(e.to_string()),
+            ));
+        }
+    };
+    let joiner = Joiner::Existing(user);
+    join(svc, &visitor.origin, screen.link, None, joiner, note.as_ref(), now)
 }
 
 /// "Join" on the link `token`: the signed-in visitor joins with one click. A member already
@@ -270,7 +329,7 @@ pub fn accept(
         return Ok(JoinOutcome::SeePage);
     };
     let joiner = Joiner::Existing(user);
-    join(svc, &visitor.origin, link, None, joiner, now)
+    join(svc, &visitor.origin, link, None, joiner, None, now)
 }
 
 /// The page of a join link — `request`, which carries the invite link `link_id` — for `user`
@@ -306,10 +365,12 @@ pub(crate) fn mailed_screen(
         address_has_account: db::users::email_exists(c, &request.email)?,
     };
     let page = page(LinkKind::JoinLink, usable, Some(&request.email), visit);
+    let requested = open_request(c, &link, same_account, now)?;
     Ok(JoinScreen {
         link,
         page,
         address: Some(request.email.clone()),
+        requested,
     })
 }
 
@@ -359,6 +420,7 @@ pub(crate) fn complete_mailed(
             screen.link,
             screen.address,
             joiner,
+            None,
             now,
         ),
         Err(problem) => refuse(JoinRefusal::on(screen, problem)),
@@ -412,11 +474,28 @@ fn join_screen(
         address_has_account: false,
     };
     let usable = usable.map_err(|why| (LinkKind::InviteLink, why));
+    let requested = open_request(c, &link, user, now)?;
     Ok(JoinScreen {
         page: page(LinkKind::InviteLink, usable, None, visit),
         link,
         address: None,
+        requested,
     })
+}
+
+/// When `user` sent their open request to join through `link`'s organization, if the link
+/// asks for approval and they have one.
+fn open_request(
+    c: &mut Conn,
+    link: &InviteLinkDetails,
+    user: Option<&User>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>> {
+    let (Some(user), true) = (user, link.link.approval_required) else {
+        return Ok(None);
+    };
+    let open = db::join_requests::open_for(c, link.link.organization_id, user.id, now)?;
+    Ok(open.map(|r| r.created_at))
 }
 
 /// `user`'s role in `org`, if they are a member.
@@ -442,6 +521,7 @@ pub(super) fn unusable(
         link,
         page: LinkPage::Unusable { kind, why },
         address,
+        requested: None,
     };
     JoinRefusal::on(screen, JoinProblem::Unusable)
 }
@@ -463,6 +543,7 @@ pub(crate) mod tests {
         let cmd = CreateLink {
             role,
             expiry: crate::domain::invite_link::LinkExpiry::OneDay,
+            approval_required: false,
         };
         create(&f.svc, creator, org, cmd, f.now).unwrap().token
     }

@@ -103,6 +103,8 @@ pub struct CreateLink {
     pub role: Role,
     /// How long it works.
     pub expiry: LinkExpiry,
+    /// "Admins approve who joins": following it sends a join request (issue 14 §3).
+    pub approval_required: bool,
 }
 
 /// A link just created, with its token: the only time the token exists (show it once).
@@ -134,8 +136,11 @@ pub fn create(
     db::write_transaction(&mut conn, |c| {
         let acting = acting_in(c, org, actor)?;
         authorize_invitation(acting.inviter(), acting.org.plan, cmd.role).or_else(refuse)?;
-        // An unused link holds a seat until it is used, revoked or expired.
-        super::seats::ensure_free(c, &acting.org, 1, now)?;
+        // An unused link holds a seat until it is used, revoked or expired; a "request access"
+        // link holds none (its requests take one when approved).
+        if !cmd.approval_required {
+            super::seats::ensure_free(c, &acting.org, 1, now)?;
+        }
         let created = db::invite_links::created_since(c, org, now - Duration::hours(1))?;
         if let Err(limit) = check_link_limit(created, svc.settings.invitations_per_hour) {
             let reopens = db::invite_links::hourly_window_reopens(c, org, now)?;
@@ -154,9 +159,19 @@ pub fn create(
             created_at: now,
             used_by: None,
             decided_at: None,
+            approval_required: cmd.approval_required,
         };
         db::invite_links::insert(c, &link, &token)?;
-        let details = format!("role {}; expires in {}", cmd.role, cmd.expiry.label());
+        let approval = if cmd.approval_required {
+            "; admins approve who joins"
+        } else {
+            ""
+        };
+        let details = format!(
+            "role {}; expires in {}{approval}",
+            cmd.role,
+            cmd.expiry.label()
+        );
         let ctx = acting.audit(actor);
         let action = AuditAction::InviteLinkCreated;
         db::invite_links::record(c, &ctx, org, action, &link, &details, now)?;
@@ -274,6 +289,7 @@ mod tests {
         let cmd = CreateLink {
             role,
             expiry: LinkExpiry::OneDay,
+            approval_required: false,
         };
         create(&f.svc, who, org, cmd, f.now)
     }

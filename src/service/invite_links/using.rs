@@ -6,10 +6,17 @@
 //! update, so of two racing uses exactly one wins and the loser leaves nothing behind — no
 //! account, no used join link; then the membership, the audit events and the Owners' "member
 //! joined" emails.
+//!
+//! A "request access" link ("Admins approve who joins", issue 14 §3) is never used up: the same
+//! transaction checks the link, its creator and the domain restriction, creates the new
+//! account if there is one, and sends a join request (`service::join_requests::submit_in`)
+//! instead of adding a member; no seat is taken until the request is approved.
 
 use chrono::{DateTime, Utc};
 
-use super::join::{JoinOutcome, JoinProblem, JoinRefusal, JoinScreen, Member, unusable};
+use super::join::{
+    JoinOutcome, JoinProblem, JoinRefusal, JoinScreen, Member, Requested, unusable,
+};
 use super::unusable_now;
 use crate::db::audit::{self, AuditContext, RequestMeta};
 use crate::db::outbox::{self, JoinedMember};
@@ -20,8 +27,10 @@ use crate::domain::invite_link::{InviteLink, InviteLinkDetails, LinkStatus};
 use crate::domain::link::{LinkKind, LinkPage, LinkUnusable};
 use crate::domain::seats::NoFreeSeats;
 use crate::domain::signup::SignupRequest;
-use crate::domain::text::PersonName;
+use crate::domain::text::{JoinRequestNote, PersonName};
 use crate::domain::{EmailAddress, Role, User};
+use crate::domain::join_request::JoinVia;
+use crate::service::join_requests::{self, RequestRefusal, Submitted};
 use crate::service::signup;
 use crate::service::{Actor, ServiceError, Services, refuse};
 
@@ -50,6 +59,8 @@ enum Used {
     Member(User, Role),
     /// The creator may no longer grant the link's role: it is revoked for good.
     Lapsed,
+    /// The link asks for approval: the account sent a join request (or has one open).
+    Requested(User, Submitted),
 }
 
 /// Why a use was refused inside its transaction (rolled back).
@@ -66,8 +77,9 @@ enum UseRefused {
     OutsideVerifiedDomains(String),
 }
 
-/// Uses `link` for `joiner` at `now` ([`use_link`]) and says what came of it, showing
-/// `link`'s page (with `address`, on a join link's page) when refused.
+/// Uses `link` for `joiner` at `now` ([`use_link`]) — on a "request access" link, sends their
+/// join request with `note` — and says what came of it, showing `link`'s page (with
+/// `address`, on a join link's page) when refused.
 ///
 /// # Errors
 /// [`JoinRefusal`]: the link unusable (a lost race, or its creator lapsed), the join link
@@ -78,10 +90,12 @@ pub(super) fn join(
     link: InviteLinkDetails,
     address: Option<EmailAddress>,
     joiner: Joiner,
+    note: Option<&JoinRequestNote>,
     now: DateTime<Utc>,
 ) -> Result<JoinOutcome, ServiceError<JoinRefusal>> {
     let mut conn = svc.conn()?;
-    let used = db::write_transaction(&mut conn, |c| use_link(c, origin, &link, joiner, now));
+    let used =
+        db::write_transaction(&mut conn, |c| use_link(c, origin, &link, joiner, note, now));
     let used = match used {
         Ok(used) => used,
         Err(e) => {
@@ -94,6 +108,7 @@ pub(super) fn join(
                         link,
                         page,
                         address,
+                        requested: None,
                     };
                     JoinRefusal::on(screen, JoinProblem::EmailTaken)
                 }
@@ -102,6 +117,7 @@ pub(super) fn join(
                         link,
                         page: LinkPage::AskEmail,
                         address,
+                        requested: None,
                     };
                     JoinRefusal::on(screen, JoinProblem::NoFreeSeats(organization))
                 }
@@ -110,6 +126,7 @@ pub(super) fn join(
                         link,
                         page: LinkPage::AskEmail,
                         address,
+                        requested: None,
                     };
                     let problem = JoinProblem::OutsideVerifiedDomains(organization);
                     JoinRefusal::on(screen, problem)
@@ -133,6 +150,17 @@ pub(super) fn join(
             role,
             organization,
         })),
+        Used::Requested(user, submitted) => {
+            if matches!(submitted, Submitted::Sent(_)) {
+                svc.email_queued();
+            }
+            Ok(JoinOutcome::Requested(Requested {
+                user,
+                organization,
+                sent_at: submitted.request().created_at,
+                new: matches!(submitted, Submitted::Sent(_)),
+            }))
+        }
         Used::Lapsed => refuse(unusable(
             link,
             address,
@@ -148,6 +176,7 @@ fn use_link(
     origin: &RequestMeta,
     link: &InviteLinkDetails,
     joiner: Joiner,
+    note: Option<&JoinRequestNote>,
     now: DateTime<Utc>,
 ) -> std::result::Result<Used, ServiceError<UseRefused>> {
     let id = link.link.id;
@@ -178,9 +207,12 @@ fn use_link(
         return Ok(Used::Member(user.clone(), m.role));
     }
     // The link holds a seat that becomes the member's: it adds none, but an organization over
-    // its limit adds no one (DESIGN.md, "Seats").
-    crate::service::seats::ensure_free::<NoFreeSeats>(c, &organization, 0, now)
-        .map_err(|e| e.map_refusal(|_| UseRefused::NoFreeSeats(organization.name.clone())))?;
+    // its limit adds no one (DESIGN.md, "Seats"). A request takes no seat until approved.
+    if !current.approval_required {
+        crate::service::seats::ensure_free::<NoFreeSeats>(c, &organization, 0, now).map_err(
+            |e| e.map_refusal(|_| UseRefused::NoFreeSeats(organization.name.clone())),
+        )?;
+    }
     let joining_as = match &joiner {
         Joiner::Existing(user) => &user.email,
         Joiner::New { proof, .. } => &proof.email,
@@ -210,6 +242,30 @@ fn use_link(
                 .map_err(|e| e.map_refusal(|_| UseRefused::EmailTaken))?
         }
     };
+    if current.approval_required {
+        let ctx = Actor {
+            user: user.clone(),
+            origin: origin.clone(),
+        }
+        .audit(false);
+        let via = JoinVia::InviteLink(Some(current.id));
+        let submitted =
+            join_requests::submit_in(c, &ctx, &organization, &user, via, current.role, note, now)
+                .map_err(|e| {
+                    e.map_refusal(|why| match why {
+                        RequestRefusal::OutsideVerifiedDomains(org) => {
+                            UseRefused::OutsideVerifiedDomains(org)
+                        }
+                        // Checked above; a note is parsed before the transaction.
+                        RequestRefusal::AlreadyMember(_)
+                        | RequestRefusal::NotOffered
+                        | RequestRefusal::InvalidNote(_) => {
+                            UseRefused::Unusable(LinkUnusable::Revoked)
+                        }
+                    })
+                })?;
+        return Ok(Used::Requested(user, submitted));
+    }
     if !db::invite_links::finish(c, id, LinkStatus::Used, Some(user.id), now)? {
         // Lost a race: roll back (a new account with it) and report the winner's state.
         return refuse(UseRefused::Unusable(unusable_now(c, &current, now)?));

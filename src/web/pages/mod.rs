@@ -12,6 +12,7 @@ pub mod dev;
 pub mod domains;
 pub mod health;
 pub mod invite_links;
+pub mod join_requests;
 pub mod member_export;
 pub mod members;
 pub mod settings;

@@ -21,6 +21,7 @@ use crate::service::invite_links::join::{
     self as service, Asked, JoinOutcome, JoinProblem, JoinRefusal, JoinScreen, LogIn,
 };
 use crate::web::csrf::{CsrfForm, TokenOnly};
+use crate::web::pages::join_requests::NoteSubmission;
 use crate::web::error::Rejection;
 use crate::web::links::{LinkVisit, respond};
 use crate::web::refusals::shown;
@@ -60,6 +61,15 @@ struct JoinView {
     /// At the seat cap: "{organization} has no free seats: ask its admins", and the page
     /// shows nothing more about the organization.
     no_seats: Option<String>,
+    /// A "request access" link ("Admins approve who joins"): following it asks to join.
+    approval: bool,
+    /// Where "Request to join" posts.
+    request_action: String,
+    /// When the signed-in visitor sent their open request, if they have one.
+    requested: Option<TimeView>,
+    /// "Request to join": the note typed (kept on errors) and its error.
+    note: String,
+    note_error: Option<String>,
 }
 
 /// "Check your email", after "Email me a link to join".
@@ -84,6 +94,8 @@ pub(crate) struct Kept {
     login_email: String,
     /// "Create account & join": the name typed.
     name: String,
+    /// "Request to join": the note typed.
+    note: String,
 }
 
 impl Kept {
@@ -92,7 +104,7 @@ impl Kept {
         Self {
             email,
             login_email,
-            name: String::new(),
+            ..Self::default()
         }
     }
 
@@ -167,6 +179,13 @@ impl JoinPages {
             login_email: kept.login_email,
             login_error: None,
             no_seats: None,
+            approval: screen.link.link.approval_required,
+            request_action: paths::join_request(token),
+            requested: screen
+                .requested
+                .map(|at| TimeView::new(at, self.state.clock.now())),
+            note: kept.note,
+            note_error: None,
         })
     }
 
@@ -204,6 +223,7 @@ impl JoinPages {
             JoinProblem::NoFreeSeats(_) | JoinProblem::OutsideVerifiedDomains(_) => {
                 view.no_seats = Some(problem.to_string());
             }
+            JoinProblem::InvalidNote(_) => view.note_error = Some(problem.to_string()),
             JoinProblem::Unusable | JoinProblem::WrongAccount | JoinProblem::AlreadyMember => {}
         }
         respond(&view, status)
@@ -214,6 +234,24 @@ impl JoinPages {
     pub(crate) fn outcome(&self, outcome: JoinOutcome) -> Result<HttpResponse, AppError> {
         let member = match outcome {
             JoinOutcome::SeePage => return Ok(see_other(&self.path())),
+            JoinOutcome::Requested(r) => {
+                let name = &r.organization.name;
+                if r.new {
+                    let text = format!(
+                        "Your request to join {name} was sent. Its admins will answer by email."
+                    );
+                    flash::success(&self.session, text);
+                } else {
+                    let text =
+                        format!("You have already asked to join {name}; its admins will answer by email.");
+                    flash::info(&self.session, text);
+                }
+                // A new account proved its address, and an account holder their password.
+                if self.visitor.user.as_ref().is_none_or(|u| u.id != r.user.id) {
+                    self.session.sign_in(r.user.id)?;
+                }
+                return Ok(see_other(&paths::home()));
+            }
             JoinOutcome::Joined(m) => {
                 let text = format!("You joined {} as {}", m.organization.name, m.role.label());
                 flash::success(&self.session, text);
@@ -312,6 +350,26 @@ pub async fn log_in_and_join(
         .call(move |svc, v, t, now| service::log_in_and_join(svc, v, t, &cmd, now))
         .await;
     pages.answer(joined, Kept::typed(String::new(), login_email))
+}
+
+/// POST /join/{token}/request — on a "request access" link, the signed-in person asks to join
+/// with an optional note; back to `/` with what happened (a second request while one is open
+/// sends nothing new). A note too long re-shows the page (422); someone signed out, or a link
+/// that does not ask for approval, goes back to the link's page.
+pub async fn request(
+    visit: LinkVisit,
+    CsrfForm(form): CsrfForm<NoteSubmission>,
+) -> Result<HttpResponse, AppError> {
+    let pages = JoinPages::new(visit, false);
+    let kept = Kept {
+        note: form.note.chars().take(2_000).collect(),
+        ..Kept::default()
+    };
+    let note = form.note;
+    let requested = pages
+        .call(move |svc, v, t, now| service::request(svc, v, t, &note, now))
+        .await;
+    pages.answer(requested, kept)
 }
 
 /// POST /join/{token}/accept — the signed-in person joins with one click (someone signed out

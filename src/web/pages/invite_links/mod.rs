@@ -42,6 +42,8 @@ struct LinkForm {
     role: String,
     expiries: Vec<LinkExpiry>,
     expiry: String,
+    /// "Admins approve who joins" ticked.
+    approval: bool,
     role_error: Option<String>,
     expiry_error: Option<String>,
     form_error: Option<String>,
@@ -55,6 +57,7 @@ impl LinkForm {
             role: Role::Viewer.as_str().into(),
             expiries: LinkExpiry::ALL.to_vec(),
             expiry: LinkExpiry::DEFAULT.as_str().into(),
+            approval: false,
             role_error: None,
             expiry_error: None,
             form_error: None,
@@ -91,6 +94,7 @@ struct CreatedPage {
     role: Role,
     expiry: LinkExpiry,
     expires: TimeView,
+    approval: bool,
 }
 
 /// GET /orgs/{org}/invite-links/new — the form (role within the ceiling, expiry), or on a
@@ -113,6 +117,9 @@ pub struct CreateSubmission {
     role: String,
     #[serde(default)]
     expiry: String,
+    /// The "Admins approve who joins" checkbox: present (`on`) when ticked.
+    #[serde(default)]
+    approval: Option<String>,
 }
 
 impl HasCsrfToken for CreateSubmission {
@@ -121,7 +128,8 @@ impl HasCsrfToken for CreateSubmission {
     }
 }
 
-/// POST /orgs/{org}/invite-links — creates a link and shows it once, with a Copy button. A
+/// POST /orgs/{org}/invite-links — creates a link (with "Admins approve who joins" ticked, a
+/// "request access" link: issue 14 §3) and shows it once, with a Copy button. A
 /// role or expiry no form offers (400), a role above the creator's ceiling or a Trial plan
 /// (403), or the hourly limit (429) re-show the form with the input kept and nothing written.
 pub async fn create(
@@ -133,6 +141,8 @@ pub async fn create(
     let mut form = LinkForm::empty(org, req.member.role.assignable_roles());
     form.role = input.role.chars().take(20).collect();
     form.expiry = input.expiry.chars().take(20).collect();
+    form.approval = input.approval.is_some();
+    let approval_required = form.approval;
     let (role, expiry) = match (
         input.role.parse::<Role>(),
         input.expiry.parse::<LinkExpiry>(),
@@ -146,7 +156,14 @@ pub async fn create(
         }
     };
     let created = match req
-        .call(on(CreateLink { role, expiry }, service::create))
+        .call(on(
+            CreateLink {
+                role,
+                expiry,
+                approval_required,
+            },
+            service::create,
+        ))
         .await
     {
         Ok(created) => created,
@@ -163,6 +180,7 @@ pub async fn create(
         role,
         expiry,
         expires: TimeView::new(created.link.facts.expires_at, req.state.clock.now()),
+        approval: approval_required,
     };
     respond(&page, StatusCode::OK)
 }
