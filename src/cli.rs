@@ -378,6 +378,7 @@ pub fn run() -> anyhow::Result<()> {
             println!("Marked {} invitation(s) as expired", swept.invitations);
             println!("Deleted {} expired CSV import(s)", swept.imports);
             println!("Deleted {} expired session(s)", swept.sessions);
+            println!("Marked {} join request(s) as expired", swept.join_requests);
             Ok(())
         }
         Command::CreateOrg {

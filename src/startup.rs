@@ -61,6 +61,7 @@ async fn maintenance(
                 expired = swept.invitations,
                 sessions = swept.sessions,
                 imports = swept.imports,
+                join_requests = swept.join_requests,
                 "maintenance"
             ),
             Ok(Err(e)) => tracing::error!(error = %e, "maintenance failed"),

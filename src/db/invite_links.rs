@@ -77,6 +77,8 @@ pub struct InviteLinkListing {
     pub created_at: DateTime<Utc>,
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
+    /// "Admins approve who joins": it sends join requests rather than joining.
+    pub approval_required: bool,
 }
 
 /// Stores `link`, new and active, with the SHA-256 of its `token` (never the token).
@@ -136,7 +138,8 @@ pub fn list_active(
     org: OrganizationId,
     now: DateTime<Utc>,
 ) -> Result<Vec<InviteLinkListing>, DbError> {
-    let rows: Vec<(String, String, String, NaiveDateTime, NaiveDateTime)> = invite_links::table
+    type Listed = (String, String, String, NaiveDateTime, NaiveDateTime, bool);
+    let rows: Vec<Listed> = invite_links::table
         .inner_join(users::table.on(users::id.eq(invite_links::created_by)))
         .filter(invite_links::organization_id.eq(org.to_string()))
         .filter(invite_links::status.eq(LinkStatus::Active.as_str()))
@@ -148,18 +151,22 @@ pub fn list_active(
             users::name,
             invite_links::created_at,
             invite_links::expires_at,
+            invite_links::approval_required,
         ))
         .load(conn)?;
     rows.into_iter()
-        .map(|(id, role, name, created_at, expires_at)| {
-            Ok(InviteLinkListing {
-                id: parse_stored(&id, "invite link id")?,
-                role: parse_stored(&role, "role")?,
-                created_by_name: name,
-                created_at: from_db(created_at),
-                expires_at: from_db(expires_at),
-            })
-        })
+        .map(
+            |(id, role, name, created_at, expires_at, approval_required)| {
+                Ok(InviteLinkListing {
+                    id: parse_stored(&id, "invite link id")?,
+                    role: parse_stored(&role, "role")?,
+                    created_by_name: name,
+                    created_at: from_db(created_at),
+                    expires_at: from_db(expires_at),
+                    approval_required,
+                })
+            },
+        )
         .collect()
 }
 

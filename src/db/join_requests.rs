@@ -103,7 +103,8 @@ pub fn find_in_org(
     org: OrganizationId,
     id: JoinRequestId,
 ) -> Result<Option<JoinRequest>, DbError> {
-    let row: Option<Loaded> = join_requests::table.inner_join(users::table)
+    let row: Option<Loaded> = join_requests::table
+        .inner_join(users::table)
         .filter(join_requests::id.eq(id.to_string()))
         .filter(join_requests::organization_id.eq(org.to_string()))
         .select((JoinRequestRow::as_select(), users::name, users::email))
@@ -123,7 +124,8 @@ pub fn open_for(
     user: UserId,
     now: DateTime<Utc>,
 ) -> Result<Option<JoinRequest>, DbError> {
-    let row: Option<Loaded> = join_requests::table.inner_join(users::table)
+    let row: Option<Loaded> = join_requests::table
+        .inner_join(users::table)
         .filter(join_requests::organization_id.eq(org.to_string()))
         .filter(join_requests::user_id.eq(user.to_string()))
         .filter(join_requests::status.eq(JoinRequestStatus::Pending.as_str()))
@@ -171,7 +173,8 @@ pub fn list_open(
         let members = memberships::table
             .filter(memberships::organization_id.eq(org.to_string()))
             .select(memberships::user_id);
-        join_requests::table.inner_join(users::table)
+        join_requests::table
+            .inner_join(users::table)
             .filter(join_requests::organization_id.eq(org.to_string()))
             .filter(join_requests::status.eq(JoinRequestStatus::Pending.as_str()))
             .filter(join_requests::expires_at.gt(to_db(now)))

@@ -340,6 +340,7 @@ mod tests {
             created_at: now(),
             used_by: None,
             decided_at: None,
+            approval_required: false,
         };
         assert_eq!(
             link.usable(Some(Inviter::Member(Role::Admin)), now()),

@@ -126,7 +126,9 @@ pub enum RequestClosed {
     #[error("This request was rejected already.")]
     Rejected,
     /// Nobody answered it within 30 days.
-    #[error("This request expired: nobody answered it within 30 days. The person can send a new one.")]
+    #[error(
+        "This request expired: nobody answered it within 30 days. The person can send a new one."
+    )]
     Expired,
 }
 

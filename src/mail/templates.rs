@@ -363,10 +363,7 @@ impl JoinRequestEmail {
     /// # Errors
     /// [`MailError::Template`] if a template fails.
     pub fn render(&self, to: &str, base_url: &str) -> Result<OutgoingEmail, MailError> {
-        let subject = format!(
-            "{} asks to join {}",
-            self.requester_name, self.organization
-        );
+        let subject = format!("{} asks to join {}", self.requester_name, self.organization);
         let team_link = team_link(base_url, &self.organization_id);
         join_request::email(to, subject, self, &team_link)
     }
@@ -404,7 +401,10 @@ impl JoinRequestAnswerEmail {
             )
         } else {
             (
-                format!("Your request to join {} was not approved", self.organization),
+                format!(
+                    "Your request to join {} was not approved",
+                    self.organization
+                ),
                 format!("{base_url}{}", crate::paths::home()),
             )
         };

@@ -31,9 +31,7 @@ use crate::domain::join_request::{
 use crate::domain::seats::NoFreeSeats;
 use crate::domain::text::JoinRequestNote;
 use crate::domain::verified_domain::{DomainName, EnrollmentMode};
-use crate::domain::{
-    JoinRequestId, Organization, OrganizationId, Permission, Role, User,
-};
+use crate::domain::{JoinRequestId, Organization, OrganizationId, Permission, Role, User};
 
 /// Why asking to join was refused. `Display` is what the page says.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -243,7 +241,8 @@ pub fn open_requests_of(
     svc: &Services,
     actor: &Actor,
     now: DateTime<Utc>,
-) -> std::result::Result<Vec<(OrganizationId, DateTime<Utc>)>, ServiceError<std::convert::Infallible>> {
+) -> std::result::Result<Vec<(OrganizationId, DateTime<Utc>)>, ServiceError<std::convert::Infallible>>
+{
     Ok(db::join_requests::open_by_user(
         &mut *svc.conn()?,
         actor.user.id,
@@ -254,7 +253,12 @@ pub fn open_requests_of(
 type Answered<T> = std::result::Result<T, ServiceError<JoinRequestRefusal>>;
 
 /// Refuses `actor` without `members:manage` in `org`; `lock` takes the organization's lock.
-fn answering(c: &mut Conn, org: OrganizationId, actor: &Actor, lock: bool) -> Answered<super::Acting> {
+fn answering(
+    c: &mut Conn,
+    org: OrganizationId,
+    actor: &Actor,
+    lock: bool,
+) -> Answered<super::Acting> {
     let acting = if lock {
         acting_in(c, org, actor)?
     } else {
@@ -343,7 +347,10 @@ pub fn approve(
                 return refuse(JoinRequestRefusal::DomainNoLongerOffered(domain.clone()));
             }
         }
-        if super::domains::policy(c, org)?.check(&request.email).is_err() {
+        if super::domains::policy(c, org)?
+            .check(&request.email)
+            .is_err()
+        {
             return refuse(JoinRequestRefusal::OutsideVerifiedDomains(
                 request.email.to_string(),
             ));
@@ -405,7 +412,15 @@ pub fn reject(
         let details = format!("asked through {}", request.via.label());
         let target = Some(request.email.as_str());
         let action = AuditAction::JoinRequestRejected;
-        audit::record(c, &acting.audit(actor), Some(org), action, target, Some(&details), now)?;
+        audit::record(
+            c,
+            &acting.audit(actor),
+            Some(org),
+            action,
+            target,
+            Some(&details),
+            now,
+        )?;
         queue_answer(c, &acting.org, &request, None, now)?;
         Ok(request)
     })?;
@@ -422,7 +437,10 @@ fn closed_now(
 ) -> std::result::Result<RequestClosed, DbError> {
     let after = db::join_requests::find_in_org(c, org, id)?
         .ok_or_else(|| DbError::Corrupt("join request vanished".into()))?;
-    Ok(after.check_open(now).err().unwrap_or(RequestClosed::Approved))
+    Ok(after
+        .check_open(now)
+        .err()
+        .unwrap_or(RequestClosed::Approved))
 }
 
 /// Queues the requester's email: approved with `role`, or rejected (`None`).

@@ -1,6 +1,7 @@
-//! What the system does on its own schedule: writing Expired onto invitations past their time
-//! (expiry already holds to the second without it — DESIGN.md, "Invitations"; the sweep makes
-//! the stored state agree), and deleting CSV imports and sessions past theirs.
+//! What the system does on its own schedule: writing Expired onto invitations and join
+//! requests past their time (expiry already holds to the second without it — DESIGN.md,
+//! "Invitations"; the sweep makes the stored state agree), and deleting CSV imports and
+//! sessions past theirs.
 
 use std::convert::Infallible;
 
@@ -18,9 +19,12 @@ pub struct Swept {
     pub imports: usize,
     /// Expired sessions deleted.
     pub sessions: usize,
+    /// Join requests nobody answered within 30 days, marked Expired.
+    pub join_requests: usize,
 }
 
-/// Marks overdue pending invitations Expired and deletes expired CSV imports, as of `now` (the
+/// Marks overdue pending invitations and join requests Expired and deletes expired CSV
+/// imports, as of `now` (the
 /// app's clock), and sessions expired by `wall_clock` (sessions' lifetimes are the cookie's,
 /// in real time).
 ///
@@ -36,6 +40,7 @@ pub fn sweep(
         invitations: db::invitations::expire_all_overdue(&mut conn, now)?,
         imports: db::imports::delete_expired(&mut conn, now)?,
         sessions: db::sessions::delete_expired(&mut conn, wall_clock)?,
+        join_requests: db::join_requests::expire_all_overdue(&mut conn, now)?,
     })
 }
 

@@ -1,6 +1,7 @@
 //! The Team page's read model (DESIGN.md, "Pages → Team Management"): members, pending
 //! invitations, invitation history and invite links, each sorted, filtered, counted and paged
-//! in SQL; and the members' CSV export, whose cells cannot run as spreadsheet formulas.
+//! in SQL, and the open join requests; and the members' CSV export, whose cells cannot run as
+//! spreadsheet formulas.
 //! Both are for `members:manage` holders (Owners, Admins, staff).
 
 use std::collections::HashSet;
@@ -10,6 +11,7 @@ use chrono::{DateTime, Utc};
 use super::members::MemberRefusal;
 use super::{NoStanding, ServiceError, Services, refuse, standing_in};
 use crate::db::{self, DbError};
+use crate::domain::join_request::JoinRequest;
 use crate::domain::membership::MemberDenied;
 use crate::domain::seats::SeatUsage;
 use crate::domain::{InvitationStatus, MemberListing, OrganizationId, Permission};
@@ -55,7 +57,14 @@ pub struct Team {
     pub links: Page<InviteLinkListing>,
     /// The organization's seats now (DESIGN.md, "Seats").
     pub seats: SeatUsage,
+    /// *Join requests*: the oldest open ones (at most [`JOIN_REQUEST_ROWS`]) from people who
+    /// are not members, and how many are open in all (issue 14 §3).
+    pub join_requests: (Vec<JoinRequest>, i64),
 }
+
+/// How many open join requests the Team page lists (oldest first; the count says how many
+/// more wait).
+pub const JOIN_REQUEST_ROWS: i64 = 50;
 
 /// Refuses `actor` without `members:manage` in `org`.
 fn managing(conn: &mut db::Conn, org: OrganizationId, actor: &super::Actor) -> Result<()> {
@@ -102,6 +111,7 @@ pub fn team(
         live,
         links: listing::invite_links(c, org, view.links, now)?,
         seats: seats_of(c, org, now)?,
+        join_requests: db::join_requests::list_open(c, org, now, JOIN_REQUEST_ROWS)?,
     })
 }
 

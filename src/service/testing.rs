@@ -153,6 +153,44 @@ impl Fixture {
         token
     }
 
+    /// `domain` added by `owner` for `org` and verified with the code its email would carry.
+    pub fn verified_domain(
+        &self,
+        owner: &Actor,
+        org: OrganizationId,
+        domain: &str,
+    ) -> crate::domain::DomainId {
+        use super::domains;
+        let proof = format!("it@{domain}");
+        let id = domains::add(&self.svc, owner, org, domain, &proof, self.now).unwrap();
+        let code = self.domain_code(org, id);
+        domains::verify(&self.svc, owner, org, id, &code, self.now).unwrap();
+        id
+    }
+
+    /// The 6-digit code the latest email for the domain `id` of `org` would carry.
+    pub fn domain_code(&self, org: OrganizationId, id: crate::domain::DomainId) -> String {
+        let domain = self.with(|c| db::domains::find(c, org, id)).unwrap();
+        crate::domain::verified_domain::VerificationCode::derive(
+            &self.svc.settings.token_key,
+            &domain.nonce,
+        )
+        .expose()
+        .to_owned()
+    }
+
+    /// The kinds of the emails queued for `email`, oldest first.
+    pub fn emails_to(&self, email: &str) -> Vec<String> {
+        use crate::db::schema::outbox_emails;
+        self.with(|c| {
+            Ok(outbox_emails::table
+                .filter(outbox_emails::recipient.eq(email))
+                .order(outbox_emails::created_at.asc())
+                .select(outbox_emails::kind)
+                .load(c)?)
+        })
+    }
+
     /// The audit actions recorded for `org`, oldest first.
     pub fn audit_actions(&self, org: OrganizationId) -> Vec<String> {
         self.with(|c| {

@@ -464,22 +464,37 @@ pub struct Joinable {
     pub domain: DomainName,
     /// *Suggest* (request) or *Automatic* (join at once).
     pub mode: EnrollmentMode,
-    /// The role automatic enrollment gives.
+    /// The role automatic enrollment gives (and a request suggests).
     pub role: Role,
+    /// When the person sent their open request to join it, if they have one.
+    pub requested: Option<DateTime<Utc>>,
 }
 
 /// "Organizations you can join": those that verified the domain of `actor`'s address (proved
-/// when the account was made) with *Suggest* or *Automatic*, that they do not belong to.
+/// when the account was made) with *Suggest* or *Automatic*, that they do not belong to, each
+/// with the person's open join request at `now`, if any.
 ///
 /// # Errors
 /// Storage failures.
-pub fn joinable(svc: &Services, actor: &Actor) -> Result<Vec<Joinable>, std::convert::Infallible> {
+pub fn joinable(
+    svc: &Services,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> Result<Vec<Joinable>, std::convert::Infallible> {
     let mut conn = svc.conn()?;
     let domain = DomainName::of(&actor.user.email);
     let found = db::domains::joinable(&mut conn, &domain, actor.user.id)?;
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let open = db::join_requests::open_by_user(&mut conn, actor.user.id, now)?;
     Ok(found
         .into_iter()
         .map(|(organization, d)| Joinable {
+            requested: open
+                .iter()
+                .find(|(org, _)| *org == organization.id)
+                .map(|(_, at)| *at),
             organization,
             domain: d.domain,
             mode: d.enrollment,

@@ -10,10 +10,7 @@ use crate::service::testing::{Fixture, actor, refusal, viewer_entries};
 
 /// The code the email for `id` would carry.
 fn code_of(f: &Fixture, org: OrganizationId, id: DomainId) -> String {
-    let domain = f.with(|c| db::domains::find(c, org, id)).unwrap();
-    VerificationCode::derive(&f.svc.settings.token_key, &domain.nonce)
-        .expose()
-        .to_owned()
+    f.domain_code(org, id)
 }
 
 fn wrong_code(right: &str) -> &'static str {
@@ -26,10 +23,7 @@ fn wrong_code(right: &str) -> &'static str {
 
 /// `domain` added and verified by `owner`.
 fn verified(f: &Fixture, owner: &Actor, org: OrganizationId, domain: &str) -> DomainId {
-    let id = add(&f.svc, owner, org, domain, &format!("it@{domain}"), f.now).unwrap();
-    let code = code_of(f, org, id);
-    verify(&f.svc, owner, org, id, &code, f.now).unwrap();
-    id
+    f.verified_domain(owner, org, domain)
 }
 
 fn someone(f: &Fixture, email: &str) -> Actor {
@@ -211,7 +205,7 @@ fn automatic_joins_at_once_with_the_default_role_and_a_free_seat() {
     let dee = someone(&f, "dee@acme.test");
     let eve = someone(&f, "eve@elsewhere.test");
     // Manual: not offered.
-    assert!(joinable(&f.svc, &dee).unwrap().is_empty());
+    assert!(joinable(&f.svc, &dee, f.now).unwrap().is_empty());
     assert_eq!(
         refusal(join(&f.svc, &dee, org, f.now)),
         DomainJoinRefusal::NotOffered
@@ -219,7 +213,7 @@ fn automatic_joins_at_once_with_the_default_role_and_a_free_seat() {
     // Suggest: offered as a request, not a join.
     let enroll = |mode| set_enrollment(&f.svc, &owner, org, id, mode, Role::Writer, f.now);
     enroll(EnrollmentMode::Suggest).unwrap();
-    let offered = joinable(&f.svc, &dee).unwrap();
+    let offered = joinable(&f.svc, &dee, f.now).unwrap();
     assert_eq!(offered.len(), 1);
     assert_eq!(offered[0].mode, EnrollmentMode::Suggest);
     assert_eq!(
@@ -227,7 +221,10 @@ fn automatic_joins_at_once_with_the_default_role_and_a_free_seat() {
         DomainJoinRefusal::NotOffered
     );
     enroll(EnrollmentMode::Automatic).unwrap();
-    assert!(joinable(&f.svc, &eve).unwrap().is_empty(), "another domain");
+    assert!(
+        joinable(&f.svc, &eve, f.now).unwrap().is_empty(),
+        "another domain"
+    );
     assert_eq!(
         refusal(join(&f.svc, &eve, org, f.now)),
         DomainJoinRefusal::NotOffered
@@ -242,7 +239,10 @@ fn automatic_joins_at_once_with_the_default_role_and_a_free_seat() {
     let (joined, role) = join(&f.svc, &dee, org, f.now).unwrap();
     assert_eq!((joined.id, role), (org, Role::Writer));
     assert_eq!(f.role_of(org, &dee), Some(Role::Writer));
-    assert!(joinable(&f.svc, &dee).unwrap().is_empty(), "a member now");
+    assert!(
+        joinable(&f.svc, &dee, f.now).unwrap().is_empty(),
+        "a member now"
+    );
     assert_eq!(
         refusal(join(&f.svc, &dee, org, f.now)),
         DomainJoinRefusal::AlreadyMember("Acme".into())

@@ -310,7 +310,15 @@ pub fn request(
         }
     };
     let joiner = Joiner::Existing(user);
-    join(svc, &visitor.origin, screen.link, None, joiner, note.as_ref(), now)
+    join(
+        svc,
+        &visitor.origin,
+        screen.link,
+        None,
+        joiner,
+        note.as_ref(),
+        now,
+    )
 }
 
 /// "Join" on the link `token`: the signed-in visitor joins with one click. A member already

@@ -14,9 +14,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::join::{
-    JoinOutcome, JoinProblem, JoinRefusal, JoinScreen, Member, Requested, unusable,
-};
+use super::join::{JoinOutcome, JoinProblem, JoinRefusal, JoinScreen, Member, Requested, unusable};
 use super::unusable_now;
 use crate::db::audit::{self, AuditContext, RequestMeta};
 use crate::db::outbox::{self, JoinedMember};
@@ -24,12 +22,12 @@ use crate::db::{self, Conn, DbError};
 use crate::domain::audit::AuditAction;
 use crate::domain::invitation::{InviterLapsed, check_inviter_may_still_assign};
 use crate::domain::invite_link::{InviteLink, InviteLinkDetails, LinkStatus};
+use crate::domain::join_request::JoinVia;
 use crate::domain::link::{LinkKind, LinkPage, LinkUnusable};
 use crate::domain::seats::NoFreeSeats;
 use crate::domain::signup::SignupRequest;
 use crate::domain::text::{JoinRequestNote, PersonName};
 use crate::domain::{EmailAddress, Role, User};
-use crate::domain::join_request::JoinVia;
 use crate::service::join_requests::{self, RequestRefusal, Submitted};
 use crate::service::signup;
 use crate::service::{Actor, ServiceError, Services, refuse};
@@ -94,8 +92,7 @@ pub(super) fn join(
     now: DateTime<Utc>,
 ) -> Result<JoinOutcome, ServiceError<JoinRefusal>> {
     let mut conn = svc.conn()?;
-    let used =
-        db::write_transaction(&mut conn, |c| use_link(c, origin, &link, joiner, note, now));
+    let used = db::write_transaction(&mut conn, |c| use_link(c, origin, &link, joiner, note, now));
     let used = match used {
         Ok(used) => used,
         Err(e) => {
@@ -209,9 +206,8 @@ fn use_link(
     // The link holds a seat that becomes the member's: it adds none, but an organization over
     // its limit adds no one (DESIGN.md, "Seats"). A request takes no seat until approved.
     if !current.approval_required {
-        crate::service::seats::ensure_free::<NoFreeSeats>(c, &organization, 0, now).map_err(
-            |e| e.map_refusal(|_| UseRefused::NoFreeSeats(organization.name.clone())),
-        )?;
+        crate::service::seats::ensure_free::<NoFreeSeats>(c, &organization, 0, now)
+            .map_err(|e| e.map_refusal(|_| UseRefused::NoFreeSeats(organization.name.clone())))?;
     }
     let joining_as = match &joiner {
         Joiner::Existing(user) => &user.email,
@@ -252,18 +248,16 @@ fn use_link(
         let submitted =
             join_requests::submit_in(c, &ctx, &organization, &user, via, current.role, note, now)
                 .map_err(|e| {
-                    e.map_refusal(|why| match why {
-                        RequestRefusal::OutsideVerifiedDomains(org) => {
-                            UseRefused::OutsideVerifiedDomains(org)
-                        }
-                        // Checked above; a note is parsed before the transaction.
-                        RequestRefusal::AlreadyMember(_)
-                        | RequestRefusal::NotOffered
-                        | RequestRefusal::InvalidNote(_) => {
-                            UseRefused::Unusable(LinkUnusable::Revoked)
-                        }
-                    })
-                })?;
+                e.map_refusal(|why| match why {
+                    RequestRefusal::OutsideVerifiedDomains(org) => {
+                        UseRefused::OutsideVerifiedDomains(org)
+                    }
+                    // Checked above; a note is parsed before the transaction.
+                    RequestRefusal::AlreadyMember(_)
+                    | RequestRefusal::NotOffered
+                    | RequestRefusal::InvalidNote(_) => UseRefused::Unusable(LinkUnusable::Revoked),
+                })
+            })?;
         return Ok(Used::Requested(user, submitted));
     }
     if !db::invite_links::finish(c, id, LinkStatus::Used, Some(user.id), now)? {

@@ -5,6 +5,7 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
+use chrono::{DateTime, Utc};
 
 use super::team::TimeView;
 use super::{render, see_other};
@@ -58,18 +59,25 @@ pub struct JoinableView {
 }
 
 impl JoinableView {
-    /// The views of `joinable`, in order.
-    fn all(joinable: Vec<Joinable>) -> Vec<Self> {
+    /// The views of `joinable` at `now`, in order: *Automatic* ones join, *Suggest* ones ask
+    /// (or say when the person asked).
+    fn all(joinable: Vec<Joinable>, now: DateTime<Utc>) -> Vec<Self> {
         joinable
             .into_iter()
-            .filter(|j| j.mode == EnrollmentMode::Automatic)
-            .map(|j| JoinableView {
-                name: j.organization.name,
-                domain: j.domain.to_string(),
-                automatic: true,
-                role: j.role,
-                action: paths::domain_join(j.organization.id),
-                requested: None,
+            .map(|j| {
+                let automatic = j.mode == EnrollmentMode::Automatic;
+                JoinableView {
+                    name: j.organization.name,
+                    domain: j.domain.to_string(),
+                    automatic,
+                    role: j.role,
+                    action: if automatic {
+                        paths::domain_join(j.organization.id)
+                    } else {
+                        paths::domain_request(j.organization.id)
+                    },
+                    requested: j.requested.map(|at| TimeView::new(at, now)),
+                }
             })
             .collect()
     }
@@ -78,7 +86,13 @@ impl JoinableView {
 impl DashboardPage {
     /// The dashboard of `facts`: what the role may do, as links; and the organizations the
     /// person can join through their address's domain.
-    fn new(layout: Layout, facts: Dashboard, joinable: Vec<Joinable>, email: String) -> Self {
+    fn new(
+        layout: Layout,
+        facts: Dashboard,
+        joinable: Vec<Joinable>,
+        email: String,
+        now: DateTime<Utc>,
+    ) -> Self {
         let Dashboard {
             acting,
             member_count,
@@ -101,7 +115,7 @@ impl DashboardPage {
                 .then_some(Plan::TRIAL_MESSAGE),
             billing_path: may(Permission::Billing).then(|| paths::billing(org)),
             domains_path: may(Permission::Billing).then(|| paths::domains(org)),
-            joinable: JoinableView::all(joinable),
+            joinable: JoinableView::all(joinable, now),
             layout_email: email,
             leave_path: acting.membership.is_some().then(|| paths::leave(org)),
         }
@@ -140,17 +154,18 @@ pub async fn home(
         user: user.clone(),
         origin,
     };
+    let now = state.clock.now();
     let (orgs, joinable) = state
         .call(move |svc| {
             let orgs = service::organizations_of(svc, &actor)?;
-            Ok((orgs, domains::joinable(svc, &actor)?))
+            Ok((orgs, domains::joinable(svc, &actor, now)?))
         })
         .await?;
     let email = user.email.to_string();
     match orgs.as_slice() {
         [] => render(&NoOrganizationPage {
             layout: Layout::new(&state, &session, "No organization yet", Some(&user))?,
-            joinable: JoinableView::all(joinable),
+            joinable: JoinableView::all(joinable, now),
             layout_email: email,
         }),
         [(org, _)] => Ok(see_other(&paths::dashboard(org.id))),
@@ -160,7 +175,7 @@ pub async fn home(
                 .iter()
                 .map(|(o, role)| (paths::dashboard(o.id), o.name.clone(), *role, o.plan))
                 .collect(),
-            joinable: JoinableView::all(joinable),
+            joinable: JoinableView::all(joinable, now),
             layout_email: email,
         }),
     }
@@ -169,10 +184,10 @@ pub async fn home(
 /// GET /orgs/{org} — organization, your role, plan, member count, what you may do.
 pub async fn dashboard(req: OrgRequest) -> Result<HttpResponse, AppError> {
     let (facts, joinable) = req
-        .call(|svc, actor, org, _| {
+        .call(|svc, actor, org, now| {
             let facts = service::dashboard(svc, actor, org)?;
             let joinable =
-                domains::joinable(svc, actor).map_err(|e| e.map_refusal(|n| match n {}))?;
+                domains::joinable(svc, actor, now).map_err(|e| e.map_refusal(|n| match n {}))?;
             Ok((facts, joinable))
         })
         .await?;
@@ -182,5 +197,6 @@ pub async fn dashboard(req: OrgRequest) -> Result<HttpResponse, AppError> {
         facts,
         joinable,
         email,
+        req.state.clock.now(),
     ))
 }

@@ -21,9 +21,9 @@ use crate::service::invite_links::join::{
     self as service, Asked, JoinOutcome, JoinProblem, JoinRefusal, JoinScreen, LogIn,
 };
 use crate::web::csrf::{CsrfForm, TokenOnly};
-use crate::web::pages::join_requests::NoteSubmission;
 use crate::web::error::Rejection;
 use crate::web::links::{LinkVisit, respond};
+use crate::web::pages::join_requests::NoteSubmission;
 use crate::web::refusals::shown;
 use crate::web::{AppError, Layout, flash};
 
@@ -242,8 +242,9 @@ impl JoinPages {
                     );
                     flash::success(&self.session, text);
                 } else {
-                    let text =
-                        format!("You have already asked to join {name}; its admins will answer by email.");
+                    let text = format!(
+                        "You have already asked to join {name}; its admins will answer by email."
+                    );
                     flash::info(&self.session, text);
                 }
                 // A new account proved its address, and an account holder their password.

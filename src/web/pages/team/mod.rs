@@ -229,6 +229,8 @@ pub struct TableSection<R> {
 pub struct LinkRow {
     /// The role it grants.
     pub role: Role,
+    /// "Admins approve who joins": it sends join requests.
+    pub approval: bool,
     /// Its creator's name.
     pub created_by: String,
     /// When it was created.
@@ -285,6 +287,36 @@ struct TeamPage {
     form: InviteForm,
     seats: String,
     seats_over: Option<String>,
+    /// *Join requests* (issue 14 §3).
+    join_requests: Vec<JoinRequestRow>,
+    /// How many are open in all (more than the rows when the list is cut).
+    join_request_total: i64,
+    /// The roles the viewer may grant on approval, lowest first.
+    approve_roles: Vec<Role>,
+}
+
+/// A row of *Join requests*: who asks, when, through what, with Approve and Reject.
+pub struct JoinRequestRow {
+    /// Their name.
+    pub name: String,
+    /// Their address.
+    pub email: String,
+    /// "invite link", "domain example.com".
+    pub via: String,
+    /// Their note (empty for none).
+    pub note: String,
+    /// When they asked.
+    pub sent: TimeView,
+    /// When the request expires if nobody answers.
+    pub expires: TimeView,
+    /// The role the Approve form preselects (the link's, or the domain's default).
+    pub suggested_role: Role,
+    /// Where Approve posts.
+    pub approve_path: String,
+    /// GET here to confirm rejecting.
+    pub reject_path: String,
+    /// A unique prefix for the row's element ids.
+    pub key: String,
 }
 
 /// What pages say instead of offering invite controls on a Trial plan (DESIGN.md, rule 3).
@@ -473,6 +505,7 @@ impl Sections {
                 team.links,
                 |link| LinkRow {
                     role: link.role,
+                    approval: link.approval_required,
                     created_by: link.created_by_name,
                     created: TimeView::new(link.created_at, now),
                     expires: TimeView::new(link.expires_at, now),
@@ -510,7 +543,7 @@ pub async fn team_page(req: OrgRequest, http: HttpRequest) -> Result<HttpRespons
         history: query.history,
         links: query.links,
     };
-    let team = req
+    let mut team = req
         .call(move |svc, actor, org, _| service::team(svc, actor, org, &view, now))
         .await?;
     let member = &req.member;
@@ -520,6 +553,22 @@ pub async fn team_page(req: OrgRequest, http: HttpRequest) -> Result<HttpRespons
     let layout = req.layout("Team")?;
     let form = InviteForm::empty(member, layout.csrf.clone()).with_seats(&team.seats);
     let (seats, seats_over) = (team.seats.summary(), team.seats.over_notice());
+    let (open_requests, join_request_total) = std::mem::take(&mut team.join_requests);
+    let join_requests = open_requests
+        .into_iter()
+        .map(|r| JoinRequestRow {
+            name: r.name,
+            email: r.email.to_string(),
+            via: r.via.label(),
+            note: r.note,
+            sent: TimeView::new(r.created_at, now),
+            expires: TimeView::new(r.expires_at, now),
+            suggested_role: r.suggested_role,
+            approve_path: paths::approve_join_request(org, r.id),
+            reject_path: paths::reject_join_request(org, r.id),
+            key: format!("jr-{}", r.id),
+        })
+        .collect();
     let Sections {
         members,
         pending,
@@ -546,6 +595,9 @@ pub async fn team_page(req: OrgRequest, http: HttpRequest) -> Result<HttpRespons
         form,
         seats,
         seats_over,
+        join_requests,
+        join_request_total,
+        approve_roles: member.role.assignable_roles(),
     })
 }
 
