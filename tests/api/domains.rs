@@ -13,7 +13,7 @@ use joinery::paths;
 use crate::helpers::{Browser, Page, TestApp, spawn_app, table_rows};
 
 /// The 6-digit code in the newest email to `to`.
-async fn mailed_code(app: &TestApp, to: &str) -> String {
+pub(crate) async fn mailed_code(app: &TestApp, to: &str) -> String {
     let email = app.email_to(to).await;
     let code: String = email
         .subject
@@ -26,7 +26,7 @@ async fn mailed_code(app: &TestApp, to: &str) -> String {
 }
 
 /// Adds `domain` on Settings → Domains as `owner`, naming `email` for the code.
-async fn add(owner: &Browser, org: OrganizationId, domain: &str, email: &str) -> Page {
+pub(crate) async fn add(owner: &Browser, org: OrganizationId, domain: &str, email: &str) -> Page {
     let page = owner.get(&paths::domains(org)).await;
     assert_eq!(page.status, 200, "{}", page.text());
     let form = page
@@ -37,7 +37,12 @@ async fn add(owner: &Browser, org: OrganizationId, domain: &str, email: &str) ->
 }
 
 /// Enters `code` for `domain`.
-async fn enter_code(owner: &Browser, org: OrganizationId, domain: &str, code: &str) -> Page {
+pub(crate) async fn enter_code(
+    owner: &Browser,
+    org: OrganizationId,
+    domain: &str,
+    code: &str,
+) -> Page {
     let page = owner.get(&paths::domains(org)).await;
     let form = page
         .form(&format!("li[data-domain='{domain}'] form.domain-verify"))
@@ -46,7 +51,13 @@ async fn enter_code(owner: &Browser, org: OrganizationId, domain: &str, code: &s
 }
 
 /// Adds and verifies `domain` with the code mailed to `email`.
-async fn verify(app: &TestApp, owner: &Browser, org: OrganizationId, domain: &str, email: &str) {
+pub(crate) async fn verify(
+    app: &TestApp,
+    owner: &Browser,
+    org: OrganizationId,
+    domain: &str,
+    email: &str,
+) {
     let added = add(owner, org, domain, email).await;
     assert_eq!(added.status, 200, "{}", added.text());
     let code = mailed_code(app, email).await;
@@ -60,7 +71,7 @@ async fn verify(app: &TestApp, owner: &Browser, org: OrganizationId, domain: &st
 }
 
 /// Sets `domain`'s enrollment mode and default role.
-async fn enroll(
+pub(crate) async fn enroll(
     owner: &Browser,
     org: OrganizationId,
     domain: &str,

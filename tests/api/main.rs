@@ -21,6 +21,7 @@ mod email;
 mod governance;
 mod input_rules;
 mod invite_links;
+mod join_requests;
 mod limits;
 mod policy;
 mod renewal;
