@@ -1,6 +1,8 @@
 // Who may get in, in a browser with JavaScript off (every page works without app.js): an Owner
 // verifies a domain with the code from the mailbox and sets it to Automatic; a colleague at that
-// domain sees "Organizations you can join" and joins at once; an organization with no free seat
+// domain sees "Organizations you can join" and joins at once; with Suggest, a colleague sends a
+// join request with a note, and the Owner approves it on the Team page choosing the role, after
+// which the colleague's mailbox says so; an organization with no free seat
 // refuses a domain join naming only itself, and tells its Owner "All … seats are in use" when
 // inviting. Every page and state goes through lib/checks.js (axe and HTML validity).
 import { after, before, describe, test } from 'node:test';
@@ -8,7 +10,7 @@ import assert from 'node:assert/strict';
 import { launch, newContext, newPage } from '../lib/browser.js';
 import { startServer } from '../lib/server.js';
 import { Checks } from '../lib/checks.js';
-import { flash, logIn, openMailbox } from '../lib/app.js';
+import { flash, logIn, openMailbox, openTeam } from '../lib/app.js';
 
 const CEDAR = 'Cedar Works';
 const CLEO = { email: 'cleo@cedar.test', name: 'Cleo Cedar', password: 'cleo-password-12' };
@@ -17,6 +19,11 @@ const CARL = { email: 'carl@cedar.test', name: 'Carl Cedar', password: 'carl-pas
 const DUNE = 'Dune Labs';
 const DANA = { email: 'dana@dune.test', name: 'Dana Dune', password: 'dana-password-12' };
 const DAVE = { email: 'dave@dune.test', name: 'Dave Dune', password: 'dave-password-12' };
+
+// Elm: Suggest. Eli has an address at elm.test and an organization of his own.
+const ELM = 'Elm Studio';
+const EMMA = { email: 'emma@elm.test', name: 'Emma Elm', password: 'emma-password-12' };
+const ELI = { email: 'eli@elm.test', name: 'Eli Elm', password: 'eli-password-123' };
 
 const checks = new Checks(import.meta.filename);
 let server;
@@ -32,6 +39,8 @@ before(async () => {
       org("Carl's Side Project", CARL),
       org(DUNE, DANA, { seats: 1 }),
       org("Dave's Garage", DAVE),
+      org(ELM, EMMA),
+      org("Eli's Bench", ELI),
     ],
   });
   browser = await launch();
@@ -76,14 +85,19 @@ async function verifyDomain(page, domain, email, name) {
   await checks.page(page, `${name}: Domains, verified`);
 }
 
-/** On Settings → Domains: sets `domain` to Automatic with `role`. */
-async function automatic(page, domain, role) {
+/** On Settings → Domains: sets `domain` to `mode` (Automatic, Suggest) with `role`. */
+async function enroll(page, domain, mode, role) {
   const card = page.locator(`li[data-domain="${domain}"]`);
-  await card.getByRole('radio', { name: /Automatic/ }).check();
+  await card.getByRole('radio', { name: new RegExp(mode) }).check();
   await card.getByLabel('Role when joining automatically').selectOption({ label: role });
   await card.getByRole('button', { name: 'Save' }).click();
   await page.waitForURL(/\/settings\/domains$/);
-  assert.match(await flash(page).textContent(), new RegExp(`${domain} is now “Automatic”`));
+  assert.match(await flash(page).textContent(), new RegExp(`${domain} is now “${mode}”`));
+}
+
+/** On Settings → Domains: sets `domain` to Automatic with `role`. */
+async function automatic(page, domain, role) {
+  await enroll(page, domain, 'Automatic', role);
 }
 
 describe('a verified domain with automatic enrollment', () => {
@@ -106,6 +120,46 @@ describe('a verified domain with automatic enrollment', () => {
     assert.equal(await flash(carl).locator('p').textContent(), `You joined ${CEDAR} as Writer.`);
     assert.equal(await carl.getByRole('heading', { level: 1 }).textContent(), CEDAR);
     await checks.page(carl, 'Dashboard after joining through the domain');
+  });
+});
+
+describe('a verified domain with Suggest: a join request approved', () => {
+  test('a colleague at elm.test asks to join with a note', async () => {
+    const emma = await person();
+    await logIn(emma, server.base, EMMA.email, EMMA.password);
+    await verifyDomain(emma, 'elm.test', EMMA.email, 'Elm');
+    await enroll(emma, 'elm.test', 'Suggest', 'Editor');
+    const eli = await person();
+    await logIn(eli, server.base, ELI.email, ELI.password);
+    const section = eli.getByRole('region', { name: 'Organizations you can join' });
+    await section.getByLabel('Note to the admins (optional)').fill('I design the chairs.');
+    await checks.page(eli, 'Dashboard with a Suggest organization');
+    await section.getByRole('button', { name: `Request to join ${ELM}` }).click();
+    await eli.waitForURL(/\/orgs\/[0-9a-f-]+$/);
+    assert.equal(await flash(eli).locator('p').textContent(),
+      `Your request to join ${ELM} was sent. Its admins will answer by email.`);
+    await eli.getByRole('region', { name: 'Organizations you can join' }).getByText('Request sent').waitFor();
+    await checks.page(eli, 'Dashboard with a request sent');
+  });
+
+  test('the Owner approves it on the Team page, choosing the role, and Eli is told', async () => {
+    const emma = await person();
+    await logIn(emma, server.base, EMMA.email, EMMA.password);
+    await openTeam(emma);
+    const requests = emma.getByRole('region', { name: /Join requests/ });
+    const row = requests.getByRole('row', { name: new RegExp(ELI.email) });
+    await row.getByText('I design the chairs.').waitFor();
+    await checks.page(emma, 'Team page with a join request');
+    await row.getByLabel(`Role for ${ELI.name}`).selectOption({ label: 'Writer' });
+    await row.getByRole('button', { name: /^Approve/ }).click();
+    await emma.waitForURL(/\/team$/);
+    assert.equal(await flash(emma).locator('p').textContent(), `${ELI.name} joined as Writer. They were told by email.`);
+    assert.equal(await emma.getByRole('region', { name: /Join requests/ }).count(), 0);
+    await checks.page(emma, 'Team page after approving');
+    const eli = await person();
+    await logIn(eli, server.base, ELI.email, ELI.password, /\/$/);
+    const mails = await openMailbox(eli, ELI.email);
+    assert.match(await mails.first().locator('h2').textContent(), new RegExp(`You joined ${ELM}`));
   });
 });
 

@@ -323,6 +323,7 @@ impl OutboxWorker {
                     role: d.link.role,
                     link: &link,
                     expires_at: request.facts.expires_at,
+                    approval: d.link.approval_required,
                 }
                 .render()
             }

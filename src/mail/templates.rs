@@ -269,6 +269,9 @@ pub struct JoinLinkEmail<'a> {
     pub link: &'a str,
     /// When the mailed link stops working.
     pub expires_at: DateTime<Utc>,
+    /// A "request access" link: following the mailed link sends a join request that Owners or
+    /// Admins approve, rather than joining.
+    pub approval: bool,
 }
 
 impl JoinLinkEmail<'_> {
@@ -277,11 +280,15 @@ impl JoinLinkEmail<'_> {
     /// # Errors
     /// [`MailError::Template`] if a template fails.
     pub fn render(&self) -> Result<OutgoingEmail, MailError> {
-        let subject = format!(
-            "Confirm your email to join {} as {}",
-            self.organization,
-            self.role.label()
-        );
+        let subject = if self.approval {
+            format!("Confirm your email to ask to join {}", self.organization)
+        } else {
+            format!(
+                "Confirm your email to join {} as {}",
+                self.organization,
+                self.role.label()
+            )
+        };
         join_link::email(self.to, subject, self, &expiry_text(self.expires_at))
     }
 }

@@ -316,6 +316,7 @@ async fn a_signed_out_visitor_proves_their_email_creates_an_account_and_asks() {
         .await;
     assert!(sent.shows("Check your email"), "{}", sent.text());
     let email = app.email_to("nina@example.com").await;
+    assert_eq!(email.subject, "Confirm your email to ask to join Acme");
     let mailed = email
         .text
         .split_whitespace()
@@ -337,4 +338,38 @@ async fn a_signed_out_visitor_proves_their_email_creates_an_account_and_asks() {
     assert_eq!(app.role_of(org, "nina@example.com"), None);
     assert_eq!(statuses(&app), ["pending"]);
     assert_eq!(link_statuses(&app), ["active"]);
+}
+
+#[tokio::test]
+async fn approval_on_a_trial_plan_says_so_and_a_request_expires_after_30_days() {
+    let app = spawn_app().await;
+    let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    let link = request_link(&owner, org, "viewer").await;
+    app.create_user("rita@example.com", "Rita");
+    let rita = app.logged_in("rita@example.com").await;
+    ask(&rita, &link, "").await;
+    // Downgraded after the request: the plan's message, nothing written.
+    app.query(|c| joinery::db::organizations::set_plan(c, org, Plan::Trial));
+    let trial = approve(&owner, org, "rita@example.com", "viewer").await;
+    assert_eq!(trial.status, 403, "{}", trial.text());
+    assert!(
+        trial.shows("Team invitations are available on paid plans"),
+        "{}",
+        trial.text()
+    );
+    app.query(|c| joinery::db::organizations::set_plan(c, org, Plan::Starter));
+    let team = owner.get(&paths::team(org)).await;
+    let form = team.form("tr[data-join-request='rita@example.com'] form.approve-form");
+    // Nobody answers for 30 days: the request is gone from the Team page and cannot be approved.
+    app.advance(chrono::Duration::days(30));
+    let later = owner.get(&paths::team(org)).await;
+    assert!(
+        later.texts("#join-requests-heading").is_empty(),
+        "{}",
+        later.text()
+    );
+    let late = owner.submit(&form).await;
+    assert_eq!(late.status, 409, "{}", late.text());
+    assert!(late.shows("This request expired"), "{}", late.text());
+    assert_eq!(app.role_of(org, "rita@example.com"), None);
 }
