@@ -75,6 +75,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        organization_id -> Text,
+        name -> Text,
+        role -> Text,
+        created_by -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     join_requests (id) {
         id -> Text,
         organization_id -> Text,
@@ -206,6 +222,7 @@ diesel::joinable!(invite_links -> organizations (organization_id));
 diesel::joinable!(organization_domains -> organizations (organization_id));
 diesel::joinable!(join_requests -> organizations (organization_id));
 diesel::joinable!(join_requests -> users (user_id));
+diesel::joinable!(api_tokens -> organizations (organization_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -221,4 +238,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_events,
     organization_domains,
     join_requests,
+    api_tokens,
 );

@@ -66,11 +66,15 @@ pub enum AuditAction {
     JoinRequestApproved,
     /// An Owner or Admin rejected a join request.
     JoinRequestRejected,
+    /// An Owner made an API token.
+    ApiTokenCreated,
+    /// An API token was revoked (by an Owner, or because its creator lost the right).
+    ApiTokenRevoked,
 }
 
 impl AuditAction {
     /// Every action, for the filter on the audit page.
-    pub const ALL: [AuditAction; 29] = [
+    pub const ALL: [AuditAction; 31] = [
         AuditAction::InvitationSent,
         AuditAction::InvitationResent,
         AuditAction::InvitationRevoked,
@@ -100,6 +104,8 @@ impl AuditAction {
         AuditAction::JoinRequestSubmitted,
         AuditAction::JoinRequestApproved,
         AuditAction::JoinRequestRejected,
+        AuditAction::ApiTokenCreated,
+        AuditAction::ApiTokenRevoked,
     ];
 
     /// The stored name, e.g. `invitation.sent`.
@@ -134,6 +140,8 @@ impl AuditAction {
             AuditAction::JoinRequestSubmitted => "join_request.submitted",
             AuditAction::JoinRequestApproved => "join_request.approved",
             AuditAction::JoinRequestRejected => "join_request.rejected",
+            AuditAction::ApiTokenCreated => "api_token.created",
+            AuditAction::ApiTokenRevoked => "api_token.revoked",
         }
     }
 
@@ -169,6 +177,8 @@ impl AuditAction {
             AuditAction::JoinRequestSubmitted => "Join request sent",
             AuditAction::JoinRequestApproved => "Join request approved",
             AuditAction::JoinRequestRejected => "Join request rejected",
+            AuditAction::ApiTokenCreated => "API token created",
+            AuditAction::ApiTokenRevoked => "API token revoked",
         }
     }
 }

@@ -76,3 +76,7 @@ id_type!(
     /// Identifies a request to join an organization.
     JoinRequestId
 );
+id_type!(
+    /// Identifies an API token.
+    ApiTokenId
+);

@@ -4,6 +4,7 @@
 //! Pure Rust: nothing here knows about HTTP, SQL or templates. Time always comes in as an
 //! argument, so every rule can be unit-tested without sleeping.
 
+pub mod api_token;
 pub mod audit;
 pub mod clock;
 pub mod csv_import;
@@ -29,7 +30,8 @@ pub mod verified_domain;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use email::EmailAddress;
 pub use ids::{
-    DomainId, InvitationId, InviteLinkId, JoinRequestId, MembershipId, OrganizationId, UserId,
+    ApiTokenId, DomainId, InvitationId, InviteLinkId, JoinRequestId, MembershipId, OrganizationId,
+    UserId,
 };
 pub use invitation::{InvitationStatus, ResendError};
 pub use organization::{MemberListing, Membership, Organization};

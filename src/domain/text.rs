@@ -129,6 +129,27 @@ impl OrganizationName {
     }
 }
 
+/// An API token's name (issue 15 §1): 1 to 80 characters on one line, without invisible
+/// formatting characters. The audit trail says "API token {name}".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenName(String);
+
+impl TokenName {
+    /// Trims and checks a token name.
+    ///
+    /// # Errors
+    /// [`TextError`] when empty, longer than 80 characters, or holding control or invisible
+    /// formatting characters.
+    pub fn parse(input: &str) -> Result<Self, TextError> {
+        single_line(input, crate::domain::api_token::MAX_NAME_CHARS).map(Self)
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// The longest department name accepted (CSV import), in characters.
 pub const MAX_DEPARTMENT_CHARS: usize = 100;
 

@@ -104,6 +104,10 @@ pub fn change_role(
             let reason = format!("inviter's role changed to {}", changed.to.label());
             revoke_what_they_sent(c, &ctx, org, target.user_id, &reason, &reason, now)?;
         }
+        // Their API tokens above the new role stop working (issue 15 §1).
+        let reason = format!("creator's role changed to {}", changed.to.label());
+        let keep = Some(changed.to);
+        db::api_tokens::revoke_by_creator(c, &ctx, org, target.user_id, keep, &reason, now)?;
         Ok(changed)
     })
 }
@@ -152,6 +156,8 @@ pub fn remove(
             "creator was removed",
             now,
         )?;
+        let reason = "creator was removed";
+        db::api_tokens::revoke_by_creator(c, &ctx, org, target.user_id, None, reason, now)?;
         if db::members::count_of_user(c, target.user_id)? == 0 {
             db::sessions::delete_for_user(c, &target.user_id.to_string())?;
         }
@@ -192,7 +198,10 @@ pub fn leave(svc: &Services, actor: &Actor, org: OrganizationId, now: DateTime<U
             "inviter left the organization",
             "creator left the organization",
             now,
-        )
+        )?;
+        let reason = "creator left the organization";
+        db::api_tokens::revoke_by_creator(c, &ctx, org, actor.user.id, None, reason, now)?;
+        Ok(())
     })
 }
 

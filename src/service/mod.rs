@@ -18,6 +18,7 @@
 
 pub mod acceptance;
 pub mod accounts;
+pub mod api_tokens;
 pub mod audit;
 pub mod csv_import;
 pub mod domains;
@@ -88,23 +89,55 @@ impl Services {
     }
 }
 
-/// Who asks for an operation: a signed-in person, and where the request came from.
+/// Who asks for an operation: a signed-in person — or an API token, which acts for the person
+/// who made it — and where the request came from.
 #[derive(Debug, Clone)]
 pub struct Actor {
-    /// The person.
+    /// The person (for an API token, its creator).
     pub user: User,
     /// Their request's client address and user agent (for the audit trail).
     pub origin: RequestMeta,
+    /// The API token the request came with, if it came over `/api/v1` (issue 15 §1).
+    pub token: Option<TokenGrant>,
+}
+
+/// What an API token lets a request do: act in its organization with its role, never above
+/// its creator's current one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    /// The token.
+    pub id: crate::domain::ApiTokenId,
+    /// Its name ("API token {name}" in the audit trail).
+    pub name: String,
+    /// The role it acts as.
+    pub role: Role,
 }
 
 impl Actor {
-    /// The audit trail's record of this actor: "Name <email>", marked when acting as staff.
+    /// A signed-in person acting from `origin`.
+    pub fn new(user: User, origin: RequestMeta) -> Self {
+        Self {
+            user,
+            origin,
+            token: None,
+        }
+    }
+
+    /// The audit trail's record of this actor: "Name <email>", marked when acting as staff;
+    /// "API token {name}" for a token (with its creator's account).
     pub fn audit(&self, as_staff: bool) -> AuditContext {
+        let (label, is_staff) = match &self.token {
+            Some(token) => (format!("API token {}", token.name), false),
+            None => (
+                format!("{} <{}>", self.user.name, self.user.email),
+                as_staff,
+            ),
+        };
         AuditContext {
             actor: crate::db::audit::Actor {
                 user_id: Some(self.user.id),
-                label: format!("{} <{}>", self.user.name, self.user.email),
-                is_staff: as_staff,
+                label,
+                is_staff,
             },
             meta: self.origin.clone(),
         }
@@ -124,10 +157,9 @@ pub struct Visitor {
 impl Visitor {
     /// The signed-in visitor as an actor, if someone is signed in.
     pub fn actor(&self) -> Option<Actor> {
-        self.user.clone().map(|user| Actor {
-            user,
-            origin: self.origin.clone(),
-        })
+        self.user
+            .clone()
+            .map(|user| Actor::new(user, self.origin.clone()))
     }
 }
 
@@ -213,7 +245,14 @@ fn standing<R: From<NoStanding>>(
         db::organizations::lock(conn, org)?;
     }
     let is_staff = db::users::find(conn, actor.user.id)?.is_some_and(|u| u.is_staff);
-    standing_of(conn, organization, actor.user.id, is_staff)
+    let mut acting = standing_of(conn, organization, actor.user.id, is_staff)?;
+    if let Some(token) = &actor.token {
+        // A token acts with its own role, never above its creator's current one, and never
+        // as staff.
+        acting.role = acting.role.min(token.role);
+        acting.as_staff = false;
+    }
+    Ok(acting)
 }
 
 /// The standing in `organization` (already read) of `user`, whose staff flag was read on this

@@ -265,11 +265,7 @@ fn sign_up(
     let organization = db::organizations::insert(c, &account.organization, Plan::Trial, now)?;
     let org = Some(organization.id);
     db::organizations::add_member(c, organization.id, user.id, Role::Owner, None, None, now)?;
-    let ctx = Actor {
-        user: user.clone(),
-        origin: origin.clone(),
-    }
-    .audit(false);
+    let ctx = Actor::new(user.clone(), origin.clone()).audit(false);
     let (action, target) = (AuditAction::OrganizationCreated, Some(&*organization.name));
     let details = Some("Self-serve sign-up, Trial plan");
     audit::record(c, &ctx, org, action, target, details, now)?;

@@ -339,11 +339,7 @@ fn on_page<T>(inv: &TenantInvitation, result: Inner<T>) -> Result<T> {
 
 /// The audit trail's record of `user` acting for themselves from `origin`.
 fn actor_audit(origin: &audit::RequestMeta, user: &User) -> AuditContext {
-    Actor {
-        user: user.clone(),
-        origin: origin.clone(),
-    }
-    .audit(false)
+    Actor::new(user.clone(), origin.clone()).audit(false)
 }
 
 // ---- Staff ---------------------------------------------------------------------------------

@@ -236,10 +236,7 @@ fn actor_origin() -> RequestMeta {
 
 /// `user` acting from a test request.
 pub fn actor(user: User) -> Actor {
-    Actor {
-        user,
-        origin: actor_origin(),
-    }
+    Actor::new(user, actor_origin())
 }
 
 /// The refusal in `r`; panics on success or a storage failure.

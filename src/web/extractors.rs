@@ -165,10 +165,7 @@ impl OrgMember {
 
     /// This person as the service layer's actor, with the request's origin.
     pub fn actor(&self, origin: RequestMeta) -> Actor {
-        Actor {
-            user: self.user.clone(),
-            origin,
-        }
+        Actor::new(self.user.clone(), origin)
     }
 
     /// The audit trail's view of this person, with the request's origin.

@@ -239,11 +239,7 @@ fn use_link(
         }
     };
     if current.approval_required {
-        let ctx = Actor {
-            user: user.clone(),
-            origin: origin.clone(),
-        }
-        .audit(false);
+        let ctx = Actor::new(user.clone(), origin.clone()).audit(false);
         let via = JoinVia::InviteLink(Some(current.id));
         let submitted =
             join_requests::submit_in(c, &ctx, &organization, &user, via, current.role, note, now)
@@ -305,11 +301,7 @@ fn record_joined(
 ) -> std::result::Result<(), DbError> {
     let (org, role) = (current.organization_id, current.role);
     db::organizations::add_member(c, org, user.id, role, Some(current.created_by), None, now)?;
-    let ctx = Actor {
-        user: user.clone(),
-        origin: origin.clone(),
-    }
-    .audit(false);
+    let ctx = Actor::new(user.clone(), origin.clone()).audit(false);
     let used = format!("role {role}; joined as {} <{}>", user.name, user.email);
     let action = AuditAction::InviteLinkUsed;
     db::invite_links::record(c, &ctx, org, action, current, &used, now)?;

@@ -150,10 +150,7 @@ pub async fn home(
     let Some(user) = user.0 else {
         return Ok(see_other(&paths::login()));
     };
-    let actor = Actor {
-        user: user.clone(),
-        origin,
-    };
+    let actor = Actor::new(user.clone(), origin);
     let now = state.clock.now();
     let (orgs, joinable) = state
         .call(move |svc| {

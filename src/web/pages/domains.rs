@@ -440,7 +440,7 @@ pub async fn join(
         return Ok(see_other(&paths::login()));
     };
     let org = path.into_inner();
-    let actor = Actor { user, origin };
+    let actor = Actor::new(user, origin);
     let now = visit.state.clock.now();
     let (organization, role) = visit
         .state

@@ -55,7 +55,7 @@ pub async fn request_by_domain(
         return Ok(see_other(&paths::login()));
     };
     let org = path.into_inner();
-    let actor = Actor { user, origin };
+    let actor = Actor::new(user, origin);
     let now = visit.state.clock.now();
     let (organization, submitted) = visit
         .state

@@ -229,7 +229,7 @@ pub struct StaffRequest {
 
 from_parts!(StaffRequest: (web::Data<AppState>, Session, StaffUser, Meta) =>
 |(state, session, StaffUser(user), Meta(origin))| {
-    StaffRequest { state, session, actor: Actor { user, origin } }
+    StaffRequest { state, session, actor: Actor::new(user, origin) }
 });
 
 impl StaffRequest {
