@@ -8,7 +8,8 @@ use std::fmt::Display;
 
 use crate::domain::csv_import::ImportId;
 use crate::domain::{
-    DomainId, InvitationId, InviteLinkId, JoinRequestId, MembershipId, OrganizationId,
+    ApiTokenId, DomainId, InvitationId, InviteLinkId, JoinRequestId, MembershipId, OrganizationId,
+    UserId,
 };
 
 /// A path pattern as the router matches it: literal segments and `{name}` segments.
@@ -44,9 +45,9 @@ impl Route {
 /// organization, a link's token) is the first argument of each of its functions.
 macro_rules! routes {
     (@all [$($all:ident)*]) => {
-        /// Every route, for the test that each function fills its pattern.
-        #[cfg(test)]
-        const ALL: &[Route] = &[$($all),*];
+        /// Every route: for the test that each function fills its pattern, and the one that
+        /// the OpenAPI document lists every route of `/api/v1`.
+        pub const ALL: &[Route] = &[$($all),*];
     };
     (@all $all:tt $prefix:literal ($parg:ident: $pty:ty) { $($routes:tt)* } $($rest:tt)*) => {
         routes!(@group $prefix [$parg: $pty,] [&$parg,] $all [$($rest)*] $($routes)*);
@@ -140,6 +141,10 @@ routes! {
         DOMAIN_ENROLLMENT = "/settings/domains/{id}/enrollment" => domain_enrollment(id: DomainId);
         /// Remove a domain (GET asks for confirmation, POST does it).
         DOMAIN_REMOVE = "/settings/domains/{id}/remove" => domain_remove(id: DomainId);
+        /// Settings → API tokens (GET), and where "Create token" posts (POST).
+        API_TOKENS = "/settings/api" => api_tokens();
+        /// Revoke an API token (GET asks for confirmation, POST does it).
+        REVOKE_API_TOKEN = "/settings/api/{id}/revoke" => revoke_api_token(id: ApiTokenId);
         /// "Join {org}" through a verified domain in Automatic mode (POST).
         DOMAIN_JOIN = "/domain-join" => domain_join();
         /// "Request to join {org}" through a verified domain in Suggest mode (POST).
@@ -178,6 +183,26 @@ routes! {
         TENANT_RESEND = "/tenant-invitations/{id}/resend" => tenant_resend(id: InvitationId);
         /// Revoke a tenant-owner invitation (GET asks, POST does it; staff).
         TENANT_REVOKE = "/tenant-invitations/{id}/revoke" => tenant_revoke(id: InvitationId);
+    }
+    "/api/v1" () {
+        /// The OpenAPI 3.1 document of the JSON API.
+        API_OPENAPI = "/openapi.json" => api_openapi();
+        /// The JSON API's reference page.
+        API_DOCS = "/docs" => api_docs();
+        /// An organization (GET).
+        API_ORG = "/orgs/{org}" => api_org(org: OrganizationId);
+        /// Its members (GET).
+        API_MEMBERS = "/orgs/{org}/members" => api_members(org: OrganizationId);
+        /// One member (PATCH its role, DELETE to remove).
+        API_MEMBER = "/orgs/{org}/members/{user}" => api_member(org: OrganizationId, user: UserId);
+        /// Its invitations (GET), and where invitations are sent (POST).
+        API_INVITATIONS = "/orgs/{org}/invitations" => api_invitations(org: OrganizationId);
+        /// One invitation (DELETE revokes it).
+        API_INVITATION = "/orgs/{org}/invitations/{id}" => api_invitation(org: OrganizationId, id: InvitationId);
+        /// Resend one invitation (POST).
+        API_RESEND = "/orgs/{org}/invitations/{id}/resend" => api_resend(org: OrganizationId, id: InvitationId);
+        /// Its audit trail (GET).
+        API_AUDIT = "/orgs/{org}/audit" => api_audit(org: OrganizationId);
     }
     "/invitations/{token}" (token: &str) {
         /// An invitation's page (member or tenant-owner invitation).

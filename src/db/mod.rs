@@ -4,6 +4,7 @@
 //! Every state change of an invitation is one conditional `UPDATE … WHERE status = 'pending'
 //! AND expires_at > now` whose row count is checked, so of two racing requests exactly one wins.
 
+pub mod api_listing;
 pub mod api_tokens;
 pub mod audit;
 pub mod backup;

@@ -122,6 +122,25 @@ pub fn read(
     })
 }
 
+/// Up to `limit` events of `org`'s trail after `after` (newest first), read by `actor`, for
+/// the JSON API's cursor: `members:manage` only. Each event comes with its id and stored
+/// action name.
+///
+/// # Errors
+/// As [`read`].
+pub fn events_after(
+    svc: &Services,
+    actor: &Actor,
+    org: OrganizationId,
+    after: Option<&db::api_listing::After>,
+    limit: i64,
+) -> Result<Vec<AuditRow>, ServiceError<OrgRefusal>> {
+    let mut conn = svc.conn()?;
+    let acting = standing_in(&mut conn, org, actor)?;
+    permitted(&acting, Permission::MembersManage)?;
+    Ok(db::api_listing::audit(&mut conn, org, after, limit)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -240,6 +240,26 @@ pub fn find(
         .map_or_else(|| refuse(MemberRefusal::NotFound), Ok)
 }
 
+/// The membership of `user` in `org` (the JSON API names members by their account), for
+/// `actor` with `members:manage`. Reads only.
+///
+/// # Errors
+/// [`MemberRefusal`]: no standing, the permission missing, or not a member.
+pub fn membership_of(
+    svc: &Services,
+    actor: &Actor,
+    org: OrganizationId,
+    user: UserId,
+) -> Result<MembershipId> {
+    let mut conn = svc.conn()?;
+    let standing = super::standing_in(&mut conn, org, actor)?;
+    if !standing.role.has(Permission::MembersManage) {
+        return refuse(MemberDenied::NotPermitted);
+    }
+    db::organizations::membership(&mut conn, org, user)?
+        .map_or_else(|| refuse(MemberRefusal::NotFound), |m| Ok(m.id))
+}
+
 /// What "Leave organization" would do for `actor`: their role, and the refusal if they may
 /// not (the last Owner, rule 4). Reads only.
 ///

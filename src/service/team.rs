@@ -115,6 +115,49 @@ pub fn team(
     })
 }
 
+/// Up to `limit` members of `org` whose address sorts after `after_email`, by address, for
+/// the JSON API's cursor: `members:manage` only. Reads only.
+///
+/// # Errors
+/// [`MemberRefusal`]: no standing, or `members:manage` missing.
+pub fn members_after(
+    svc: &Services,
+    actor: &super::Actor,
+    org: OrganizationId,
+    after_email: Option<&str>,
+    limit: i64,
+) -> Result<Vec<MemberListing>> {
+    let mut conn = svc.conn()?;
+    managing(&mut conn, org, actor)?;
+    Ok(db::api_listing::members(
+        &mut conn,
+        org,
+        after_email,
+        limit,
+    )?)
+}
+
+/// Up to `limit` invitations of `org` in `state` at `now` (any for `None`), newest first,
+/// after `after`, for the JSON API's cursor: `members:manage` only. Reads only.
+///
+/// # Errors
+/// [`MemberRefusal`]: no standing, or `members:manage` missing.
+pub fn invitations_after(
+    svc: &Services,
+    actor: &super::Actor,
+    org: OrganizationId,
+    state: Option<InvitationStatus>,
+    after: Option<&db::api_listing::After>,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> Result<Vec<crate::domain::invitation::Invitation>> {
+    let mut conn = svc.conn()?;
+    managing(&mut conn, org, actor)?;
+    Ok(db::api_listing::invitations(
+        &mut conn, org, state, after, limit, now,
+    )?)
+}
+
 /// `org`'s seats at `now` (the organization exists: its standing was just read).
 fn seats_of(c: &mut db::Conn, org: OrganizationId, now: DateTime<Utc>) -> Result<SeatUsage> {
     let Some(organization) = db::organizations::find(c, org)? else {

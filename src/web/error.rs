@@ -448,6 +448,10 @@ fn database_unavailable<B>(res: &ServiceResponse<B>) -> bool {
 /// # Errors
 /// Never; the signature is actix's.
 pub fn render_500<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    if is_problem(&res) {
+        // The JSON API's own problem (`web::api`): a client reads it, not a person.
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
     let request_id = res
         .request()
         .extensions()
@@ -471,6 +475,14 @@ pub fn render_500<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerR
     ))
 }
 
+/// Whether `res` is an `application/problem+json` answer of the JSON API.
+fn is_problem<B>(res: &ServiceResponse<B>) -> bool {
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/problem+json"))
+}
+
 /// `ErrorHandlers` hook for 429 from the per-IP rate limiters (log-in, sign-up): a styled page
 /// instead of their plain text, keeping the limiter's `Retry-After` header. Joinery's own 429
 /// pages (HTML already) pass through unchanged.
@@ -483,7 +495,7 @@ pub fn render_429<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerR
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
-    if ours {
+    if ours || is_problem(&res) {
         // A page of Joinery's own (a resend too soon, the hourly limit): it says more.
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }

@@ -3,6 +3,7 @@
 //! and askama stay in this module; handlers parse input into domain types, ask the domain,
 //! store the result through `db`, and render or redirect.
 
+pub mod api;
 pub mod csrf;
 pub mod error;
 pub mod extractors;
@@ -232,10 +233,11 @@ pub fn routes(
 ) {
     use crate::paths as P;
     use pages::{
-        acceptance, assets, auth, billing, dashboard, dev, domains, health, invite_links,
-        join_requests, members, settings, staff, team, tenant_acceptance,
+        acceptance, api_tokens, assets, auth, billing, dashboard, dev, domains, health,
+        invite_links, join_requests, members, settings, staff, team, tenant_acceptance,
     };
-    cfg.route(P::HOME.pattern(), web::get().to(dashboard::home))
+    cfg.configure(api::routes)
+        .route(P::HOME.pattern(), web::get().to(dashboard::home))
         .route(P::APP_CSS.pattern(), web::get().to(assets::app_css))
         .route(P::APP_JS.pattern(), web::get().to(assets::app_js))
         .route(P::HEALTHZ.pattern(), web::get().to(health::healthz))
@@ -309,6 +311,19 @@ pub fn routes(
         )
         .route(P::DOMAIN_REMOVE.pattern(), web::post().to(domains::remove))
         .route(P::DOMAIN_JOIN.pattern(), web::post().to(domains::join))
+        .route(
+            P::API_TOKENS.pattern(),
+            web::get().to(api_tokens::tokens_page),
+        )
+        .route(P::API_TOKENS.pattern(), web::post().to(api_tokens::create))
+        .route(
+            P::REVOKE_API_TOKEN.pattern(),
+            web::get().to(api_tokens::revoke_confirm),
+        )
+        .route(
+            P::REVOKE_API_TOKEN.pattern(),
+            web::post().to(api_tokens::revoke),
+        )
         .route(
             P::DOMAIN_REQUEST.pattern(),
             web::post().to(join_requests::request_by_domain),

@@ -9,6 +9,7 @@ use super::error::{AppError, Rejection};
 use crate::domain::ResendError;
 use crate::domain::csv_import::FileError;
 use crate::service::acceptance::{InvitationRefusal, NoSuchInvitation, Refused};
+use crate::service::api_tokens::{ApiAuthRefusal, ApiTokenRefusal};
 use crate::service::csv_import::ImportRefusal;
 use crate::service::domains::{DomainJoinRefusal, DomainRefusal};
 use crate::service::invitations::InvitationRefusal as SendRefusal;
@@ -336,6 +337,30 @@ impl Refusal for JoinRequestRefusal {
             JoinRequestRefusal::Closed(_) | JoinRequestRefusal::AlreadyMember(_) => {
                 Rejection::FinalState
             }
+        }
+    }
+}
+
+impl Refusal for ApiTokenRefusal {
+    fn rejection(&self) -> Rejection {
+        match self {
+            ApiTokenRefusal::NoStanding(e) => e.rejection(),
+            ApiTokenRefusal::NotFound => Rejection::NotFound,
+            ApiTokenRefusal::NotPermitted | ApiTokenRefusal::AboveCeiling(_) => {
+                Rejection::Forbidden
+            }
+            ApiTokenRefusal::InvalidName(_) => Rejection::Invalid,
+            ApiTokenRefusal::AlreadyRevoked => Rejection::FinalState,
+        }
+    }
+}
+
+impl Refusal for ApiAuthRefusal {
+    fn rejection(&self) -> Rejection {
+        match self {
+            // 401, as a wrong password is.
+            ApiAuthRefusal::Unauthorized => Rejection::WrongPassword,
+            ApiAuthRefusal::OtherOrganization => Rejection::NotFound,
         }
     }
 }

@@ -11,6 +11,7 @@ mod ops;
 mod outbox;
 
 mod acceptance;
+mod api_v1;
 mod audit;
 mod auth;
 mod ceiling;

@@ -2,6 +2,7 @@
 //! parse the form into domain types → ask the domain → store the result → render or redirect.
 
 pub mod acceptance;
+pub mod api_tokens;
 pub mod assets;
 pub mod audit;
 pub mod auth;
