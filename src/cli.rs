@@ -447,6 +447,7 @@ pub fn run() -> anyhow::Result<()> {
             let password =
                 Password::new_account(&password_text).map_err(|e| anyhow::anyhow!("{e}"))?;
             let (id, second) = seed_demo(&svc, &password)?;
+            let token = demo_token(&svc, id)?;
             drop(svc);
             let base = settings
                 .base_url
@@ -464,6 +465,12 @@ pub fn run() -> anyhow::Result<()> {
                 "  Password:     {password_text}   (both accounts; new on every run of `joinery demo`)"
             );
             println!("  Mailbox:      {base}/dev/mailbox");
+            println!(
+                "  API token:    {token}   (Admin of Demo Company, 30 days; a new one on every run)"
+            );
+            println!(
+                "  Try:          curl -H 'Authorization: Bearer {token}' {base}/api/v1/orgs/{id}/members"
+            );
             println!();
             serve(settings)
         }
@@ -533,6 +540,28 @@ fn seed_demo(
         now,
     )?;
     Ok((company.org, labs.org))
+}
+
+/// A new API token of Demo Company for the README's curl examples, made by its Owner through
+/// the service layer as Settings → API tokens does (Admin, 30 days). Returns its secret.
+fn demo_token(svc: &Services, org: OrganizationId) -> anyhow::Result<String> {
+    use crate::domain::api_token::TokenExpiry;
+    use crate::service::api_tokens::{self, CreateToken};
+    let email = EmailAddress::parse(DEMO_OWNER_EMAIL).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let owner = svc
+        .db
+        .with_conn(|c| db::users::find_credentials(c, &email))?
+        .context("the demo owner exists")?
+        .user;
+    let actor = crate::service::Actor::new(owner, crate::db::audit::RequestMeta::default());
+    let cmd = CreateToken {
+        name: "Demo API token".into(),
+        role: Role::Admin,
+        expiry: TokenExpiry::Days30,
+    };
+    let (_, secret) = api_tokens::create(svc, &actor, org, &cmd, SystemClock.now())
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    Ok(secret.expose())
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {

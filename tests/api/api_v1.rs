@@ -415,3 +415,67 @@ async fn the_openapi_document_lists_every_api_route_and_the_reference_shows_them
         reference.text()
     );
 }
+
+#[tokio::test]
+async fn the_demo_prints_a_token_the_readme_curl_examples_work_with() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let port = crate::helpers::unused_port();
+    let mut child = crate::cli::joinery(dir.path())
+        .arg("demo")
+        .env("JOINERY_BIND", format!("127.0.0.1:{port}"))
+        .env("JOINERY_BASE_URL", format!("http://127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // The banner, read on a thread until its curl line.
+    let banner = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let done = line.contains("Try:");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        lines
+    });
+    let banner = tokio::time::timeout(std::time::Duration::from_secs(60), banner)
+        .await
+        .expect("the demo printed its banner")
+        .unwrap();
+    let token_line = banner.iter().find(|l| l.contains("API token:")).unwrap();
+    let token = token_line
+        .split_whitespace()
+        .find(|w| w.starts_with("jnr_"))
+        .unwrap()
+        .to_owned();
+    let try_line = banner.iter().find(|l| l.contains("Try:")).unwrap();
+    let url = try_line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+    let client = reqwest::Client::new();
+    let mut answer = None;
+    for _ in 0..200 {
+        if let Ok(resp) = client
+            .get(&url)
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+            .await
+        {
+            answer = Some((resp.status().as_u16(), resp.text().await.unwrap()));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (status, body) = answer.expect("the demo answered");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("owner@demo.example.com"), "{body}");
+}
