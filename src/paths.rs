@@ -127,6 +127,8 @@ routes! {
         BILLING = "/billing" => billing();
         /// Notification settings.
         NOTIFICATIONS = "/settings/notifications" => notifications();
+        /// The organization's invitation reminders, on or off (POST, Owners).
+        REMINDERS = "/settings/reminders" => reminders();
         /// The organization's audit log.
         AUDIT = "/audit" => audit();
         /// Settings → Domains (GET), and where "Add a domain" posts (POST).

@@ -41,9 +41,10 @@ const POOL_CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5
 /// imports.
 pub const MAINTENANCE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Writes Expired onto overdue invitations (so the Team page and history agree with what
-/// acceptance already enforces) and deletes expired sessions and CSV imports, every [`MAINTENANCE_INTERVAL`],
-/// until `shutdown` turns true.
+/// Writes Expired onto overdue invitations and join requests (so the Team page and history
+/// agree with what acceptance already enforces), queues the invitation reminders due, and
+/// deletes expired sessions and CSV imports, every [`MAINTENANCE_INTERVAL`], until `shutdown`
+/// turns true.
 async fn maintenance(
     services: crate::service::Services,
     clock: Arc<dyn Clock>,
@@ -62,6 +63,7 @@ async fn maintenance(
                 sessions = swept.sessions,
                 imports = swept.imports,
                 join_requests = swept.join_requests,
+                reminders = swept.reminders,
                 "maintenance"
             ),
             Ok(Err(e)) => tracing::error!(error = %e, "maintenance failed"),

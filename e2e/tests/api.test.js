@@ -64,7 +64,7 @@ describe('API tokens', () => {
   test('the API reference lists the operations', async () => {
     const page = await newPage(await newContext(browser, { javaScriptEnabled: false }));
     await page.goto(`${server.base}/api/v1/docs`);
-    await page.getByRole('heading', { name: 'POST /api/v1/orgs/{org}/invitations' }).waitFor();
+    await page.getByRole('heading', { name: 'POST /api/v1/orgs/{org}/invitations', exact: true }).waitFor();
     await checks.page(page, 'API reference');
   });
 });

@@ -419,3 +419,31 @@ pub fn set_plan(conn: &mut Conn, org: OrganizationId, plan: Plan) -> Result<(), 
         .execute(conn)?;
     Ok(())
 }
+
+/// Whether `org` sends invitation reminders (issue 15 §3; on unless an Owner turned it off).
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn invitation_reminders(conn: &mut Conn, org: OrganizationId) -> Result<bool, DbError> {
+    Ok(organizations::table
+        .find(org.to_string())
+        .select(organizations::invitation_reminders)
+        .first(conn)
+        .optional()?
+        .unwrap_or(true))
+}
+
+/// Turns `org`'s invitation reminders on or off.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn set_invitation_reminders(
+    conn: &mut Conn,
+    org: OrganizationId,
+    on: bool,
+) -> Result<(), DbError> {
+    diesel::update(organizations::table.find(org.to_string()))
+        .set(organizations::invitation_reminders.eq(on))
+        .execute(conn)?;
+    Ok(())
+}

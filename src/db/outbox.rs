@@ -32,6 +32,9 @@ pub enum EmailKind {
     /// A domain's 6-digit verification code, rendered at delivery from the domain's row
     /// (payload names it), so the code is never stored.
     DomainCode,
+    /// A reminder of a pending invitation (days 2 and 5 of 7), rendered at delivery from the
+    /// invitation row like the invitation email, and cancelled once it is no longer pending.
+    InvitationReminder,
     /// "{person} asks to join {organization}", to its Owners and Admins (payload-rendered).
     JoinRequest,
     /// "Your request to join {organization} was approved / rejected", to the requester
@@ -50,6 +53,7 @@ impl EmailKind {
             EmailKind::SignupExisting => "signup_existing",
             EmailKind::RenewalRequest => "renewal_request",
             EmailKind::DomainCode => "domain_code",
+            EmailKind::InvitationReminder => "invitation_reminder",
             EmailKind::JoinRequest => "join_request",
             EmailKind::JoinRequestAnswer => "join_request_answer",
         }

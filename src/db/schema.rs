@@ -19,6 +19,7 @@ diesel::table! {
         created_at -> Timestamp,
         seat_limit -> Nullable<Integer>,
         restrict_to_verified_domains -> Bool,
+        invitation_reminders -> Bool,
     }
 }
 
@@ -55,6 +56,7 @@ diesel::table! {
         accepted_by -> Nullable<Text>,
         renewal_requested_at -> Nullable<Timestamp>,
         department -> Nullable<Text>,
+        reminders_sent -> Integer,
     }
 }
 

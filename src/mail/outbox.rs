@@ -212,7 +212,8 @@ impl OutboxWorker {
 
     async fn render(&self, row: &OutboxRow) -> Result<Rendered, DbError> {
         let rendered = match row.kind.as_str() {
-            "invitation" => return self.render_invitation(row).await,
+            "invitation" => return self.render_invitation(row, false).await,
+            "invitation_reminder" => return self.render_invitation(row, true).await,
             "member_joined" => match serde_json::from_str::<MemberJoinedEmail>(&row.payload) {
                 Ok(e) => e.render(&row.recipient, &self.links.base_url),
                 Err(_) => return Ok(Rendered::Cancel("unreadable payload")),
@@ -244,7 +245,14 @@ impl OutboxWorker {
         Ok(Rendered::from(rendered))
     }
 
-    async fn render_invitation(&self, row: &OutboxRow) -> Result<Rendered, DbError> {
+    /// The invitation email of `row`'s invitation — or, with `reminder`, its reminder — while it
+    /// is pending; a cancellation otherwise (so reminders stop at once on accept, revoke,
+    /// decline or expiry).
+    async fn render_invitation(
+        &self,
+        row: &OutboxRow,
+        reminder: bool,
+    ) -> Result<Rendered, DbError> {
         let Some(invitation_id) = row.invitation_id.clone() else {
             return Ok(Rendered::Cancel("invitation email without invitation"));
         };
@@ -271,6 +279,7 @@ impl OutboxWorker {
                 message: d.invitation.message.as_deref(),
                 link: &link,
                 expires_at: d.invitation.facts.expires_at,
+                reminder,
             }
             .render(),
         ))

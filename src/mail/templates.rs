@@ -115,6 +115,8 @@ pub struct InvitationEmail<'a> {
     pub link: &'a str,
     /// When the link stops working.
     pub expires_at: DateTime<Utc>,
+    /// A reminder of the invitation (issue 15 §3) rather than the invitation itself.
+    pub reminder: bool,
 }
 
 impl InvitationEmail<'_> {
@@ -124,7 +126,8 @@ impl InvitationEmail<'_> {
     /// [`MailError::Template`] if a template fails.
     pub fn render(&self) -> Result<OutgoingEmail, MailError> {
         let subject = format!(
-            "{} invited you to join {} as {}",
+            "{}{} invited you to join {} as {}",
+            if self.reminder { "Reminder: " } else { "" },
             self.inviter_name,
             self.organization,
             self.role.label()

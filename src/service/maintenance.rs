@@ -21,10 +21,12 @@ pub struct Swept {
     pub sessions: usize,
     /// Join requests nobody answered within 30 days, marked Expired.
     pub join_requests: usize,
+    /// Invitation reminders queued (days 2 and 5 of 7; issue 15 §3).
+    pub reminders: usize,
 }
 
-/// Marks overdue pending invitations and join requests Expired and deletes expired CSV
-/// imports, as of `now` (the
+/// Marks overdue pending invitations and join requests Expired, queues the invitation
+/// reminders due, and deletes expired CSV imports, as of `now` (the
 /// app's clock), and sessions expired by `wall_clock` (sessions' lifetimes are the cookie's,
 /// in real time).
 ///
@@ -36,12 +38,17 @@ pub fn sweep(
     wall_clock: DateTime<Utc>,
 ) -> Result<Swept, ServiceError<Infallible>> {
     let mut conn = svc.conn()?;
-    Ok(Swept {
+    let swept = Swept {
         invitations: db::invitations::expire_all_overdue(&mut conn, now)?,
         imports: db::imports::delete_expired(&mut conn, now)?,
         sessions: db::sessions::delete_expired(&mut conn, wall_clock)?,
         join_requests: db::join_requests::expire_all_overdue(&mut conn, now)?,
-    })
+        reminders: db::invitations::queue_due_reminders(&mut conn, now)?,
+    };
+    if swept.reminders > 0 {
+        svc.email_queued();
+    }
+    Ok(swept)
 }
 
 #[cfg(test)]
@@ -68,5 +75,50 @@ mod tests {
         let swept = sweep(&f.svc, later, f.now).unwrap();
         assert_eq!((swept.invitations, swept.imports), (0, 1));
         assert_eq!(sweep(&f.svc, later, f.now).unwrap().imports, 0);
+    }
+
+    #[test]
+    fn the_sweep_queues_reminders_once_and_not_for_answered_invitations_or_when_off() {
+        use crate::service::invitations;
+        use crate::service::organizations::{OrgRefusal, set_reminders};
+        use crate::service::testing::refusal;
+        use chrono::Duration;
+        let f = Fixture::new();
+        let org = f.org("Acme", Plan::Starter);
+        let owner = f.member(org, "owner@acme.test", Role::Owner);
+        f.invitation(org, &owner.user, "ann@example.com", Role::Viewer);
+        f.invitation(org, &owner.user, "bob@example.com", Role::Viewer);
+        let day2 = f.now + Duration::days(2);
+        assert_eq!(
+            sweep(&f.svc, day2 - Duration::seconds(1), f.now)
+                .unwrap()
+                .reminders,
+            0
+        );
+        assert_eq!(sweep(&f.svc, day2, f.now).unwrap().reminders, 2);
+        assert_eq!(sweep(&f.svc, day2, f.now).unwrap().reminders, 0, "once");
+        assert_eq!(f.emails_to("ann@example.com"), ["invitation_reminder"]);
+        // Bob's is revoked: no day-5 reminder for him.
+        let bob = f.with(|c| {
+            use crate::db::schema::invitations as i;
+            use diesel::prelude::*;
+            Ok(i::table
+                .filter(i::email.eq("bob@example.com"))
+                .select(i::id)
+                .first::<String>(c)?)
+        });
+        invitations::revoke(&f.svc, &owner, org, bob.parse().unwrap(), day2).unwrap();
+        let day5 = f.now + Duration::days(5);
+        assert_eq!(sweep(&f.svc, day5, f.now).unwrap().reminders, 1);
+        assert_eq!(f.emails_to("bob@example.com"), ["invitation_reminder"]);
+        // Off for the organization (Owners only): nothing more.
+        let admin = f.member(org, "admin@acme.test", Role::Admin);
+        assert!(matches!(
+            refusal(set_reminders(&f.svc, &admin, org, false, f.now)),
+            OrgRefusal::NotPermitted(_)
+        ));
+        set_reminders(&f.svc, &owner, org, false, f.now).unwrap();
+        f.invitation(org, &owner.user, "cy@example.com", Role::Viewer);
+        assert_eq!(sweep(&f.svc, day2, f.now).unwrap().reminders, 0);
     }
 }

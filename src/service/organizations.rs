@@ -145,6 +145,9 @@ pub struct Notifications {
     pub notify_on_join: bool,
     /// Whether they are an Owner (only Owners are notified).
     pub is_owner: bool,
+    /// Whether the organization sends invitation reminders — for those who may change it
+    /// (`billing`: Owners), else `None`.
+    pub reminders: Option<bool>,
 }
 
 /// `actor`'s notification settings in `org`: members only.
@@ -152,13 +155,51 @@ pub struct Notifications {
 /// # Errors
 /// [`OrgRefusal::StaffWithoutMembership`]; no standing; [`ServiceError::Storage`].
 pub fn notifications(svc: &Services, actor: &Actor, org: OrganizationId) -> Result<Notifications> {
-    let acting = standing_in(&mut *svc.conn()?, org, actor)?;
+    let mut conn = svc.conn()?;
+    let acting = standing_in(&mut conn, org, actor)?;
+    let reminders = if acting.role.has(Permission::Billing) {
+        Some(db::organizations::invitation_reminders(&mut conn, org)?)
+    } else {
+        None
+    };
     let Some(membership) = acting.membership else {
         return refuse(OrgRefusal::StaffWithoutMembership);
     };
     Ok(Notifications {
         notify_on_join: membership.notify_on_join,
         is_owner: acting.role == Role::Owner,
+        reminders,
+    })
+}
+
+/// Turns `org`'s invitation reminders (days 2 and 5 of 7; issue 15 §3) on or off as `actor`:
+/// `billing` only (Owners, and staff), as the organization's other settings; audited.
+///
+/// # Errors
+/// [`OrgRefusal::NotPermitted`]; no standing; storage failures.
+pub fn set_reminders(
+    svc: &Services,
+    actor: &Actor,
+    org: OrganizationId,
+    on: bool,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut conn = svc.conn()?;
+    db::write_transaction(&mut conn, |c| {
+        let acting = acting_in(c, org, actor)?;
+        permitted(&acting, Permission::Billing)?;
+        db::organizations::set_invitation_reminders(c, org, on)?;
+        let detail = format!("Invitation reminders: {}", if on { "on" } else { "off" });
+        audit::record(
+            c,
+            &acting.audit(actor),
+            Some(org),
+            AuditAction::SettingsChanged,
+            None,
+            Some(&detail),
+            now,
+        )?;
+        Ok(())
     })
 }
 
@@ -361,7 +402,8 @@ mod tests {
             notifications(&f.svc, &owner, org).unwrap(),
             Notifications {
                 notify_on_join: true,
-                is_owner: true
+                is_owner: true,
+                reminders: Some(true),
             }
         );
         set_notifications(&f.svc, &owner, org, false, f.now).unwrap();

@@ -357,6 +357,10 @@ pub fn routes(
             P::NOTIFICATIONS.pattern(),
             web::post().to(settings::save_notifications),
         )
+        .route(
+            P::REMINDERS.pattern(),
+            web::post().to(settings::save_reminders),
+        )
         .service(
             web::resource(P::INVITATION.pattern())
                 .route(web::get().to(acceptance::show))

@@ -25,6 +25,7 @@ mod invite_links;
 mod join_requests;
 mod limits;
 mod policy;
+mod reminders;
 mod renewal;
 mod seats;
 mod security;

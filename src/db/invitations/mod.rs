@@ -247,3 +247,66 @@ pub fn revoke_all_by_inviter(
     }
     Ok(revoked)
 }
+
+/// Queues the reminder emails due at `now` (`domain::invitation::reminders`): for each pending,
+/// unexpired invitation of an organization with reminders on whose next reminder is due, one
+/// `invitation_reminder` outbox row, and `reminders_sent` raised with a conditional update (so
+/// two sweeps at once queue it once). One transaction; returns how many were queued.
+///
+/// # Errors
+/// [`DbError`] on a failed query (nothing is written).
+pub fn queue_due_reminders(conn: &mut Conn, now: DateTime<Utc>) -> Result<usize, DbError> {
+    use super::schema::organizations;
+    use crate::domain::invitation::reminders::{REMINDER_FRACTIONS, reminders_due};
+    let most = i32::try_from(REMINDER_FRACTIONS.len()).unwrap_or(i32::MAX);
+    super::write_transaction(conn, |conn| {
+        let candidates: Vec<(
+            String,
+            String,
+            chrono::NaiveDateTime,
+            chrono::NaiveDateTime,
+            i32,
+        )> = invitations::table
+            .inner_join(organizations::table)
+            .filter(organizations::invitation_reminders.eq(true))
+            .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
+            .filter(invitations::expires_at.gt(to_db(now)))
+            .filter(invitations::reminders_sent.lt(most))
+            .select((
+                invitations::id,
+                invitations::email,
+                invitations::created_at,
+                invitations::expires_at,
+                invitations::reminders_sent,
+            ))
+            .load(conn)?;
+        let mut queued = 0;
+        for (id, email, created_at, expires_at, sent) in candidates {
+            let Some(total) = reminders_due(from_db(created_at), from_db(expires_at), sent, now)
+            else {
+                continue;
+            };
+            let won = diesel::update(
+                invitations::table
+                    .find(id.clone())
+                    .filter(invitations::reminders_sent.eq(sent)),
+            )
+            .set(invitations::reminders_sent.eq(total))
+            .execute(conn)?;
+            if won == 1 {
+                let invitation: InvitationId = parse_stored(&id, "invitation id")?;
+                let to = EmailAddress::from_trusted(email);
+                outbox::enqueue(
+                    conn,
+                    EmailKind::InvitationReminder,
+                    Some(invitation),
+                    &to,
+                    "{}",
+                    now,
+                )?;
+                queued += 1;
+            }
+        }
+        Ok(queued)
+    })
+}

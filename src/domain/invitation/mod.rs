@@ -9,6 +9,7 @@
 //! what makes single use hold when two requests race.
 
 mod acceptance;
+pub mod reminders;
 mod sending;
 
 pub use acceptance::*;

@@ -21,6 +21,9 @@ struct NotificationsPage {
     action: String,
     notify_on_join: bool,
     is_owner: bool,
+    /// The organization's invitation reminders, for Owners.
+    reminders: Option<bool>,
+    reminders_action: String,
 }
 
 /// GET /orgs/{org}/settings/notifications.
@@ -33,6 +36,8 @@ pub async fn notifications_page(req: OrgRequest) -> Result<HttpResponse, AppErro
         action: paths::notifications(req.org()),
         notify_on_join: settings.notify_on_join,
         is_owner: settings.is_owner,
+        reminders: settings.reminders,
+        reminders_action: paths::reminders(req.org()),
     })
 }
 
@@ -65,6 +70,42 @@ pub async fn save_notifications(
             "Saved: you will get an email when someone joins."
         } else {
             "Saved: you will not get an email when someone joins."
+        },
+    );
+    Ok(see_other(&paths::notifications(req.org())))
+}
+
+/// The reminders form; an unticked checkbox is simply absent.
+#[derive(Debug, Deserialize)]
+pub struct RemindersForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    reminders: Option<String>,
+}
+
+impl HasCsrfToken for RemindersForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
+/// POST /orgs/{org}/settings/reminders — turns the organization's invitation reminders on or
+/// off (Owners; others get 403).
+pub async fn save_reminders(
+    req: OrgRequest,
+    CsrfForm(form): CsrfForm<RemindersForm>,
+) -> Result<HttpResponse, AppError> {
+    req.require(crate::domain::Permission::Billing)?;
+    let on = form.reminders.is_some();
+    req.call(move |svc, actor, org, now| service::set_reminders(svc, actor, org, on, now))
+        .await?;
+    flash::success(
+        &req.session,
+        if on {
+            "Saved: invitees who have not answered get reminders on days 2 and 5."
+        } else {
+            "Saved: invitees get no reminders."
         },
     );
     Ok(see_other(&paths::notifications(req.org())))

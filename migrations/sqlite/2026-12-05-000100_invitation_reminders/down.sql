@@ -1,0 +1,2 @@
+ALTER TABLE organizations DROP COLUMN invitation_reminders;
+ALTER TABLE invitations DROP COLUMN reminders_sent;

@@ -1,0 +1,5 @@
+-- Invitation reminders (issue 15 §3): a pending invitation gets reminder emails on days 2 and
+-- 5 of a 7-day window (scaled to its lifetime); `reminders_sent` counts those queued, so the
+-- sweep sends each once. Organizations can turn reminders off.
+ALTER TABLE invitations ADD COLUMN reminders_sent INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE organizations ADD COLUMN invitation_reminders BOOLEAN NOT NULL DEFAULT 1;
