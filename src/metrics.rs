@@ -59,6 +59,8 @@ pub struct Metrics {
     /// `joinery_emails_cancelled_total{kind}`: emails not sent because what they announce is
     /// gone (a revoked invitation, a used link).
     emails_cancelled: IntCounterVec,
+    /// `joinery_emails_bounced_total{kind}`: emails the SMTP server refused for good (5xx).
+    emails_bounced: IntCounterVec,
     /// `joinery_email_unconfirmed_seconds`: from the SMTP server accepting a message to its
     /// row being marked sent — the window in which a crash sends the email again.
     email_unconfirmed: Histogram,
@@ -155,6 +157,12 @@ impl Metrics {
             "Emails not sent because what they announce is no longer usable.",
             kind,
         )?;
+        let emails_bounced = counter_vec(
+            r,
+            "joinery_emails_bounced_total",
+            "Emails the SMTP server refused for good (a 5xx reply).",
+            kind,
+        )?;
         let email_unconfirmed = histogram(
             r,
             "joinery_email_unconfirmed_seconds",
@@ -209,6 +217,7 @@ impl Metrics {
             emails_retried,
             emails_failed,
             emails_cancelled,
+            emails_bounced,
             email_unconfirmed,
             outbox_emails,
             outbox_oldest_due,
@@ -259,6 +268,11 @@ impl Metrics {
             &self.emails_failed
         };
         counter.with_label_values(&[kind]).inc();
+    }
+
+    /// An email of `kind` the SMTP server refused for good.
+    pub fn email_bounced(&self, kind: &str) {
+        self.emails_bounced.with_label_values(&[kind]).inc();
     }
 
     /// An email of `kind` that will not be sent (what it announced is gone).

@@ -117,6 +117,8 @@ routes! {
         RESEND = "/invitations/{id}/resend" => resend(id: InvitationId);
         /// Revoke one invitation (GET asks for confirmation, POST does it).
         REVOKE = "/invitations/{id}/revoke" => revoke(id: InvitationId);
+        /// "Fix address" of a bounced invitation: revoke it and open the invite form (POST).
+        FIX_ADDRESS = "/invitations/{id}/fix" => fix_address(id: InvitationId);
         /// Change a member's role (POST).
         MEMBER_ROLE = "/members/{id}/role" => member_role(id: MembershipId);
         /// Remove a member (GET asks for confirmation, POST does it).

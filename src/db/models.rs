@@ -93,6 +93,7 @@ row_structs! {
         accepted_by: Option<String>,
         renewal_requested_at: Option<NaiveDateTime>,
         department: Option<String> => Option<&'a str>,
+        bounced_at: Option<NaiveDateTime>,
     }
     /// A new `outbox_emails` row (always queued).
     OutboxRow + QueryableByName, NewOutboxEmail for outbox_emails {

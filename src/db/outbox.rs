@@ -35,6 +35,9 @@ pub enum EmailKind {
     /// A reminder of a pending invitation (days 2 and 5 of 7), rendered at delivery from the
     /// invitation row like the invitation email, and cancelled once it is no longer pending.
     InvitationReminder,
+    /// "Your invitation to {address} bounced", to its inviter, rendered at delivery from the
+    /// invitation row (issue 15 §3).
+    InvitationBounced,
     /// "{person} asks to join {organization}", to its Owners and Admins (payload-rendered).
     JoinRequest,
     /// "Your request to join {organization} was approved / rejected", to the requester
@@ -54,6 +57,7 @@ impl EmailKind {
             EmailKind::RenewalRequest => "renewal_request",
             EmailKind::DomainCode => "domain_code",
             EmailKind::InvitationReminder => "invitation_reminder",
+            EmailKind::InvitationBounced => "invitation_bounced",
             EmailKind::JoinRequest => "join_request",
             EmailKind::JoinRequestAnswer => "join_request_answer",
         }
@@ -283,6 +287,39 @@ pub fn mark_attempt_failed(
             .execute(conn)?,
     };
     Ok(())
+}
+
+/// Records that row `id` — the email of invitation `invitation`, to `invitee` — bounced at
+/// `now` with `error` (a permanent SMTP failure): the row fails without retries, the
+/// invitation is marked bounced, and on its first bounce its inviter is emailed. One
+/// transaction.
+///
+/// # Errors
+/// [`DbError`] on a failed query (nothing is written).
+pub fn record_bounce(
+    conn: &mut Conn,
+    id: &str,
+    invitation: InvitationId,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    super::write_transaction(conn, |c| {
+        mark_attempt_failed(c, id, &format!("bounced: {error}"), None)?;
+        if super::invitations::mark_bounced(c, invitation, now)? {
+            let inviter = super::invitations::inviter_email(c, invitation)?;
+            if let Some(to) = inviter {
+                enqueue(
+                    c,
+                    EmailKind::InvitationBounced,
+                    Some(invitation),
+                    &to,
+                    "{}",
+                    now,
+                )?;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Marks a row as not to be sent (its invitation is no longer pending).

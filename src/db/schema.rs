@@ -57,6 +57,7 @@ diesel::table! {
         renewal_requested_at -> Nullable<Timestamp>,
         department -> Nullable<Text>,
         reminders_sent -> Integer,
+        bounced_at -> Nullable<Timestamp>,
     }
 }
 

@@ -14,6 +14,14 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::AsyncSmtpTransport;
 use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 
+impl MailError {
+    /// Whether the SMTP server refused the message for good (a 5xx reply, e.g. "550 mailbox
+    /// unavailable"): trying again cannot help.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, MailError::Smtp(e) if e.is_permanent())
+    }
+}
+
 /// A rendered email ready for a transport.
 #[derive(Debug, Clone)]
 pub struct OutgoingEmail {

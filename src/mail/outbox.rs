@@ -9,9 +9,9 @@ use futures_util::StreamExt as _;
 use tokio::sync::{Notify, watch};
 
 use super::templates::{
-    DomainCodeEmail, InvitationEmail, JoinLinkEmail, JoinRequestAnswerEmail, JoinRequestEmail,
-    MemberJoinedEmail, RenewalRequestEmail, SignupExistingEmail, SignupLinkEmail,
-    TenantInvitationEmail,
+    DomainCodeEmail, InvitationBouncedEmail, InvitationEmail, JoinLinkEmail,
+    JoinRequestAnswerEmail, JoinRequestEmail, MemberJoinedEmail, RenewalRequestEmail,
+    SignupExistingEmail, SignupLinkEmail, TenantInvitationEmail,
 };
 use super::{MailError, Mailer, OutgoingEmail};
 use crate::db::models::OutboxRow;
@@ -193,6 +193,27 @@ impl OutboxWorker {
                 }
                 Ok(())
             }
+            Err(e) if e.is_permanent() => {
+                // Refused for good (5xx): no retry. An invitation's email is marked bounced and
+                // its inviter told (issue 15 §3).
+                tracing::warn!(outbox_id = %id, error = %e, "email bounced");
+                let error = e.to_string();
+                let invitation = row
+                    .invitation_id
+                    .as_deref()
+                    .and_then(|i| i.parse().ok())
+                    .filter(|_| matches!(row.kind.as_str(), "invitation" | "invitation_reminder"));
+                self.db
+                    .run(move |c| match invitation {
+                        Some(inv) => db::outbox::record_bounce(c, &id, inv, &error, now),
+                        None => db::outbox::mark_attempt_failed(c, &id, &error, None),
+                    })
+                    .await?;
+                if let Some(m) = &self.metrics {
+                    m.email_bounced(&row.kind);
+                }
+                Ok(())
+            }
             Err(e) => {
                 let attempts = row.attempts + 1;
                 let retry_at = (attempts < MAX_ATTEMPTS).then(|| now + backoff(attempts));
@@ -214,6 +235,7 @@ impl OutboxWorker {
         let rendered = match row.kind.as_str() {
             "invitation" => return self.render_invitation(row, false).await,
             "invitation_reminder" => return self.render_invitation(row, true).await,
+            "invitation_bounced" => return self.render_bounce(row).await,
             "member_joined" => match serde_json::from_str::<MemberJoinedEmail>(&row.payload) {
                 Ok(e) => e.render(&row.recipient, &self.links.base_url),
                 Err(_) => return Ok(Rendered::Cancel("unreadable payload")),
@@ -280,6 +302,34 @@ impl OutboxWorker {
                 link: &link,
                 expires_at: d.invitation.facts.expires_at,
                 reminder,
+            }
+            .render(),
+        ))
+    }
+
+    /// "Your invitation to {address} bounced", to the inviter of `row`'s invitation.
+    async fn render_bounce(&self, row: &OutboxRow) -> Result<Rendered, DbError> {
+        let Some(invitation_id) = row.invitation_id.clone() else {
+            return Ok(Rendered::Cancel("bounce email without invitation"));
+        };
+        let details = self
+            .db
+            .run(move |c| db::invitations::find_details(c, &invitation_id))
+            .await?;
+        let Some(d) = details else {
+            return Ok(Rendered::Cancel("invitation no longer exists"));
+        };
+        let team_link = format!(
+            "{}{}",
+            self.links.base_url,
+            crate::paths::team(d.organization.id)
+        );
+        Ok(Rendered::from(
+            InvitationBouncedEmail {
+                to: &row.recipient,
+                invitee: d.invitation.email.as_str(),
+                organization: &d.organization.name,
+                team_link: &team_link,
             }
             .render(),
         ))

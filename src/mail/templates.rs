@@ -72,6 +72,9 @@ email_templates! {
     domain_code: "emails/domain_code.txt", "emails/domain_code.html" {
         e: &'a DomainCodeEmail<'a>, expires: &'a str
     }
+    invitation_bounced: "emails/invitation_bounced.txt", "emails/invitation_bounced.html" {
+        e: &'a InvitationBouncedEmail<'a>
+    }
     join_request: "emails/join_request.txt", "emails/join_request.html" {
         e: &'a JoinRequestEmail, team_link: &'a str
     }
@@ -419,5 +422,29 @@ impl JoinRequestAnswerEmail {
             )
         };
         join_request_answer::email(to, subject, self, role, &link)
+    }
+}
+
+/// What the inviter of a bounced invitation is told (issue 15 §3).
+#[derive(Debug, Clone)]
+pub struct InvitationBouncedEmail<'a> {
+    /// The inviter's address.
+    pub to: &'a str,
+    /// The invited address that bounced.
+    pub invitee: &'a str,
+    /// The organization's name.
+    pub organization: &'a str,
+    /// The Team page, where "Fix address" is.
+    pub team_link: &'a str,
+}
+
+impl InvitationBouncedEmail<'_> {
+    /// Renders subject, text and HTML.
+    ///
+    /// # Errors
+    /// [`MailError::Template`] if a template fails.
+    pub fn render(&self) -> Result<OutgoingEmail, MailError> {
+        let subject = format!("Your invitation to {} could not be delivered", self.invitee);
+        invitation_bounced::email(self.to, subject, self)
     }
 }

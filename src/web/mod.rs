@@ -349,6 +349,7 @@ pub fn routes(
         .route(P::RESEND.pattern(), web::post().to(team::resend))
         .route(P::REVOKE.pattern(), web::get().to(team::revoke_confirm))
         .route(P::REVOKE.pattern(), web::post().to(team::revoke))
+        .route(P::FIX_ADDRESS.pattern(), web::post().to(team::fix_address))
         .route(
             P::NOTIFICATIONS.pattern(),
             web::get().to(settings::notifications_page),

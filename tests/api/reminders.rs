@@ -1,6 +1,8 @@
-//! Invitation reminders (issue 15 §3), with a moved clock and the real SMTP test server: a
-//! pending invitation is reminded on days 2 and 5 of 7 with its own link, once each; reminders
-//! stop when it is no longer pending, and an Owner can turn them off for the organization.
+//! Invitation reminders and bounces (issue 15 §3), with a moved clock and the real SMTP test
+//! server: a pending invitation is reminded on days 2 and 5 of 7 with its own link, once each;
+//! reminders stop when it is no longer pending, and an Owner can turn them off for the
+//! organization; a 550 from the server marks the invitation bounced, tells its inviter, and
+//! "Fix address" revokes it and reopens the invite form with what was sent.
 
 use chrono::Duration;
 use diesel::prelude::*;
@@ -97,4 +99,74 @@ async fn reminders_stop_when_an_invitation_is_revoked_and_owners_can_turn_them_o
     assert!(app.no_email_to("bob@example.com").await);
     let trail: Vec<String> = app.audit_actions(org).into_iter().map(|(a, _)| a).collect();
     assert!(trail.contains(&"settings.changed".to_owned()), "{trail:?}");
+}
+
+#[tokio::test]
+async fn a_permanent_smtp_failure_marks_the_invitation_bounced_and_fix_address_reopens_the_form() {
+    use crate::helpers::{SmtpServer, eventually, spawn_app_with};
+    use joinery::db::schema::outbox_emails;
+    let smtp = SmtpServer::start();
+    let app = spawn_app_with(|s| s.smtp_url = Some(smtp.url())).await;
+    let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    owner
+        .invite(org, "bounce@example.com", "editor", "See you soon")
+        .await;
+    // The server answers 550: one attempt, no retry, and the inviter is told.
+    let got = smtp.wait_for(1, 10).await;
+    assert_eq!(got.len(), 1, "the inviter's notice only");
+    assert_eq!(got[0].recipients, ["owner@acme.test"]);
+    let (subject, text, _) = got[0].parts();
+    assert_eq!(
+        subject,
+        "Your invitation to bounce@example.com could not be delivered"
+    );
+    assert!(text.contains("Fix address"), "{text}");
+    let rows = || {
+        app.query(|c| {
+            Ok(outbox_emails::table
+                .filter(outbox_emails::kind.eq("invitation"))
+                .select((outbox_emails::status, outbox_emails::attempts))
+                .load::<(String, i32)>(c)?)
+        })
+    };
+    let failed = vec![("failed".to_owned(), 1)];
+    assert_eq!(eventually(10, rows, |r| *r == failed).await, failed);
+    let bounced: Option<chrono::NaiveDateTime> = app.query(|c| {
+        Ok(invitations::table
+            .select(invitations::bounced_at)
+            .first(c)?)
+    });
+    assert!(bounced.is_some());
+    // The Team page says so and offers "Fix address".
+    let team = owner.get(&paths::team(org)).await;
+    assert!(
+        team.texts(".badge").iter().any(|b| b == "bounced"),
+        "{}",
+        team.text()
+    );
+    let fixed = owner.submit(&team.form("form.fix-address")).await;
+    assert_eq!(fixed.status, 200, "{}", fixed.text());
+    assert!(fixed.path().ends_with("/team/invite"), "{}", fixed.path());
+    assert!(fixed.shows("bounced and was revoked"), "{}", fixed.text());
+    let form = fixed.form("form.invite-form");
+    let field = |name: &str| {
+        form.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(field("emails"), "bounce@example.com");
+    assert_eq!(field("role"), "editor");
+    assert_eq!(field("message"), "See you soon");
+    let status: String =
+        app.query(|c| Ok(invitations::table.select(invitations::status).first(c)?));
+    assert_eq!(status, "revoked");
+    // Corrected, it goes out.
+    let sent = owner
+        .submit(&form.set("emails", "bonnie@example.com"))
+        .await;
+    assert!(sent.shows("1 invitation sent"), "{}", sent.text());
+    let got = smtp.wait_for(2, 10).await;
+    assert_eq!(got[1].recipients, ["bonnie@example.com"]);
 }

@@ -48,6 +48,16 @@ struct SinkHandler {
 }
 
 impl mailin_embedded::Handler for SinkHandler {
+    /// Refuses for good (550, "Mailbox unavailable") any recipient whose address starts with
+    /// `bounce`, as a server refuses a mailbox that does not exist; accepts the rest.
+    fn rcpt(&mut self, to: &str) -> mailin_embedded::Response {
+        if to.trim_start_matches('<').starts_with("bounce") {
+            mailin_embedded::response::NO_MAILBOX
+        } else {
+            mailin_embedded::response::OK
+        }
+    }
+
     fn data_start(
         &mut self,
         _domain: &str,
@@ -77,7 +87,8 @@ impl mailin_embedded::Handler for SinkHandler {
 }
 
 /// A real SMTP server (mailin-embedded) on a loopback port, recording what it receives. It
-/// runs on its own threads until the test process ends.
+/// runs on its own threads until the test process ends. Addresses starting with `bounce` are
+/// refused with 550.
 #[derive(Clone)]
 pub struct SmtpServer {
     /// `127.0.0.1:PORT`.

@@ -56,6 +56,7 @@ impl TryFrom<InvitationRow> for Invitation {
             decided_at: row.decided_at.map(from_db),
             renewal_requested_at: row.renewal_requested_at.map(from_db),
             department: row.department,
+            bounced_at: row.bounced_at.map(from_db),
         })
     }
 }
@@ -309,4 +310,38 @@ pub fn queue_due_reminders(conn: &mut Conn, now: DateTime<Utc>) -> Result<usize,
         }
         Ok(queued)
     })
+}
+
+/// Records that the email of invitation `id` bounced at `now` (a permanent SMTP failure): its
+/// first bounce is kept. Returns whether this call recorded it.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn mark_bounced(
+    conn: &mut Conn,
+    id: InvitationId,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let n = diesel::update(
+        invitations::table
+            .find(id.to_string())
+            .filter(invitations::bounced_at.is_null()),
+    )
+    .set(invitations::bounced_at.eq(Some(to_db(now))))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+/// The address of invitation `id`'s inviter, if the invitation and the account exist.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn inviter_email(conn: &mut Conn, id: InvitationId) -> Result<Option<EmailAddress>, DbError> {
+    Ok(invitations::table
+        .inner_join(users::table.on(users::id.eq(invitations::invited_by)))
+        .filter(invitations::id.eq(id.to_string()))
+        .select(users::email)
+        .first::<String>(conn)
+        .optional()?
+        .map(EmailAddress::from_trusted))
 }

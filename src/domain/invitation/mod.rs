@@ -237,6 +237,8 @@ pub struct Invitation {
     pub renewal_requested_at: Option<DateTime<Utc>>,
     /// The department from a CSV import, carried onto the membership.
     pub department: Option<String>,
+    /// When its email bounced (a permanent SMTP failure), if it did (issue 15 §3).
+    pub bounced_at: Option<DateTime<Utc>>,
 }
 
 /// An invitation with the names its pages and emails show.

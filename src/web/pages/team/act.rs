@@ -108,3 +108,33 @@ pub async fn revoke(
     );
     Ok(see_other(&paths::team(req.org())))
 }
+
+/// POST /orgs/{org}/invitations/{id}/fix — "Fix address" on an invitation whose email bounced
+/// (issue 15 §3): revokes it and opens the invite form with its address, role and message, to
+/// correct the address and send again. Refused as Revoke is (above the viewer's role: 403; no
+/// longer pending: 409).
+pub async fn fix_address(
+    req: OrgRequest,
+    path: InvitationPath,
+    CsrfForm(_): CsrfForm<TokenOnly>,
+) -> Result<HttpResponse, AppError> {
+    let fix = |svc: &_, actor: &_, org, id, now| {
+        let invitation = service::to_revoke(svc, actor, org, id)?;
+        service::revoke(svc, actor, org, id, now)?;
+        Ok(invitation)
+    };
+    let invitation = on_team(&req, Permission::UsersInvite, path, fix).await?;
+    flash::info(
+        &req.session,
+        format!(
+            "The invitation to {} bounced and was revoked. Correct the address and send it again.",
+            invitation.email
+        ),
+    );
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("email", invitation.email.as_str())
+        .append_pair("role", invitation.role.as_str())
+        .append_pair("message", invitation.message.as_deref().unwrap_or(""))
+        .finish();
+    Ok(see_other(&format!("{}?{query}", paths::invite(req.org()))))
+}

@@ -3,7 +3,7 @@
 //! (`service::invitations::invite`); the handler checks the form, calls it once, and shows what
 //! happened to every address typed.
 
-use actix_web::HttpResponse;
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
@@ -131,12 +131,37 @@ impl InvitePage {
     }
 }
 
-/// GET /orgs/{org}/team/invite — the invite form as its own page (works without JavaScript).
-pub async fn invite_page(req: OrgRequest) -> Result<HttpResponse, AppError> {
+/// What the invite page may be opened with, to fill the form ("Fix address" of a bounced
+/// invitation): each is cut to the form's own bounds.
+#[derive(Debug, Default, Deserialize)]
+pub struct Prefill {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// GET /orgs/{org}/team/invite — the invite form as its own page (works without JavaScript),
+/// filled from `?email=&role=&message=` when given.
+pub async fn invite_page(
+    req: OrgRequest,
+    prefill: web::Query<Prefill>,
+) -> Result<HttpResponse, AppError> {
     req.require(Permission::UsersInvite)?;
     let layout = req.layout("Invite Team Member")?;
     let seats = req.call(crate::service::seats::seats).await?;
-    let form = InviteForm::empty(&req.member, layout.csrf.clone()).with_seats(&seats);
+    let mut form = InviteForm::empty(&req.member, layout.csrf.clone()).with_seats(&seats);
+    form.emails = prefill.email.chars().take(254).collect();
+    form.message = prefill.message.chars().take(MAX_MESSAGE_CHARS).collect();
+    if prefill
+        .role
+        .parse::<Role>()
+        .is_ok_and(|r| form.roles.contains(&r))
+    {
+        form.role.clone_from(&prefill.role);
+    }
     render(&InvitePage::new(&req.member, layout, form))
 }
 

@@ -14,7 +14,7 @@ use askama_web::WebTemplate;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use act::{act_on_refused, resend, resend_refused, revoke, revoke_confirm};
+pub use act::{act_on_refused, fix_address, resend, resend_refused, revoke, revoke_confirm};
 pub use invite::{
     InviteForm, InviteSubmission, MAX_ADDRESS_FIELD_CHARS, MAX_ADDRESSES_PER_SUBMISSION,
     OfferedRole, invite_page, invite_result, send_invitations,
@@ -180,7 +180,7 @@ pub struct PendingRow {
     pub sent: TimeView,
     /// When it expires.
     pub expires: TimeView,
-    /// `queued`, `sent`, `retrying`, `failed`, `not sent`.
+    /// `queued`, `sent`, `retrying`, `failed`, `bounced`, `not sent`.
     pub delivery: String,
     /// The last delivery error, if any.
     pub delivery_error: Option<String>,
@@ -191,6 +191,9 @@ pub struct PendingRow {
     pub resend_available: Option<(TimeView, i64)>,
     /// GET here to confirm revoking; `None` as for `resend_path`.
     pub revoke_path: Option<String>,
+    /// POST here to "Fix address" of a bounced invitation; `None` unless it bounced and the
+    /// viewer may act on it.
+    pub fix_path: Option<String>,
 }
 
 /// A row of "Invitation history".
@@ -334,6 +337,7 @@ fn pending_row(
     // Offer only what the viewer may do (the server checks again on submit).
     let may_act = check_acting_on(viewer, inv.role).is_ok();
     let (delivery, delivery_error) = match p.delivery {
+        Some(d) if inv.bounced_at.is_some() => ("bounced".to_owned(), d.last_error),
         Some(d) => {
             let label = match d.status.as_str() {
                 "queued" if d.attempts > 0 => "retrying",
@@ -361,6 +365,7 @@ fn pending_row(
             .resend_available_at(now)
             .map(|t| (TimeView::new(t, now), (t - now).num_seconds().max(1))),
         revoke_path: may_act.then(|| paths::revoke(org, inv.id)),
+        fix_path: (may_act && inv.bounced_at.is_some()).then(|| paths::fix_address(org, inv.id)),
     }
 }
 
