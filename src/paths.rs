@@ -117,6 +117,8 @@ routes! {
         RESEND = "/invitations/{id}/resend" => resend(id: InvitationId);
         /// Revoke one invitation (GET asks for confirmation, POST does it).
         REVOKE = "/invitations/{id}/revoke" => revoke(id: InvitationId);
+        /// One invitation with its delivery timeline (GET).
+        INVITATION_HISTORY = "/invitations/{id}/history" => invitation_history(id: InvitationId);
         /// "Fix address" of a bounced invitation: revoke it and open the invite form (POST).
         FIX_ADDRESS = "/invitations/{id}/fix" => fix_address(id: InvitationId);
         /// Change a member's role (POST).
@@ -201,7 +203,7 @@ routes! {
         API_MEMBER = "/orgs/{org}/members/{user}" => api_member(org: OrganizationId, user: UserId);
         /// Its invitations (GET), and where invitations are sent (POST).
         API_INVITATIONS = "/orgs/{org}/invitations" => api_invitations(org: OrganizationId);
-        /// One invitation (DELETE revokes it).
+        /// One invitation with its timeline (GET); DELETE revokes it.
         API_INVITATION = "/orgs/{org}/invitations/{id}" => api_invitation(org: OrganizationId, id: InvitationId);
         /// Resend one invitation (POST).
         API_RESEND = "/orgs/{org}/invitations/{id}/resend" => api_resend(org: OrganizationId, id: InvitationId);

@@ -355,8 +355,15 @@ pub fn latest_for_invitations(
     conn: &mut Conn,
     ids: &[String],
 ) -> Result<HashMap<String, DeliveryState>, DbError> {
+    // Only what went to the invitee: the invitation and its reminders (a bounce notice to the
+    // inviter names the invitation too).
+    let to_invitee = [
+        EmailKind::Invitation.as_str(),
+        EmailKind::InvitationReminder.as_str(),
+    ];
     let rows: Vec<(Option<String>, String, i32, Option<String>)> = outbox_emails::table
         .filter(outbox_emails::invitation_id.eq_any(ids))
+        .filter(outbox_emails::kind.eq_any(to_invitee))
         .order(outbox_emails::created_at.asc())
         .select((
             outbox_emails::invitation_id,
@@ -381,6 +388,24 @@ pub fn latest_for_invitations(
             })
         })
         .collect())
+}
+
+/// The emails sent to the invitee of invitation `id` (the invitation, its resends and its
+/// reminders), oldest first: what its timeline is made of.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn for_invitation(conn: &mut Conn, id: InvitationId) -> Result<Vec<OutboxRow>, DbError> {
+    let to_invitee = [
+        EmailKind::Invitation.as_str(),
+        EmailKind::InvitationReminder.as_str(),
+    ];
+    Ok(outbox_emails::table
+        .filter(outbox_emails::invitation_id.eq(id.to_string()))
+        .filter(outbox_emails::kind.eq_any(to_invitee))
+        .order((outbox_emails::created_at.asc(), outbox_emails::id.asc()))
+        .select(OutboxRow::as_select())
+        .load(conn)?)
 }
 
 /// What waits in the outbox at one moment (`/metrics`).

@@ -158,6 +158,52 @@ pub fn invitations_after(
     )?)
 }
 
+/// An invitation with its delivery timeline (issue 15 §3).
+#[derive(Debug, Clone)]
+pub struct InvitationHistory {
+    /// The invitation, its organization and its inviter.
+    pub details: crate::domain::invitation::InvitationDetails,
+    /// What happened to it, in order of time.
+    pub timeline: Vec<crate::domain::invitation::timeline::Entry>,
+}
+
+/// Invitation `id` of `org` with its timeline at `now` (queued → sent / failed / bounced →
+/// reminded → accepted / declined / revoked / expired), for `actor` with `members:manage`.
+/// Reads only.
+///
+/// # Errors
+/// [`MemberRefusal`]: no standing, `members:manage` missing, or no such invitation in `org`.
+pub fn invitation_history(
+    svc: &Services,
+    actor: &super::Actor,
+    org: OrganizationId,
+    id: crate::domain::InvitationId,
+    now: DateTime<Utc>,
+) -> Result<InvitationHistory> {
+    use crate::domain::invitation::timeline::{EmailFact, timeline};
+    let mut conn = svc.conn()?;
+    managing(&mut conn, org, actor)?;
+    let details = db::invitations::find_details(&mut conn, &id.to_string())?
+        .filter(|d| d.invitation.organization_id == org);
+    let Some(details) = details else {
+        return refuse(MemberRefusal::NotFound);
+    };
+    let emails: Vec<EmailFact> = db::outbox::for_invitation(&mut conn, id)?
+        .into_iter()
+        .map(|row| EmailFact {
+            reminder: row.kind == db::outbox::EmailKind::InvitationReminder.as_str(),
+            queued_at: db::from_db(row.created_at),
+            status: row.status,
+            attempts: row.attempts,
+            sent_at: row.sent_at.map(db::from_db),
+            next_attempt_at: db::from_db(row.next_attempt_at),
+            last_error: row.last_error,
+        })
+        .collect();
+    let timeline = timeline(&details.invitation, &emails, now);
+    Ok(InvitationHistory { details, timeline })
+}
+
 /// `org`'s seats at `now` (the organization exists: its standing was just read).
 fn seats_of(c: &mut db::Conn, org: OrganizationId, now: DateTime<Utc>) -> Result<SeatUsage> {
     let Some(organization) = db::organizations::find(c, org)? else {

@@ -351,6 +351,10 @@ pub fn routes(
         .route(P::REVOKE.pattern(), web::post().to(team::revoke))
         .route(P::FIX_ADDRESS.pattern(), web::post().to(team::fix_address))
         .route(
+            P::INVITATION_HISTORY.pattern(),
+            web::get().to(team::invitation_history),
+        )
+        .route(
             P::NOTIFICATIONS.pattern(),
             web::get().to(settings::notifications_page),
         )

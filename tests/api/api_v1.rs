@@ -233,6 +233,10 @@ async fn invitations_and_members_follow_the_pages_rules_and_are_audited_as_the_t
     assert_eq!(listed.len(), 2);
     assert_eq!(listed[0]["state"], "pending");
     let id = listed[0]["id"].as_str().unwrap().parse().unwrap();
+    let one = api.get(&paths::api_invitation(org, id)).await;
+    assert_eq!(one.status, 200, "{}", one.body);
+    assert_eq!(one.body["id"], listed[0]["id"]);
+    assert_eq!(one.body["timeline"][0]["step"], "queued");
     let resent = api.post(&paths::api_resend(org, id), json!({})).await;
     assert_eq!(resent.status, 200, "{}", resent.body);
     assert_eq!(resent.body["how"], "same_link");
@@ -426,15 +430,22 @@ async fn the_demo_prints_a_token_the_readme_curl_examples_work_with() {
         .env("JOINERY_BIND", format!("127.0.0.1:{port}"))
         .env("JOINERY_BASE_URL", format!("http://127.0.0.1:{port}"))
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("stderr.log")).unwrap())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    // The banner, read on a thread until its curl line.
+    // The banner, read on a thread that keeps draining stdout (a closed pipe would make the
+    // demo's next line fail), until its curl line.
+    let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let _ = lines_tx.send(line);
+        }
+    });
     let banner = tokio::task::spawn_blocking(move || {
         let mut lines = Vec::new();
-        for line in std::io::BufReader::new(stdout).lines() {
-            let line = line.unwrap();
+        while let Ok(line) = lines_rx.recv_timeout(std::time::Duration::from_secs(60)) {
             let done = line.contains("Try:");
             lines.push(line);
             if done {
@@ -442,11 +453,9 @@ async fn the_demo_prints_a_token_the_readme_curl_examples_work_with() {
             }
         }
         lines
-    });
-    let banner = tokio::time::timeout(std::time::Duration::from_secs(60), banner)
-        .await
-        .expect("the demo printed its banner")
-        .unwrap();
+    })
+    .await
+    .unwrap();
     let token_line = banner.iter().find(|l| l.contains("API token:")).unwrap();
     let token = token_line
         .split_whitespace()
@@ -461,7 +470,8 @@ async fn the_demo_prints_a_token_the_readme_curl_examples_work_with() {
         .to_owned();
     let client = reqwest::Client::new();
     let mut answer = None;
-    for _ in 0..200 {
+    // Up to a minute: on a loaded machine the server takes a while to listen.
+    for _ in 0..600 {
         if let Ok(resp) = client
             .get(&url)
             .header("authorization", format!("Bearer {token}"))
@@ -475,7 +485,8 @@ async fn the_demo_prints_a_token_the_readme_curl_examples_work_with() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let (status, body) = answer.expect("the demo answered");
+    let stderr = std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default();
+    let (status, body) = answer.unwrap_or_else(|| panic!("the demo did not answer: {stderr}"));
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("owner@demo.example.com"), "{body}");
 }

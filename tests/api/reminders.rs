@@ -46,6 +46,23 @@ async fn an_unanswered_invitation_is_reminded_on_days_2_and_5_with_its_own_link(
     app.advance(Duration::days(1));
     assert_eq!(queue_reminders(&app), 0, "two reminders at most");
     assert!(app.no_email_to("ann@example.com").await);
+    // The invitation's timeline, from its row on the Team page.
+    let team = owner.get(&paths::team(org)).await;
+    let history = team.attrs("a[title='Timeline of this invitation']", "href");
+    let page = owner.get(&history[0]).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    let steps = page.texts("ol.timeline li strong");
+    assert_eq!(
+        steps,
+        [
+            "Invitation queued",
+            "Delivered to the mail server",
+            "Reminder queued",
+            "Delivered to the mail server",
+            "Reminder queued",
+            "Delivered to the mail server",
+        ]
+    );
 }
 
 #[tokio::test]
@@ -137,8 +154,16 @@ async fn a_permanent_smtp_failure_marks_the_invitation_bounced_and_fix_address_r
             .first(c)?)
     });
     assert!(bounced.is_some());
-    // The Team page says so and offers "Fix address".
+    // The Team page says so and offers "Fix address"; the timeline shows the bounce.
     let team = owner.get(&paths::team(org)).await;
+    let history = team.attrs("a[title='Timeline of this invitation']", "href");
+    let page = owner.get(&history[0]).await;
+    assert!(
+        page.texts("ol.timeline li strong")
+            .contains(&"Bounced".to_owned()),
+        "{}",
+        page.text()
+    );
     assert!(
         team.texts(".badge").iter().any(|b| b == "bounced"),
         "{}",

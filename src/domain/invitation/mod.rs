@@ -11,6 +11,7 @@
 mod acceptance;
 pub mod reminders;
 mod sending;
+pub mod timeline;
 
 pub use acceptance::*;
 pub use sending::*;

@@ -27,6 +27,7 @@ use crate::web::{AppError, Layout};
         r::remove_member,
         r::invitations,
         r::invite,
+        r::invitation,
         r::resend,
         r::revoke,
         r::audit,

@@ -302,7 +302,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(r::invitations))
                 .route(web::post().to(r::invite)),
         )
-        .service(resource(P::API_INVITATION.pattern()).route(web::delete().to(r::revoke)))
+        .service(
+            resource(P::API_INVITATION.pattern())
+                .route(web::get().to(r::invitation))
+                .route(web::delete().to(r::revoke)),
+        )
         .service(resource(P::API_RESEND.pattern()).route(web::post().to(r::resend)))
         .service(resource(P::API_AUDIT.pattern()).route(web::get().to(r::audit)));
 }

@@ -197,6 +197,28 @@ pub struct InviteResponse {
     pub outcomes: Vec<InviteOutcomeBody>,
 }
 
+/// One step of an invitation's timeline.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TimelineStepBody {
+    /// `queued`, `resent`, `sent`, `failed`, `bounced`, `reminded`, `accepted`, `declined`,
+    /// `revoked` or `expired`.
+    pub step: &'static str,
+    /// When (RFC 3339).
+    pub at: String,
+    /// More: a delivery error, or why it was revoked.
+    pub detail: Option<String>,
+}
+
+/// An invitation with its delivery timeline.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct InvitationWithTimeline {
+    /// The invitation.
+    #[serde(flatten)]
+    pub invitation: InvitationBody,
+    /// What happened to it, oldest first.
+    pub timeline: Vec<TimelineStepBody>,
+}
+
 /// The answer of `POST …/invitations/{id}/resend`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ResendResponse {
@@ -582,6 +604,48 @@ pub async fn resend(
             ResendPlan::SameLink => "same_link",
             ResendPlan::NewInvitation => "new_invitation",
         },
+    }))
+}
+
+/// One invitation with its delivery timeline: queued → sent / failed / bounced → reminded →
+/// accepted / declined / revoked / expired (`members:manage`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{org}/invitations/{id}",
+    params(
+        ("org" = String, Path, description = "The organization's id"),
+        ("id" = String, Path, description = "The invitation's id"),
+    ),
+    responses(
+        (status = 200, body = InvitationWithTimeline),
+        (status = 401, body = super::Problem),
+        (status = 403, body = super::Problem),
+        (status = 404, body = super::Problem),
+    ),
+    security(("bearer" = [])),
+    tag = "Invitations"
+)]
+pub async fn invitation(
+    req: ApiRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let id = invitation_of(&path.1)?;
+    let now = req.state.clock.now();
+    let history = req
+        .call(move |svc, actor, org, now| team::invitation_history(svc, actor, org, id, now))
+        .await?;
+    let timeline = history
+        .timeline
+        .iter()
+        .map(|e| TimelineStepBody {
+            step: e.step.as_str(),
+            at: e.at.to_rfc3339(),
+            detail: e.detail.clone(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(InvitationWithTimeline {
+        invitation: InvitationBody::new(history.details.invitation, now),
+        timeline,
     }))
 }
 

@@ -7,7 +7,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use chrono::{DateTime, Utc};
 
-use super::{back_to_team, on_team};
+use super::{TimeView, back_to_team, on_team};
 use crate::domain::invitation::{ActOnDenied, ResendError, ResendPlan};
 use crate::domain::{InvitationId, OrganizationId, Permission, Role};
 use crate::paths;
@@ -137,4 +137,58 @@ pub async fn fix_address(
         .append_pair("message", invitation.message.as_deref().unwrap_or(""))
         .finish();
     Ok(see_other(&format!("{}?{query}", paths::invite(req.org()))))
+}
+
+/// One step of the timeline as the page shows it.
+struct StepView {
+    label: &'static str,
+    at: TimeView,
+    detail: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "invitation_history.html")]
+struct HistoryPage {
+    layout: Layout,
+    email: String,
+    role: Role,
+    inviter: String,
+    state: String,
+    steps: Vec<StepView>,
+    team_path: String,
+}
+
+/// GET /orgs/{org}/invitations/{id}/history — an invitation and its delivery timeline (issue
+/// 15 §3): queued, sent, failed or bounced, reminded, and how it ended. `members:manage` only;
+/// another organization's invitation or an unknown one is a 404.
+pub async fn invitation_history(
+    req: OrgRequest,
+    path: InvitationPath,
+) -> Result<HttpResponse, AppError> {
+    let now = req.state.clock.now();
+    let history = on_team(
+        &req,
+        Permission::MembersManage,
+        path,
+        crate::service::team::invitation_history,
+    )
+    .await?;
+    let inv = &history.details.invitation;
+    render(&HistoryPage {
+        layout: req.layout(format!("Invitation to {}", inv.email))?,
+        email: inv.email.to_string(),
+        role: inv.role,
+        inviter: history.details.inviter_name.clone(),
+        state: inv.facts.effective_status(now).as_str().to_owned(),
+        steps: history
+            .timeline
+            .iter()
+            .map(|e| StepView {
+                label: e.step.label(),
+                at: TimeView::new(e.at, now),
+                detail: e.detail.clone(),
+            })
+            .collect(),
+        team_path: paths::team(req.org()),
+    })
 }

@@ -14,7 +14,9 @@ use askama_web::WebTemplate;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use act::{act_on_refused, fix_address, resend, resend_refused, revoke, revoke_confirm};
+pub use act::{
+    act_on_refused, fix_address, invitation_history, resend, resend_refused, revoke, revoke_confirm,
+};
 pub use invite::{
     InviteForm, InviteSubmission, MAX_ADDRESS_FIELD_CHARS, MAX_ADDRESSES_PER_SUBMISSION,
     OfferedRole, invite_page, invite_result, send_invitations,
@@ -194,6 +196,8 @@ pub struct PendingRow {
     /// POST here to "Fix address" of a bounced invitation; `None` unless it bounced and the
     /// viewer may act on it.
     pub fix_path: Option<String>,
+    /// Its page with the delivery timeline.
+    pub history_path: String,
 }
 
 /// A row of "Invitation history".
@@ -214,6 +218,8 @@ pub struct HistoryRow {
     pub resend_path: Option<String>,
     /// For expired invitations that can be sent anew: when the invitee asked for a new one.
     pub renewal_requested: Option<TimeView>,
+    /// Its page with the delivery timeline.
+    pub history_path: String,
 }
 
 /// One table of the Team page: its rows, exact count, sortable headers and page navigation.
@@ -366,6 +372,7 @@ fn pending_row(
             .map(|t| (TimeView::new(t, now), (t - now).num_seconds().max(1))),
         revoke_path: may_act.then(|| paths::revoke(org, inv.id)),
         fix_path: (may_act && inv.bounced_at.is_some()).then(|| paths::fix_address(org, inv.id)),
+        history_path: paths::invitation_history(org, inv.id),
     }
 }
 
@@ -386,6 +393,7 @@ fn history_row(
         && check_acting_on(viewer, inv.role).is_ok())
     .then(|| paths::resend(org, inv.id));
     HistoryRow {
+        history_path: paths::invitation_history(org, inv.id),
         email: inv.email.to_string(),
         role: inv.role,
         invited_by: h.inviter_name,
