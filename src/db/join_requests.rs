@@ -181,6 +181,10 @@ pub fn list_open(
             .filter(join_requests::user_id.ne_all(members))
     };
     let total: i64 = open().count().get_result(conn)?;
+    if total == 0 {
+        // The usual case: one indexed count, no join.
+        return Ok((Vec::new(), 0));
+    }
     let rows: Vec<Loaded> = open()
         .order((join_requests::created_at.asc(), join_requests::id.asc()))
         .limit(limit)
