@@ -190,6 +190,7 @@ fn main() -> anyhow::Result<()> {
             inviter: owner,
             ttl: chrono::Duration::days(7),
             now,
+            send_email: true,
         };
         // Every address is new: the invitations and their emails are stored as they are.
         let creations: Vec<Creation<'_>> = entries.iter().map(Creation::from).collect();

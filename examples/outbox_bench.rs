@@ -79,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
             inviter: owner,
             ttl: chrono::Duration::days(7),
             now,
+            send_email: true,
         };
         for chunk in emails.chunks(1000) {
             let entries: Vec<InviteEntry> = chunk

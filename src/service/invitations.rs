@@ -214,8 +214,53 @@ pub fn invite(
     entries: &[InviteEntry],
     now: DateTime<Utc>,
 ) -> Result<Vec<AddressOutcome>> {
+    let (outcomes, _) = invite_with(svc, actor, org, entries, true, now)?;
+    svc.email_queued();
+    Ok(outcomes)
+}
+
+/// As [`invite`], but nothing is emailed: the caller delivers each link itself (the JSON
+/// API's `"send_email": false`; the link still proves the address when followed). Returns
+/// each entry's outcome with, for those sent or sent again, its invitation's link token.
+///
+/// # Errors
+/// As [`invite`].
+pub fn invite_without_email(
+    svc: &Services,
+    actor: &Actor,
+    org: OrganizationId,
+    entries: &[InviteEntry],
+    now: DateTime<Utc>,
+) -> Result<Vec<(AddressOutcome, Option<crate::domain::token::LinkToken>)>> {
+    let (outcomes, nonces) = invite_with(svc, actor, org, entries, false, now)?;
+    let key = &svc.settings.token_key;
+    Ok(entries
+        .iter()
+        .zip(outcomes)
+        .map(|(entry, outcome)| {
+            let token = matches!(outcome, AddressOutcome::Sent | AddressOutcome::Resent)
+                .then(|| nonces.get(&entry.email))
+                .flatten()
+                .map(|nonce| crate::domain::token::LinkToken::derive(key, nonce));
+            (outcome, token)
+        })
+        .collect())
+}
+
+type Nonces = std::collections::HashMap<EmailAddress, crate::domain::token::TokenNonce>;
+
+/// [`invite`]'s transaction, emailing the invitations or not; with `send_email` false, also
+/// the token nonces of the entries' pending invitations afterwards.
+fn invite_with(
+    svc: &Services,
+    actor: &Actor,
+    org: OrganizationId,
+    entries: &[InviteEntry],
+    send_email: bool,
+    now: DateTime<Utc>,
+) -> Result<(Vec<AddressOutcome>, Nonces)> {
     let mut conn = svc.conn()?;
-    let outcomes = db::write_transaction(&mut conn, |c| {
+    db::write_transaction(&mut conn, |c| {
         let acting = acting_in(c, org, actor)?;
         let inviter = inviter(&acting);
         for entry in entries {
@@ -243,11 +288,16 @@ pub fn invite(
         if let Some((over, retry_after)) = over_limit(c, svc, org, creations(&plans), now)? {
             return refuse(InvitationRefusal::OverHourlyLimit { over, retry_after });
         }
-        let sending = Sending::new(svc, actor, &acting, now);
-        Ok(sending.carry_out(c, entries, &existing, &plans)?)
-    })?;
-    svc.email_queued();
-    Ok(outcomes)
+        let mut sending = Sending::new(svc, actor, &acting, now);
+        sending.batch.send_email = send_email;
+        let outcomes = sending.carry_out(c, entries, &existing, &plans)?;
+        let nonces = if send_email {
+            Nonces::new()
+        } else {
+            db::invitations::pending_nonces(c, org, &emails, now)?
+        };
+        Ok((outcomes, nonces))
+    })
 }
 
 /// What `org` holds about `emails` (members, pending invitations) and which of them its domain
@@ -324,7 +374,8 @@ impl<'a> Sending<'a> {
             let outcome = match *plan {
                 InvitePlan::New => AddressOutcome::Sent,
                 InvitePlan::ResendExisting(id) => {
-                    if db::invitations::mark_resent(c, id, email, now)? {
+                    let send = self.batch.send_email;
+                    if db::invitations::mark_resent(c, id, email, send, now)? {
                         let details = format!("role {role}; the same link again (invited again)");
                         events.push((AuditAction::InvitationResent, email.as_str(), details));
                         AddressOutcome::Resent
@@ -368,6 +419,7 @@ fn batch(svc: &Services, actor: &Actor, org: OrganizationId, now: DateTime<Utc>)
         inviter: actor.user.id,
         ttl: svc.settings.invitation_ttl,
         now,
+        send_email: true,
     }
 }
 
@@ -433,7 +485,7 @@ pub fn resend(
         let ctx = acting.audit(actor);
         let details = match how {
             ResendPlan::SameLink => {
-                if !db::invitations::mark_resent(c, inv.id, &inv.email, now)? {
+                if !db::invitations::mark_resent(c, inv.id, &inv.email, true, now)? {
                     // Resent, accepted or revoked by a racing request since it was read.
                     let after = db::invitations::find_in_org(c, org, inv.id)?
                         .ok_or_else(|| DbError::Corrupt("invitation vanished".into()))?;

@@ -490,3 +490,41 @@ async fn the_demo_prints_a_token_the_readme_curl_examples_work_with() {
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("owner@demo.example.com"), "{body}");
 }
+
+#[tokio::test]
+async fn with_send_email_false_nothing_is_emailed_and_the_links_come_back_and_work() {
+    let app = spawn_app().await;
+    let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    let secret = make_token(&owner, org, "CRM sync", "admin").await;
+    let api = Api::new(&app, Some(&secret));
+    let sent = api
+        .post(
+            &paths::api_invitations(org),
+            json!({ "emails": ["dee@example.com", "oops"], "role": "editor", "send_email": false }),
+        )
+        .await;
+    assert_eq!(sent.status, 201, "{}", sent.body);
+    let first = &sent.body["outcomes"][0];
+    assert_eq!(first["outcome"], "sent");
+    let link = first["link"].as_str().unwrap().to_owned();
+    assert!(
+        link.starts_with(&format!("{}/invitations/", app.address)),
+        "{link}"
+    );
+    assert!(sent.body["outcomes"][1].get("link").is_none());
+    assert!(app.no_email_to("dee@example.com").await, "nothing emailed");
+    // The link works as an emailed one does.
+    let page = app.browser().get(&link).await;
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.shows("Create account & join"), "{}", page.text());
+    // Emailed by default.
+    let emailed = api
+        .post(
+            &paths::api_invitations(org),
+            json!({ "emails": ["eve@example.com"], "role": "viewer" }),
+        )
+        .await;
+    assert_eq!(emailed.status, 201, "{}", emailed.body);
+    assert!(emailed.body["outcomes"][0].get("link").is_none());
+    app.email_to("eve@example.com").await;
+}

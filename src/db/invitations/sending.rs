@@ -23,6 +23,9 @@ pub struct InviteBatch {
     pub ttl: Duration,
     /// The time of the request.
     pub now: DateTime<Utc>,
+    /// Whether Joinery emails the invitations (else the caller delivers their links itself:
+    /// the JSON API's `"send_email": false`, issue 15 §1).
+    pub send_email: bool,
 }
 
 /// How many addresses one look-up query names (well under SQLite's and PostgreSQL's limits on
@@ -181,12 +184,15 @@ pub fn create_all(
         .copied()
         .zip(new.iter().map(|c| c.email))
         .collect();
-    outbox::enqueue_invitations(conn, &emails, batch.now)?;
+    if batch.send_email {
+        outbox::enqueue_invitations(conn, &emails, batch.now)?;
+    }
     Ok(ids)
 }
 
 /// Records a resend if the invitation is still pending, unexpired and outside the 60-second
-/// window, and queues the original link again. Returns whether this request won.
+/// window, and (with `send_email`) queues the original link again. Returns whether this
+/// request won.
 ///
 /// # Errors
 /// [`DbError`] on a failed query.
@@ -194,11 +200,12 @@ pub fn mark_resent(
     conn: &mut Conn,
     id: InvitationId,
     email: &EmailAddress,
+    send_email: bool,
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
     let not_since = now - crate::domain::invitation::RESEND_INTERVAL;
     let stamped = stamp_resent(conn, id, not_since, now)?;
-    if stamped {
+    if stamped && send_email {
         outbox::enqueue(conn, EmailKind::Invitation, Some(id), email, "{}", now)?;
     }
     Ok(stamped)
@@ -230,4 +237,33 @@ pub fn expire_overdue(
         .collect();
     expire_rows(conn, rows, now)?;
     Ok(())
+}
+
+/// The token nonce of the live pending invitation of each of `emails` in `org` at `now`, by
+/// address: what the links of invitations the caller delivers itself are derived from.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn pending_nonces(
+    conn: &mut Conn,
+    org: OrganizationId,
+    emails: &[&EmailAddress],
+    now: DateTime<Utc>,
+) -> Result<std::collections::HashMap<EmailAddress, TokenNonce>, DbError> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in emails.chunks(LOOKUP_CHUNK) {
+        let list: Vec<&str> = chunk.iter().map(|e| e.as_str()).collect();
+        let rows: Vec<(String, String)> = invitations::table
+            .filter(invitations::organization_id.eq(org.to_string()))
+            .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
+            .filter(invitations::expires_at.gt(to_db(now)))
+            .filter(invitations::email.eq_any(list))
+            .select((invitations::email, invitations::token_nonce))
+            .load(conn)?;
+        out.extend(
+            rows.into_iter()
+                .map(|(email, nonce)| (EmailAddress::from_trusted(email), TokenNonce(nonce))),
+        );
+    }
+    Ok(out)
 }

@@ -174,7 +174,8 @@ pub struct InviteRequest {
     /// An optional personal message (at most 1,000 characters).
     #[serde(default)]
     pub message: Option<String>,
-    /// Whether Joinery emails each invitation (default `true`).
+    /// Whether Joinery emails each invitation (default `true`). With `false`, nothing is
+    /// emailed and each sent or resent outcome carries its `link` for the product to deliver.
     #[serde(default)]
     pub send_email: Option<bool>,
 }
@@ -188,6 +189,11 @@ pub struct InviteOutcomeBody {
     pub outcome: &'static str,
     /// Why it was skipped or invalid.
     pub reason: Option<String>,
+    /// With `"send_email": false`, the invitation's link for the product to deliver (sent or
+    /// resent addresses only). Give it only to its address: it still proves the address when
+    /// followed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
 }
 
 /// The answer of `POST …/invitations`: one outcome per address, in order.
@@ -467,7 +473,8 @@ pub async fn invitations(
 }
 
 /// Invites addresses with one role and message, as the invite dialog does: all or nothing
-/// for the rules (ceiling, plan, seats, hourly limit), and one outcome per address.
+/// for the rules (ceiling, plan, seats, hourly limit), and one outcome per address. With
+/// `"send_email": false` nothing is emailed and each sent or resent outcome has its `link`.
 #[utoipa::path(
     post,
     path = "/api/v1/orgs/{org}/invitations",
@@ -490,12 +497,7 @@ pub async fn invite(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let role = role_of(&body.role)?;
-    if body.send_email == Some(false) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "send_email: false is not supported yet: Joinery emails every invitation.",
-        ));
-    }
+    let send_email = body.send_email.unwrap_or(true);
     let invalid = |detail: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, detail);
     if body.emails.len() > MAX_ADDRESSES {
         return Err(invalid(format!(
@@ -529,35 +531,56 @@ pub async fn invite(
             "No valid address: name at least one in emails.".into(),
         ));
     }
-    let outcomes = req
-        .call(move |svc, actor, org, now| invitations::invite(svc, actor, org, &entries, now))
-        .await?;
+    let outcomes: Vec<(AddressOutcome, Option<String>)> = if send_email {
+        req.call(move |svc, actor, org, now| invitations::invite(svc, actor, org, &entries, now))
+            .await?
+            .into_iter()
+            .map(|o| (o, None))
+            .collect()
+    } else {
+        let base = req.state.base_url.clone();
+        req.call(move |svc, actor, org, now| {
+            invitations::invite_without_email(svc, actor, org, &entries, now)
+        })
+        .await?
+        .into_iter()
+        .map(|(o, token)| {
+            let link = token.map(|t| format!("{base}{}", crate::paths::invitation(t.expose())));
+            (o, link)
+        })
+        .collect()
+    };
     let mut outcomes = outcomes.into_iter();
     let bodies = listed
         .into_iter()
         .map(|l| match l {
             ListedAddress::Valid(email) => {
-                let (outcome, reason) = match outcomes.next() {
-                    Some(AddressOutcome::Sent) => ("sent", None),
-                    Some(AddressOutcome::Resent) => ("resent", None),
-                    Some(AddressOutcome::Skipped(why)) => ("skipped", Some(why.to_string())),
-                    None => ("skipped", Some("not processed".to_owned())),
+                let (outcome, reason, link) = match outcomes.next() {
+                    Some((AddressOutcome::Sent, link)) => ("sent", None, link),
+                    Some((AddressOutcome::Resent, link)) => ("resent", None, link),
+                    Some((AddressOutcome::Skipped(why), _)) => {
+                        ("skipped", Some(why.to_string()), None)
+                    }
+                    None => ("skipped", Some("not processed".to_owned()), None),
                 };
                 InviteOutcomeBody {
                     email: email.to_string(),
                     outcome,
                     reason,
+                    link,
                 }
             }
             ListedAddress::Invalid { input, error } => InviteOutcomeBody {
                 email: input,
                 outcome: "invalid",
                 reason: Some(error.to_string()),
+                link: None,
             },
             ListedAddress::Duplicate { input } => InviteOutcomeBody {
                 email: input,
                 outcome: "skipped",
                 reason: Some("listed twice".to_owned()),
+                link: None,
             },
         })
         .collect();
