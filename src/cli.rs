@@ -105,6 +105,11 @@ struct SettingsArgs {
     /// email wakes it at once).
     #[arg(long, env = "JOINERY_OUTBOX_POLL_MS", default_value_t = 2000)]
     outbox_poll_ms: u64,
+    /// Let webhook endpoints be loopback, private or link-local addresses (an internal
+    /// receiver on the same network). Off by default: such endpoints are refused, at
+    /// registration and again at delivery after DNS resolution (SSRF).
+    #[arg(long, env = "JOINERY_WEBHOOKS_ALLOW_PRIVATE")]
+    webhooks_allow_private: bool,
     /// Reverse proxies (IP addresses or CIDR networks, comma-separated) whose X-Forwarded-For
     /// header is believed for the client IP recorded in the audit log.
     #[arg(long, env = "JOINERY_TRUSTED_PROXIES", default_value = "")]
@@ -240,6 +245,8 @@ impl SettingsArgs {
                 .password_threads
                 .unwrap_or_else(crate::password_pool::default_threads)
                 .clamp(1, 64),
+            webhooks_allow_private: self.webhooks_allow_private,
+            webhook_hosts: Vec::new(),
             outbox_poll_interval: std::time::Duration::from_millis(
                 self.outbox_poll_ms.clamp(10, 60_000),
             ),

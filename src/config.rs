@@ -51,6 +51,13 @@ pub struct Settings {
     pub password_threads: usize,
     /// How often an idle outbox worker looks for due email.
     pub outbox_poll_interval: std::time::Duration,
+    /// Whether webhook endpoints may be loopback, private or link-local addresses
+    /// (`--webhooks-allow-private`; off: such endpoints are refused at registration and at
+    /// delivery, after DNS resolution).
+    pub webhooks_allow_private: bool,
+    /// Host names the webhook guard resolves to these addresses instead of asking DNS: a stub
+    /// resolver for tests (empty in production).
+    pub webhook_hosts: Vec<(String, std::net::IpAddr)>,
     /// Proxies whose `X-Forwarded-For` is believed (DESIGN.md: the audit log records the peer
     /// address, or a forwarded one only from these).
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -108,6 +115,8 @@ impl Settings {
             outbox_workers: 1,
             password_threads: 8,
             outbox_poll_interval: std::time::Duration::from_millis(100),
+            webhooks_allow_private: false,
+            webhook_hosts: Vec::new(),
             trusted_proxies: Vec::new(),
             metrics_bind: None,
             db_checkout_timeout: crate::db::DEFAULT_CHECKOUT_TIMEOUT,

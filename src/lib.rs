@@ -17,3 +17,4 @@ pub mod paths;
 pub mod service;
 pub mod startup;
 pub mod web;
+pub mod webhooks;

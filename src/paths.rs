@@ -9,7 +9,7 @@ use std::fmt::Display;
 use crate::domain::csv_import::ImportId;
 use crate::domain::{
     ApiTokenId, DomainId, InvitationId, InviteLinkId, JoinRequestId, MembershipId, OrganizationId,
-    UserId,
+    UserId, WebhookEndpointId,
 };
 
 /// A path pattern as the router matches it: literal segments and `{name}` segments.
@@ -151,6 +151,16 @@ routes! {
         API_TOKENS = "/settings/api" => api_tokens();
         /// Revoke an API token (GET asks for confirmation, POST does it).
         REVOKE_API_TOKEN = "/settings/api/{id}/revoke" => revoke_api_token(id: ApiTokenId);
+        /// Settings → Webhooks (GET), and where "Add endpoint" posts (POST).
+        WEBHOOKS = "/settings/webhooks" => webhooks();
+        /// One endpoint: its delivery log (GET).
+        WEBHOOK = "/settings/webhooks/{id}" => webhook(id: WebhookEndpointId);
+        /// Remove an endpoint (GET asks for confirmation, POST does it).
+        REMOVE_WEBHOOK = "/settings/webhooks/{id}/remove" => remove_webhook(id: WebhookEndpointId);
+        /// Turn a disabled endpoint back on (POST).
+        ENABLE_WEBHOOK = "/settings/webhooks/{id}/enable" => enable_webhook(id: WebhookEndpointId);
+        /// Send one delivery again, with the same webhook-id (POST).
+        REDELIVER = "/settings/webhooks/{id}/deliveries/{delivery}/redeliver" => redeliver(id: WebhookEndpointId, delivery: &str);
         /// "Join {org}" through a verified domain in Automatic mode (POST).
         DOMAIN_JOIN = "/domain-join" => domain_join();
         /// "Request to join {org}" through a verified domain in Suggest mode (POST).

@@ -180,6 +180,13 @@ impl Application {
         let mut background: Vec<_> = (0..settings.outbox_workers.max(1))
             .map(|_| tokio::spawn(outbox.clone().run(shutdown_rx.clone())))
             .collect();
+        let webhooks = crate::webhooks::worker::WebhookWorker::new(
+            db.clone(),
+            clock.clone(),
+            crate::webhooks::guard::Guard::of(&settings),
+            settings.outbox_poll_interval,
+        );
+        background.push(tokio::spawn(webhooks.run(shutdown_rx.clone())));
         let limits = Limits::new(settings.token_lookup_misses_per_minute, clock.clone());
         background.push(tokio::spawn(prune_limits(
             limits.clone(),

@@ -26,6 +26,7 @@ pub mod team_listing;
 pub mod tenant_invitations;
 mod url;
 pub mod users;
+pub mod webhooks;
 
 pub use url::{redacted_url, sqlite_path};
 

@@ -150,7 +150,8 @@ pub fn is_member_by_email(
     .get_result(conn)?)
 }
 
-/// Adds `user` to `org` with `role` and, from a CSV import, a `department`.
+/// Adds `user` to `org` with `role` and, from a CSV import, a `department`, and writes the
+/// `member.added` webhook event in the same transaction — every way in comes through here.
 ///
 /// # Errors
 /// [`DbError::Query`] with a unique violation if already a member.
@@ -177,6 +178,8 @@ pub fn add_member(
             department,
         })
         .execute(conn)?;
+    let added = crate::domain::webhook::EventType::MemberAdded;
+    super::webhooks::emit_member(conn, org, user, added, role, None, now)?;
     Ok(id)
 }
 

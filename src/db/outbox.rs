@@ -38,6 +38,8 @@ pub enum EmailKind {
     /// "Your invitation to {address} bounced", to its inviter, rendered at delivery from the
     /// invitation row (issue 15 §3).
     InvitationBounced,
+    /// "{organization}'s webhook endpoint was disabled", to its Owners (payload-rendered).
+    WebhookDisabled,
     /// "{person} asks to join {organization}", to its Owners and Admins (payload-rendered).
     JoinRequest,
     /// "Your request to join {organization} was approved / rejected", to the requester
@@ -58,6 +60,7 @@ impl EmailKind {
             EmailKind::DomainCode => "domain_code",
             EmailKind::InvitationReminder => "invitation_reminder",
             EmailKind::InvitationBounced => "invitation_bounced",
+            EmailKind::WebhookDisabled => "webhook_disabled",
             EmailKind::JoinRequest => "join_request",
             EmailKind::JoinRequestAnswer => "join_request_answer",
         }

@@ -94,6 +94,37 @@ diesel::table! {
 }
 
 diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        organization_id -> Text,
+        url -> Text,
+        events -> Text,
+        secret -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        failing_since -> Nullable<Timestamp>,
+        disabled_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        endpoint_id -> Text,
+        event_type -> Text,
+        payload -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        delivered_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     join_requests (id) {
         id -> Text,
         organization_id -> Text,
@@ -226,6 +257,8 @@ diesel::joinable!(organization_domains -> organizations (organization_id));
 diesel::joinable!(join_requests -> organizations (organization_id));
 diesel::joinable!(join_requests -> users (user_id));
 diesel::joinable!(api_tokens -> organizations (organization_id));
+diesel::joinable!(webhook_endpoints -> organizations (organization_id));
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -242,4 +275,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     organization_domains,
     join_requests,
     api_tokens,
+    webhook_endpoints,
+    webhook_deliveries,
 );

@@ -80,3 +80,7 @@ id_type!(
     /// Identifies an API token.
     ApiTokenId
 );
+id_type!(
+    /// Identifies a webhook endpoint.
+    WebhookEndpointId
+);

@@ -26,12 +26,13 @@ pub mod text;
 pub mod token;
 pub mod user;
 pub mod verified_domain;
+pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use email::EmailAddress;
 pub use ids::{
     ApiTokenId, DomainId, InvitationId, InviteLinkId, JoinRequestId, MembershipId, OrganizationId,
-    UserId,
+    UserId, WebhookEndpointId,
 };
 pub use invitation::{InvitationStatus, ResendError};
 pub use organization::{MemberListing, Membership, Organization};

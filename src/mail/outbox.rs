@@ -11,7 +11,7 @@ use tokio::sync::{Notify, watch};
 use super::templates::{
     DomainCodeEmail, InvitationBouncedEmail, InvitationEmail, JoinLinkEmail,
     JoinRequestAnswerEmail, JoinRequestEmail, MemberJoinedEmail, RenewalRequestEmail,
-    SignupExistingEmail, SignupLinkEmail, TenantInvitationEmail,
+    SignupExistingEmail, SignupLinkEmail, TenantInvitationEmail, WebhookDisabledEmail,
 };
 use super::{MailError, Mailer, OutgoingEmail};
 use crate::db::models::OutboxRow;
@@ -244,6 +244,12 @@ impl OutboxWorker {
                 Ok(e) => e.render(&row.recipient, &self.links.base_url),
                 Err(_) => return Ok(Rendered::Cancel("unreadable payload")),
             },
+            "webhook_disabled" => {
+                match serde_json::from_str::<WebhookDisabledEmail>(&row.payload) {
+                    Ok(e) => e.render(&row.recipient, &self.links.base_url),
+                    Err(_) => return Ok(Rendered::Cancel("unreadable payload")),
+                }
+            }
             "join_request" => match serde_json::from_str::<JoinRequestEmail>(&row.payload) {
                 Ok(e) => e.render(&row.recipient, &self.links.base_url),
                 Err(_) => return Ok(Rendered::Cancel("unreadable payload")),

@@ -75,6 +75,9 @@ email_templates! {
     invitation_bounced: "emails/invitation_bounced.txt", "emails/invitation_bounced.html" {
         e: &'a InvitationBouncedEmail<'a>
     }
+    webhook_disabled: "emails/webhook_disabled.txt", "emails/webhook_disabled.html" {
+        e: &'a WebhookDisabledEmail, settings_link: &'a str
+    }
     join_request: "emails/join_request.txt", "emails/join_request.html" {
         e: &'a JoinRequestEmail, team_link: &'a str
     }
@@ -446,5 +449,32 @@ impl InvitationBouncedEmail<'_> {
     pub fn render(&self) -> Result<OutgoingEmail, MailError> {
         let subject = format!("Your invitation to {} could not be delivered", self.invitee);
         invitation_bounced::email(self.to, subject, self)
+    }
+}
+
+/// What an organization's Owners are told when a webhook endpoint failing for 3 days is
+/// disabled (issue 15 §2). Rendered at delivery from the outbox row's payload.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct WebhookDisabledEmail {
+    /// The organization's name.
+    pub organization: String,
+    /// Its id, for the link to Settings → Webhooks.
+    pub organization_id: String,
+    /// The endpoint's URL.
+    pub url: String,
+}
+
+impl WebhookDisabledEmail {
+    /// Renders the email for `to`; `base_url` has no trailing slash.
+    ///
+    /// # Errors
+    /// [`MailError::Template`] if a template fails.
+    pub fn render(&self, to: &str, base_url: &str) -> Result<OutgoingEmail, MailError> {
+        let subject = format!("A webhook endpoint of {} was disabled", self.organization);
+        let link = format!(
+            "{base_url}{}",
+            crate::paths::WEBHOOKS.with(&[&self.organization_id])
+        );
+        webhook_disabled::email(to, subject, self, &link)
     }
 }

@@ -17,6 +17,7 @@ use crate::domain::audit::AuditAction;
 use crate::domain::membership::{
     Manager, MemberDenied, check_leave, check_removal, check_role_change, loses_invite_right,
 };
+use crate::domain::webhook::EventType;
 use crate::domain::{MemberListing, MembershipId, OrganizationId, Permission, Role, UserId};
 
 /// Why a membership change, or a page about one, was refused.
@@ -89,6 +90,8 @@ pub fn change_role(
             return Ok(changed);
         }
         db::members::set_role(c, target.id, cmd.to)?;
+        let (event, previous) = (EventType::MemberRoleChanged, Some(changed.from));
+        db::webhooks::emit_member(c, org, target.user_id, event, cmd.to, previous, now)?;
         let ctx = acting.audit(actor);
         let detail = format!("{} → {}", changed.from.label(), changed.to.label());
         audit::record(
@@ -137,6 +140,8 @@ pub fn remove(
         let owners = db::members::owner_count(c, org)?;
         check_removal(manager, target.role, owners).or_else(refuse)?;
         db::members::delete(c, target.id)?;
+        let removed = EventType::MemberRemoved;
+        db::webhooks::emit_member(c, org, target.user_id, removed, target.role, None, now)?;
         let ctx = acting.audit(actor);
         audit::record(
             c,
@@ -179,6 +184,8 @@ pub fn leave(svc: &Services, actor: &Actor, org: OrganizationId, now: DateTime<U
         };
         check_leave(membership.role, db::members::owner_count(c, org)?).or_else(refuse)?;
         db::members::delete(c, membership.id)?;
+        let (removed, user) = (EventType::MemberRemoved, actor.user.id);
+        db::webhooks::emit_member(c, org, user, removed, membership.role, None, now)?;
         // Leaving is the person's own act, never staff's.
         let ctx = actor.audit(false);
         audit::record(

@@ -33,6 +33,7 @@ pub mod signup;
 pub mod staff;
 pub mod team;
 pub mod tenants;
+pub mod webhooks;
 
 #[cfg(test)]
 pub(crate) mod testing;

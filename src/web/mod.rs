@@ -234,7 +234,7 @@ pub fn routes(
     use crate::paths as P;
     use pages::{
         acceptance, api_tokens, assets, auth, billing, dashboard, dev, domains, health,
-        invite_links, join_requests, members, settings, staff, team, tenant_acceptance,
+        invite_links, join_requests, members, settings, staff, team, tenant_acceptance, webhooks,
     };
     cfg.configure(api::routes)
         .route(P::HOME.pattern(), web::get().to(dashboard::home))
@@ -316,6 +316,25 @@ pub fn routes(
             web::get().to(api_tokens::tokens_page),
         )
         .route(P::API_TOKENS.pattern(), web::post().to(api_tokens::create))
+        .route(
+            P::WEBHOOKS.pattern(),
+            web::get().to(webhooks::webhooks_page),
+        )
+        .route(P::WEBHOOKS.pattern(), web::post().to(webhooks::add))
+        .route(P::WEBHOOK.pattern(), web::get().to(webhooks::log_page))
+        .route(P::REDELIVER.pattern(), web::post().to(webhooks::redeliver))
+        .route(
+            P::ENABLE_WEBHOOK.pattern(),
+            web::post().to(webhooks::enable),
+        )
+        .route(
+            P::REMOVE_WEBHOOK.pattern(),
+            web::get().to(webhooks::remove_confirm),
+        )
+        .route(
+            P::REMOVE_WEBHOOK.pattern(),
+            web::post().to(webhooks::remove),
+        )
         .route(
             P::REVOKE_API_TOKEN.pattern(),
             web::get().to(api_tokens::revoke_confirm),

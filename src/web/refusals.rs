@@ -21,6 +21,7 @@ use crate::service::organizations::OrgRefusal;
 use crate::service::signup::{SignupProblem, SignupRefusal};
 use crate::service::staff::{NotStaff, StaffRefusal};
 use crate::service::tenants::TenantRefusal;
+use crate::service::webhooks::WebhookRefusal;
 use crate::service::{NoStanding, ServiceError};
 
 /// What the password threads' refusal says (every thread busy, the queue full).
@@ -361,6 +362,17 @@ impl Refusal for ApiAuthRefusal {
             // 401, as a wrong password is.
             ApiAuthRefusal::Unauthorized => Rejection::WrongPassword,
             ApiAuthRefusal::OtherOrganization => Rejection::NotFound,
+        }
+    }
+}
+
+impl Refusal for WebhookRefusal {
+    fn rejection(&self) -> Rejection {
+        match self {
+            WebhookRefusal::NoStanding(e) => e.rejection(),
+            WebhookRefusal::NotFound => Rejection::NotFound,
+            WebhookRefusal::NotPermitted => Rejection::Forbidden,
+            WebhookRefusal::Url(_) | WebhookRefusal::NoEvents => Rejection::Invalid,
         }
     }
 }

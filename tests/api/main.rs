@@ -34,3 +34,4 @@ mod statuses;
 mod team;
 mod team_scale;
 mod upgrade;
+mod webhooks;

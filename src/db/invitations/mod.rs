@@ -23,7 +23,7 @@ use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 
 use super::audit::{self, AuditContext};
-use super::links::{hourly_window, invitation_ending, link_lookups, pending_unexpired, row_lock};
+use super::links::{hourly_window, link_lookups, row_lock};
 use super::models::{InvitationRow, NewInvitation};
 use super::organizations;
 use super::outbox::{self, EmailKind};
@@ -32,6 +32,7 @@ use super::{Conn, DbError, from_db, parse_stored, to_db};
 use crate::domain::audit::AuditAction;
 use crate::domain::invitation::{InvitationFacts, LivePending};
 use crate::domain::token::{LinkToken, TokenKey, TokenNonce};
+use crate::domain::webhook::EventType;
 use crate::domain::{EmailAddress, InvitationId, InvitationStatus, OrganizationId, Role, UserId};
 
 impl TryFrom<InvitationRow> for Invitation {
@@ -101,6 +102,8 @@ fn expire_rows(
                 details.as_deref(),
                 now,
             )?;
+            let id: InvitationId = parse_stored(&id, "invitation id")?;
+            super::webhooks::emit_invitation(conn, id, EventType::InvitationExpired, now)?;
             changed += 1;
         }
     }
@@ -160,7 +163,42 @@ pub fn expire_all_overdue(conn: &mut Conn, now: DateTime<Utc>) -> Result<usize, 
     })
 }
 
-invitation_ending!(invitations);
+/// The state change itself, without its webhook event ([`end`] adds it).
+mod ending {
+    use chrono::{DateTime, Utc};
+    use diesel::prelude::*;
+
+    use super::super::links::{invitation_ending, pending_unexpired};
+    use super::super::schema::invitations;
+    use super::super::{Conn, DbError, to_db};
+    use crate::domain::{InvitationId, InvitationStatus};
+
+    invitation_ending!(invitations);
+}
+
+/// Moves a pending, unexpired invitation to `ending`'s state and, when this request won,
+/// writes its webhook event (`invitation.accepted`, `.declined` or `.revoked`) in the same
+/// transaction. Returns whether this request won.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn end(
+    conn: &mut Conn,
+    id: InvitationId,
+    ending: super::links::Ending<'_>,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let event = match ending.status() {
+        InvitationStatus::Accepted => EventType::InvitationAccepted,
+        InvitationStatus::Declined => EventType::InvitationDeclined,
+        _ => EventType::InvitationRevoked,
+    };
+    let won = ending::end(conn, id, ending, now)?;
+    if won {
+        super::webhooks::emit_invitation(conn, id, event, now)?;
+    }
+    Ok(won)
+}
 row_lock!(invitations, InvitationId);
 hourly_window!(invitations);
 link_lookups!(
@@ -245,6 +283,8 @@ pub fn revoke_all_by_inviter(
             Some(reason),
             now,
         )?;
+        let id: InvitationId = parse_stored(id, "invitation id")?;
+        super::webhooks::emit_invitation(conn, id, EventType::InvitationRevoked, now)?;
     }
     Ok(revoked)
 }

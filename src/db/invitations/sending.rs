@@ -187,6 +187,22 @@ pub fn create_all(
     if batch.send_email {
         outbox::enqueue_invitations(conn, &emails, batch.now)?;
     }
+    let events: Vec<_> = ids
+        .iter()
+        .zip(new)
+        .map(|(id, c)| {
+            let data = serde_json::json!({
+                "organization_id": org,
+                "invitation_id": id.to_string(),
+                "email": c.email.as_str(),
+                "role": c.role.as_str(),
+                "invited_by": inviter,
+                "user_id": null,
+            });
+            (crate::domain::webhook::EventType::InvitationCreated, data)
+        })
+        .collect();
+    crate::db::webhooks::emit(conn, batch.organization, &events, batch.now)?;
     Ok(ids)
 }
 

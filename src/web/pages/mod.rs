@@ -21,6 +21,7 @@ pub mod signup;
 pub mod staff;
 pub mod team;
 pub mod tenant_acceptance;
+pub mod webhooks;
 
 use actix_web::HttpResponse;
 use actix_web::http::{StatusCode, header};
