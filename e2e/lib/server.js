@@ -48,9 +48,10 @@ async function waitUntilHealthy(base, child, log, deadline) {
  * `seats`, the seat limit the test needs) with
  * `joinery create-org` and `staff` (each `{ email, name, password }`) with
  * `joinery create-staff`, then serves the same data directory in development mode.
+ * `env` adds environment variables for the server (e.g. a flag the test needs).
  * Returns `{ base, dataDir, orgIds, stop() }`.
  */
-export async function startServer({ orgs = [], staff = [] } = {}) {
+export async function startServer({ orgs = [], staff = [], env = {} } = {}) {
   await fs.access(BINARY).catch(() => {
     throw new Error(`${BINARY} is missing: run \`cargo build --locked\` first (e2e/run.sh does)`);
   });
@@ -91,7 +92,7 @@ export async function startServer({ orgs = [], staff = [] } = {}) {
     const base = `http://127.0.0.1:${port}`;
     let output = '';
     const child = spawn(BINARY, ['--dev'], {
-      env: { ...baseEnv, JOINERY_BIND: `127.0.0.1:${port}` },
+      env: { ...baseEnv, ...env, JOINERY_BIND: `127.0.0.1:${port}` },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const keep = (chunk) => {

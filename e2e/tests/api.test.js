@@ -1,6 +1,9 @@
-// Settings → API tokens and the API reference, in a browser with JavaScript off: an Owner makes a
-// token, sees it once (and not again), a request with it answers, and revoking asks first. Every
-// page and state goes through lib/checks.js (axe and HTML validity).
+// Settings → API tokens, Settings → Webhooks and the API reference, in a browser with JavaScript
+// off: an Owner makes a token, sees it once (and not again), a request with it answers, and
+// revoking asks first; an Owner adds a webhook endpoint (on loopback: the server runs with
+// JOINERY_WEBHOOKS_ALLOW_PRIVATE), sees its signing secret once, opens its delivery log and
+// removes it after confirming. Every page and state goes through lib/checks.js (axe and HTML
+// validity).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { launch, newContext, newPage } from '../lib/browser.js';
@@ -17,6 +20,7 @@ let browser;
 before(async () => {
   server = await startServer({
     orgs: [{ name: 'Oak Tree', plan: 'starter', ownerEmail: OWEN.email, ownerName: OWEN.name, password: OWEN.password }],
+    env: { JOINERY_WEBHOOKS_ALLOW_PRIVATE: 'true' },
   });
   browser = await launch();
 });
@@ -66,5 +70,33 @@ describe('API tokens', () => {
     await page.goto(`${server.base}/api/v1/docs`);
     await page.getByRole('heading', { name: 'POST /api/v1/orgs/{org}/invitations', exact: true }).waitFor();
     await checks.page(page, 'API reference');
+  });
+});
+
+describe('webhooks', () => {
+  test('an Owner adds an endpoint, sees its secret once, opens its log and removes it', async () => {
+    const page = await newPage(await newContext(browser, { javaScriptEnabled: false }));
+    await logIn(page, server.base, OWEN.email, OWEN.password);
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await page.waitForURL(/\/settings\/webhooks$/);
+    await checks.page(page, 'Webhooks: none yet');
+    await page.getByLabel('URL').fill('ftp://example');
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    await page.locator('#webhook-url-error').waitFor();
+    await checks.page(page, 'Webhooks: bad URL');
+    // Port 9 on loopback: nothing listens, so deliveries fail without leaving the machine.
+    await page.getByLabel('URL').fill('http://127.0.0.1:9/joinery');
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    const secret = await page.getByLabel('Signing secret').inputValue();
+    assert.match(secret, /^whsec_/);
+    await checks.page(page, 'Webhooks: added, secret shown once');
+    await page.getByRole('link', { name: /Deliveries/ }).click();
+    await page.getByRole('heading', { name: 'http://127.0.0.1:9/joinery' }).waitFor();
+    await checks.page(page, 'Webhooks: delivery log');
+    await page.getByRole('link', { name: 'Remove endpoint' }).click();
+    await checks.page(page, 'Webhooks: remove confirmation');
+    await page.getByRole('button', { name: 'Remove endpoint' }).click();
+    await page.waitForURL(/\/settings\/webhooks$/);
+    assert.match(await flash(page).textContent(), /was removed/);
   });
 });
