@@ -4,7 +4,8 @@
 # in an Owner and measures with wrk, 10 s at 32 connections each:
 #   the Team page GET of A, the acceptance page GET (signed out), the invite POST (a unique
 #   address per request, CSRF and session cookie included), a 1,000-address bulk invite (one
-#   request, timed with curl), the Team page GET of B, and a log-in flood (wrong passwords)
+#   request, timed with curl), the Team page GET of B, the JSON API's members GET and
+#   invitations POST (issue 15; no target yet), and a log-in flood (wrong passwords)
 #   while the Team page of A is measured — once with the default per-IP limiter and once with
 #   it effectively off, so that the hashing itself is what is measured.
 # The Team page's exact bytes are served by a minimal actix-web server (examples/static_ceiling)
@@ -80,7 +81,7 @@ mkdir -p "$work/one" "$work/two"
 log "seeding $work/one/joinery.db"
 seed_out=$("$examples/bench_seed" --database-url "$work/one/joinery.db" --token-key "$token_key")
 eval "$seed_out"
-: "${ORG_A:?}" "${ORG_B:?}" "${ADMIN_EMAIL:?}" "${ADMIN_PASSWORD:?}" "${INVITE_TOKEN:?}"
+: "${ORG_A:?}" "${ORG_B:?}" "${ADMIN_EMAIL:?}" "${ADMIN_PASSWORD:?}" "${INVITE_TOKEN:?}" "${API_TOKEN:?}"
 # The second server (log-in flood without the limiter) starts from the same seeded state.
 cp "$work/one/joinery.db" "$work/two/joinery.db"
 
@@ -341,6 +342,21 @@ if ((created < answered)); then
 fi
 $report record "$results" "Invite POST (one new address each)" "$json" "$rss" "≥3,000 req/s" \
   "rps >= 3000" "$ceiling_rps"
+
+# The JSON API beside the pages (issue 15): the members of A (200, one page of 200) and a
+# POST of one new invitation each, with an API token of A acting as Admin.
+api_members="$base/api/v1/orgs/$ORG_A/members?limit=200"
+curl -fsS -H "Authorization: Bearer $API_TOKEN" -o "$work/api-members.json" "$api_members" ||
+  die "the API members list did not answer"
+measure "API members GET (A)" "$api_members" "$pid1" "$work/wrk-api-members.txt" \
+  "$(($(bytes_of "$work/api-members.json") * 9 / 10))" -H "Authorization: Bearer $API_TOKEN"
+$report record "$results" "API GET …/members, A (200 members, limit=200)" "$json" "$rss" "—" "" \
+  "$ceiling_rps"
+export BENCH_API_TOKEN="$API_TOKEN"
+measure "API invite POST" "$base/api/v1/orgs/$ORG_A/invitations" "$pid1" "$work/wrk-api-invite.txt" 0 \
+  --want=201 -s "$root/bench/wrk/api_invite.lua"
+$report record "$results" "API POST …/invitations (one new address each)" "$json" "$rss" "—" "" \
+  "$ceiling_rps"
 
 # Bulk: 1,000 new addresses in one request, $bulk_runs times; each must answer 303 and create
 # exactly 1,000 invitations.

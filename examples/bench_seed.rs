@@ -7,7 +7,8 @@
 //! `cargo run --release --example bench_seed -- --database-url PATH --token-key HEX`
 //!
 //! Prints shell assignments on stdout (`ORG_A=…`, `ORG_B=…`, `ADMIN_EMAIL=…`,
-//! `ADMIN_PASSWORD=…`, `INVITE_TOKEN=…`) for the script to `eval`. `INVITE_TOKEN` is the link
+//! `ADMIN_PASSWORD=…`, `INVITE_TOKEN=…`, `API_TOKEN=…`) for the script to `eval`. `API_TOKEN`
+//! is an API token of A acting as Admin (the JSON API scenarios). `INVITE_TOKEN` is the link
 //! token of one pending invitation of A whose address has no account (the acceptance page's
 //! "Create account & join" branch), derived from its stored nonce with the same token key the
 //! server is given.
@@ -205,6 +206,22 @@ fn main() -> anyhow::Result<()> {
         Ok(nonce)
     })?;
     let token = LinkToken::derive(&key, &TokenNonce(nonce));
+    // An API token of A (Admin, no expiry) for the JSON API scenarios.
+    let api_secret = joinery::domain::api_token::ApiSecret::generate();
+    db.with_conn(|c| {
+        let api_token = joinery::domain::api_token::ApiToken {
+            id: joinery::domain::ApiTokenId::new(),
+            organization_id: org_a,
+            name: "bench".into(),
+            role: Role::Admin,
+            created_by: owner,
+            created_at: now,
+            expires_at: None,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        db::api_tokens::insert(c, &api_token, &api_secret)
+    })?;
     eprintln!(
         "seeded {} + {} members and {} pending invitations in {:.2}s",
         args.members_a,
@@ -217,5 +234,6 @@ fn main() -> anyhow::Result<()> {
     println!("ADMIN_EMAIL={ADMIN_EMAIL}");
     println!("ADMIN_PASSWORD={ADMIN_PASSWORD}");
     println!("INVITE_TOKEN={}", token.expose());
+    println!("API_TOKEN={}", api_secret.expose());
     Ok(())
 }
