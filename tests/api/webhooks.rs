@@ -166,10 +166,29 @@ async fn app_allowing_loopback() -> TestApp {
     spawn_app_with(|s| s.webhooks_allow_private = true).await
 }
 
+/// The event types received, sorted (deliveries run concurrently, so arrival order is not
+/// the order of the changes).
 fn types(got: &[Received]) -> Vec<String> {
-    got.iter()
+    let mut types: Vec<String> = got
+        .iter()
         .map(|r| r.json()["type"].as_str().unwrap().to_owned())
-        .collect()
+        .collect();
+    types.sort();
+    types
+}
+
+/// The first event of type `kind` received.
+fn event<'a>(got: &'a [Received], kind: &str) -> &'a Received {
+    got.iter()
+        .find(|r| r.json()["type"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} among {:?}", types(got)))
+}
+
+/// `expected`, sorted.
+fn sorted(expected: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = expected.iter().map(|s| (*s).to_owned()).collect();
+    v.sort();
+    v
 }
 
 #[tokio::test]
@@ -208,18 +227,18 @@ async fn each_event_arrives_signed_when_its_change_commits() {
     let got = receiver.wait_for(5).await;
     assert_eq!(
         types(&got),
-        [
+        sorted(&[
             "invitation.created",
             "invitation.revoked",
             "member.added",
             "member.role_changed",
             "member.removed"
-        ]
+        ])
     );
     for r in &got {
         verify(&secret, r);
     }
-    let changed = &got[3].json()["data"];
+    let changed = &event(&got, "member.role_changed").json()["data"];
     assert_eq!(changed["user_id"], vic.to_string(), "the user id is there");
     assert_eq!(changed["previous_role"], "viewer");
     assert_eq!(changed["role"], "editor");
@@ -414,4 +433,68 @@ async fn the_guard_refuses_internal_addresses_at_registration_and_again_at_deliv
         0,
         "no connection was attempted"
     );
+}
+
+#[tokio::test]
+async fn how_an_invitation_ends_arrives_with_the_accepting_users_id() {
+    let app = app_allowing_loopback().await;
+    let receiver = Receiver::start(0).await;
+    let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    let secret = add_endpoint(&owner, org, &receiver.url()).await;
+    // Accepted by an account holder: invitation.accepted with the user id, and member.added.
+    let ann = app.create_user("ann@example.com", "Ann");
+    owner.invite(org, "ann@example.com", "writer", "").await;
+    let link = app.email_to("ann@example.com").await.invitation_path();
+    let ann_browser = app.logged_in("ann@example.com").await;
+    let page = ann_browser.get(&link).await;
+    let done = ann_browser
+        .submit(&page.form("form[action$='/accept']"))
+        .await;
+    assert!(done.shows("You joined Acme"), "{}", done.text());
+    let got = receiver.wait_for(3).await;
+    assert_eq!(
+        types(&got),
+        sorted(&["invitation.created", "invitation.accepted", "member.added"])
+    );
+    assert_eq!(
+        event(&got, "invitation.accepted").json()["data"]["user_id"],
+        ann.to_string()
+    );
+    assert_eq!(
+        event(&got, "member.added").json()["data"]["user_id"],
+        ann.to_string()
+    );
+    // Declined by someone signed out.
+    owner.invite(org, "bob@example.com", "viewer", "").await;
+    let link = app.email_to("bob@example.com").await.invitation_path();
+    let visitor = app.browser();
+    let page = visitor.get(&link).await;
+    visitor.submit(&page.form("form[action$='/decline']")).await;
+    // Expired: written by the expiry sweep.
+    owner.invite(org, "cy@example.com", "viewer", "").await;
+    receiver.wait_for(6).await;
+    app.advance(Duration::days(8));
+    let now = app.clock_now();
+    let swept = app.query(|c| joinery::db::invitations::expire_all_overdue(c, now));
+    assert_eq!(swept, 1);
+    let got = receiver.wait_for(7).await;
+    assert_eq!(
+        types(&got),
+        sorted(&[
+            "invitation.created",
+            "invitation.accepted",
+            "member.added",
+            "invitation.created",
+            "invitation.declined",
+            "invitation.created",
+            "invitation.expired",
+        ])
+    );
+    assert_eq!(
+        event(&got, "invitation.expired").json()["data"]["email"],
+        "cy@example.com"
+    );
+    for r in &got {
+        verify(&secret, r);
+    }
 }
