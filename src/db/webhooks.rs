@@ -188,11 +188,28 @@ pub fn emit(
     if events.is_empty() {
         return Ok(0);
     }
-    let live: Vec<(String, String)> = webhook_endpoints::table
+    let live = live_endpoints(conn, org)?;
+    emit_to(conn, &live, events, now)
+}
+
+/// The live endpoints of `org`: (id, subscribed event names).
+type Live = Vec<(String, String)>;
+
+fn live_endpoints(conn: &mut Conn, org: OrganizationId) -> Result<Live, DbError> {
+    Ok(webhook_endpoints::table
         .filter(webhook_endpoints::organization_id.eq(org.to_string()))
         .filter(webhook_endpoints::disabled_at.is_null())
         .select((webhook_endpoints::id, webhook_endpoints::events))
-        .load(conn)?;
+        .load(conn)?)
+}
+
+/// [`emit`] to the endpoints `live` already read.
+fn emit_to(
+    conn: &mut Conn,
+    live: &Live,
+    events: &[(EventType, serde_json::Value)],
+    now: DateTime<Utc>,
+) -> Result<usize, DbError> {
     if live.is_empty() {
         return Ok(0);
     }
@@ -204,7 +221,7 @@ pub fn emit(
             "data": data,
         })
         .to_string();
-        for (endpoint, subscribed) in &live {
+        for (endpoint, subscribed) in live {
             if subscribed.split_whitespace().any(|e| e == kind.as_str()) {
                 rows.push((endpoint.clone(), *kind, body.clone()));
             }
@@ -282,6 +299,11 @@ pub fn emit_member(
     previous_role: Option<crate::domain::Role>,
     now: DateTime<Utc>,
 ) -> Result<usize, DbError> {
+    // The usual case, no endpoint: one query, and no look-up of the member.
+    let live = live_endpoints(conn, org)?;
+    if live.is_empty() {
+        return Ok(0);
+    }
     let email: Option<String> = users::table
         .find(user.to_string())
         .select(users::email)
@@ -296,7 +318,7 @@ pub fn emit_member(
     if let Some(previous) = previous_role {
         data["previous_role"] = previous.as_str().into();
     }
-    emit(conn, org, &[(event, data)], now)
+    emit_to(conn, &live, &[(event, data)], now)
 }
 
 /// A delivery to attempt: the row, and its endpoint's URL, secret and whether it is live.
