@@ -86,8 +86,11 @@ mod tests {
         let f = Fixture::new();
         let org = f.org("Acme", Plan::Starter);
         let owner = f.member(org, "owner@acme.test", Role::Owner);
-        f.invitation(org, &owner.user, "ann@example.com", Role::Viewer);
-        f.invitation(org, &owner.user, "bob@example.com", Role::Viewer);
+        let entries =
+            crate::service::testing::viewer_entries(&["ann@example.com", "bob@example.com"]);
+        invitations::invite(&f.svc, &owner, org, &entries, f.now).unwrap();
+        // An invitation Joinery did not email (a product delivers it) gets no reminder.
+        f.invitation(org, &owner.user, "dee@example.com", Role::Viewer);
         let day2 = f.now + Duration::days(2);
         assert_eq!(
             sweep(&f.svc, day2 - Duration::seconds(1), f.now)
@@ -97,7 +100,11 @@ mod tests {
         );
         assert_eq!(sweep(&f.svc, day2, f.now).unwrap().reminders, 2);
         assert_eq!(sweep(&f.svc, day2, f.now).unwrap().reminders, 0, "once");
-        assert_eq!(f.emails_to("ann@example.com"), ["invitation_reminder"]);
+        assert_eq!(
+            f.emails_to("ann@example.com"),
+            ["invitation", "invitation_reminder"]
+        );
+        assert!(f.emails_to("dee@example.com").is_empty());
         // Bob's is revoked: no day-5 reminder for him.
         let bob = f.with(|c| {
             use crate::db::schema::invitations as i;
@@ -110,7 +117,10 @@ mod tests {
         invitations::revoke(&f.svc, &owner, org, bob.parse().unwrap(), day2).unwrap();
         let day5 = f.now + Duration::days(5);
         assert_eq!(sweep(&f.svc, day5, f.now).unwrap().reminders, 1);
-        assert_eq!(f.emails_to("bob@example.com"), ["invitation_reminder"]);
+        assert_eq!(
+            f.emails_to("bob@example.com"),
+            ["invitation", "invitation_reminder"]
+        );
         // Off for the organization (Owners only): nothing more.
         let admin = f.member(org, "admin@acme.test", Role::Admin);
         assert!(matches!(
@@ -118,7 +128,8 @@ mod tests {
             OrgRefusal::NotPermitted(_)
         ));
         set_reminders(&f.svc, &owner, org, false, f.now).unwrap();
-        f.invitation(org, &owner.user, "cy@example.com", Role::Viewer);
+        let entries = crate::service::testing::viewer_entries(&["cy@example.com"]);
+        invitations::invite(&f.svc, &owner, org, &entries, f.now).unwrap();
         assert_eq!(sweep(&f.svc, day2, f.now).unwrap().reminders, 0);
     }
 }

@@ -2,6 +2,7 @@
 //! are Owner-only and shown once; `/api/v1` answers with the pages' rules and statuses as RFC
 //! 9457 problems; lists page with a cursor; the OpenAPI document lists every route.
 
+use chrono::Duration;
 use joinery::domain::{OrganizationId, Plan, Role};
 use joinery::paths;
 use serde_json::{Value, json};
@@ -517,6 +518,11 @@ async fn with_send_email_false_nothing_is_emailed_and_the_links_come_back_and_wo
     let page = app.browser().get(&link).await;
     assert_eq!(page.status, 200, "{}", page.text());
     assert!(page.shows("Create account & join"), "{}", page.text());
+    // Joinery never emails it, reminders included.
+    app.advance(Duration::days(2));
+    let now = app.clock_now();
+    let reminders = app.query(|c| joinery::db::invitations::queue_due_reminders(c, now));
+    assert_eq!(reminders, 0);
     // Emailed by default.
     let emailed = api
         .post(

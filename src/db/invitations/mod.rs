@@ -290,14 +290,15 @@ pub fn revoke_all_by_inviter(
 }
 
 /// Queues the reminder emails due at `now` (`domain::invitation::reminders`): for each pending,
-/// unexpired invitation of an organization with reminders on whose next reminder is due, one
+/// unexpired invitation that Joinery emailed, of an organization with reminders on, whose next
+/// reminder is due, one
 /// `invitation_reminder` outbox row, and `reminders_sent` raised with a conditional update (so
 /// two sweeps at once queue it once). One transaction; returns how many were queued.
 ///
 /// # Errors
 /// [`DbError`] on a failed query (nothing is written).
 pub fn queue_due_reminders(conn: &mut Conn, now: DateTime<Utc>) -> Result<usize, DbError> {
-    use super::schema::organizations;
+    use super::schema::{organizations, outbox_emails};
     use crate::domain::invitation::reminders::{REMINDER_FRACTIONS, reminders_due};
     let most = i32::try_from(REMINDER_FRACTIONS.len()).unwrap_or(i32::MAX);
     super::write_transaction(conn, |conn| {
@@ -313,6 +314,13 @@ pub fn queue_due_reminders(conn: &mut Conn, now: DateTime<Utc>) -> Result<usize,
             .filter(invitations::status.eq(InvitationStatus::Pending.as_str()))
             .filter(invitations::expires_at.gt(to_db(now)))
             .filter(invitations::reminders_sent.lt(most))
+            // Only invitations Joinery emailed: one a product delivers itself (the API's
+            // `"send_email": false`) gets no email from Joinery, reminders included.
+            .filter(diesel::dsl::exists(
+                outbox_emails::table
+                    .filter(outbox_emails::invitation_id.eq(invitations::id.nullable()))
+                    .filter(outbox_emails::kind.eq(EmailKind::Invitation.as_str())),
+            ))
             .select((
                 invitations::id,
                 invitations::email,
