@@ -328,6 +328,29 @@ pub struct JoinRequestRow {
     pub key: String,
 }
 
+/// The rows of *Join requests* for `requests` of `org` at `now`.
+fn join_request_rows(
+    requests: Vec<crate::domain::join_request::JoinRequest>,
+    org: OrganizationId,
+    now: DateTime<Utc>,
+) -> Vec<JoinRequestRow> {
+    requests
+        .into_iter()
+        .map(|r| JoinRequestRow {
+            name: r.name,
+            email: r.email.to_string(),
+            via: r.via.label(),
+            note: r.note,
+            sent: TimeView::new(r.created_at, now),
+            expires: TimeView::new(r.expires_at, now),
+            suggested_role: r.suggested_role,
+            approve_path: paths::approve_join_request(org, r.id),
+            reject_path: paths::reject_join_request(org, r.id),
+            key: format!("jr-{}", r.id),
+        })
+        .collect()
+}
+
 /// What pages say instead of offering invite controls on a Trial plan (DESIGN.md, rule 3).
 pub fn trial_message(plan: Plan) -> Option<&'static str> {
     (!plan.allows_invitations()).then_some(Plan::TRIAL_MESSAGE)
@@ -567,21 +590,7 @@ pub async fn team_page(req: OrgRequest, http: HttpRequest) -> Result<HttpRespons
     let form = InviteForm::empty(member, layout.csrf.clone()).with_seats(&team.seats);
     let (seats, seats_over) = (team.seats.summary(), team.seats.over_notice());
     let (open_requests, join_request_total) = std::mem::take(&mut team.join_requests);
-    let join_requests = open_requests
-        .into_iter()
-        .map(|r| JoinRequestRow {
-            name: r.name,
-            email: r.email.to_string(),
-            via: r.via.label(),
-            note: r.note,
-            sent: TimeView::new(r.created_at, now),
-            expires: TimeView::new(r.expires_at, now),
-            suggested_role: r.suggested_role,
-            approve_path: paths::approve_join_request(org, r.id),
-            reject_path: paths::reject_join_request(org, r.id),
-            key: format!("jr-{}", r.id),
-        })
-        .collect();
+    let join_requests = join_request_rows(open_requests, org, now);
     let Sections {
         members,
         pending,
