@@ -7,11 +7,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::organizations::permitted;
-use super::{
-    Actor, NoStanding, ServiceError, Services, TokenGrant, acting_in, refuse, standing_in,
-    standing_of,
-};
+use super::{Actor, NoStanding, ServiceError, Services, TokenGrant, refuse, standing_of};
 use crate::db::api_tokens::ApiTokenListing;
 use crate::db::audit::{self, RequestMeta};
 use crate::db::{self, Conn};
@@ -45,15 +41,10 @@ pub enum ApiTokenRefusal {
 
 type Result<T> = std::result::Result<T, ServiceError<ApiTokenRefusal>>;
 
+/// `actor`'s standing as an Owner (`billing`; staff act as Owners), under the lock when `lock`.
 fn owner_in(c: &mut Conn, org: OrganizationId, actor: &Actor, lock: bool) -> Result<super::Acting> {
-    let acting = if lock {
-        acting_in(c, org, actor)?
-    } else {
-        standing_in(c, org, actor)?
-    };
-    permitted(&acting, Permission::Billing)
-        .map_err(|e| e.map_refusal(|_| ApiTokenRefusal::NotPermitted))?;
-    Ok(acting)
+    let denied = ApiTokenRefusal::NotPermitted;
+    super::permitted_in(c, org, actor, lock, Permission::Billing, denied)
 }
 
 /// `org`'s tokens that are not revoked, newest first, for its Owners (and staff). Reads only.

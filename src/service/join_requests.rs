@@ -17,9 +17,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::organizations::permitted;
 use super::seats::ensure_free;
-use super::{Actor, NoStanding, ServiceError, Services, acting_in, refuse, standing_in};
+use super::{Actor, NoStanding, ServiceError, Services, refuse};
 use crate::db::audit::{self, AuditContext};
 use crate::db::outbox::{self, EmailKind, JoinedMember};
 use crate::db::{self, Conn, DbError};
@@ -259,14 +258,8 @@ fn answering(
     actor: &Actor,
     lock: bool,
 ) -> Answered<super::Acting> {
-    let acting = if lock {
-        acting_in(c, org, actor)?
-    } else {
-        standing_in(c, org, actor)?
-    };
-    permitted(&acting, Permission::MembersManage)
-        .map_err(|e| e.map_refusal(|_| JoinRequestRefusal::NotPermitted))?;
-    Ok(acting)
+    let denied = JoinRequestRefusal::NotPermitted;
+    super::permitted_in(c, org, actor, lock, Permission::MembersManage, denied)
 }
 
 /// The open request `id` of `org` (else why not).

@@ -221,6 +221,28 @@ pub fn acting_in<R: From<NoStanding>>(
     standing(conn, org, actor, true)
 }
 
+/// `actor`'s standing in `org` — under the organization's lock when `lock` (a write), else
+/// without it (a read) — refused with `denied` unless the role they act with holds
+/// `permission`: the check every Owner-only or manager-only settings page starts with.
+///
+/// # Errors
+/// [`NoStanding`] (as `R`); `denied` without the permission; [`DbError`].
+pub fn permitted_in<R: From<NoStanding>>(
+    conn: &mut Conn,
+    org: OrganizationId,
+    actor: &Actor,
+    lock: bool,
+    permission: crate::domain::Permission,
+    denied: R,
+) -> Result<Acting, ServiceError<R>> {
+    let acting = standing(conn, org, actor, lock)?;
+    if acting.role.has(permission) {
+        Ok(acting)
+    } else {
+        Err(ServiceError::Refused(denied))
+    }
+}
+
 /// `actor`'s standing in `org` without taking its lock, for operations that only read.
 ///
 /// # Errors

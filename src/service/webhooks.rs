@@ -6,8 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::organizations::permitted;
-use super::{Actor, NoStanding, ServiceError, Services, acting_in, refuse, standing_in};
+use super::{Actor, NoStanding, ServiceError, Services, refuse};
 use crate::db::webhooks::{DeliveryRow, Endpoint};
 use crate::db::{self, Conn, audit};
 use crate::domain::audit::AuditAction;
@@ -40,15 +39,10 @@ pub enum WebhookRefusal {
 
 type Result<T> = std::result::Result<T, ServiceError<WebhookRefusal>>;
 
+/// `actor`'s standing as an Owner (`billing`; staff act as Owners), under the lock when `lock`.
 fn owner_in(c: &mut Conn, org: OrganizationId, actor: &Actor, lock: bool) -> Result<super::Acting> {
-    let acting = if lock {
-        acting_in(c, org, actor)?
-    } else {
-        standing_in(c, org, actor)?
-    };
-    permitted(&acting, Permission::Billing)
-        .map_err(|e| e.map_refusal(|_| WebhookRefusal::NotPermitted))?;
-    Ok(acting)
+    let denied = WebhookRefusal::NotPermitted;
+    super::permitted_in(c, org, actor, lock, Permission::Billing, denied)
 }
 
 /// `org`'s endpoints, for its Owners (and staff). Reads only.

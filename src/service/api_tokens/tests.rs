@@ -92,7 +92,7 @@ fn a_token_acts_with_its_role_for_its_organization_only_and_is_audited_by_name()
     assert_eq!(actor.user.id, owner.user.id);
     let acting = {
         let mut conn = f.svc.conn().unwrap();
-        standing_in::<NoStanding>(&mut conn, org, &actor).unwrap()
+        crate::service::standing_in::<NoStanding>(&mut conn, org, &actor).unwrap()
     };
     assert_eq!(
         acting.role,

@@ -10,9 +10,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::organizations::permitted;
 use super::seats::ensure_free;
-use super::{Actor, NoStanding, ServiceError, Services, acting_in, refuse, standing_in};
+use super::{Actor, NoStanding, ServiceError, Services, refuse};
 use crate::db::audit::{self, AuditContext};
 use crate::db::domains::{NewCode, OrgDomain};
 use crate::db::outbox::{self, EmailKind, JoinedMember};
@@ -91,15 +90,10 @@ pub struct DomainSettings {
     pub restricted: bool,
 }
 
+/// `actor`'s standing as an Owner (`billing`; staff act as Owners), under the lock when `lock`.
 fn owner_in(c: &mut Conn, org: OrganizationId, actor: &Actor, lock: bool) -> Result<super::Acting> {
-    let acting = if lock {
-        acting_in(c, org, actor)?
-    } else {
-        standing_in(c, org, actor)?
-    };
-    permitted(&acting, Permission::Billing)
-        .map_err(|e| e.map_refusal(|_| DomainRefusal::NotPermitted))?;
-    Ok(acting)
+    let denied = DomainRefusal::NotPermitted;
+    super::permitted_in(c, org, actor, lock, Permission::Billing, denied)
 }
 
 /// `org`'s domains and restriction, for its Owners (and staff). Reads only.
