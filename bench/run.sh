@@ -380,9 +380,6 @@ EOF
 $report record "$results" "Bulk invite, 1,000 addresses (median; max in the p99 column)" \
   "$bulk_json" "$(peak_of "$work/bulk.rss")" "≤150 ms" "p99 <= 150"
 
-hwm1=$(hwm_of "$pid1")
-stop_pid "$pid1"
-
 # The JSON API beside the pages (issue 15), after the page scenarios so that they run on the
 # same data as in builds without it: the members of A (200, one page of 200) and a
 # POST of one new invitation each, with an API token of A acting as Admin.
@@ -402,6 +399,9 @@ if [[ -n "$API_TOKEN" ]]; then
 else
   log "no API token from the seed (a build before the JSON API): API scenarios skipped"
 fi
+
+hwm1=$(hwm_of "$pid1")
+stop_pid "$pid1"
 
 # --- server 2: the limiter effectively off, so the flood reaches argon2 --------------------
 log "starting server 2 on :$port2 (JOINERY_LOGIN_ATTEMPTS_PER_MINUTE=60000)"
