@@ -98,6 +98,7 @@ impl ResponseError for ApiError {
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         response.insert_header((header::CACHE_CONTROL, "no-store"));
         if let Some(seconds) = self.retry_after {
+            // 429 (a limit) and 503 (the database) both say when to try again.
             response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         if self.status == StatusCode::UNAUTHORIZED {
@@ -118,6 +119,16 @@ impl<R: Refusal> From<ServiceError<R>> for ApiError {
                 detail: r.to_string(),
                 retry_after: r.retry_after(),
             },
+            // The database could not be reached in time: 503 with Retry-After, as the pages.
+            ServiceError::Storage(e) if e.is_unavailable() => {
+                tracing::warn!(error = %e, "database unavailable");
+                Self {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    detail: "The database is not answering right now. Try again in a few seconds."
+                        .to_owned(),
+                    retry_after: Some(u64::from(super::error::UNAVAILABLE_RETRY_AFTER)),
+                }
+            }
             ServiceError::Storage(e) => {
                 tracing::error!(error = %e, "API request failed");
                 Self::new(
