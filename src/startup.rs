@@ -261,6 +261,7 @@ impl Application {
             passwords,
             limits,
             services,
+            pages: Default::default(),
         });
         let store_db = db.clone();
         let server = HttpServer::new(move || {

@@ -63,6 +63,7 @@ row_structs! {
         name: String => &'a str,
         plan: String => &'a str,
         created_at: NaiveDateTime => NaiveDateTime,
+        version: i64,
     }
     /// A new `memberships` row.
     MembershipRow, NewMembership for memberships {

@@ -20,6 +20,7 @@ impl TryFrom<OrganizationRow> for Organization {
             id: parse_stored(&row.id, "organization id")?,
             name: row.name,
             plan: parse_stored(&row.plan, "plan")?,
+            version: row.version,
         })
     }
 }
@@ -95,6 +96,7 @@ pub fn insert(
         id,
         name: name.as_str().to_owned(),
         plan,
+        version: 0,
     })
 }
 

@@ -20,6 +20,7 @@ diesel::table! {
         seat_limit -> Nullable<Integer>,
         restrict_to_verified_domains -> Bool,
         invitation_reminders -> Bool,
+        version -> BigInt,
     }
 }
 

@@ -13,6 +13,9 @@ pub struct Organization {
     pub name: String,
     /// Its plan.
     pub plan: Plan,
+    /// Its version: a number the database raises in the same transaction as every change to
+    /// what its Team page shows (migration `000120_organization_version`; issue 16).
+    pub version: i64,
 }
 
 /// One person's membership of one organization.

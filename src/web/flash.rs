@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::session::Session;
 
 /// A message for the next page.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Flash {
     /// `success`, `info` or `error`: the styling and the ARIA role.
     pub kind: String,

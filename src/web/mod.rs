@@ -12,6 +12,7 @@ pub mod headers;
 pub mod limits;
 pub mod links;
 pub mod listing;
+pub mod page_cache;
 pub mod pages;
 pub mod refusals;
 pub mod request_body;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub limits: limits::Limits,
     /// The service layer, which every operation goes through.
     pub services: crate::service::Services,
+    /// Rendered pages reused until what they show changes (the Team page).
+    pub pages: Arc<page_cache::PageCache>,
 }
 
 use refusals::PASSWORDS_BUSY;
@@ -101,7 +104,7 @@ impl AppState {
 }
 
 /// The signed-in person as the page header shows them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NavUser {
     /// Display name.
     pub name: String,
@@ -112,7 +115,7 @@ pub struct NavUser {
 }
 
 /// What the shared layout (`base.html`) needs on every page.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Layout {
     /// The page title (the `<title>` adds " · Joinery").
     pub title: String,

@@ -23,7 +23,6 @@ pub use invite::{
     OfferedRole, invite_page, invite_result, send_invitations,
 };
 
-use super::render;
 use crate::domain::invitation::{Inviter, check_acting_on};
 use crate::domain::{InvitationStatus, MemberListing, OrganizationId, Permission, Plan, Role};
 use crate::paths;
@@ -34,6 +33,7 @@ use crate::service::team::{
 use crate::service::{Actor, ServiceError, Services};
 use crate::web::extractors::{OrgMember, OrgRequest, on};
 use crate::web::listing::{Pager, SortColumn, SortHeader, Table, TableLinks, TeamQuery};
+use crate::web::page_cache::{CachedPage, PageKey};
 use crate::web::{AppError, Layout};
 use rows::{JoinRequestRow, history_row, join_request_rows, pending_row};
 
@@ -451,6 +451,28 @@ pub async fn team_page(req: OrgRequest, http: HttpRequest) -> Result<HttpRespons
     req.require(Permission::MembersManage)?;
     let query = team_query(&http)?;
     let (org, now) = (req.org(), req.state.clock.now());
+    let member = &req.member;
+    // Removing writes the session row, so `remove` does it only when there is a result.
+    let result = req.session.get::<InviteResult>(RESULT_KEY);
+    req.session.remove(RESULT_KEY);
+    let layout = req.layout("Team")?;
+    // A page without a one-shot message is reused while nothing it shows has changed
+    // (`web::page_cache`): the organization's version, the viewer's role (read on this
+    // request), the query, the layout and the second all name it.
+    let key = (result.is_none() && layout.flash.is_none()).then(|| PageKey {
+        page: "team",
+        org,
+        version: member.org.version,
+        viewer: member.user.id,
+        role: member.role,
+        as_staff: member.as_staff,
+        query: http.query_string().to_owned(),
+        layout: layout.clone(),
+        second: PageKey::second_of(now),
+    });
+    if let Some(page) = key.as_ref().and_then(|key| req.state.pages.get(key)) {
+        return Ok(page.respond(&http));
+    }
     let view = TeamView {
         filter: query.filter.clone(),
         members: query.members,
@@ -461,11 +483,6 @@ pub async fn team_page(req: OrgRequest, http: HttpRequest) -> Result<HttpRespons
     let mut team = req
         .call(move |svc, actor, org, _| service::team(svc, actor, org, &view, now))
         .await?;
-    let member = &req.member;
-    // Removing writes the session row, so `remove` does it only when there is a result.
-    let result = req.session.get::<InviteResult>(RESULT_KEY);
-    req.session.remove(RESULT_KEY);
-    let layout = req.layout("Team")?;
     let form = InviteForm::empty(member, layout.csrf.clone()).with_seats(&team.seats);
     let (seats, seats_over) = (team.seats.summary(), team.seats.over_notice());
     let (open_requests, join_request_total) = std::mem::take(&mut team.join_requests);
@@ -476,30 +493,37 @@ pub async fn team_page(req: OrgRequest, http: HttpRequest) -> Result<HttpRespons
         history,
         links,
     } = Sections::new(member, &query, team, now);
-    render(&TeamPage {
-        layout,
-        members,
-        pending,
-        history,
-        links,
-        new_link_path: paths::new_invite_link(org),
-        import_path: paths::import_invitations(org),
-        sort_inputs: query.sort_inputs(),
-        filter: query.filter.clone(),
-        team_path: paths::team(org),
-        export_path: export_path(org, &query.filter),
-        result,
-        can_invite: member.role.has(Permission::UsersInvite),
-        trial_message: trial_message(member.org.plan),
-        invite_page: paths::invite(org),
-        audit_path: paths::audit(org),
-        form,
-        seats,
-        seats_over,
-        join_requests,
-        join_request_total,
-        approve_roles: member.role.assignable_roles(),
-    })
+    let page = CachedPage::new(
+        TeamPage {
+            layout,
+            members,
+            pending,
+            history,
+            links,
+            new_link_path: paths::new_invite_link(org),
+            import_path: paths::import_invitations(org),
+            sort_inputs: query.sort_inputs(),
+            filter: query.filter.clone(),
+            team_path: paths::team(org),
+            export_path: export_path(org, &query.filter),
+            result,
+            can_invite: member.role.has(Permission::UsersInvite),
+            trial_message: trial_message(member.org.plan),
+            invite_page: paths::invite(org),
+            audit_path: paths::audit(org),
+            form,
+            seats,
+            seats_over,
+            join_requests,
+            join_request_total,
+            approve_roles: member.role.assignable_roles(),
+        }
+        .render()?,
+    );
+    if let Some(key) = key {
+        req.state.pages.insert(key, page.clone());
+    }
+    Ok(page.respond(&http))
 }
 
 #[cfg(test)]
