@@ -92,7 +92,9 @@ impl CachedPage {
             .flat_map(|v| v.split(','))
             .map(|tag| tag.trim())
             // If-None-Match compares weakly (RFC 9110, 13.1.2): a `W/` prefix still matches.
-            .any(|tag| tag == "*" || tag.trim_start_matches("W/").as_bytes() == self.etag.as_bytes());
+            .any(|tag| {
+                tag == "*" || tag.trim_start_matches("W/").as_bytes() == self.etag.as_bytes()
+            });
         let mut response = if matches {
             HttpResponse::NotModified()
         } else {

@@ -1093,3 +1093,125 @@ async fn a_reinvite_racing_an_acceptance_skips_the_new_member() {
     assert_eq!(app.role_of(org, "sam@example.com"), Some(Role::Editor));
     assert!(app.no_email_to("sam@example.com").await);
 }
+
+// ---- Reuse of the rendered page (issue 16) -----------------------------------------------
+
+/// The Team page's `ETag`.
+fn etag(page: &Page) -> String {
+    page.headers
+        .get("etag")
+        .expect("the Team page carries an ETag")
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A rendered Team page is reused only while nothing it shows has changed: a browser's
+/// revalidation gets a 304 until then, and any change — even one made in the database behind
+/// every handler's back (an email's delivery state, a person's name, a role), or the clock
+/// moving on (relative times) — gives the new page at once.
+#[tokio::test]
+async fn the_team_page_is_answered_304_until_anything_it_shows_changes() {
+    let app = spawn_app().await;
+    let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    owner.invite(org, "mail@example.com", "viewer", "").await;
+    app.email_to("mail@example.com").await;
+    // Until the outbox's worker has marked the email sent, the page may still change.
+    let mut page = owner.get(&team_path(org)).await;
+    for _ in 0..100 {
+        if page.texts("section[aria-labelledby='pending-heading'] tbody tr .badge") == ["sent"] {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+        page = owner.get(&team_path(org)).await;
+    }
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.headers.get("cache-control").unwrap(),
+        "private, no-cache",
+        "kept for this person only, and revalidated before reuse"
+    );
+    let tag = etag(&page);
+    let again = owner
+        .get_with(&team_path(org), &[("If-None-Match", &tag)])
+        .await;
+    assert_eq!(again.status, 304, "nothing changed: {}", again.text());
+    assert!(again.body.is_empty());
+    assert_eq!(etag(&again), tag);
+    // Another view of the page (another sort) is another page.
+    let sorted = owner
+        .get_with(
+            &format!("{}?members_sort=email", team_path(org)),
+            &[("If-None-Match", &tag)],
+        )
+        .await;
+    assert_eq!(sorted.status, 200, "{}", sorted.text());
+
+    // The email's delivery state, changed in the database directly.
+    app.execute("UPDATE outbox_emails SET status = 'failed', last_error = 'mailbox full'");
+    let failed = owner
+        .get_with(&team_path(org), &[("If-None-Match", &tag)])
+        .await;
+    assert_eq!(failed.status, 200, "a new delivery state is a new page");
+    assert_eq!(
+        failed.texts("section[aria-labelledby='pending-heading'] tbody tr .badge"),
+        ["failed"]
+    );
+    assert!(failed.text().contains("mailbox full"));
+    let tag = etag(&failed);
+
+    // A member's name.
+    let other = app.create_user("dana@example.com", "Dana Original");
+    app.add_member(org, other, Role::Viewer);
+    let page = owner
+        .get_with(&team_path(org), &[("If-None-Match", &tag)])
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("Dana Original"));
+    app.execute("UPDATE users SET name = 'Dana Renamed' WHERE email = 'dana@example.com'");
+    let page = owner
+        .get_with(&team_path(org), &[("If-None-Match", &etag(&page))])
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("Dana Renamed"), "{}", page.text());
+    let tag = etag(&page);
+
+    // The clock: relative times are never more than a second old.
+    app.advance(Duration::minutes(2));
+    let later = owner
+        .get_with(&team_path(org), &[("If-None-Match", &tag)])
+        .await;
+    assert_eq!(
+        later.status, 200,
+        "two minutes later the relative times differ"
+    );
+    assert!(later.text().contains("2 minutes ago"), "{}", later.text());
+    let tag = etag(&later);
+
+    // The viewer's own role, read on every request: an Owner demoted to Admin no longer
+    // sees Owner among the roles they may give.
+    let second_owner = app.create_user("olga@example.com", "Olga Owner");
+    app.add_member(org, second_owner, Role::Owner);
+    let page = owner.get(&team_path(org)).await;
+    assert!(
+        page.attrs("select[name=role] option", "value")
+            .contains(&"owner".to_owned())
+    );
+    app.execute(&format!(
+        "UPDATE memberships SET role = 'admin' WHERE organization_id = '{org}' \
+         AND user_id <> '{second_owner}' AND role = 'owner'"
+    ));
+    let demoted = owner
+        .get_with(&team_path(org), &[("If-None-Match", &tag)])
+        .await;
+    assert_eq!(demoted.status, 200);
+    assert!(
+        !demoted
+            .attrs(
+                "section[aria-labelledby='members-heading'] select[name=role] option",
+                "value"
+            )
+            .contains(&"owner".to_owned()),
+        "an Admin is offered no Owner role"
+    );
+}

@@ -240,6 +240,15 @@ impl Browser {
         Self::page(self.client.get(self.url(path)).send().await.unwrap()).await
     }
 
+    /// GET with extra request headers (e.g. `If-None-Match`), following redirects.
+    pub async fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Page {
+        let mut request = self.client.get(self.url(path));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Self::page(request.send().await.unwrap()).await
+    }
+
     /// POSTs these fields; `Err` when the connection failed before a response was read.
     pub async fn try_post(
         &self,

@@ -12,6 +12,12 @@ impl TestApp {
         self.db.with_conn(f).unwrap()
     }
 
+    /// Runs one SQL statement against the app's database, behind every handler's back.
+    pub fn execute(&self, sql: &str) {
+        use diesel::RunQueryDsl as _;
+        self.query(|c| Ok(diesel::sql_query(sql).execute(c).map(|_| ())?));
+    }
+
     /// Counts the rows of the invitations table.
     pub fn invitation_count(&self) -> i64 {
         use diesel::prelude::*;
