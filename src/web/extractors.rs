@@ -2,7 +2,8 @@
 //! [`OrgMember`] cannot forget the membership check. Roles are read from the database on every
 //! request, never cached in the session, so a demotion takes effect on the next click. Each
 //! extractor asks the service layer once (`service::accounts::signed_in`,
-//! `service::organizations::member_context`): one hand-off to a blocking thread.
+//! `service::organizations::member_context`), a read that on SQLite runs without a hand-off
+//! to a blocking thread when a connection is idle (`AppState::read`).
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
@@ -74,7 +75,7 @@ impl FromRequest for MaybeUser {
             let Some(id) = session.user_id() else {
                 return Ok(MaybeUser(None));
             };
-            let user = state.call(move |svc| accounts::signed_in(svc, id)).await?;
+            let user = state.read(move |svc| accounts::signed_in(svc, id)).await?;
             if user.is_none() {
                 session.sign_out();
             }
@@ -206,7 +207,7 @@ impl FromRequest for OrgMember {
             let org_id = org_id.and_then(Result::ok);
             // The person, their standing and their organizations in one hand-off.
             let context = state
-                .call(move |svc| organizations::member_context(svc, user_id, org_id))
+                .read(move |svc| organizations::member_context(svc, user_id, org_id))
                 .await;
             let MemberContext {
                 user,

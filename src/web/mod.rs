@@ -86,6 +86,29 @@ impl AppState {
             .map_err(|e| crate::db::DbError::Task(e.to_string()))?
     }
 
+    /// Runs the read-only service operation `op` (a few indexed reads: who is signed in, their
+    /// standing) as [`crate::db::Db::read`] runs reads: on SQLite on the current thread when a
+    /// connection is idle, otherwise as [`AppState::call`].
+    ///
+    /// # Errors
+    /// As [`AppState::call`].
+    pub async fn read<T, R>(
+        &self,
+        op: impl FnOnce(&crate::service::Services) -> Result<T, crate::service::ServiceError<R>>
+        + Send
+        + 'static,
+    ) -> Result<T, crate::service::ServiceError<R>>
+    where
+        T: Send + 'static,
+        R: Send + 'static,
+    {
+        if self.db.runs_reads_inline() {
+            op(&self.services)
+        } else {
+            self.call(op).await
+        }
+    }
+
     /// Hashes a new account's password on the password threads.
     ///
     /// # Errors

@@ -60,7 +60,7 @@ impl SessionStore for DbSessionStore {
         let hash = key_hash(session_key);
         let state = self
             .db
-            .run(move |c| db::sessions::load(c, &hash, Utc::now()))
+            .read(move |c| db::sessions::load(c, &hash, Utc::now()))
             .await
             .map_err(|e| LoadError::Other(e.into()))?;
         match state {
