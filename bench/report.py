@@ -2,8 +2,11 @@
 """Helpers for bench/run.sh (standard library only).
 
   report.py parse WRK_OUTPUT             -> one JSON object: rps, p50/p99 in ms, errors, bytes/req
-  report.py table RESULTS.jsonl CEILING  -> the Markdown results table
+  report.py table RESULTS.jsonl CEILING [PG_RESULTS.jsonl]
+      -> the Markdown results table, with PostgreSQL's figures beside SQLite's
   report.py count DB SQL                 -> the single integer a query returns (SQLite)
+  report.py watch DB DONE_FILE           -> "yes" if anything was committed to the SQLite
+      database DB between the start and the moment DONE_FILE exists (PRAGMA data_version)
   report.py record RESULTS.jsonl NAME RESULT_JSON RSS_KIB TARGET EXPR [CEILING]
       appends a row; EXPR (Python, over rps, p50, p99, ratio, rss_mib) decides "met?"; a
       RESULT_JSON with "error" set is marked ERROR and never met
@@ -58,12 +61,19 @@ def fmt(v, digits=1):
     return f"{v:,.{digits}f}"
 
 
-def table(results_path, ceiling_rps):
+def table(results_path, ceiling_rps, pg_path=None):
     ceiling = float(ceiling_rps) if ceiling_rps else None
     rows = [json.loads(line) for line in open(results_path, encoding="utf-8") if line.strip()]
+    pg = {}
+    if pg_path:
+        for line in open(pg_path, encoding="utf-8"):
+            if line.strip():
+                r = json.loads(line)
+                pg[r["scenario"]] = r
     lines = [
-        "| scenario | req/s | p50 ms | p99 ms | × ceiling | peak RSS MiB | target | met? |",
-        "|---|---|---|---|---|---|---|---|",
+        "| scenario | req/s | p50 ms | p99 ms | × ceiling | peak RSS MiB | target | met? "
+        "| PostgreSQL req/s | PostgreSQL p99 ms | PostgreSQL RSS MiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         rps = r.get("rps")
@@ -72,14 +82,36 @@ def table(results_path, ceiling_rps):
         lines.append(
             f"| {r['scenario']} | {fmt(rps, 0) if rps else '—'} | {fmt(r.get('p50'), 2)} | "
             f"{fmt(r.get('p99'), 2)} | {ratio} | {rss} | {r.get('target', '')} | "
-            f"{r.get('met', '')} |"
+            f"{r.get('met', '')} | {pg_cells(pg.get(r['scenario']))} |"
         )
     return "\n".join(lines)
+
+
+def pg_cells(r):
+    """The PostgreSQL columns of a row: req/s, p99, RSS (or ERROR)."""
+    if r is None:
+        return "— | — | —"
+    if r.get("error"):
+        return f"**ERROR**: {r['error']} | — | —"
+    rps = r.get("rps")
+    rss = f"{r['rss_kib'] / 1024:.1f}" if r.get("rss_kib") else "—"
+    return f"{fmt(rps, 0) if rps else '—'} | {fmt(r.get('p99'), 2)} | {rss}"
 
 
 def count(db, sql):
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     return con.execute(sql).fetchone()[0]
+
+
+def watch(db, done):
+    import os
+    import time
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    before = con.execute("pragma data_version").fetchone()[0]
+    while not os.path.exists(done):
+        time.sleep(0.05)
+    after = con.execute("pragma data_version").fetchone()[0]
+    return "no" if before == after else "yes"
 
 
 def record(results, name, result_json, rss_kib, target, expr, ceiling=None):
@@ -111,9 +143,12 @@ if __name__ == "__main__":
     if cmd == "parse":
         print(json.dumps(parse(sys.argv[2])))
     elif cmd == "table":
-        print(table(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None))
+        print(table(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None,
+                    sys.argv[4] if len(sys.argv) > 4 else None))
     elif cmd == "record":
         record(*sys.argv[2:])
+    elif cmd == "watch":
+        print(watch(sys.argv[2], sys.argv[3]))
     elif cmd == "count":
         print(count(sys.argv[2], sys.argv[3]))
     else:

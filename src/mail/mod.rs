@@ -12,7 +12,12 @@ use std::path::PathBuf;
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::AsyncSmtpTransport;
+use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
+
+/// SMTP connections kept open to the relay at most (lettre's pool; its default is 10): one
+/// per message in flight ([`outbox::DELIVERY_CONCURRENCY`]).
+pub const SMTP_CONNECTIONS: u32 = 64;
 
 impl MailError {
     /// Whether the SMTP server refused the message for good (a 5xx reply, e.g. "550 mailbox
@@ -96,6 +101,7 @@ impl Mailer {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| MailError::Config(e.to_string()))?
             .timeout(Some(std::time::Duration::from_secs(20)))
+            .pool_config(PoolConfig::new().max_size(SMTP_CONNECTIONS))
             .build();
         Ok(Self {
             transport: Transport::Smtp(transport),

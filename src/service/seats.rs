@@ -35,8 +35,9 @@ pub fn usage(
 
 /// Refuses unless `wanted` more seats fit in `org` at `now` (all or nothing; while the
 /// organization is over its limit, nothing fits, not even `wanted = 0`). Call it inside the
-/// write transaction that adds them, after the organization's lock. Returns the usage it
-/// counted.
+/// write transaction that adds them, after the organization's lock. Without a limit
+/// (Enterprise's default) nothing is counted: every invite of such an organization would
+/// otherwise count its pending invitations, which grow with every invite (issue 16).
 ///
 /// # Errors
 /// [`NoFreeSeats`] (as the caller's refusal `R`); [`DbError`] on a failed query.
@@ -45,10 +46,17 @@ pub fn ensure_free<R: From<NoFreeSeats>>(
     org: &Organization,
     wanted: i64,
     now: DateTime<Utc>,
-) -> Result<SeatUsage, ServiceError<R>> {
-    let usage = usage(conn, org, now)?;
+) -> Result<(), ServiceError<R>> {
+    let limit = SeatLimit::of(org.plan, db::seats::custom_limit(conn, org.id)?);
+    if limit.seats().is_none() {
+        return Ok(());
+    }
+    let usage = SeatUsage {
+        used: db::seats::used(conn, org.id, now)?,
+        limit,
+    };
     match usage.check(wanted) {
-        Ok(()) => Ok(usage),
+        Ok(()) => Ok(()),
         Err(no) => refuse(no),
     }
 }

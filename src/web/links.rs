@@ -114,4 +114,23 @@ impl LinkVisit {
             .call(move |svc| op(svc, &visitor, &token, now))
             .await
     }
+
+    /// Runs the read-only service operation `op` (opening a link's page: a few indexed reads)
+    /// as [`AppState::read`](crate::web::AppState::read) does: on SQLite without a hand-off
+    /// to a blocking thread when a connection is idle.
+    ///
+    /// # Errors
+    /// Whatever `op` refuses; [`ServiceError::Storage`] if the hand-off failed.
+    pub async fn read<T: Send + 'static, R: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Services, &Visitor, &LinkToken, DateTime<Utc>) -> Result<T, ServiceError<R>>
+        + Send
+        + 'static,
+    ) -> Result<T, ServiceError<R>> {
+        let (visitor, token) = (self.visitor.clone(), self.token.clone());
+        let now = self.state.clock.now();
+        self.state
+            .read(move |svc| op(svc, &visitor, &token, now))
+            .await
+    }
 }

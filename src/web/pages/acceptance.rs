@@ -186,7 +186,7 @@ impl Here {
 /// GET /invitations/{token} — what the one look-up found: a member invitation's page (one of
 /// its four branches, or why it cannot be used), a tenant-owner invitation's page, or a 404.
 pub async fn show(here: Here) -> Result<HttpResponse, AppError> {
-    let opened = here.call(service::open).await?;
+    let opened = here.read(service::open).await?;
     match opened {
         Opened::Member(view) => here.show(&view.link, Shown::Link(view.page), status_of(view.page)),
         Opened::Tenant(view) => super::tenant_acceptance::show_view(&here, &view),
