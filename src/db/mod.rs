@@ -210,6 +210,13 @@ impl CustomizeConnection<PooledConn, diesel::r2d2::Error> for ConnectionSetup {
     }
 }
 
+/// The queue of this process's SQLite write transactions (see [`write_transaction`]).
+static SQLITE_WRITER: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+
+/// How long a SQLite write transaction waits in this process's queue before it goes on to
+/// SQLite's own busy handler.
+const SQLITE_WRITER_WAIT: Duration = Duration::from_secs(2);
+
 /// Runs `f` in a transaction that holds the write lock from its first statement.
 ///
 /// On SQLite a plain (deferred) transaction that reads and then writes can fail at once with
@@ -239,6 +246,15 @@ where
     if nested {
         return conn.transaction(f);
     }
+    // SQLite takes one writer at a time. Writers of this process queue here, woken the moment
+    // the lock is free, rather than in SQLite's busy handler, which sleeps 1, 2, 5, … 100 ms
+    // between tries (issue 16: the invite POST's p99 was half a second of such sleeps). Other
+    // processes (the CLI, another instance) still meet the busy handler; a writer that waits
+    // here longer than SQLITE_WRITER_WAIT goes on to it too, so this queue can never deadlock.
+    let _writer = match conn {
+        AnyConnection::Sqlite(_) => SQLITE_WRITER.try_lock_for(SQLITE_WRITER_WAIT),
+        AnyConnection::Postgresql(_) => None,
+    };
     if let AnyConnection::Sqlite(c) = conn {
         AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
     }

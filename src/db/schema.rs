@@ -261,7 +261,16 @@ diesel::joinable!(api_tokens -> organizations (organization_id));
 diesel::joinable!(webhook_endpoints -> organizations (organization_id));
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
 
+diesel::table! {
+    invitation_counts (organization_id, minute) {
+        organization_id -> Text,
+        minute -> Timestamp,
+        created -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    invitation_counts,
     users,
     organizations,
     memberships,

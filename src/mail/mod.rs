@@ -17,7 +17,7 @@ use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 
 /// SMTP connections kept open to the relay at most (lettre's pool; its default is 10): one
 /// per message in flight ([`outbox::DELIVERY_CONCURRENCY`]).
-pub const SMTP_CONNECTIONS: u32 = 64;
+pub const SMTP_CONNECTIONS: u32 = 48;
 
 impl MailError {
     /// Whether the SMTP server refused the message for good (a 5xx reply, e.g. "550 mailbox

@@ -23,13 +23,13 @@ use crate::domain::{Clock, InvitationStatus};
 /// Attempts before a row is marked failed for good.
 pub const MAX_ATTEMPTS: i32 = 8;
 /// Rows taken per batch.
-pub const BATCH_SIZE: i64 = 128;
+pub const BATCH_SIZE: i64 = 96;
 /// Messages of one batch in flight at once, each on its own pooled SMTP connection
 /// ([`super::SMTP_CONNECTIONS`]). lettre writes a message's final `.` as a second small
 /// write without `TCP_NODELAY`, so each message waits one delayed ACK (~40 ms on Linux) on
 /// its connection while using no CPU: throughput comes from messages in flight (issue 16:
 /// ≥ 1,000 emails/s from one instance).
-pub const DELIVERY_CONCURRENCY: usize = 64;
+pub const DELIVERY_CONCURRENCY: usize = 48;
 
 /// The wait before retry number `attempts` (1-based): 10 s, 20 s, 40 s, … capped at one hour.
 pub fn backoff(attempts: i32) -> Duration {

@@ -23,6 +23,8 @@ pub struct Swept {
     pub join_requests: usize,
     /// Invitation reminders queued (days 2 and 5 of 7; issue 15 §3).
     pub reminders: usize,
+    /// Per-minute invitation counts over an hour old, deleted (the hourly limit's).
+    pub invitation_counts: usize,
 }
 
 /// Marks overdue pending invitations and join requests Expired, queues the invitation
@@ -44,6 +46,7 @@ pub fn sweep(
         sessions: db::sessions::delete_expired(&mut conn, wall_clock)?,
         join_requests: db::join_requests::expire_all_overdue(&mut conn, now)?,
         reminders: db::invitations::queue_due_reminders(&mut conn, now)?,
+        invitation_counts: db::invitations::prune_counts(&mut conn, now)?,
     };
     if swept.reminders > 0 {
         svc.email_queued();

@@ -119,7 +119,7 @@ impl SmtpServer {
         let mut server = mailin_embedded::Server::new(handler);
         server
             .with_name("smtp.joinery.test")
-            .with_num_threads(64)
+            .with_num_threads(128)
             .with_tcp_listener(listener);
         std::thread::spawn(move || {
             let _ = server.serve();

@@ -201,6 +201,49 @@ pub fn end(
 }
 row_lock!(invitations, InvitationId);
 hourly_window!(invitations);
+
+/// The start of the minute `t` falls in.
+fn minute_of(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::Timelike as _;
+    t.with_nanosecond(0)
+        .and_then(|t| t.with_second(0))
+        .unwrap_or(t)
+}
+
+/// How many invitations `org` created in the hour before `now`, for the hourly limit
+/// (`invitations_per_hour`), counted by the minute: the minute an hour ago counts whole, so
+/// the window is an hour and up to a minute. Sums at most 61 rows of `invitation_counts`,
+/// which a trigger keeps in the same transaction as every invitation created (migration
+/// `000130_invitation_counts`; issue 16), however many invitations the hour holds.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn created_in_last_hour(
+    conn: &mut Conn,
+    org: OrganizationId,
+    now: DateTime<Utc>,
+) -> Result<i64, DbError> {
+    use super::schema::invitation_counts as counts;
+    let minutes: Vec<i64> = counts::table
+        .filter(counts::organization_id.eq(org.to_string()))
+        .filter(counts::minute.ge(to_db(minute_of(now - Duration::hours(1)))))
+        .select(counts::created)
+        .load(conn)?;
+    Ok(minutes.into_iter().sum())
+}
+
+/// Deletes the per-minute invitation counts no hourly limit reads any more (over an hour
+/// before `now`); returns how many.
+///
+/// # Errors
+/// [`DbError`] on a failed query.
+pub fn prune_counts(conn: &mut Conn, now: DateTime<Utc>) -> Result<usize, DbError> {
+    use super::schema::invitation_counts as counts;
+    Ok(diesel::delete(
+        counts::table.filter(counts::minute.lt(to_db(minute_of(now - Duration::hours(1))))),
+    )
+    .execute(conn)?)
+}
 link_lookups!(
     invitations,
     InvitationRow => Invitation,

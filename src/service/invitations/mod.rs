@@ -12,7 +12,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 use super::{Acting, Actor, NoStanding, ServiceError, Services, acting_in, refuse, standing_in};
 use crate::db::audit::{self, AuditContext};
@@ -182,7 +182,7 @@ pub(crate) fn over_limit(
     if creating == 0 {
         return Ok(None);
     }
-    let sent_last_hour = db::invitations::created_since(c, org, now - Duration::hours(1))?;
+    let sent_last_hour = db::invitations::created_in_last_hour(c, org, now)?;
     let per_hour = svc.settings.invitations_per_hour;
     match check_hourly_limit(sent_last_hour, creating, per_hour) {
         Ok(()) => Ok(None),
@@ -427,7 +427,7 @@ fn send_anew(
     db::invitations::expire_if_overdue(c, org, &inv.email, now)?;
     let joined = db::organizations::is_member_by_email(c, org, &inv.email)?;
     let newer = db::invitations::live_pending(c, org, &inv.email)?.is_some();
-    let sent_last_hour = db::invitations::created_since(c, org, now - Duration::hours(1))?;
+    let sent_last_hour = db::invitations::created_in_last_hour(c, org, now)?;
     let per_hour = svc.settings.invitations_per_hour;
     check_sending_anew(joined, newer, sent_last_hour, per_hour)
         .or_else(|refused| refuse_resend(c, inv, refused, now))?;
@@ -523,6 +523,7 @@ mod tests {
     use crate::db::schema::invitations;
     use crate::domain::{InvitationStatus, Plan};
     use crate::service::testing::{Fixture, actor};
+    use chrono::Duration;
     use diesel::prelude::*;
 
     fn refusal<T: std::fmt::Debug>(r: Result<T>) -> InvitationRefusal {

@@ -1,0 +1,2 @@
+DROP TRIGGER invitations_count_insert;
+DROP TABLE invitation_counts;
