@@ -577,10 +577,10 @@ impl Db {
         F: FnOnce(&mut Conn) -> Result<R, DbError> + Send + 'static,
         R: Send + 'static,
     {
-        if self.runs_reads_inline() {
-            if let Some(mut conn) = self.pool.try_get() {
-                return f(&mut conn);
-            }
+        if self.runs_reads_inline()
+            && let Some(mut conn) = self.pool.try_get()
+        {
+            return f(&mut conn);
         }
         self.run(f).await
     }
