@@ -99,7 +99,7 @@ struct SettingsArgs {
     #[arg(long, env = "JOINERY_PASSWORD_THREADS")]
     password_threads: Option<usize>,
     /// Outbox delivery tasks in this instance; several instances may each run some.
-    #[arg(long, env = "JOINERY_OUTBOX_WORKERS", default_value_t = 1)]
+    #[arg(long, env = "JOINERY_OUTBOX_WORKERS", default_value_t = 2)]
     outbox_workers: u32,
     /// Milliseconds an idle outbox worker waits before looking for due email again (new
     /// email wakes it at once).

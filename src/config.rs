@@ -112,7 +112,7 @@ impl Settings {
             login_attempts_per_minute: 10,
             token_lookup_misses_per_minute: 20,
             db_pool_size: 8,
-            outbox_workers: 1,
+            outbox_workers: 2,
             password_threads: 8,
             outbox_poll_interval: std::time::Duration::from_millis(100),
             webhooks_allow_private: false,
