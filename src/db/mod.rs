@@ -273,6 +273,25 @@ where
     result
 }
 
+/// Runs the single write `f`: on SQLite in a [`write_transaction`], so that it queues behind
+/// this process's other writers rather than sleeping in SQLite's busy handler; on PostgreSQL
+/// as it is (one statement commits on its own, without BEGIN and COMMIT round trips).
+///
+/// # Errors
+/// Whatever `f` returns, or the error of BEGIN/COMMIT.
+pub fn single_write<T, E>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        AnyConnection::Sqlite(_) => write_transaction(conn, f),
+        AnyConnection::Postgresql(_) => f(conn),
+    }
+}
+
 /// A connection checked out of the pool; it goes back when dropped. Dereferences to [`Conn`].
 pub type Pooled = diesel::r2d2::PooledConnection<Manager>;
 

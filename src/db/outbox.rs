@@ -210,8 +210,18 @@ pub fn claim_leased(
     limit: i64,
     lease: chrono::Duration,
 ) -> Result<Vec<OutboxRow>, DbError> {
-    use diesel::sql_types::{BigInt, Timestamp};
     let (now, until) = (to_db(now), to_db(now + lease));
+    // On SQLite, queued behind this process's other writers (`db::single_write`).
+    super::single_write(conn, |conn| claim_rows(conn, now, until, limit))
+}
+
+fn claim_rows(
+    conn: &mut Conn,
+    now: chrono::NaiveDateTime,
+    until: chrono::NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, DbError> {
+    use diesel::sql_types::{BigInt, Timestamp};
     let rows = match conn {
         Conn::Postgresql(pg) => diesel::sql_query(format!(
             "UPDATE outbox_emails SET status = 'sending', locked_until = $1 WHERE id IN ( \
@@ -246,6 +256,11 @@ pub fn claim_leased(
 /// # Errors
 /// [`DbError`] on a failed query.
 pub fn mark_sent(conn: &mut Conn, id: &str, now: DateTime<Utc>) -> Result<(), DbError> {
+    // On SQLite, queued behind this process's other writers (`db::single_write`).
+    super::single_write(conn, |conn| mark_sent_now(conn, id, now))
+}
+
+fn mark_sent_now(conn: &mut Conn, id: &str, now: DateTime<Utc>) -> Result<(), DbError> {
     diesel::update(outbox_emails::table.find(id))
         .set((
             outbox_emails::status.eq("sent"),
@@ -264,6 +279,15 @@ pub fn mark_sent(conn: &mut Conn, id: &str, now: DateTime<Utc>) -> Result<(), Db
 /// # Errors
 /// [`DbError`] on a failed query.
 pub fn mark_attempt_failed(
+    conn: &mut Conn,
+    id: &str,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> Result<(), DbError> {
+    super::single_write(conn, |conn| attempt_failed(conn, id, error, retry_at))
+}
+
+fn attempt_failed(
     conn: &mut Conn,
     id: &str,
     error: &str,
