@@ -108,11 +108,7 @@ impl LinkVisit {
         + Send
         + 'static,
     ) -> Result<T, ServiceError<R>> {
-        let (visitor, token) = (self.visitor.clone(), self.token.clone());
-        let now = self.state.clock.now();
-        self.state
-            .call(move |svc| op(svc, &visitor, &token, now))
-            .await
+        self.state.call(self.bound(op)).await
     }
 
     /// Runs the read-only service operation `op` (opening a link's page: a few indexed reads)
@@ -127,10 +123,16 @@ impl LinkVisit {
         + Send
         + 'static,
     ) -> Result<T, ServiceError<R>> {
+        self.state.read(self.bound(op)).await
+    }
+
+    /// `op` for this visitor, this link and now, as an operation of the service layer.
+    fn bound<X>(
+        &self,
+        op: impl FnOnce(&Services, &Visitor, &LinkToken, DateTime<Utc>) -> X + Send + 'static,
+    ) -> impl FnOnce(&Services) -> X + Send + 'static {
         let (visitor, token) = (self.visitor.clone(), self.token.clone());
         let now = self.state.clock.now();
-        self.state
-            .read(move |svc| op(svc, &visitor, &token, now))
-            .await
+        move |svc| op(svc, &visitor, &token, now)
     }
 }

@@ -480,9 +480,29 @@ pub async fn team_page(req: OrgRequest, http: HttpRequest) -> Result<HttpRespons
         history: query.history,
         links: query.links,
     };
-    let mut team = req
+    let team = req
         .call(move |svc, actor, org, _| service::team(svc, actor, org, &view, now))
         .await?;
+    let page = CachedPage::new(team_html(member, &query, team, layout, result, now)?);
+    if let Some(key) = key {
+        req.state.pages.insert(key, page.clone());
+    }
+    Ok(page.respond(&http))
+}
+
+/// The Team page of `team` as `member` sees it at `now`, with `query`'s view of each table.
+///
+/// # Errors
+/// [`AppError::Internal`] if the template fails.
+fn team_html(
+    member: &OrgMember,
+    query: &TeamQuery,
+    mut team: Team,
+    layout: Layout,
+    result: Option<InviteResult>,
+    now: DateTime<Utc>,
+) -> Result<String, AppError> {
+    let org = member.org.id;
     let form = InviteForm::empty(member, layout.csrf.clone()).with_seats(&team.seats);
     let (seats, seats_over) = (team.seats.summary(), team.seats.over_notice());
     let (open_requests, join_request_total) = std::mem::take(&mut team.join_requests);
@@ -492,38 +512,32 @@ pub async fn team_page(req: OrgRequest, http: HttpRequest) -> Result<HttpRespons
         pending,
         history,
         links,
-    } = Sections::new(member, &query, team, now);
-    let page = CachedPage::new(
-        TeamPage {
-            layout,
-            members,
-            pending,
-            history,
-            links,
-            new_link_path: paths::new_invite_link(org),
-            import_path: paths::import_invitations(org),
-            sort_inputs: query.sort_inputs(),
-            filter: query.filter.clone(),
-            team_path: paths::team(org),
-            export_path: export_path(org, &query.filter),
-            result,
-            can_invite: member.role.has(Permission::UsersInvite),
-            trial_message: trial_message(member.org.plan),
-            invite_page: paths::invite(org),
-            audit_path: paths::audit(org),
-            form,
-            seats,
-            seats_over,
-            join_requests,
-            join_request_total,
-            approve_roles: member.role.assignable_roles(),
-        }
-        .render()?,
-    );
-    if let Some(key) = key {
-        req.state.pages.insert(key, page.clone());
+    } = Sections::new(member, query, team, now);
+    Ok(TeamPage {
+        layout,
+        members,
+        pending,
+        history,
+        links,
+        new_link_path: paths::new_invite_link(org),
+        import_path: paths::import_invitations(org),
+        sort_inputs: query.sort_inputs(),
+        filter: query.filter.clone(),
+        team_path: paths::team(org),
+        export_path: export_path(org, &query.filter),
+        result,
+        can_invite: member.role.has(Permission::UsersInvite),
+        trial_message: trial_message(member.org.plan),
+        invite_page: paths::invite(org),
+        audit_path: paths::audit(org),
+        form,
+        seats,
+        seats_over,
+        join_requests,
+        join_request_total,
+        approve_roles: member.role.assignable_roles(),
     }
-    Ok(page.respond(&http))
+    .render()?)
 }
 
 #[cfg(test)]
