@@ -166,9 +166,12 @@ pub(crate) use row_lock;
 
 /// `created_since` and `hourly_window_reopens` for table `$t` of things an organization
 /// creates under the hourly limit (`invitations_per_hour`, which invite links share in
-/// spirit with invitations).
+/// spirit with invitations); `reopens_only` leaves out `created_since` (invitations count
+/// their hour by the minute: `db::invitations::created_in_last_hour`).
 macro_rules! hourly_window {
     ($t:ident) => {
+        $crate::db::links::hourly_window!($t, reopens_only);
+
         #[doc = concat!("How many `", stringify!($t), "` rows `org` created since `since` (for")]
         /// the per-organization rate limit).
         ///
@@ -185,7 +188,8 @@ macro_rules! hourly_window {
                 .count()
                 .get_result(conn)?)
         }
-
+    };
+    ($t:ident, reopens_only) => {
         /// When the hourly limit's window next has room: an hour after the oldest row `org`
         /// created since `now` minus an hour (`None` when it created none). For `Retry-After`.
         ///

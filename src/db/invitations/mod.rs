@@ -200,7 +200,7 @@ pub fn end(
     Ok(won)
 }
 row_lock!(invitations, InvitationId);
-hourly_window!(invitations);
+hourly_window!(invitations, reopens_only);
 
 /// The start of the minute `t` falls in.
 fn minute_of(t: DateTime<Utc>) -> DateTime<Utc> {
