@@ -44,11 +44,11 @@ pub fn inviter_now(
     org: OrganizationId,
     user: UserId,
 ) -> Result<Option<Inviter>, DbError> {
-    let is_staff: Option<bool> = users::table
+    let is_staff: Option<bool> = super::on_backend!(conn, |c| users::table
         .find(user.to_string())
         .select(users::is_staff)
-        .first(conn)
-        .optional()?;
+        .first(c)
+        .optional())?;
     Ok(match is_staff {
         None => None,
         Some(true) => Some(Inviter::Staff),
@@ -261,11 +261,11 @@ macro_rules! link_lookups {
             conn: &mut Conn,
             token: &LinkToken,
         ) -> Result<Option<$details>, DbError> {
-            let row: Option<$row> = $t::table
+            let row: Option<$row> = $crate::db::on_backend!(conn, |c| $t::table
                 .filter($t::token_hash.eq(token.lookup_hash()))
                 .select(<$row>::as_select())
-                .first(conn)
-                .optional()?;
+                .first(c)
+                .optional())?;
             row.map(|row| details(conn, <$link>::try_from(row)?))
                 .transpose()
         }

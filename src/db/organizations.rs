@@ -64,13 +64,13 @@ pub fn lock(conn: &mut Conn, org: OrganizationId) -> Result<(), DbError> {
 /// # Errors
 /// [`DbError`] on a failed query.
 pub fn find(conn: &mut Conn, id: OrganizationId) -> Result<Option<Organization>, DbError> {
-    organizations::table
+    super::on_backend!(conn, |c| organizations::table
         .find(id.to_string())
         .select(OrganizationRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(Organization::try_from)
-        .transpose()
+        .first(c)
+        .optional())?
+    .map(Organization::try_from)
+    .transpose()
 }
 
 /// Creates an organization and returns it.
@@ -124,14 +124,14 @@ pub fn membership(
     org: OrganizationId,
     user: UserId,
 ) -> Result<Option<Membership>, DbError> {
-    memberships::table
+    super::on_backend!(conn, |c| memberships::table
         .filter(memberships::organization_id.eq(org.to_string()))
         .filter(memberships::user_id.eq(user.to_string()))
         .select(MembershipRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(Membership::try_from)
-        .transpose()
+        .first(c)
+        .optional())?
+    .map(Membership::try_from)
+    .transpose()
 }
 
 /// Whether the account with `email` is a member of `org`.
@@ -344,12 +344,12 @@ pub fn owners_to_notify(
 /// # Errors
 /// [`DbError`] on a failed query.
 pub fn for_user(conn: &mut Conn, user: UserId) -> Result<Vec<(Organization, Role)>, DbError> {
-    let rows: Vec<(OrganizationRow, String)> = memberships::table
+    let rows: Vec<(OrganizationRow, String)> = super::on_backend!(conn, |c| memberships::table
         .inner_join(organizations::table)
         .filter(memberships::user_id.eq(user.to_string()))
         .order(organizations::name.asc())
         .select((OrganizationRow::as_select(), memberships::role))
-        .load(conn)?;
+        .load(c))?;
     rows.into_iter()
         .map(|(o, r)| Ok((Organization::try_from(o)?, parse_stored(&r, "role")?)))
         .collect()

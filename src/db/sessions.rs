@@ -16,12 +16,12 @@ pub fn load(
     key_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, DbError> {
-    Ok(sessions::table
+    Ok(super::on_backend!(conn, |c| sessions::table
         .find(key_hash)
         .filter(sessions::expires_at.gt(to_db(now)))
         .select(sessions::state)
-        .first(conn)
-        .optional()?)
+        .first(c)
+        .optional())?)
 }
 
 /// Stores a new session.

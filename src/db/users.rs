@@ -32,13 +32,13 @@ impl TryFrom<UserRow> for Credentials {
 /// # Errors
 /// [`DbError`] on a failed query.
 pub fn find(conn: &mut Conn, id: UserId) -> Result<Option<User>, DbError> {
-    users::table
+    super::on_backend!(conn, |c| users::table
         .find(id.to_string())
         .select(UserRow::as_select())
-        .first(conn)
-        .optional()?
-        .map(|row| Credentials::try_from(row).map(|c| c.user))
-        .transpose()
+        .first(c)
+        .optional())?
+    .map(|row| Credentials::try_from(row).map(|c| c.user))
+    .transpose()
 }
 
 /// The account and password hash for a normalized email, if any.
@@ -63,10 +63,10 @@ pub fn find_credentials(
 /// # Errors
 /// [`DbError`] on a failed query.
 pub fn email_exists(conn: &mut Conn, email: &EmailAddress) -> Result<bool, DbError> {
-    Ok(diesel::select(diesel::dsl::exists(
-        users::table.filter(users::email.eq(email.as_str())),
-    ))
-    .get_result(conn)?)
+    Ok(super::on_backend!(conn, |c| diesel::select(
+        diesel::dsl::exists(users::table.filter(users::email.eq(email.as_str())),)
+    )
+    .get_result(c))?)
 }
 
 /// Creates an account and returns its id.

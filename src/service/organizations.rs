@@ -59,24 +59,25 @@ pub fn member_context(
     user: UserId,
     org: Option<OrganizationId>,
 ) -> std::result::Result<Option<MemberContext>, ServiceError<NoStanding>> {
-    let mut conn = svc.conn()?;
-    let Some(user) = db::users::find(&mut conn, user)? else {
-        return Ok(None);
-    };
-    let Some(organization) = org
-        .map(|org| db::organizations::find(&mut conn, org))
-        .transpose()?
-        .flatten()
-    else {
-        return refuse(NoStanding::NoSuchOrganization);
-    };
-    let acting = standing_of(&mut conn, organization, user.id, user.is_staff)?;
-    let organizations = db::organizations::for_user(&mut conn, user.id)?;
-    Ok(Some(MemberContext {
-        user,
-        acting,
-        organizations,
-    }))
+    db::snapshot(&mut *svc.conn()?, |conn| {
+        let Some(user) = db::users::find(conn, user)? else {
+            return Ok(None);
+        };
+        let Some(organization) = org
+            .map(|org| db::organizations::find(conn, org))
+            .transpose()?
+            .flatten()
+        else {
+            return refuse(NoStanding::NoSuchOrganization);
+        };
+        let acting = standing_of(conn, organization, user.id, user.is_staff)?;
+        let organizations = db::organizations::for_user(conn, user.id)?;
+        Ok(Some(MemberContext {
+            user,
+            acting,
+            organizations,
+        }))
+    })
 }
 
 /// The organizations `actor` belongs to, with their role there, by name.

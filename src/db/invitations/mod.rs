@@ -255,10 +255,11 @@ link_lookups!(
 fn details(conn: &mut Conn, invitation: Invitation) -> Result<InvitationDetails, DbError> {
     let organization = organizations::find(conn, invitation.organization_id)?
         .ok_or_else(|| DbError::Corrupt("invitation without organization".into()))?;
-    let (inviter_name, inviter_email): (String, String) = users::table
-        .find(invitation.invited_by.to_string())
-        .select((users::name, users::email))
-        .first(conn)?;
+    let (inviter_name, inviter_email): (String, String) =
+        crate::db::on_backend!(conn, |c| users::table
+            .find(invitation.invited_by.to_string())
+            .select((users::name, users::email))
+            .first(c))?;
     Ok(InvitationDetails {
         invitation,
         organization,

@@ -202,16 +202,17 @@ pub fn open(
     token: &LinkToken,
     now: DateTime<Utc>,
 ) -> Result<Opened, NoSuchInvitation> {
-    let mut conn = svc.conn()?;
-    match db::links::find(&mut conn, token)? {
-        Some(Link::MemberInvitation(details)) => Ok(Opened::Member(member_view(
-            &mut conn, visitor, details, now,
-        )?)),
-        Some(Link::TenantInvitation(inv)) => {
-            Ok(Opened::Tenant(tenants::view(&mut conn, visitor, inv, now)?))
+    db::snapshot(&mut *svc.conn()?, |conn| {
+        match db::links::find(conn, token)? {
+            Some(Link::MemberInvitation(details)) => {
+                Ok(Opened::Member(member_view(conn, visitor, details, now)?))
+            }
+            Some(Link::TenantInvitation(inv)) => {
+                Ok(Opened::Tenant(tenants::view(conn, visitor, inv, now)?))
+            }
+            Some(Link::InviteLink(_) | Link::Signup(_)) | None => refuse(NoSuchInvitation),
         }
-        Some(Link::InviteLink(_) | Link::Signup(_)) | None => refuse(NoSuchInvitation),
-    }
+    })
 }
 
 fn member_view(

@@ -188,7 +188,9 @@ pub fn open(
     token: &LinkToken,
     now: DateTime<Utc>,
 ) -> Result<JoinScreen> {
-    join_screen(&mut *svc.conn()?, token, visitor.user.as_ref(), now)
+    db::snapshot(&mut *svc.conn()?, |conn| {
+        join_screen(conn, token, visitor.user.as_ref(), now)
+    })
 }
 
 /// "Email me a link to join" on the link `token`: mails `email` a join link that proves it,
