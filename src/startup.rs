@@ -250,6 +250,7 @@ impl Application {
         };
         // Requests are counted and timed only when someone can read the counts.
         let track_requests = metrics_server.is_some();
+        let blocking_threads = settings.db_pool_size as usize + 2;
         let state = web::Data::new(AppState {
             db: db.clone(),
             clock,
@@ -330,6 +331,11 @@ impl Application {
                 }))
         })
         .listen(listener)?
+        // Each worker's blocking pool (tokio's default: 512 threads shared out) only ever runs
+        // database work, which waits for one of the pool's connections anyway: more threads
+        // than connections only add stacks and malloc use (issue 16: 52 threads during the
+        // bench). Two spare threads per worker for a task between connections.
+        .worker_max_blocking_threads(blocking_threads)
         .shutdown_timeout(30)
         .run();
         tracing::info!(%addr, %base_url, "Joinery listening");
