@@ -176,9 +176,20 @@ pub fn complete(
 ) -> Result<Completed> {
     let (request, screen) = {
         let mut conn = svc.conn()?;
-        let request = find(&mut conn, token)?;
+        let mut request = find(&mut conn, token)?;
         let screen = match request.invite_link_id {
-            None => signup_screen(&mut conn, &request, now)?,
+            None => {
+                let mut screen = signup_screen(&mut conn, &request, now)?;
+                if screen.page == LinkPage::AccountExists {
+                    // The account may be this link's own use by another request, committed
+                    // between reading the link and reading the address: read the link again,
+                    // after the account, so that a used link is answered as used (410), as
+                    // the write transaction would answer it.
+                    request = find(&mut conn, token)?;
+                    screen = signup_screen(&mut conn, &request, now)?;
+                }
+                screen
+            }
             Some(link) => {
                 drop(conn);
                 return join::complete_mailed(svc, visitor, request, link, form, now)
