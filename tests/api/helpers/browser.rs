@@ -4,7 +4,7 @@
 use std::time::Duration as StdDuration;
 
 use reqwest::header::HeaderMap;
-use scraper::{Html, Selector};
+use scraper::{ElementRef, Html, Selector};
 
 use joinery::domain::OrganizationId;
 
@@ -112,13 +112,35 @@ impl Page {
             .collect()
     }
 
-    /// The value of `attr` on every element matching `css`.
+    /// The value of `attr` on every element matching `css`. A link's `href`, a form's
+    /// `action` and a button's `formaction` come resolved against the page's URL, as a
+    /// browser's DOM properties give them (a same-origin path), so a test can `get` or compare
+    /// a relative link (the Team page's rows use them).
     pub fn attrs(&self, css: &str, attr: &str) -> Vec<String> {
         let sel = Selector::parse(css).unwrap();
+        let url = matches!(attr, "href" | "action" | "formaction");
         self.html()
             .select(&sel)
-            .filter_map(|e| e.value().attr(attr).map(str::to_owned))
+            .filter_map(|e| e.value().attr(attr))
+            .map(|v| if url { self.resolve(v) } else { v.to_owned() })
             .collect()
+    }
+
+    /// `link` resolved against the page's URL: an absolute URL as it is, anything else as the
+    /// path (with query and fragment) it leads to on this site.
+    pub fn resolve(&self, link: &str) -> String {
+        if reqwest::Url::parse(link).is_ok() {
+            return link.to_owned();
+        }
+        let url = reqwest::Url::parse(&self.url).unwrap().join(link).unwrap();
+        let mut path = url.path().to_owned();
+        if let Some(query) = url.query() {
+            path = format!("{path}?{query}");
+        }
+        if let Some(fragment) = url.fragment() {
+            path = format!("{path}#{fragment}");
+        }
+        path
     }
 
     /// The CSRF token of the first form on the page.
@@ -129,7 +151,8 @@ impl Page {
             .unwrap_or_else(|| panic!("no CSRF token on {}: {}", self.url, self.text()))
     }
 
-    /// The first form matching `css`: its action and its current field values.
+    /// The first form matching `css`: what a browser submits when the form is sent without
+    /// naming a button (its action, resolved, and its fields' current values).
     pub fn form(&self, css: &str) -> Form {
         let html = self.html();
         let sel = Selector::parse(css).unwrap();
@@ -137,10 +160,72 @@ impl Page {
             .select(&sel)
             .next()
             .unwrap_or_else(|| panic!("no form {css} on {}: {}", self.url, self.text()));
-        let action = form.value().attr("action").unwrap_or("").to_owned();
+        self.submission(&html, form, None)
+    }
+
+    /// What a browser submits when the first button matching `css` is clicked: the fields of
+    /// the button's form (its `form` attribute's, or the one around it), wherever they are in
+    /// the page, the button's own `name=value`, to its `formaction` or else the form's action.
+    pub fn button_form(&self, css: &str) -> Form {
+        let html = self.html();
+        let sel = Selector::parse(css).unwrap();
+        let button = html
+            .select(&sel)
+            .next()
+            .unwrap_or_else(|| panic!("no button {css} on {}: {}", self.url, self.text()));
+        let form = owner(&html, button)
+            .unwrap_or_else(|| panic!("the button {css} on {} has no form", self.url));
+        self.submission(&html, form, Some(button))
+    }
+
+    /// What a browser submits when a button whose submission goes to `action` (a path) is
+    /// clicked, or, without such a button, when the form posting there is sent.
+    pub fn form_to(&self, action: &str) -> Form {
+        let html = self.html();
+        let action = self.resolve(action);
+        let buttons =
+            Selector::parse("button:not([type]), button[type=submit], input[type=submit]").unwrap();
+        for button in html.select(&buttons) {
+            let Some(form) = owner(&html, button) else {
+                continue;
+            };
+            let target = button
+                .value()
+                .attr("formaction")
+                .or_else(|| form.value().attr("action"))
+                .unwrap_or("");
+            if self.resolve(target) == action {
+                return self.submission(&html, form, Some(button));
+            }
+        }
+        let forms = Selector::parse("form").unwrap();
+        let form = html
+            .select(&forms)
+            .find(|f| self.resolve(f.value().attr("action").unwrap_or("")) == action)
+            .unwrap_or_else(|| {
+                panic!("nothing posts to {action} on {}: {}", self.url, self.text())
+            });
+        self.submission(&html, form, None)
+    }
+
+    /// The submission of `form` by `button` (or by no button): every named control whose form
+    /// it is, in page order, with its current value.
+    fn submission(
+        &self,
+        html: &Html,
+        form: ElementRef<'_>,
+        button: Option<ElementRef<'_>>,
+    ) -> Form {
+        let target = button
+            .and_then(|b| b.value().attr("formaction"))
+            .or_else(|| form.value().attr("action"))
+            .unwrap_or("");
         let mut fields = Vec::new();
         let inputs = Selector::parse("input[name], textarea[name], select[name]").unwrap();
-        for input in form.select(&inputs) {
+        for input in html.select(&inputs) {
+            if owner(html, input).is_none_or(|f| f.id() != form.id()) {
+                continue;
+            }
             let name = input.value().attr("name").unwrap().to_owned();
             let value = match input.value().name() {
                 "textarea" => input.text().collect(),
@@ -167,8 +252,31 @@ impl Page {
             };
             fields.push((name, value));
         }
-        Form { action, fields }
+        if let Some(button) = button
+            && let Some(name) = button.value().attr("name")
+        {
+            let value = button.value().attr("value").unwrap_or("");
+            fields.push((name.to_owned(), value.to_owned()));
+        }
+        Form {
+            action: self.resolve(target),
+            fields,
+        }
     }
+}
+
+/// The form `control` belongs to: the one its `form` attribute names, or else the one it is in.
+fn owner<'a>(html: &'a Html, control: ElementRef<'a>) -> Option<ElementRef<'a>> {
+    if let Some(id) = control.value().attr("form") {
+        let forms = Selector::parse("form[id]").unwrap();
+        return html
+            .select(&forms)
+            .find(|f| f.value().attr("id") == Some(id));
+    }
+    control
+        .ancestors()
+        .filter_map(ElementRef::wrap)
+        .find(|e| e.value().name() == "form")
 }
 
 /// How each of several racing requests ended, sorted: its status and the label of the first
@@ -355,11 +463,10 @@ impl Browser {
         self.submit(&form).await
     }
 
-    /// Clicks a button whose form posts to `action`, on the page at `page_path`.
+    /// Clicks a button that posts to `action`, on the page at `page_path`.
     pub async fn click(&self, page_path: &str, action: &str) -> Page {
         let page = self.get(page_path).await;
-        let form = page.form(&format!("form[action='{action}']"));
-        self.submit(&form).await
+        self.submit(&page.form_to(action)).await
     }
 }
 
