@@ -117,8 +117,28 @@ describe('members and roles (an Owner)', () => {
 
   test('changes a role', async () => {
     await page.getByLabel(`Role of ${RITA.name}`).selectOption('admin');
+    // The members table is one form, and its busy label is the form's: note the button just
+    // after the click, while the request is held (sessionStorage survives the navigation).
+    await page.evaluate(() => {
+      document.addEventListener('submit', (event) => {
+        setTimeout(() => {
+          const b = event.submitter;
+          sessionStorage.setItem('busy', JSON.stringify({
+            ariaBusy: b.getAttribute('aria-busy'), text: b.textContent.trim(), disabled: b.disabled,
+          }));
+        }, 50);
+      });
+    });
+    await page.route('**/role', async (route) => {
+      await new Promise((r) => setTimeout(r, 500));
+      await route.continue();
+    });
     await page.getByRole('button', { name: `Change role of ${RITA.name}` }).click();
     await page.waitForURL(/\/team$/);
+    await page.unroute('**/role');
+    const busy = JSON.parse(await page.evaluate(() => sessionStorage.getItem('busy')));
+    assert.deepEqual(busy, { ariaBusy: 'true', text: 'Saving…', disabled: true },
+      'while saving, the clicked button says so and cannot submit twice');
     await assertVisible(flash(page));
     assert.equal(await page.getByLabel(`Role of ${RITA.name}`).inputValue(), 'admin');
     await checks.page(page, 'Team page: role changed');
@@ -137,7 +157,8 @@ describe('members and roles (an Owner)', () => {
     await openTeam(rita);
     assert.equal(await rita.getByRole('link', { name: `Revoke invitation for ${OWEN}` }).count(), 0,
       'the Admin is offered no Revoke for an Owner invitation');
-    const res = await rita.goto(new URL(href, server.base).toString());
+    // The row's link is relative to the Team page, as the browser resolves it.
+    const res = await rita.goto(new URL(href, page.url()).toString());
     assert.equal(res.status(), 403);
     await assertVisible(rita.getByRole('heading', { name: 'You cannot do that' }));
     await checks.page(rita, 'Error page: above your role (403)');

@@ -334,7 +334,7 @@ async fn revoked_and_declined_links_say_so() {
     let history = owner.get(&paths::team(org)).await;
     assert!(
         history
-            .texts("#history-heading ~ .table-wrap td")
+            .texts("section[aria-labelledby='history-heading'] tbody td")
             .iter()
             .any(|t| t.contains("Declined"))
     );
@@ -458,7 +458,7 @@ async fn the_sweep_writes_expired_and_pages_agree_before_and_after() {
     assert!(after.shows("This invitation has expired"));
     let team = owner.get(&paths::team(org)).await;
     assert!(
-        team.texts("#history-heading ~ .table-wrap td")
+        team.texts("section[aria-labelledby='history-heading'] tbody td")
             .iter()
             .any(|t| t.contains("Expired"))
     );

@@ -112,7 +112,8 @@ async fn every_invitation_event_is_recorded_with_actor_target_time_ip_and_user_a
     owner.invite(org, "ann@example.com", "editor", "").await;
     app.advance(Duration::seconds(61));
     let team = owner.get(&paths::team(org)).await;
-    let resend = team.form("section[aria-labelledby='pending-heading'] form[action$='/resend']");
+    let resend = team
+        .button_form("section[aria-labelledby='pending-heading'] button[formaction$='/resend']");
     owner.submit(&resend).await;
     let resent = events_of(&app, AuditAction::InvitationResent);
     assert_eq!(resent.len(), 2, "{resent:?}");
@@ -717,11 +718,7 @@ async fn every_action_adds_audit_events_and_changes_none() {
 
     // Members: a role change, leaving, a removal.
     let id = app.membership_id(org, "cy@example.com");
-    let form = owner
-        .get(&team)
-        .await
-        .form(&format!("form[action='/orgs/{org}/members/{id}/role']"))
-        .set("role", "writer");
+    let form = owner.get(&team).await.role_change(id, "writer");
     assert_eq!(owner.submit(&form).await.status, 200);
     trail.after("change role", &[A::MemberRoleChanged]);
     let confirm = cy.get(&paths::leave(org)).await;
@@ -772,7 +769,7 @@ async fn every_action_adds_audit_events_and_changes_none() {
     let revoke = owner
         .get(&team)
         .await
-        .attrs("a[href*='/invite-links/'][href$='/revoke']", "href")
+        .attrs("a[href*='invite-links/'][href$='/revoke']", "href")
         .remove(0);
     assert_eq!(owner.click(&revoke, &revoke).await.status, 200);
     trail.after("revoke link", &[A::InviteLinkRevoked]);

@@ -279,7 +279,7 @@ async fn the_team_page_offers_no_resend_or_revoke_above_the_viewers_role() {
     );
     let (owner_link, admin_link) = (link(&app, Role::Owner).0, link(&app, Role::Admin).0);
     let controls = |page: &Page| {
-        let mut found = page.attrs("form[action*='/resend']", "action");
+        let mut found = page.attrs("button[formaction*='/resend']", "formaction");
         found.extend(page.attrs("a[href*='/revoke']", "href"));
         found.sort();
         found
@@ -305,7 +305,7 @@ async fn the_team_page_offers_no_resend_or_revoke_above_the_viewers_role() {
 
     // Expired: "Send a new invitation" in the history, for the Owner only.
     app.advance(chrono::Duration::days(8));
-    let resends = |page: &Page| page.attrs("form[action*='/resend']", "action");
+    let resends = |page: &Page| page.attrs("button[formaction*='/resend']", "formaction");
     assert_eq!(resends(&owner.get(&team).await).len(), 2);
     assert_eq!(
         resends(&admin.get(&team).await),

@@ -49,9 +49,7 @@ async fn an_owner_changes_a_role_and_it_is_audited() {
     let (org, owner, email) = org_with_member(&app, Role::Viewer).await;
     let team = owner.get(&paths::team(org)).await;
     let id = app.membership_id(org, &email);
-    let form = team
-        .form(&format!("form[action='/orgs/{org}/members/{id}/role']"))
-        .set("role", "editor");
+    let form = team.role_change(id, "editor");
     let page = owner.submit(&form).await;
     assert!(
         flash(&page).contains("Role changed from Viewer to Editor"),
@@ -66,6 +64,54 @@ async fn an_owner_changes_a_role_and_it_is_audited() {
     );
 }
 
+/// The Team page's members table is one form: "Change role" on a row sends every row's
+/// selector, and changes that row's member only, to the role chosen in its own selector; a post
+/// with no role for the member is a 400 that changes nothing.
+#[tokio::test]
+async fn change_role_on_a_row_uses_that_rows_selector_only() {
+    let app = spawn_app().await;
+    let (org, owner, viewer) = org_with_member(&app, Role::Viewer).await;
+    let writer = app.create_user("writer@member.test", "Member Writer");
+    app.add_member(org, writer, Role::Writer);
+    let id = app.membership_id(org, &viewer);
+    let other = format!("role-{}", app.membership_id(org, "writer@member.test"));
+    let team = owner.get(&paths::team(org)).await;
+    let form = team.role_change(id, "editor").set(&other, "admin");
+    assert_eq!(form.action, paths::member_role(org, id));
+    assert!(
+        form.fields.iter().any(|(name, _)| name == "csrf_token"),
+        "{:?}",
+        form.fields
+    );
+    let page = owner.submit(&form).await;
+    assert!(
+        flash(&page).contains("Role changed from Viewer to Editor"),
+        "{}",
+        page.text()
+    );
+    assert_eq!(app.role_of(org, &viewer), Some(Role::Editor));
+    assert_eq!(
+        app.role_of(org, "writer@member.test"),
+        Some(Role::Writer),
+        "another row's selector changes nothing"
+    );
+
+    let csrf = team.csrf();
+    let page = owner
+        .post(
+            &paths::member_role(org, id),
+            &[("csrf_token", &csrf), (&other, "viewer")],
+        )
+        .await;
+    assert_eq!(page.status, 400, "{}", page.text());
+    assert!(
+        page.shows("Choose one of the roles listed"),
+        "{}",
+        page.text()
+    );
+    assert_eq!(app.role_of(org, &viewer), Some(Role::Editor));
+}
+
 #[tokio::test]
 async fn rule_1_admins_cannot_make_owners() {
     let app = spawn_app().await;
@@ -75,19 +121,13 @@ async fn rule_1_admins_cannot_make_owners() {
     let b = app.logged_in("admin@member.test").await;
     let team = b.get(&paths::team(org)).await;
     let id = app.membership_id(org, &viewer);
-    let options = team.attrs(&format!("#role-{id} option"), "value");
+    let options = team.attrs(&format!("select[name='role-{id}'] option"), "value");
     assert_eq!(
         options,
         vec!["viewer", "writer", "editor", "admin"],
         "no Owner offered"
     );
-    let forged = b
-        .submit(
-            &team
-                .form(&format!("form[action='/orgs/{org}/members/{id}/role']"))
-                .set("role", "owner"),
-        )
-        .await;
+    let forged = b.submit(&team.role_change(id, "owner")).await;
     refused(&forged, "You cannot make someone Owner");
     assert_eq!(app.role_of(org, &viewer), Some(Role::Viewer));
 }
@@ -101,8 +141,13 @@ async fn rule_5_nobody_changes_their_own_role_and_admins_leave_owners_alone() {
     let team = owner.get(&paths::team(org)).await;
     let own = app.membership_id(org, "owner@acme.test");
     assert!(
-        team.attrs(&format!("#role-{own}"), "name").is_empty(),
+        team.attrs(&format!("select[name='role-{own}']"), "name")
+            .is_empty(),
         "no selector on your own row"
+    );
+    assert!(
+        !team.attrs("select[name^='role-']", "name").is_empty(),
+        "the other rows have theirs"
     );
     let csrf = team.csrf();
     let forged = owner
@@ -120,13 +165,14 @@ async fn rule_5_nobody_changes_their_own_role_and_admins_leave_owners_alone() {
 
     let b = app.logged_in("admin@member.test").await;
     let team = b.get(&paths::team(org)).await;
-    assert!(team.attrs(&format!("#role-{own}"), "name").is_empty());
     assert!(
-        team.attrs(
-            &format!("a[href='/orgs/{org}/members/{own}/remove']"),
-            "href"
-        )
-        .is_empty()
+        team.attrs(&format!("select[name='role-{own}']"), "name")
+            .is_empty()
+    );
+    assert!(
+        !team
+            .attrs("a", "href")
+            .contains(&paths::remove_member(org, own))
     );
     let csrf = team.csrf();
     let forged = b
@@ -153,13 +199,7 @@ async fn rule_4_the_last_owner_cannot_be_demoted_removed_or_leave() {
     let b = app.logged_in("second@member.test").await;
     let team = b.get(&paths::team(org)).await;
     let first = app.membership_id(org, "owner@acme.test");
-    let page = b
-        .submit(
-            &team
-                .form(&format!("form[action='/orgs/{org}/members/{first}/role']"))
-                .set("role", "admin"),
-        )
-        .await;
+    let page = b.submit(&team.role_change(first, "admin")).await;
     assert!(
         flash(&page).contains("Role changed from Owner to Admin"),
         "{}",
@@ -318,13 +358,7 @@ async fn demotion_below_admin_revokes_the_members_pending_invitations() {
     let link = app.email_to("pending@example.com").await.invitation_path();
     let team = owner.get(&paths::team(org)).await;
     let id = app.membership_id(org, "inviter@member.test");
-    owner
-        .submit(
-            &team
-                .form(&format!("form[action='/orgs/{org}/members/{id}/role']"))
-                .set("role", "editor"),
-        )
-        .await;
+    owner.submit(&team.role_change(id, "editor")).await;
     let team = owner.get(&paths::team(org)).await;
     assert!(
         team.text().contains("inviter's role changed to Editor"),
@@ -924,9 +958,7 @@ async fn rule_1_an_owner_demoted_while_their_promotion_waits_is_refused() {
         app.membership_id(org, "b@acme.test"),
         app.membership_id(org, "c@acme.test"),
     );
-    let promote = team
-        .form(&format!("form[action='/orgs/{org}/members/{cid}/role']"))
-        .set("role", "owner");
+    let promote = team.role_change(cid, "owner");
     let audited = app.audit_actions(org).len();
 
     // Bea is demoted in a transaction that holds the lock while her promotion is sent: the

@@ -169,7 +169,9 @@ async fn a_permanent_smtp_failure_marks_the_invitation_bounced_and_fix_address_r
         "{}",
         team.text()
     );
-    let fixed = owner.submit(&team.form("form.fix-address")).await;
+    let fixed = owner
+        .submit(&team.button_form("button[formaction$='/fix']"))
+        .await;
     assert_eq!(fixed.status, 200, "{}", fixed.text());
     assert!(fixed.path().ends_with("/team/invite"), "{}", fixed.path());
     assert!(fixed.shows("bounced and was revoked"), "{}", fixed.text());

@@ -141,7 +141,8 @@ async fn an_expired_link_asks_the_inviter_once_a_day_who_resends_with_one_click(
             && history[0].contains("New invitation requested"),
         "{history:?}"
     );
-    let resend = team.form("section[aria-labelledby='history-heading'] form[action$='/resend']");
+    let resend = team
+        .button_form("section[aria-labelledby='history-heading'] button[formaction$='/resend']");
     let sent = admin.submit(&resend).await;
     assert!(sent.shows("a new one was sent"), "{}", sent.text());
     let fresh = app.email_to("late@example.com").await;

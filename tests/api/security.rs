@@ -561,7 +561,7 @@ async fn invitation_tokens_are_never_stored_in_plaintext() {
     );
     app.advance(Duration::minutes(2));
     let team = owner.get(&paths::team(org)).await;
-    let resend = team.attrs("form[action$='/resend']", "action");
+    let resend = team.attrs("button[formaction$='/resend']", "formaction");
     let resent = owner.click(&paths::team(org), &resend[0]).await;
     assert!(resent.shows("sent again"), "{}", resent.text());
     assert_eq!(
@@ -1247,7 +1247,8 @@ async fn resending_an_expired_invitation_counts_against_the_hourly_limit() {
         .await;
     // The limit is used up: the expired invitation's resend would create a third.
     let team = owner.get(&paths::team(org)).await;
-    let resend = team.form("section[aria-labelledby='history-heading'] form[action$='/resend']");
+    let resend = team
+        .button_form("section[aria-labelledby='history-heading'] button[formaction$='/resend']");
     let refused = owner.submit(&resend).await;
     assert_eq!(refused.status, 429, "{}", refused.text());
     assert!(

@@ -326,7 +326,7 @@ async fn an_organization_moved_to_trial_cannot_resend() {
     let resend = owner
         .get(&team_path(org))
         .await
-        .form("form[action$='/resend']");
+        .button_form("button[formaction$='/resend']");
     let orgs = joinery::db::schema::organizations::table;
     app.query(|c| {
         Ok(diesel::update(orgs.find(org.to_string()))
@@ -341,7 +341,8 @@ async fn an_organization_moved_to_trial_cannot_resend() {
         team.text()
     );
     assert!(
-        team.attrs("form[action$='/resend']", "action").is_empty(),
+        team.attrs("button[formaction$='/resend']", "formaction")
+            .is_empty(),
         "no Resend button on a Trial plan"
     );
     assert!(
@@ -374,9 +375,9 @@ async fn resend_sends_the_same_link_at_most_once_a_minute() {
     let first = app.email_to("pat@example.com").await;
 
     let team = admin.get(&team_path(org)).await;
-    let resend = team.form("form[action$='/resend']");
+    let resend = team.button_form("button[formaction$='/resend']");
     assert!(
-        team.attrs("form[action$='/resend'] button[disabled]", "type")
+        team.attrs("button[formaction$='/resend'][disabled]", "type")
             .is_empty(),
         "Resend usable at first"
     );
@@ -395,7 +396,7 @@ async fn resend_sends_the_same_link_at_most_once_a_minute() {
         "a resend carries the original link"
     );
     assert_eq!(
-        page.attrs("form[action$='/resend'] button[disabled]", "type")
+        page.attrs("button[formaction$='/resend'][disabled]", "type")
             .len(),
         1,
         "Resend is disabled while waiting: {}",
@@ -404,7 +405,7 @@ async fn resend_sends_the_same_link_at_most_once_a_minute() {
     let available = (app.clock_now() + Duration::seconds(60))
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     assert_eq!(
-        page.attrs("form[action$='/resend'] button[disabled] time", "datetime"),
+        page.attrs("button[formaction$='/resend'][disabled] time", "datetime"),
         vec![available],
         "the button shows when it can be used again"
     );
@@ -433,11 +434,13 @@ async fn resend_sends_the_same_link_at_most_once_a_minute() {
     app.advance(Duration::seconds(31));
     let team = admin.get(&team_path(org)).await;
     assert!(
-        team.attrs("form[action$='/resend'] button[disabled]", "type")
+        team.attrs("button[formaction$='/resend'][disabled]", "type")
             .is_empty(),
         "usable again after 60 s"
     );
-    let page = admin.submit(&team.form("form[action$='/resend']")).await;
+    let page = admin
+        .submit(&team.button_form("button[formaction$='/resend']"))
+        .await;
     assert!(flash(&page).contains("sent again"), "{}", page.text());
     let third = app.email_to("pat@example.com").await;
     assert_eq!(third.invitation_link(), first.invitation_link());
@@ -953,7 +956,8 @@ async fn an_expired_invitation_moves_to_history_and_can_be_sent_anew() {
         old_link.text()
     );
 
-    let form = team.form("section[aria-labelledby='history-heading'] form[action$='/resend']");
+    let form = team
+        .button_form("section[aria-labelledby='history-heading'] button[formaction$='/resend']");
     let page = admin.submit(&form).await;
     assert_eq!(page.path(), team_path(org));
     assert!(
@@ -1193,8 +1197,9 @@ async fn the_team_page_is_answered_304_until_anything_it_shows_changes() {
     let second_owner = app.create_user("olga@example.com", "Olga Owner");
     app.add_member(org, second_owner, Role::Owner);
     let page = owner.get(&team_path(org)).await;
+    let member_roles = "section[aria-labelledby='members-heading'] select[name^='role-'] option";
     assert!(
-        page.attrs("select[name=role] option", "value")
+        page.attrs(member_roles, "value")
             .contains(&"owner".to_owned())
     );
     app.execute(&format!(
@@ -1207,11 +1212,54 @@ async fn the_team_page_is_answered_304_until_anything_it_shows_changes() {
     assert_eq!(demoted.status, 200);
     assert!(
         !demoted
-            .attrs(
-                "section[aria-labelledby='members-heading'] select[name=role] option",
-                "value"
-            )
+            .attrs(member_roles, "value")
             .contains(&"owner".to_owned()),
         "an Admin is offered no Owner role"
     );
+}
+
+// ---- Weight -------------------------------------------------------------------------------
+
+/// The Team page does not grow by a form per row: each table with buttons is one form with one
+/// CSRF token, whatever its number of rows, and a row's links and actions are relative to the
+/// page (a browser resolves them to the organization's paths).
+#[tokio::test]
+async fn rows_share_their_tables_form_and_link_relative_to_the_page() {
+    let app = spawn_app().await;
+    let (org, owner) = app.org_with("Acme", Plan::Starter, Role::Owner).await;
+    let tokens = |page: &Page| page.attrs("input[name=csrf_token]", "value").len();
+    owner.invite(org, "one@example.com", "viewer", "").await;
+    for email in ["a@example.com", "b@example.com"] {
+        let user = app.create_user(email, "Someone");
+        app.add_member(org, user, Role::Viewer);
+    }
+    let few = owner.get(&team_path(org)).await;
+    owner
+        .invite(org, "two@example.com\nthree@example.com", "writer", "")
+        .await;
+    for email in ["c@example.com", "d@example.com"] {
+        let user = app.create_user(email, "Someone Else");
+        app.add_member(org, user, Role::Editor);
+    }
+    let more = owner.get(&team_path(org)).await;
+    assert_eq!(pending_rows(&more).len(), 3);
+    assert_eq!(tokens(&more), tokens(&few), "no CSRF token per row");
+
+    let member = app.membership_id(org, "c@example.com");
+    let invitation: InvitationId = stored(&app)[0].id.parse().unwrap();
+    let links = more.attrs("tbody a", "href");
+    let actions = more.attrs("tbody button", "formaction");
+    for (path, resolved) in [
+        (paths::remove_member(org, member), &links),
+        (paths::member_role(org, member), &actions),
+        (paths::invitation_history(org, invitation), &links),
+        (paths::resend(org, invitation), &actions),
+        (paths::revoke(org, invitation), &links),
+    ] {
+        assert!(resolved.contains(&path), "{path} in {resolved:?}");
+        assert!(
+            !more.body.contains(&format!("\"{path}\"")),
+            "{path} is spelled out"
+        );
+    }
 }

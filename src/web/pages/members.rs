@@ -2,6 +2,8 @@
 //! confirmation), and leave an organization from the dashboard. The rules are the service's
 //! (`service::members`); these handlers parse, call it once and render.
 
+use std::collections::HashMap;
+
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -20,13 +22,27 @@ use crate::web::{AppError, Layout, flash};
 /// id is a 404).
 type MemberPath = web::Path<(OrganizationId, MembershipId)>;
 
-/// The role form.
+/// The role form. The Team page's members table is one form: each member's selector is named
+/// `role-{membership id}`, and the clicked button's action names the member. A form for one
+/// member (and the tests' posts) sends `role`.
 #[derive(Debug, Deserialize)]
 pub struct RoleForm {
     #[serde(default)]
     csrf_token: String,
     #[serde(default)]
     role: String,
+    /// Every other field: the `role-{membership id}` of each member on the page.
+    #[serde(flatten)]
+    per_member: HashMap<String, String>,
+}
+
+impl RoleForm {
+    /// The role chosen for `membership` (unparsed; empty when none was sent).
+    fn role_of(&self, membership: MembershipId) -> &str {
+        self.per_member
+            .get(&format!("role-{membership}"))
+            .unwrap_or(&self.role)
+    }
 }
 
 impl HasCsrfToken for RoleForm {
@@ -44,7 +60,7 @@ pub async fn change_role(
 ) -> Result<HttpResponse, AppError> {
     req.require(Permission::MembersManage)?;
     let (org, membership) = path.into_inner();
-    let to = form.role.parse::<Role>().map_err(|_| {
+    let to = form.role_of(membership).parse::<Role>().map_err(|_| {
         back_to_team(org)(AppError::BadRequest(
             "Choose one of the roles listed.".into(),
         ))

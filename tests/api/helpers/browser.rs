@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 use reqwest::header::HeaderMap;
 use scraper::{ElementRef, Html, Selector};
 
-use joinery::domain::OrganizationId;
+use joinery::domain::{MembershipId, OrganizationId};
 
 use super::TestApp;
 
@@ -262,6 +262,15 @@ impl Page {
             action: self.resolve(target),
             fields,
         }
+    }
+}
+
+impl Page {
+    /// The Team page's "Change role" of membership `id`, with `role` chosen in its row's
+    /// selector (`role-{id}`; the members table is one form).
+    pub fn role_change(&self, id: MembershipId, role: &str) -> Form {
+        self.button_form(&format!("button[formaction$='/{id}/role']"))
+            .set(&format!("role-{id}"), role)
     }
 }
 

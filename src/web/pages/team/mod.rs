@@ -1,7 +1,9 @@
 //! Team Management (DESIGN.md, "Pages"): members, pending invitations, invitation history and
 //! invite links, each sorted, filtered and paged (`service::team`), with the controls the
 //! viewer may use on each row; the invite form (`invite`) and resending and revoking an
-//! invitation (`act`).
+//! invitation (`act`). For the page's weight, a row's links and button actions are relative to
+//! the page (`paths::relative_to_team`) and a table's buttons share one form, its CSRF token
+//! sent once (`templates/team.html`).
 
 mod act;
 mod invite;
@@ -129,7 +131,8 @@ pub struct MemberRow {
     pub is_self: bool,
     /// Roles the viewer may give this member (empty: no role selector).
     pub roles: Vec<Role>,
-    /// POST here to change the role.
+    /// The "Change role" button's `formaction` (relative to the Team page, as every link and
+    /// action of a row: `paths::relative_to_team`); its form sends `role-{membership id}`.
     pub role_path: String,
     /// GET here to confirm removal, when the viewer may remove them.
     pub remove_path: Option<String>,
@@ -140,6 +143,7 @@ pub struct MemberRow {
 impl MemberRow {
     fn new(m: MemberListing, viewer: &OrgMember, owners: usize, now: DateTime<Utc>) -> Self {
         use crate::domain::membership::{Manager, check_removal, check_role_change};
+        let org = viewer.org.id;
         let is_self = m.user_id == viewer.user.id;
         let manager = Manager {
             role: viewer.role,
@@ -161,8 +165,9 @@ impl MemberRow {
             _ => None,
         };
         Self {
-            role_path: paths::member_role(viewer.org.id, m.membership_id),
-            remove_path: removable.then(|| paths::remove_member(viewer.org.id, m.membership_id)),
+            role_path: paths::relative_to_team(org, paths::member_role(org, m.membership_id)),
+            remove_path: removable
+                .then(|| paths::relative_to_team(org, paths::remove_member(org, m.membership_id))),
             joined: TimeView::new(m.joined_at, now),
             member: m,
             is_self,
@@ -306,6 +311,29 @@ struct TeamPage {
     approve_roles: Vec<Role>,
 }
 
+impl TeamPage {
+    /// Whether a row of *Members* has a button, and so the table is a form (the conditions of
+    /// the rows' buttons in `templates/team.html`; a form without a button fails WCAG H32).
+    fn members_form(&self) -> bool {
+        self.members.rows.iter().any(|row| !row.roles.is_empty())
+    }
+
+    /// As [`Self::members_form`], for *Pending invitations*: Resend or Fix address.
+    fn pending_form(&self) -> bool {
+        self.can_invite
+            && self.pending.rows.iter().any(|p| {
+                (self.trial_message.is_none() && p.resend_path.is_some()) || p.fix_path.is_some()
+            })
+    }
+
+    /// As [`Self::members_form`], for *Invitation history*: Send a new invitation.
+    fn history_form(&self) -> bool {
+        self.can_invite
+            && self.trial_message.is_none()
+            && self.history.rows.iter().any(|h| h.resend_path.is_some())
+    }
+}
+
 /// What pages say instead of offering invite controls on a Trial plan (DESIGN.md, rule 3).
 pub fn trial_message(plan: Plan) -> Option<&'static str> {
     (!plan.allows_invitations()).then_some(Plan::TRIAL_MESSAGE)
@@ -424,9 +452,9 @@ impl Sections {
                     created_by: link.created_by_name,
                     created: TimeView::new(link.created_at, now),
                     expires: TimeView::new(link.expires_at, now),
-                    revoke_path: check_acting_on(inviter, link.role)
-                        .is_ok()
-                        .then(|| paths::revoke_invite_link(org, link.id)),
+                    revoke_path: check_acting_on(inviter, link.role).is_ok().then(|| {
+                        paths::relative_to_team(org, paths::revoke_invite_link(org, link.id))
+                    }),
                 },
             ),
         }

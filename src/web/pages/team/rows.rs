@@ -83,14 +83,15 @@ pub(super) fn pending_row(
         expires: TimeView::new(inv.facts.expires_at, now),
         delivery,
         delivery_error,
-        resend_path: may_act.then(|| paths::resend(org, inv.id)),
+        resend_path: may_act.then(|| paths::relative_to_team(org, paths::resend(org, inv.id))),
         resend_available: inv
             .facts
             .resend_available_at(now)
             .map(|t| (TimeView::new(t, now), (t - now).num_seconds().max(1))),
-        revoke_path: may_act.then(|| paths::revoke(org, inv.id)),
-        fix_path: (may_act && inv.bounced_at.is_some()).then(|| paths::fix_address(org, inv.id)),
-        history_path: paths::invitation_history(org, inv.id),
+        revoke_path: may_act.then(|| paths::relative_to_team(org, paths::revoke(org, inv.id))),
+        fix_path: (may_act && inv.bounced_at.is_some())
+            .then(|| paths::relative_to_team(org, paths::fix_address(org, inv.id))),
+        history_path: paths::relative_to_team(org, paths::invitation_history(org, inv.id)),
     }
 }
 
@@ -109,9 +110,9 @@ pub(super) fn history_row(
     let resend_path = (status == InvitationStatus::Expired
         && !live.contains(inv.email.as_str())
         && check_acting_on(viewer, inv.role).is_ok())
-    .then(|| paths::resend(org, inv.id));
+    .then(|| paths::relative_to_team(org, paths::resend(org, inv.id)));
     HistoryRow {
-        history_path: paths::invitation_history(org, inv.id),
+        history_path: paths::relative_to_team(org, paths::invitation_history(org, inv.id)),
         email: inv.email.to_string(),
         role: inv.role,
         invited_by: h.inviter_name,
