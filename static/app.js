@@ -90,12 +90,13 @@ function enhanceCopy(button) {
 }
 
 function showBusy(form, event) {
-  // The clicked button may be outside its form: a table's rows share one form (form=…).
   const button = event.submitter || form.querySelector("button[type=submit]");
   if (!button || button.dataset.busy) return;
   button.dataset.busy = "1";
   button.dataset.idleHtml = button.innerHTML;
   button.setAttribute("aria-busy", "true");
+  // A table of the Team page is one form for every row's button: the label is the form's
+  // unless the button has its own.
   const label = button.dataset.busyLabel || form.dataset.busyLabel;
   if (label) button.textContent = label;
   // Keep the button from submitting twice, but let this submission through first.
