@@ -576,14 +576,12 @@ fn serve(settings: Settings) -> anyhow::Result<()> {
     // this runtime's blocking pool; like the HTTP workers' (`Application::build`), it gets no
     // more threads than there are connections to use, plus two (issue 16: peak RSS).
     let blocking_threads = settings.db_pool_size as usize + 2;
-    actix_web::rt::System::with_tokio_rt(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .max_blocking_threads(blocking_threads)
-            .build()
-            .expect("a single-threaded Tokio runtime can be built")
-    })
-    .block_on(async move {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .max_blocking_threads(blocking_threads)
+        .build()
+        .context("starting the async runtime")?;
+    actix_web::rt::System::with_tokio_rt(move || runtime).block_on(async move {
         let app = crate::startup::Application::build(settings, Arc::new(SystemClock)).await?;
         app.run_until_stopped().await
     })
